@@ -358,9 +358,9 @@ mod tests {
     fn plain_text_reads_well() {
         let md = "# Title\n\nSee [the report](https://example.org/r) and [again](https://example.org/r).\n\n## Findings\n\n- one\n- two\n  - nested\n\n1. first\n2. second\n\nVisit <https://example.org>.\n";
         let t = render(md).text;
-        assert!(t.starts_with("Title\n=====\n"), "{t}");
+        assert!(t.starts_with("Title\n=====\n\nSee"), "{t}");
         assert!(t.contains("See the report [1] and again [1]."), "{t}");
-        assert!(t.contains("Findings\n--------\n"), "{t}");
+        assert!(t.contains("Findings\n--------\n\n- one"), "{t}");
         assert!(t.contains("- one\n- two\n  - nested\n"), "{t}");
         assert!(t.contains("1. first\n2. second\n"), "{t}");
         assert!(t.contains("Visit https://example.org."), "{t}");

@@ -1,1 +1,185 @@
+//! The HTTP side of Jarida: the public site (pages, feeds, sitemap, plain-text articles, media), the
+//! one-time owner setup form, the page cache and the security headers every response carries.
+//! Depends on the domain crates; nothing depends on it but the binary.
 
+pub mod cache;
+mod feeds;
+pub mod i18n;
+mod public;
+pub mod setup;
+pub mod theme;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use jarida_store::Db;
+use serde::Serialize;
+
+pub use cache::PageCache;
+pub use theme::Theme;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ThemeError {
+    #[error("theme template {name}: {reason}")]
+    Template { name: String, reason: String },
+    #[error("theme messages {file}: {reason}")]
+    Locale { file: String, reason: String },
+}
+
+/// A way to give, shown on the support page.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Provider {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// What the web side needs to know about the site; the binary builds it from the configuration.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// Absolute URL of the site, without a trailing slash.
+    pub base_url: String,
+    pub default_lang: String,
+    /// Site name and description per language.
+    pub names: Vec<(String, String)>,
+    pub descriptions: Vec<(String, String)>,
+    pub per_page: i64,
+    pub providers: Vec<Provider>,
+    pub bank_details: String,
+    pub media_dir: PathBuf,
+    pub theme_dir: Option<PathBuf>,
+    pub cache_max_entries: usize,
+    /// How often each process looks for content changes and scheduled posts that are due.
+    pub refresh_every: Duration,
+}
+
+impl SiteConfig {
+    pub fn name(&self, lang: &str) -> &str {
+        pick(&self.names, lang)
+    }
+
+    pub fn description(&self, lang: &str) -> &str {
+        pick(&self.descriptions, lang)
+    }
+
+    pub fn secure(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+fn pick<'a>(v: &'a [(String, String)], lang: &str) -> &'a str {
+    v.iter()
+        .find(|(l, _)| l == lang)
+        .or_else(|| v.first())
+        .map(|(_, s)| s.as_str())
+        .unwrap_or("")
+}
+
+/// Everything a request handler reaches.
+pub struct App {
+    pub db: Db,
+    pub cfg: SiteConfig,
+    pub theme: Theme,
+    pub cache: PageCache,
+    /// Key for CSRF tokens and signed links.
+    pub secret: [u8; 32],
+}
+
+pub type AppRef = Arc<App>;
+
+impl App {
+    pub async fn new(db: Db, cfg: SiteConfig, secret: [u8; 32]) -> anyhow::Result<AppRef> {
+        let theme = Theme::load(cfg.theme_dir.as_deref())?;
+        let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
+        let cache = PageCache::new(version, cfg.cache_max_entries);
+        Ok(Arc::new(App {
+            db,
+            cfg,
+            theme,
+            cache,
+            secret,
+        }))
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(app: AppRef) -> Router {
+    Router::new()
+        .merge(setup::routes())
+        .fallback(public::handle)
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .with_state(app)
+}
+
+/// Public pages load nothing from elsewhere and run no script at all, so the policy can be this strict.
+const CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'self'; form-action 'self'; \
+                   base-uri 'none'; frame-ancestors 'none'";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("interest-cohort=(), browsing-topics=()"),
+    );
+    resp
+}
+
+/// Keeps this process's view of the content current: publishes scheduled posts that are due and
+/// drops the page cache when another process (or this one) changed content.
+pub async fn refresh(app: &App) -> anyhow::Result<()> {
+    let n = jarida_content::repo::publish_due(&app.db, time::OffsetDateTime::now_utc()).await?;
+    if n > 0 {
+        tracing::info!(posts = n, "published scheduled posts");
+    }
+    let v = jarida_content::repo::version(app.db.acquire().await?.conn()).await?;
+    if app.cache.set_version(v) {
+        tracing::debug!(version = v, "content changed; page cache cleared");
+    }
+    Ok(())
+}
+
+pub fn spawn_refresher(app: AppRef) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(app.cfg.refresh_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresh(&app).await {
+                tracing::warn!(error = %e, "content refresh failed");
+            }
+        }
+    })
+}
+
+/// Any serializable value as a template value.
+pub(crate) fn ser<T: Serialize>(v: T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
+}

@@ -1,0 +1,297 @@
+//! Rendered pages kept in memory with their gzip and brotli bodies and an ETag, so a page is built
+//! once per content version and every later request is answered without touching the database.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+
+/// A finished response body in every encoding we serve.
+pub struct Cached {
+    pub status: StatusCode,
+    pub content_type: HeaderValue,
+    pub cache_control: HeaderValue,
+    etag: String,
+    etag_h: HeaderValue,
+    etag_br: HeaderValue,
+    etag_gz: HeaderValue,
+    identity: Bytes,
+    gzip: Option<Bytes>,
+    br: Option<Bytes>,
+}
+
+const MIN_COMPRESS: usize = 512;
+
+impl Cached {
+    pub fn new(
+        status: StatusCode,
+        content_type: &'static str,
+        cache_control: &'static str,
+        body: Vec<u8>,
+    ) -> Cached {
+        let hash = hex::encode(&Sha256::digest(&body)[..12]);
+        let etag = format!("\"{hash}\"");
+        let compressible = body.len() >= MIN_COMPRESS
+            && (content_type.starts_with("text/")
+                || content_type.contains("xml")
+                || content_type.contains("json"));
+        let (gzip, br) = if compressible {
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 3),
+                flate2::Compression::best(),
+            );
+            gz.write_all(&body).expect("writing to memory");
+            let gz = gz.finish().expect("writing to memory");
+            let mut br = Vec::with_capacity(body.len() / 4);
+            {
+                let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+                w.write_all(&body).expect("writing to memory");
+            }
+            (Some(Bytes::from(gz)), Some(Bytes::from(br)))
+        } else {
+            (None, None)
+        };
+        let hv = |s: String| HeaderValue::from_str(&s).expect("hex etag is a valid header");
+        Cached {
+            status,
+            content_type: HeaderValue::from_static(content_type),
+            cache_control: HeaderValue::from_static(cache_control),
+            etag_h: hv(etag.clone()),
+            etag_br: hv(format!("\"{hash}-br\"")),
+            etag_gz: hv(format!("\"{hash}-gz\"")),
+            etag,
+            identity: Bytes::from(body),
+            gzip,
+            br,
+        }
+    }
+
+    /// Whether `If-None-Match` names this page in any of its encodings.
+    fn matches(&self, inm: &str) -> bool {
+        let base = &self.etag[1..self.etag.len() - 1];
+        inm.split(',').map(str::trim).any(|t| {
+            let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
+            t == "*"
+                || t == base
+                || t.strip_suffix("-br").or_else(|| t.strip_suffix("-gz")) == Some(base)
+        })
+    }
+
+    /// The response for a request with these headers: 304, or the body in the best encoding the client
+    /// accepts.
+    pub fn respond(&self, req: &HeaderMap) -> Response {
+        let (enc, body, etag) = match accepted(req) {
+            Enc::Br if self.br.is_some() => (
+                Some("br"),
+                self.br.clone().unwrap_or_default(),
+                &self.etag_br,
+            ),
+            Enc::Br | Enc::Gzip if self.gzip.is_some() => (
+                Some("gzip"),
+                self.gzip.clone().unwrap_or_default(),
+                &self.etag_gz,
+            ),
+            _ => (None, self.identity.clone(), &self.etag_h),
+        };
+        let not_modified = self.status == StatusCode::OK
+            && req
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| self.matches(v));
+        let mut resp = if not_modified {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        } else {
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = self.status;
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, self.content_type.clone());
+            if let Some(e) = enc {
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+            }
+            r
+        };
+        let h = resp.headers_mut();
+        h.insert(header::ETAG, etag.clone());
+        h.insert(header::CACHE_CONTROL, self.cache_control.clone());
+        if self.gzip.is_some() {
+            h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        resp
+    }
+}
+
+enum Enc {
+    Br,
+    Gzip,
+    Identity,
+}
+
+/// The best of brotli and gzip that `Accept-Encoding` allows (a coding with `q=0` is refused).
+fn accepted(req: &HeaderMap) -> Enc {
+    let Some(ae) = req
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Enc::Identity;
+    };
+    let (mut br, mut gz) = (false, false);
+    for part in ae.split(',') {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        if q_zero {
+            continue;
+        }
+        match name {
+            "br" => br = true,
+            "gzip" | "x-gzip" => gz = true,
+            "*" => {
+                br = true;
+                gz = true;
+            }
+            _ => {}
+        }
+    }
+    if br {
+        Enc::Br
+    } else if gz {
+        Enc::Gzip
+    } else {
+        Enc::Identity
+    }
+}
+
+/// Pages by request path, valid for one content version.
+pub struct PageCache {
+    pages: RwLock<HashMap<String, std::sync::Arc<Cached>>>,
+    version: AtomicI64,
+    max_entries: usize,
+}
+
+impl PageCache {
+    pub fn new(version: i64, max_entries: usize) -> PageCache {
+        PageCache {
+            pages: RwLock::new(HashMap::new()),
+            version: AtomicI64::new(version),
+            max_entries,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Option<std::sync::Arc<Cached>> {
+        self.pages
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    /// Stores a page rendered while the content was at `version`; a page rendered from content that
+    /// has since changed is not kept.
+    pub fn put(&self, path: String, version: i64, page: std::sync::Arc<Cached>) {
+        let mut pages = self.pages.write().unwrap_or_else(|e| e.into_inner());
+        if version != self.version.load(Ordering::Acquire) {
+            return;
+        }
+        if pages.len() >= self.max_entries {
+            // A crude bound, but pages are cheap to rebuild and the set of real paths is small; this
+            // only stops a crawler of made-up pagination URLs from growing memory without limit.
+            pages.clear();
+        }
+        pages.insert(path, page);
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Moves to a new content version, dropping every page built from the old one.
+    pub fn set_version(&self, version: i64) -> bool {
+        let mut pages = self.pages.write().unwrap_or_else(|e| e.into_inner());
+        if self.version.swap(version, Ordering::AcqRel) == version {
+            return false;
+        }
+        pages.clear();
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.pages.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn encodings_and_etags() {
+        let c = Cached::new(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "no-cache",
+            "<p>hello</p>".repeat(100).into_bytes(),
+        );
+        let r = c.respond(&req(&[("accept-encoding", "gzip, deflate, br")]));
+        assert_eq!(r.headers()["content-encoding"], "br");
+        let r = c.respond(&req(&[("accept-encoding", "gzip, br;q=0")]));
+        assert_eq!(r.headers()["content-encoding"], "gzip");
+        let r = c.respond(&req(&[]));
+        assert!(r.headers().get("content-encoding").is_none());
+        let tag = r.headers()["etag"].to_str().unwrap().to_string();
+        let r = c.respond(&req(&[("if-none-match", &tag)]));
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        let br_tag = c.respond(&req(&[("accept-encoding", "br")])).headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(br_tag, tag);
+        let r = c.respond(&req(&[
+            ("if-none-match", &br_tag),
+            ("accept-encoding", "br"),
+        ]));
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        let r = c.respond(&req(&[("if-none-match", "\"other\"")]));
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn stale_pages_are_not_kept() {
+        let cache = PageCache::new(1, 10);
+        let page = std::sync::Arc::new(Cached::new(
+            StatusCode::OK,
+            "text/plain",
+            "no-cache",
+            b"x".to_vec(),
+        ));
+        cache.put("/a".into(), 1, page.clone());
+        assert!(cache.get("/a").is_some());
+        assert!(cache.set_version(2));
+        assert!(cache.get("/a").is_none());
+        cache.put("/a".into(), 1, page);
+        assert!(cache.get("/a").is_none());
+    }
+}

@@ -1,0 +1,248 @@
+//! The one-time owner setup: on first start the binary prints a link holding a random token; the form
+//! behind it creates the owner account, after which the token is gone. Owns the `users` table until the
+//! admin side gets a crate of its own.
+
+use std::collections::BTreeMap;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hmac::{Hmac, Mac};
+use jarida_store::{Db, q_exec, q_one, q_opt};
+use minijinja::Value;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::{App, AppRef};
+
+const TOKEN_KEY: &str = "setup_token_sha256";
+
+pub fn routes() -> Router<AppRef> {
+    Router::new().route("/setup/{token}", get(show).post(submit))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether an owner account exists yet.
+pub async fn has_owner(db: &Db) -> Result<bool, jarida_store::StoreError> {
+    let mut c = db.acquire().await?;
+    let (n,): (i64,) = q_one!(
+        c.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM users WHERE role = 'owner'"
+    )?;
+    Ok(n > 0)
+}
+
+/// A fresh setup token when no owner exists (each start replaces the previous one), else `None`.
+pub async fn issue_token(db: &Db) -> Result<Option<String>, jarida_store::StoreError> {
+    if has_owner(db).await? {
+        return Ok(None);
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let token = hex::encode(raw);
+    let mut tx = db.begin().await?;
+    q_exec!(tx.conn(), "DELETE FROM kv WHERE key = $1", TOKEN_KEY)?;
+    q_exec!(
+        tx.conn(),
+        "INSERT INTO kv (key, value) VALUES ($1, $2)",
+        TOKEN_KEY,
+        token_hash(&token)
+    )?;
+    tx.commit().await?;
+    Ok(Some(token))
+}
+
+async fn token_valid(db: &Db, token: &str) -> Result<bool, jarida_store::StoreError> {
+    if token.len() != 64 {
+        return Ok(false);
+    }
+    let mut c = db.acquire().await?;
+    let row: Option<(String,)> = q_opt!(
+        c.conn(),
+        (String,),
+        "SELECT value FROM kv WHERE key = $1",
+        TOKEN_KEY
+    )?;
+    Ok(row.is_some_and(|(h,)| constant_eq(h.as_bytes(), token_hash(token).as_bytes())))
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The form's CSRF token: bound to the setup token by our secret, so only a page we served can post.
+fn csrf(app: &App, token: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.secret).expect("any key length works");
+    mac.update(b"setup-form:");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[derive(serde::Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn page(app: &App, status: StatusCode, ctx: BTreeMap<&'static str, Value>) -> Response {
+    let mut ctx = ctx;
+    ctx.insert(
+        "site_name",
+        Value::from(app.cfg.name(&app.cfg.default_lang)),
+    );
+    ctx.insert("css", Value::from(app.theme.css_url.clone()));
+    match app.theme.render("setup.html", Value::from(ctx)) {
+        Ok(body) => {
+            let mut r = (status, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "setup template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn gone(app: &App) -> Response {
+    crate::public::error_page(app, &app.cfg.default_lang, StatusCode::NOT_FOUND)
+}
+
+async fn show(State(app): State<AppRef>, Path(token): Path<String>) -> Response {
+    match token_valid(&app.db, &token).await {
+        Ok(true) => {}
+        Ok(false) => return gone(&app),
+        Err(e) => {
+            tracing::error!(error = %e, "setup token check failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    let mut ctx = BTreeMap::new();
+    ctx.insert("csrf", Value::from(csrf(&app, &token)));
+    ctx.insert("action", Value::from(format!("/setup/{token}")));
+    page(&app, StatusCode::OK, ctx)
+}
+
+async fn submit(
+    State(app): State<AppRef>,
+    Path(token): Path<String>,
+    Form(f): Form<SetupForm>,
+) -> Response {
+    match token_valid(&app.db, &token).await {
+        Ok(true) => {}
+        Ok(false) => return gone(&app),
+        Err(e) => {
+            tracing::error!(error = %e, "setup token check failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    if !constant_eq(f.csrf.as_bytes(), csrf(&app, &token).as_bytes()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "The form expired or did not come from this site. Reload the setup page.",
+        )
+            .into_response();
+    }
+    let name = f.name.trim().to_string();
+    let email = f.email.trim().to_lowercase();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push("Name: give a name of 1 to 200 characters.".to_string());
+    }
+    let valid_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if !valid_email {
+        errors.push("Email: give an address such as editor@example.org.".to_string());
+    }
+    let plen = f.password.chars().count();
+    if !(12..=1024).contains(&plen) {
+        errors.push("Password: use at least 12 characters.".to_string());
+    }
+    let mut ctx = BTreeMap::new();
+    ctx.insert("name", Value::from(name.clone()));
+    ctx.insert("email", Value::from(email.clone()));
+    if !errors.is_empty() {
+        ctx.insert("errors", crate::ser(&errors));
+        ctx.insert("csrf", Value::from(csrf(&app, &token)));
+        ctx.insert("action", Value::from(format!("/setup/{token}")));
+        return page(&app, StatusCode::UNPROCESSABLE_ENTITY, ctx);
+    }
+    let password = f.password;
+    let hash = match tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    {
+        Ok(Ok(h)) => h,
+        _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    match create_owner(&app.db, &name, &email, &hash).await {
+        Ok(true) => {
+            tracing::info!(email, "owner account created");
+            ctx.insert("done", Value::from(true));
+            page(&app, StatusCode::OK, ctx)
+        }
+        Ok(false) => gone(&app),
+        Err(e) => {
+            tracing::error!(error = %e, "creating the owner failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Creates the owner and burns the token in one transaction; false if another request won the race.
+async fn create_owner(
+    db: &Db,
+    name: &str,
+    email: &str,
+    hash: &str,
+) -> Result<bool, jarida_store::StoreError> {
+    let mut tx = db.begin().await?;
+    let burned = q_exec!(tx.conn(), "DELETE FROM kv WHERE key = $1", TOKEN_KEY)?;
+    if burned == 0 {
+        return Ok(false);
+    }
+    let (owners,): (i64,) = q_one!(
+        tx.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM users WHERE role = 'owner'"
+    )?;
+    if owners > 0 {
+        return Ok(false);
+    }
+    q_exec!(
+        tx.conn(),
+        "INSERT INTO users (email, name, password_hash, role, created_at) VALUES ($1, $2, $3, 'owner', $4)",
+        email,
+        name,
+        hash,
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    )?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,147 @@
+//! The theme: minijinja templates, the stylesheet and the interface strings. The built-in default theme
+//! is compiled in, so the binary works alone; files in the data folder's `theme/` replace any of its
+//! templates, its stylesheet or its messages without recompiling.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, State};
+use sha2::{Digest, Sha256};
+
+use crate::ThemeError;
+use crate::i18n::I18n;
+
+macro_rules! default_templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../themes/default/templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = default_templates!(
+    "base.html",
+    "macros.html",
+    "home.html",
+    "list.html",
+    "archive.html",
+    "article.html",
+    "support.html",
+    "newsletter.html",
+    "error.html",
+    "setup.html",
+    "rss.xml",
+    "atom.xml",
+    "sitemap.xml",
+);
+
+const DEFAULT_CSS: &str = include_str!("../../../themes/default/static/style.css");
+
+pub struct Theme {
+    pub env: Environment<'static>,
+    pub i18n: Arc<I18n>,
+    pub css: Vec<u8>,
+    /// `/static/style.<hash>.css`: the hash lets browsers keep it forever.
+    pub css_url: String,
+}
+
+impl Theme {
+    pub fn load(theme_dir: Option<&Path>) -> Result<Theme, ThemeError> {
+        let i18n = Arc::new(I18n::load(theme_dir)?);
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // minijinja's HTML escaping also escapes `/`, which bloats every URL in a page for no safety
+        // gain; these five characters are what HTML text and quoted attributes need.
+        env.set_formatter(|out, state, value| {
+            if !matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+                || value.is_safe()
+                || value.is_undefined()
+                || value.is_none()
+            {
+                return minijinja::escape_formatter(out, state, value);
+            }
+            let s = value.to_string();
+            let mut last = 0;
+            for (i, b) in s.bytes().enumerate() {
+                let rep = match b {
+                    b'&' => "&amp;",
+                    b'<' => "&lt;",
+                    b'>' => "&gt;",
+                    b'"' => "&quot;",
+                    b'\'' => "&#39;",
+                    _ => continue,
+                };
+                out.write_str(&s[last..i])?;
+                out.write_str(rep)?;
+                last = i + 1;
+            }
+            out.write_str(&s[last..])?;
+            Ok(())
+        });
+        for (name, src) in TEMPLATES {
+            let over = theme_dir
+                .map(|d| d.join("templates").join(name))
+                .filter(|p| p.is_file());
+            let source = match over {
+                Some(p) => std::fs::read_to_string(&p).map_err(|e| ThemeError::Template {
+                    name: p.display().to_string(),
+                    reason: e.to_string(),
+                })?,
+                None => src.to_string(),
+            };
+            env.add_template_owned(*name, source)
+                .map_err(|e| ThemeError::Template {
+                    name: name.to_string(),
+                    reason: e.to_string(),
+                })?;
+        }
+        let t_i18n = i18n.clone();
+        env.add_function(
+            "t",
+            move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+                let lang = state
+                    .lookup("lang")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "en".into());
+                let mut args = Vec::new();
+                for k in kwargs.args() {
+                    let v: Value = kwargs.get(k)?;
+                    let fv = match v.as_i64() {
+                        Some(n) => fluent_bundle::FluentValue::from(n),
+                        None => fluent_bundle::FluentValue::from(v.to_string()),
+                    };
+                    args.push((k, fv));
+                }
+                Ok(t_i18n.t(&lang, key, &args))
+            },
+        );
+        let css = match theme_dir
+            .map(|d| d.join("static/style.css"))
+            .filter(|p| p.is_file())
+        {
+            Some(p) => std::fs::read(&p).map_err(|e| ThemeError::Template {
+                name: p.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            None => DEFAULT_CSS.as_bytes().to_vec(),
+        };
+        let css_url = format!(
+            "/static/style.{}.css",
+            &hex::encode(Sha256::digest(&css))[..12]
+        );
+        Ok(Theme {
+            env,
+            i18n,
+            css,
+            css_url,
+        })
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+}
+
+/// Parses every template at start-up so a broken theme is reported before the site is up.
+pub fn check(theme_dir: Option<&Path>) -> Result<(), ThemeError> {
+    Theme::load(theme_dir).map(|_| ())
+}

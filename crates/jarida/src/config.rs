@@ -1,0 +1,437 @@
+//! Configuration: built-in defaults, then `jarida.toml`, then `JARIDA_*` environment variables
+//! (nested keys with `__`, e.g. `JARIDA_SITE__NAME_EN`). Every key, its default and where its value came
+//! from is printed by `jarida config`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jarida_web::Provider;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Folder for the SQLite database, media, outbox and keys; created on first start.
+    pub data_dir: PathBuf,
+    /// Address the web server listens on.
+    pub listen: String,
+    /// Public URL of the site (links in pages, feeds and emails). Empty: `http://<listen>`.
+    pub base_url: String,
+    /// `postgres://…` to use PostgreSQL. Empty: SQLite at `<data_dir>/jarida.db`.
+    pub database_url: String,
+    /// Language of `/` and of the x-default alternates: `en` or `ar`.
+    pub default_lang: String,
+    /// Posts per listing page.
+    pub per_page: i64,
+    /// Log filter (tracing's `EnvFilter` syntax); `RUST_LOG` overrides it.
+    pub log: String,
+    pub site: SiteSection,
+    pub support: SupportSection,
+    pub cache: CacheSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteSection {
+    pub name_en: String,
+    pub name_ar: String,
+    pub description_en: String,
+    pub description_ar: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportSection {
+    /// Donation providers shown on the support page: `{ name, url, note }`.
+    pub providers: Vec<Provider>,
+    /// Bank transfer details, shown as written.
+    pub bank_details: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSection {
+    /// Most pages kept in memory before the cache starts over.
+    pub max_pages: usize,
+    /// Seconds between checks for content changes and scheduled posts that are due.
+    pub refresh_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./jarida-data"),
+            listen: "127.0.0.1:8080".into(),
+            base_url: String::new(),
+            database_url: String::new(),
+            default_lang: "en".into(),
+            per_page: 12,
+            log: "info".into(),
+            site: SiteSection::default(),
+            support: SupportSection::default(),
+            cache: CacheSection::default(),
+        }
+    }
+}
+
+impl Default for SiteSection {
+    fn default() -> Self {
+        SiteSection {
+            name_en: "Jarida".into(),
+            name_ar: "جريدة".into(),
+            description_en: "Independent reporting, supported by readers.".into(),
+            description_ar: "صحافة مستقلة يدعمها القرّاء.".into(),
+        }
+    }
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        CacheSection {
+            max_pages: 20_000,
+            refresh_seconds: 2,
+        }
+    }
+}
+
+/// A configuration problem: which key, what is wrong. Exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where configuration is read from.
+pub struct Sources {
+    pub file: PathBuf,
+    /// The file was named explicitly, so it must exist.
+    pub explicit: bool,
+}
+
+fn figment(src: &Sources) -> Result<Figment, ConfigError> {
+    if src.explicit && !src.file.is_file() {
+        return Err(ConfigError(format!(
+            "file {} does not exist",
+            src.file.display()
+        )));
+    }
+    let known = known_env_keys();
+    Ok(Figment::from(Serialized::defaults(Config::default()))
+        .merge(Toml::file(&src.file))
+        .merge(
+            Env::prefixed("JARIDA_")
+                .split("__")
+                .filter(move |k| known.iter().any(|x| x == k.as_str())),
+        ))
+}
+
+/// Dotted keys (`site.name_en`) that environment variables may set; others, such as the test suite's
+/// `JARIDA_TEST_DATABASE_URL`, are not configuration.
+fn known_env_keys() -> Vec<String> {
+    flatten(&toml::Value::try_from(Config::default()).expect("defaults serialize"))
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+pub fn load(src: &Sources) -> Result<Config, ConfigError> {
+    let cfg: Config = figment(src)?.extract().map_err(|e| {
+        let e = e.into_iter().next().map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("key `{}`: ", e.path.join("."))
+            };
+            let from = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", source_name(m)))
+                .unwrap_or_default();
+            format!("{key}{}{from}", e.kind)
+        });
+        ConfigError(e.unwrap_or_else(|| "unreadable".into()))
+    })?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn source_name(m: &figment::Metadata) -> String {
+    match &m.source {
+        Some(figment::Source::File(p)) => p.display().to_string(),
+        _ if m.name.contains("environment") => "environment".into(),
+        _ => m.name.to_string(),
+    }
+}
+
+impl Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |k: &str, why: String| Err(ConfigError(format!("key `{k}`: {why}")));
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "listen",
+                format!("{:?} is not an address such as 127.0.0.1:8080", self.listen),
+            );
+        }
+        if !self.base_url.is_empty()
+            && !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://"))
+        {
+            return bad(
+                "base_url",
+                format!("{:?} must start with http:// or https://", self.base_url),
+            );
+        }
+        if !self.database_url.is_empty()
+            && !["postgres://", "postgresql://", "sqlite://"]
+                .iter()
+                .any(|p| self.database_url.starts_with(p))
+        {
+            return bad(
+                "database_url",
+                "must start with postgres:// or sqlite://".into(),
+            );
+        }
+        if !jarida_content::LANGS.contains(&self.default_lang.as_str()) {
+            return bad(
+                "default_lang",
+                format!("{:?} is not one of en, ar", self.default_lang),
+            );
+        }
+        if !(1..=100).contains(&self.per_page) {
+            return bad(
+                "per_page",
+                format!("{} is not between 1 and 100", self.per_page),
+            );
+        }
+        if self.cache.refresh_seconds == 0 || self.cache.refresh_seconds > 3600 {
+            return bad(
+                "cache.refresh_seconds",
+                format!("{} is not between 1 and 3600", self.cache.refresh_seconds),
+            );
+        }
+        if self.cache.max_pages == 0 {
+            return bad("cache.max_pages", "must be at least 1".into());
+        }
+        for (i, p) in self.support.providers.iter().enumerate() {
+            if !p.url.starts_with("https://") && !p.url.starts_with("http://") {
+                return bad(
+                    &format!("support.providers[{i}].url"),
+                    format!("{:?} must start with https://", p.url),
+                );
+            }
+        }
+        if self.log.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return bad(
+                "log",
+                format!(
+                    "{:?} is not a log filter such as info or jarida=debug",
+                    self.log
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn base_url(&self) -> String {
+        if self.base_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.base_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("jarida.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+
+    pub fn theme_dir(&self) -> PathBuf {
+        self.data_dir.join("theme")
+    }
+}
+
+fn flatten(v: &toml::Value) -> Vec<(String, toml::Value)> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+        match v {
+            toml::Value::Table(t) if !t.is_empty() || prefix.is_empty() => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            _ => out.push((prefix.to_string(), v.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, &mut out);
+    out
+}
+
+fn show(key: &str, v: &toml::Value) -> String {
+    let s = v.to_string();
+    if key == "database_url" {
+        jarida_store::redact(&s)
+    } else {
+        s
+    }
+}
+
+/// The text of `jarida config`: each key's effective value, its default and where it came from.
+pub fn describe(src: &Sources) -> Result<String, ConfigError> {
+    let cfg = load(src)?;
+    let fig = figment(src)?;
+    let eff = flatten(&toml::Value::try_from(&cfg).map_err(|e| ConfigError(e.to_string()))?);
+    let def =
+        flatten(&toml::Value::try_from(Config::default()).map_err(|e| ConfigError(e.to_string()))?);
+    let mut out = String::new();
+    for (key, value) in eff {
+        let default = def
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| show(&key, v))
+            .unwrap_or_default();
+        let from = fig
+            .find_metadata(&key)
+            .map(source_name)
+            .unwrap_or_else(|| "default".into());
+        let from = if from.contains("Serialized") || from.contains("default") {
+            "default".to_string()
+        } else {
+            from
+        };
+        out.push_str(&format!(
+            "{key} = {}\n    # default: {default}; from: {from}\n",
+            show(&key, &value)
+        ));
+    }
+    out.push_str(&format!(
+        "\n# derived\n# base_url -> {}\n# database -> {}\n",
+        cfg.base_url(),
+        jarida_store::redact(&cfg.database_url())
+    ));
+    Ok(out)
+}
+
+/// `jarida config --print-defaults`: a commented `jarida.toml` with every key at its default.
+pub fn defaults_toml() -> String {
+    let mut s = String::from(
+        "# jarida.toml: every key with its default. JARIDA_<KEY> (and JARIDA_SECTION__KEY) override.\n",
+    );
+    s.push_str(&toml::to_string(&Config::default()).expect("defaults serialize"));
+    s
+}
+
+pub fn ensure_dirs(cfg: &Config) -> std::io::Result<()> {
+    for d in [
+        cfg.data_dir.clone(),
+        cfg.media_dir(),
+        cfg.data_dir.join("outbox"),
+        cfg.data_dir.join("keys"),
+    ] {
+        std::fs::create_dir_all(d)?;
+    }
+    Ok(())
+}
+
+/// The process secret (CSRF tokens, signed links): 32 random bytes in `keys/secret.key`, made on
+/// first start and readable by the owner only.
+pub fn secret(data_dir: &Path) -> std::io::Result<[u8; 32]> {
+    let path = data_dir.join("keys").join("secret.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let bytes = hex::decode(text.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} is not 64 hex digits", path.display()),
+                )
+            })?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&bytes);
+        return Ok(out);
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(hex::encode(key).as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jarida.toml");
+        std::fs::write(&file, "per_page = \"many\"\n").unwrap();
+        let e = load(&Sources {
+            file: file.clone(),
+            explicit: true,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("per_page"), "{e}");
+        std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
+        let e = load(&Sources {
+            file: file.clone(),
+            explicit: true,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`listen`"), "{e}");
+        std::fs::write(&file, "[site]\nnmae_en = \"x\"\n").unwrap();
+        let e = load(&Sources {
+            file: file.clone(),
+            explicit: true,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("nmae_en"), "{e}");
+    }
+
+    #[test]
+    fn describe_says_where_values_come_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jarida.toml");
+        std::fs::write(&file, "per_page = 5\n[site]\nname_en = \"Daily\"\n").unwrap();
+        let text = describe(&Sources {
+            file: file.clone(),
+            explicit: true,
+        })
+        .unwrap();
+        assert!(
+            text.contains("per_page = 5\n    # default: 12; from: "),
+            "{text}"
+        );
+        assert!(text.contains("jarida.toml"), "{text}");
+        assert!(
+            text.contains(
+                "listen = \"127.0.0.1:8080\"\n    # default: \"127.0.0.1:8080\"; from: default"
+            ),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The `jarida` program as a library: configuration and the commands, so the integration tests can run
+//! the real server in-process on a random port (`main.rs` is only the command-line front).
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use config::Config;
+use jarida_store::Db;
+use jarida_web::{App, AppRef, SiteConfig};
+use tokio::net::TcpListener;
+
+/// Opens the database the configuration names, creating folders and schema as needed.
+pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
+    config::ensure_dirs(cfg)
+        .with_context(|| format!("creating the data folder {}", cfg.data_dir.display()))?;
+    let url = cfg.database_url();
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("opening {}", jarida_store::redact(&url)))?;
+    db.migrate().await.context("updating the database schema")?;
+    Ok(db)
+}
+
+pub fn site_config(cfg: &Config) -> SiteConfig {
+    SiteConfig {
+        base_url: cfg.base_url(),
+        default_lang: cfg.default_lang.clone(),
+        names: vec![
+            ("en".into(), cfg.site.name_en.clone()),
+            ("ar".into(), cfg.site.name_ar.clone()),
+        ],
+        descriptions: vec![
+            ("en".into(), cfg.site.description_en.clone()),
+            ("ar".into(), cfg.site.description_ar.clone()),
+        ],
+        per_page: cfg.per_page,
+        providers: cfg.support.providers.clone(),
+        bank_details: cfg.support.bank_details.clone(),
+        media_dir: cfg.media_dir(),
+        theme_dir: Some(cfg.theme_dir()),
+        cache_max_entries: cfg.cache.max_pages,
+        refresh_every: Duration::from_secs(cfg.cache.refresh_seconds),
+    }
+}
+
+/// A started server: its address, the setup link if no owner exists yet, and the app it serves.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub setup_url: Option<String>,
+    pub app: AppRef,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts serving on `listener` (bound by the caller, so tests can use port 0).
+pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let db = open(cfg).await?;
+    let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
+    let mut site = site_config(cfg);
+    let addr = listener.local_addr()?;
+    if cfg.base_url.is_empty() {
+        site.base_url = format!("http://{addr}");
+    }
+    let base = site.base_url.clone();
+    let app = App::new(db.clone(), site, secret).await?;
+    let setup_url = jarida_web::setup::issue_token(&db)
+        .await?
+        .map(|t| format!("{base}/setup/{t}"));
+    jarida_web::spawn_refresher(app.clone());
+    let router = jarida_web::router(app.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    Ok(Running {
+        addr,
+        setup_url,
+        app: Arc::clone(&app),
+        task,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

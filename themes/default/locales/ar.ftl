@@ -1,0 +1,118 @@
+### Jarida default theme: Arabic (ar) interface strings, Modern Standard Arabic.
+### Fluent syntax (https://projectfluent.org), loaded with fluent-bundle 0.16.
+### Every message id here must also exist in en.ftl, and vice versa.
+### Trailing spaces are trimmed from values, so separators with spaces are quoted string literals.
+
+## Page chrome: skip link, header navigation, footer
+
+skip-to-content = انتقل إلى المحتوى
+nav-label = القائمة الرئيسية
+nav-home = الرئيسية
+nav-reports = تقارير
+nav-news = أخبار
+nav-designs = تصاميم
+nav-support = ادعمنا
+nav-newsletter = النشرة البريدية
+nav-archive = الأرشيف
+footer-links-label = روابط أخرى
+footer-support-heading = ساعدنا لنبقى مستقلين
+footer-no-ads = لا ننشر إعلانات. ساعدنا على الاستمرار.
+lang-name = العربية
+read-in-this-language = اقرأ بالعربية
+home-title = الرئيسية
+
+## Newsletter
+
+newsletter-pitch = مرتين في الشهر، أهم المستجدات من موقعنا مباشرة إلى بريدك الإلكتروني.
+newsletter-more = عن النشرة البريدية
+newsletter-privacy = لا نستخدم أي وسائل لتتبّع القراءة، ويمكنك إلغاء اشتراكك بنقرة واحدة، ولن نشارك عنوان بريدك مع أي جهة.
+newsletter-soon = يُفتح باب الاشتراك قريبًا.
+
+## Lists of posts
+
+featured = مختارات
+latest = أحدث المواد
+empty-list = لا توجد مواد هنا بعد.
+pagination-label = الصفحات
+newer = الأحدث
+older = الأقدم
+# $page (Number) - current page; $pages (Number) - number of pages
+page-of = الصفحة { $page } من { $pages }
+# $count (Number) - number of posts in the list.
+# Arabic uses all six CLDR plural categories:
+# zero = 0; one = 1; two = 2; few = 3–10 (and 103–110…); many = 11–99 (and 111–199…); other = 100, 101, 102…
+posts-count =
+    { $count ->
+        [zero] لا توجد مواد
+        [one] مادة واحدة
+        [two] مادتان
+        [few] { $count } مواد
+        [many] { $count } مادة
+       *[other] { $count } مادة
+    }
+feed-link = الخلاصة
+
+## Post kinds and list titles (used by the server)
+
+kind-report = تقرير
+kind-news = خبر
+kind-design = تصميم
+title-reports = تقارير
+title-news = أخبار
+title-designs = تصاميم
+# $tag (String) - tag name
+tag-title = مواد بوسم «{ $tag }»
+# $author (String) - author's display name
+author-title = مواد بقلم { $author }
+# $site (String) - site name; $kind (String) - title of the kind, e.g. "تقارير"
+feed-title-kind = { $site }: { $kind }
+
+## Archive and dates
+
+# $month (String) - month name from month-N; $year (Number)
+archive-month-title = { $month } { $year }
+month-1 = يناير
+month-2 = فبراير
+month-3 = مارس
+month-4 = أبريل
+month-5 = مايو
+month-6 = يونيو
+month-7 = يوليو
+month-8 = أغسطس
+month-9 = سبتمبر
+month-10 = أكتوبر
+month-11 = نوفمبر
+month-12 = ديسمبر
+
+## Article page
+
+by = بقلم
+# Between names in a list (authors, publishers, tags): Arabic comma
+list-sep = { "، " }
+# $date (String) - formatted date
+published-on = نُشر في { $date }
+# $date (String) - formatted date
+updated-on = آخر تحديث: { $date }
+# Followed by publisher names, read as a construct: "based on the coverage of X، Y"
+based-on = استنادًا إلى تغطية
+corrections-heading = تصحيحات
+sources-heading = المصادر
+tags-heading = الوسوم
+plain-text-version = النسخة النصية
+
+## Support page
+
+support-title = ادعم عملنا
+support-intro = لا ننشر إعلانات، ولا نقبل أموالًا من حكومات أو أحزاب. يموّل عملَنا قرّاءٌ مثلك.
+support-online = التبرع عبر الإنترنت
+support-bank = تحويل مصرفي
+support-none = ستظهر تفاصيل التبرع هنا قريبًا.
+support-privacy = تبرعك لا يضعك على أي قائمة: لا نشارك بيانات المتبرعين مع أحد.
+
+## Errors
+
+not-found-title = الصفحة غير موجودة
+not-found-text = ربما حُذفت الصفحة التي تبحث عنها أو نُقلت إلى عنوان آخر.
+error-title = حدث خطأ ما
+error-text = تعذّر عرض هذه الصفحة. يُرجى المحاولة مرة أخرى بعد قليل.
+back-home = العودة إلى الصفحة الرئيسية

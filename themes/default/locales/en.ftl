@@ -1,0 +1,112 @@
+### Jarida default theme: English (en) interface strings.
+### Fluent syntax (https://projectfluent.org), loaded with fluent-bundle 0.16.
+### Every message id here must also exist in ar.ftl, and vice versa.
+### Trailing spaces are trimmed from values, so separators with spaces are quoted string literals.
+
+## Page chrome: skip link, header navigation, footer
+
+skip-to-content = Skip to content
+nav-label = Main
+nav-home = Home
+nav-reports = Reports
+nav-news = News
+nav-designs = Designs
+nav-support = Support us
+nav-newsletter = Newsletter
+nav-archive = Archive
+footer-links-label = More links
+footer-support-heading = Keep us independent
+footer-no-ads = We don’t run ads. Help us stay online.
+lang-name = English
+read-in-this-language = Read in English
+home-title = Home
+
+## Newsletter
+
+newsletter-pitch = Twice a month, the most important updates from our website, straight to your inbox.
+newsletter-more = About the newsletter
+newsletter-privacy = No tracking pixels, unsubscribe in one click, and we never share your address.
+newsletter-soon = Sign-up opens soon.
+
+## Lists of posts
+
+featured = Featured
+latest = Latest
+empty-list = Nothing here yet.
+pagination-label = Pages
+newer = Newer
+older = Older
+# $page (Number) - current page; $pages (Number) - number of pages
+page-of = Page { $page } of { $pages }
+# $count (Number) - number of posts in the list
+posts-count =
+    { $count ->
+        [0] No posts yet
+        [one] { $count } post
+       *[other] { $count } posts
+    }
+feed-link = Feed
+
+## Post kinds and list titles (used by the server)
+
+kind-report = Report
+kind-news = News
+kind-design = Design
+title-reports = Reports
+title-news = News
+title-designs = Designs
+# $tag (String) - tag name
+tag-title = Tagged “{ $tag }”
+# $author (String) - author's display name
+author-title = Stories by { $author }
+# $site (String) - site name; $kind (String) - title of the kind, e.g. "Reports"
+feed-title-kind = { $site }: { $kind }
+
+## Archive and dates
+
+# $month (String) - month name from month-N; $year (Number)
+archive-month-title = { $month } { $year }
+month-1 = January
+month-2 = February
+month-3 = March
+month-4 = April
+month-5 = May
+month-6 = June
+month-7 = July
+month-8 = August
+month-9 = September
+month-10 = October
+month-11 = November
+month-12 = December
+
+## Article page
+
+by = By
+# Between names in a list (authors, publishers, tags)
+list-sep = { ", " }
+# $date (String) - formatted date
+published-on = Published { $date }
+# $date (String) - formatted date
+updated-on = Updated { $date }
+based-on = Based on reporting by
+corrections-heading = Corrections
+sources-heading = Sources
+tags-heading = Tags
+plain-text-version = Plain-text version
+
+## Support page
+
+support-title = Support our work
+support-intro = We don’t run ads and we don’t take money from governments or parties. Our work is paid for by readers like you.
+support-online = Give online
+support-bank = Bank transfer
+support-none = Donation details will appear here soon.
+support-privacy = Giving does not put you on any list: we don’t share donor information.
+
+## Errors
+
+not-found-title = Page not found
+not-found-text = The page you are looking for may have been removed or moved to another address.
+error-title = Something went wrong
+error-text = We couldn’t display this page. Please try again in a little while.
+back-home = Back to the home page
