@@ -82,6 +82,31 @@ pub fn image_urls(md: &str) -> Vec<String> {
 
 const WIDTH: usize = 72;
 
+/// Wraps text at 72 columns, keeping its hard line breaks: `first` prefixes the first line and `rest`
+/// every other (for list bullets and quote markers). Ends with a newline.
+pub fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut prefix = first.to_string();
+    for hard_line in text.split('\n') {
+        let mut line = String::new();
+        for word in hard_line.split_whitespace() {
+            let len = prefix.chars().count() + line.chars().count() + 1 + word.chars().count();
+            if !line.is_empty() && len > WIDTH {
+                out.push_str(&format!("{prefix}{line}\n"));
+                prefix = rest.to_string();
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&format!("{prefix}{line}\n"));
+        prefix = rest.to_string();
+    }
+    out
+}
+
 /// Builds the plain-text rendering block by block.
 struct TextWriter {
     out: String,
@@ -149,7 +174,7 @@ impl TextWriter {
                 let underline: String =
                     std::iter::repeat_n(ch, text.chars().count().clamp(3, WIDTH)).collect();
                 self.out
-                    .push_str(&format!("{first}{text}\n{rest}{underline}\n"));
+                    .push_str(&format!("{first}{text}\n{rest}{underline}\n\n"));
             }
             NodeValue::List(list) => {
                 let mut n = list.start;
@@ -253,24 +278,7 @@ impl TextWriter {
 
     /// A wrapped paragraph followed by a blank line.
     fn para(&mut self, text: &str, first: &str, rest: &str) {
-        let mut prefix = first.to_string();
-        for hard_line in text.split('\n') {
-            let mut line = String::new();
-            for word in hard_line.split_whitespace() {
-                let len = prefix.chars().count() + line.chars().count() + 1 + word.chars().count();
-                if !line.is_empty() && len > WIDTH {
-                    self.out.push_str(&format!("{prefix}{line}\n"));
-                    prefix = rest.to_string();
-                    line.clear();
-                }
-                if !line.is_empty() {
-                    line.push(' ');
-                }
-                line.push_str(word);
-            }
-            self.out.push_str(&format!("{prefix}{line}\n"));
-            prefix = rest.to_string();
-        }
+        self.out.push_str(&wrap(text, first, rest));
         self.out.push('\n');
     }
 

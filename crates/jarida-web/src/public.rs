@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use jarida_content::markdown::wrap;
 use jarida_content::repo::{self, Filter, Taxonomy};
 use jarida_content::{Kind, LANGS, Post, PostSummary, is_rtl};
 use minijinja::Value;
@@ -957,7 +958,8 @@ pub(crate) fn post_text(app: &App, post: &Post) -> String {
     };
     let mut out = format!("{}\n{}\n\n", post.title, underline(&post.title, '='));
     if !post.summary.is_empty() {
-        out.push_str(&format!("{}\n\n", post.summary));
+        out.push_str(&wrap(&post.summary, "", ""));
+        out.push('\n');
     }
     let mut meta = Vec::new();
     if !post.authors.is_empty() {
@@ -979,7 +981,11 @@ pub(crate) fn post_text(app: &App, post: &Post) -> String {
         let h = app.t(lang, "corrections-heading");
         out.push_str(&format!("{h}\n{}\n\n", underline(&h, '-')));
         for c in &post.corrections {
-            out.push_str(&format!("- {}: {}\n", i18n.date(lang, c.at), c.note));
+            out.push_str(&wrap(
+                &format!("{}: {}", i18n.date(lang, c.at), c.note),
+                "- ",
+                "  ",
+            ));
         }
         out.push('\n');
     }
@@ -999,9 +1005,8 @@ pub(crate) fn post_text(app: &App, post: &Post) -> String {
             if let Some(d) = &s.date {
                 line.push_str(&format!(" ({d})"));
             }
-            line.push_str(&format!("\n  {}", s.url));
-            out.push_str(&line);
-            out.push('\n');
+            out.push_str(&wrap(&line, "- ", "  "));
+            out.push_str(&format!("  {}\n", s.url));
         }
     }
     out.trim_end().to_string() + "\n"

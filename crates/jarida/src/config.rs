@@ -159,7 +159,7 @@ fn source_name(m: &figment::Metadata) -> String {
     match &m.source {
         Some(figment::Source::File(p)) => p.display().to_string(),
         _ if m.name.contains("environment") => "environment".into(),
-        _ => m.name.to_string(),
+        _ => "default".into(),
     }
 }
 
@@ -304,11 +304,6 @@ pub fn describe(src: &Sources) -> Result<String, ConfigError> {
             .find_metadata(&key)
             .map(source_name)
             .unwrap_or_else(|| "default".into());
-        let from = if from.contains("Serialized") || from.contains("default") {
-            "default".to_string()
-        } else {
-            from
-        };
         out.push_str(&format!(
             "{key} = {}\n    # default: {default}; from: {from}\n",
             show(&key, &value)

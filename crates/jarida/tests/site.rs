@@ -1,0 +1,480 @@
+//! The public site over HTTP, after importing the fixture folder.
+
+mod common;
+
+use common::{TestApp, fixtures};
+use std::io::Read;
+
+fn imported() -> TestApp {
+    let app = TestApp::spawn();
+    let report = app.import(&fixtures());
+    assert_eq!(
+        report.failed.len(),
+        1,
+        "only broken.md fails: {:?}",
+        report.failed
+    );
+    assert_eq!(report.created, 7);
+    app
+}
+
+#[test]
+fn home_pages_in_both_languages() {
+    let app = imported();
+    let r = app.get("/");
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some("/en/"));
+
+    let en = app.get("/en/");
+    assert_eq!(en.status, 200);
+    let html = en.text();
+    assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"));
+    let featured = html
+        .find("Gaza&#39;s water crisis, one year on")
+        .expect("featured report on the home page");
+    let latest = html
+        .find("Market reopens after repairs")
+        .expect("latest news on the home page");
+    assert!(featured < latest, "featured comes before latest");
+    assert!(!html.contains("Unfinished draft"), "drafts stay hidden");
+    assert!(!html.contains("Coming soon"), "scheduled posts stay hidden");
+    assert!(html.contains("hreflang=\"ar\""));
+
+    let ar = app.get("/ar/").text();
+    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(ar.contains("أزمة المياه في غزة بعد عام"));
+    assert!(
+        !ar.contains("Market reopens"),
+        "the Arabic home lists Arabic posts only"
+    );
+    assert!(
+        ar.contains("١ أكتوبر ٢٠٢٦"),
+        "Arabic dates with Arabic month names and digits"
+    );
+}
+
+#[test]
+fn article_with_sources_corrections_and_translation() {
+    let app = imported();
+    let r = app.get("/en/water-crisis");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = r.text();
+    assert!(html.contains("<title>Gaza&#39;s water crisis, one year on · Jarida</title>"));
+    assert!(html.contains("Based on reporting by"));
+    assert!(html.contains("<bdi>Reuters</bdi>"));
+    assert!(html.contains("https://www.reuters.com/world/desalination-plant-halts"));
+    assert!(html.contains("3 October 2026</time>: An earlier version gave the plant"));
+    assert!(html.contains("5 October 2026</time>: We misspelled"));
+    assert!(html.contains("<table>"), "GFM tables render");
+    assert!(html.contains("id=\"what-changed\""), "headings get ids");
+    assert!(html.contains("data-footnote"), "footnotes render");
+    assert!(html.contains("<link rel=\"canonical\" href=\"http://"));
+    assert!(html.contains("<meta property=\"og:type\" content=\"article\">"));
+    assert!(html.contains("<meta name=\"twitter:card\" content=\"summary_large_image\">"));
+    assert!(
+        html.contains("hreflang=\"ar\" href=\"http://") && html.contains("/ar/azmat-al-miyah\"")
+    );
+    assert!(
+        html.contains("class=\"lang-switch\" href=\"/ar/azmat-al-miyah\""),
+        "the switch goes to the translation"
+    );
+    assert!(
+        html.contains("src=\"/media/cover-"),
+        "the cover was copied into media"
+    );
+
+    let start = html.find("<script type=\"application/ld+json\">").unwrap() + 35;
+    let end = start + html[start..].find("</script>").unwrap();
+    let ld: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    assert_eq!(ld["@type"], "NewsArticle");
+    assert_eq!(ld["datePublished"], "2026-10-01T08:00:00Z");
+    assert_eq!(
+        ld["dateModified"], "2026-10-05T12:30:00Z",
+        "dateModified follows the latest correction"
+    );
+    assert_eq!(ld["isBasedOn"][0]["publisher"]["name"], "Reuters");
+    assert_eq!(ld["isBasedOn"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        ld["citation"][1]["url"],
+        "https://www.ochaopt.org/content/update"
+    );
+    assert_eq!(ld["correction"].as_array().unwrap().len(), 2);
+    assert_eq!(ld["author"][0]["name"], "Lina Haddad");
+
+    let ar = app.get("/ar/azmat-al-miyah");
+    assert_eq!(ar.status, 200);
+    let ar = ar.text();
+    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(ar.contains("class=\"lang-switch\" href=\"/en/water-crisis\""));
+    assert!(ar.contains("استنادًا إلى تغطية"), "Arabic interface strings");
+}
+
+#[test]
+fn plain_text_rendering() {
+    let app = imported();
+    let r = app.get("/en/water-crisis.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let t = r.text();
+    assert!(
+        t.starts_with("Gaza's water crisis, one year on\n================================\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("What changed\n------------\n\n"),
+        "headings set apart: {t}"
+    );
+    assert!(
+        t.contains(
+            "- trucked water became the main source for most households;\n- prices rose fourfold;"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("See the OCHA update [1] for the methodology."),
+        "{t}"
+    );
+    assert!(
+        t.contains("[1] https://www.ochaopt.org/content/update"),
+        "{t}"
+    );
+    assert!(
+        t.contains("- 3 October 2026: An earlier version"),
+        "corrections listed: {t}"
+    );
+    assert!(
+        t.contains("- Reuters, Jane Roe: Desalination plant halts operations (2025-09-28)"),
+        "{t}"
+    );
+    assert!(!t.contains('<'), "no markup in the text rendering: {t}");
+    assert!(
+        t.lines().all(|l| l.chars().count() <= 100),
+        "lines are wrapped: {t}"
+    );
+    assert_eq!(app.get("/en/unfinished-draft.txt").status, 404);
+}
+
+#[test]
+fn xss_payloads_do_not_survive() {
+    let app = imported();
+    let html = app.get("/en/xss").text().to_lowercase();
+    for bad in [
+        "<script>alert",
+        "onerror",
+        "javascript:",
+        "<iframe",
+        "onclick",
+        "xss-svg",
+    ] {
+        assert!(!html.contains(bad), "{bad} survived");
+    }
+    assert!(html.contains("safe text survives"));
+    assert!(
+        html.contains("payloads &lt;script&gt;"),
+        "the title is escaped, not dropped"
+    );
+    for feed in ["/en/feed.xml", "/en/atom.xml", "/en/feed.json"] {
+        let body = app.get(feed).text().to_lowercase();
+        assert!(
+            !body.contains("xss-onerror") && !body.contains("xss-js"),
+            "{feed} carries a payload"
+        );
+    }
+}
+
+#[test]
+fn listings_taxonomies_archive_and_pages() {
+    let app = imported();
+    let reports = app.get("/en/reports/").text();
+    assert!(reports.contains("Gaza&#39;s water crisis"));
+    assert!(!reports.contains("Market reopens"));
+    let designs = app.get("/en/designs/").text();
+    assert!(designs.contains("Where the water goes"));
+    assert_eq!(app.get("/en/reports").status, 308);
+
+    let tag = app.get("/en/tags/water/");
+    assert_eq!(tag.status, 200);
+    let tag = tag.text();
+    assert!(tag.contains("Where the water goes") && tag.contains("Gaza&#39;s water crisis"));
+    assert!(!tag.contains("Market reopens"));
+    let ar_tag = app.get("/ar/tags/%D9%85%D9%8A%D8%A7%D9%87/");
+    assert_eq!(ar_tag.status, 200, "Arabic tag slugs work");
+    assert!(ar_tag.text().contains("أزمة المياه"));
+
+    let author = app.get("/en/authors/omar-said/").text();
+    assert!(author.contains("Market reopens") && author.contains("Gaza&#39;s water crisis"));
+    assert!(!author.contains("Where the water goes"));
+    assert_eq!(app.get("/en/authors/nobody/").status, 404);
+
+    let archive = app.get("/en/archive/").text();
+    assert!(archive.contains("/en/archive/2026/10/"));
+    let october = app.get("/en/archive/2026/10/").text();
+    assert!(october.contains("Where the water goes"));
+    assert!(
+        !october.contains("Market reopens"),
+        "November posts are not in October"
+    );
+
+    let support = app.get("/en/support/").text();
+    assert!(support.contains("https://opencollective.com/example"));
+    assert!(support.contains("IBAN PS92"));
+    assert!(app.get("/ar/support/").text().contains("ادعمنا"));
+    assert_eq!(app.get("/en/newsletter/").status, 200);
+}
+
+#[test]
+fn pagination() {
+    let app = TestApp::spawn_with(|c| c.per_page = 2);
+    app.import(&fixtures());
+    let p1 = app.get("/en/").text();
+    assert!(
+        p1.contains("href=\"/en/page/2/\""),
+        "a link to the next page"
+    );
+    let p2 = app.get("/en/page/2/");
+    assert_eq!(p2.status, 200);
+    assert!(p2.text().contains("rel=\"prev\" href=\"/en/\""));
+    assert_eq!(app.get("/en/page/1/").status, 308);
+    assert_eq!(app.get("/en/page/99/").status, 404);
+    assert_eq!(app.get("/en/page/0/").status, 404);
+}
+
+#[test]
+fn not_found_pages_look_like_the_site() {
+    let app = imported();
+    for (path, lang) in [
+        ("/en/no-such-story", "en"),
+        ("/ar/no-such-story", "ar"),
+        ("/nowhere", "en"),
+        ("/en/unfinished-draft", "en"),
+        ("/en/coming-soon", "en"),
+    ] {
+        let r = app.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        let html = r.text();
+        assert!(html.contains(&format!("<html lang=\"{lang}\"")), "{path}");
+        assert!(
+            html.contains("class=\"site-header\""),
+            "{path} has the site's look"
+        );
+    }
+    assert!(
+        app.get("/en/no-such-story")
+            .text()
+            .contains("Page not found")
+    );
+}
+
+#[test]
+fn feeds_per_language_and_kind() {
+    let app = imported();
+    let rss = app.get("/en/feed.xml");
+    assert_eq!(
+        rss.header("content-type"),
+        Some("application/rss+xml; charset=utf-8")
+    );
+    let rss = rss.text();
+    assert!(rss.starts_with("<?xml"));
+    assert!(rss.contains("<title>Gaza&#39;s water crisis, one year on</title>"));
+    assert!(
+        rss.contains("An earlier version gave the plant"),
+        "corrections are in the feed"
+    );
+    assert!(rss.contains("&lt;table&gt;"), "full content, escaped");
+    assert!(!rss.contains("أزمة"), "the English feed has English posts");
+
+    let atom = app.get("/ar/atom.xml").text();
+    assert!(atom.contains("xml:lang=\"ar\""));
+    assert!(atom.contains("<title>أزمة المياه في غزة بعد عام</title>"));
+
+    let json: serde_json::Value = serde_json::from_slice(&app.get("/en/feed.json").bytes).unwrap();
+    assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+    let items = json["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["title"] == "Market reopens after repairs")
+    );
+    let report = items
+        .iter()
+        .find(|i| i["title"] == "Gaza's water crisis, one year on")
+        .unwrap();
+    assert_eq!(report["date_modified"], "2026-10-05T12:30:00Z");
+    assert!(
+        report["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("We misspelled")
+    );
+    assert!(
+        report["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("src=\"http://"),
+        "media links are absolute in feeds"
+    );
+
+    let kind: serde_json::Value =
+        serde_json::from_slice(&app.get("/en/designs/feed.json").bytes).unwrap();
+    let titles: Vec<&str> = kind["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Where the water goes"]);
+    assert!(
+        app.get("/en/reports/feed.xml")
+            .text()
+            .contains("Gaza&#39;s water crisis")
+    );
+    assert!(
+        app.get("/en/news/atom.xml")
+            .text()
+            .contains("Market reopens")
+    );
+}
+
+#[test]
+fn sitemap_and_robots() {
+    let app = imported();
+    let robots = app.get("/robots.txt").text();
+    assert!(robots.contains(&format!("Sitemap: {}/sitemap.xml", app.base)));
+    let sm = app.get("/sitemap.xml");
+    assert_eq!(
+        sm.header("content-type"),
+        Some("application/xml; charset=utf-8")
+    );
+    let sm = sm.text();
+    assert!(sm.contains(&format!("<loc>{}/en/water-crisis</loc>", app.base)));
+    assert!(sm.contains(&format!(
+        "<xhtml:link rel=\"alternate\" hreflang=\"ar\" href=\"{}/ar/azmat-al-miyah\"/>",
+        app.base
+    )));
+    assert!(sm.contains("<lastmod>2026-10-05T12:30:00Z</lastmod>"));
+    assert!(!sm.contains("unfinished-draft") && !sm.contains("coming-soon"));
+}
+
+#[test]
+fn cache_etag_compression_and_headers() {
+    let app = imported();
+    let first = app.get("/en/water-crisis");
+    let etag = first.header("etag").unwrap().to_string();
+    assert_eq!(first.header("cache-control"), Some("no-cache"));
+    let csp = first.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe")
+    );
+    assert_eq!(first.header("x-content-type-options"), Some("nosniff"));
+    assert!(first.header("referrer-policy").is_some());
+
+    let again = app.get_with("/en/water-crisis", &[("if-none-match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.bytes.is_empty());
+
+    let br = app.get_with("/en/water-crisis", &[("accept-encoding", "gzip, br")]);
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert_eq!(br.header("vary"), Some("accept-encoding"));
+    let mut plain = Vec::new();
+    brotli::Decompressor::new(&br.bytes[..], 4096)
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, first.bytes);
+    let gz = app.get_with("/en/water-crisis", &[("accept-encoding", "gzip")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&gz.bytes[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, first.bytes);
+    let br_etag = br.header("etag").unwrap().to_string();
+    assert_eq!(
+        app.get_with(
+            "/en/water-crisis",
+            &[("if-none-match", &br_etag), ("accept-encoding", "br")]
+        )
+        .status,
+        304
+    );
+
+    // The page is now cached; a content change elsewhere must reach readers after a refresh.
+    assert!(app.app.cache.get("/en/water-crisis").is_some());
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(fixtures().join("market-news.md")).unwrap();
+    std::fs::write(
+        dir.path().join("market-news.md"),
+        src.replace("Market reopens after repairs", "Market reopens at last"),
+    )
+    .unwrap();
+    app.import(dir.path());
+    let home = app.get("/en/").text();
+    assert!(home.contains("Market reopens at last"));
+    let after = app.get_with("/en/water-crisis", &[("if-none-match", &etag)]);
+    assert_eq!(
+        after.status, 304,
+        "an unchanged page keeps its ETag across a rebuild"
+    );
+}
+
+#[test]
+fn static_css_and_media() {
+    let app = imported();
+    let html = app.get("/en/").text();
+    let start = html.find("/static/style.").unwrap();
+    let href = &html[start..start + html[start..].find('"').unwrap()];
+    let css = app.get(href);
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert!(css.header("cache-control").unwrap().contains("immutable"));
+    assert!(css.text().contains("prefers-color-scheme: dark"));
+    assert_eq!(app.get("/static/style.0000.css").status, 404);
+
+    let article = app.get("/en/chart-design").text();
+    let start = article.find("/media/water-chart-").unwrap();
+    let src = &article[start..start + article[start..].find('"').unwrap()];
+    let img = app.get(src);
+    assert_eq!(img.status, 200);
+    assert_eq!(img.header("content-type"), Some("image/png"));
+    assert_eq!(&img.bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        img.bytes,
+        std::fs::read(fixtures().join("images/water-chart.png")).unwrap()
+    );
+    assert_eq!(app.get("/media/..%2F..%2Fjarida.db").status, 404);
+    assert_eq!(app.get("/media/.hidden").status, 404);
+}
+
+#[test]
+fn scheduled_posts_go_live_by_themselves() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let when = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let date = when
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("soon.md"),
+        format!("+++\ntitle = \"Embargoed story\"\ndate = \"{date}\"\n+++\nText.\n"),
+    )
+    .unwrap();
+    app.import(dir.path());
+    assert_eq!(app.get("/en/soon").status, 404);
+    assert!(!app.get("/en/").text().contains("Embargoed story"));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    app.refresh();
+    assert_eq!(app.get("/en/soon").status, 200);
+    assert!(
+        app.get("/en/").text().contains("Embargoed story"),
+        "the cached home page was rebuilt"
+    );
+}
+
+#[test]
+fn only_get_and_head() {
+    let app = imported();
+    let r = app.post_form("/en/water-crisis", &[("a", "b")]);
+    assert_eq!(r.status, 405);
+}
