@@ -121,7 +121,7 @@ fn figment(src: &Sources) -> Result<Figment, ConfigError> {
         .merge(
             Env::prefixed("JARIDA_")
                 .split("__")
-                .filter(move |k| known.iter().any(|x| x == k.as_str())),
+                .filter(move |k| known.iter().any(|x| x.eq_ignore_ascii_case(k.as_str()))),
         ))
 }
 
