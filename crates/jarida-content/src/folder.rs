@@ -186,22 +186,9 @@ fn store_media(base: &Path, rel: &str, media_dir: &Path) -> Result<String, Strin
 }
 
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len() + 0
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Points the Markdown's references to `from` at `to`, in the inline (`](x`, `](<x>`) and reference
@@ -284,5 +271,6 @@ mod tests {
     fn percent_decoding() {
         assert_eq!(percent_decode("my%20chart.png"), "my chart.png");
         assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%é%"), "%é%");
     }
 }

@@ -301,9 +301,7 @@ impl TextWriter {
             NodeValue::Link(l) => {
                 let text = self.inline_children(node);
                 let bare = l.url.trim_start_matches("mailto:");
-                if text.trim() == l.url || text.trim() == bare {
-                    s.push_str(&text);
-                } else if l.url.starts_with('#') {
+                if text.trim() == l.url || text.trim() == bare || l.url.starts_with('#') {
                     s.push_str(&text);
                 } else {
                     s.push_str(&text);

@@ -514,9 +514,10 @@ pub struct SitemapEntry {
 
 pub async fn sitemap(db: &Db) -> Result<Vec<SitemapEntry>, ContentError> {
     let mut pc = db.acquire().await?;
-    let rows: Vec<(String, String, Option<String>, i64, Option<i64>)> = q_all!(
+    type Row = (String, String, Option<String>, i64, Option<i64>);
+    let rows: Vec<Row> = q_all!(
         pc.conn(),
-        (String, String, Option<String>, i64, Option<i64>),
+        Row,
         "SELECT p.lang, p.slug, p.translation_key, p.updated_at, \
          (SELECT MAX(c.corrected_at) FROM corrections c WHERE c.post_id = p.id) \
          FROM posts p WHERE p.status = 'published' ORDER BY p.published_at DESC, p.id DESC"

@@ -38,6 +38,8 @@ pub(crate) fn enc(seg: &str) -> String {
     utf8_percent_encode(seg, SEGMENT).to_string()
 }
 
+// Built once per cache miss and moved straight into an Arc: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Out {
     Page(Cached),
     Redirect(String),

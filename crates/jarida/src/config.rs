@@ -172,8 +172,9 @@ impl Config {
                 format!("{:?} is not an address such as 127.0.0.1:8080", self.listen),
             );
         }
-        if !self.base_url.is_empty()
-            && !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://"))
+        if !(self.base_url.is_empty()
+            || self.base_url.starts_with("http://")
+            || self.base_url.starts_with("https://"))
         {
             return bad(
                 "base_url",

@@ -108,10 +108,12 @@ pub struct TestApp {
 }
 
 pub fn config_for(dir: &Path, db_url: &str) -> Config {
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.join("data");
-    cfg.listen = "127.0.0.1:0".into();
-    cfg.database_url = db_url.to_string();
+    let mut cfg = Config {
+        data_dir: dir.join("data"),
+        listen: "127.0.0.1:0".into(),
+        database_url: db_url.to_string(),
+        ..Default::default()
+    };
     cfg.cache.refresh_seconds = 3600; // tests call refresh themselves
     cfg.support.providers = vec![jarida_web::Provider {
         name: "Open Collective".into(),
