@@ -12,6 +12,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 /// A finished response body in every encoding we serve.
+#[derive(Clone)]
 pub struct Cached {
     pub status: StatusCode,
     pub content_type: HeaderValue,
@@ -20,6 +21,7 @@ pub struct Cached {
     etag_h: HeaderValue,
     etag_br: HeaderValue,
     etag_gz: HeaderValue,
+    compressible: bool,
     identity: Bytes,
     gzip: Option<Bytes>,
     br: Option<Bytes>,
@@ -28,6 +30,7 @@ pub struct Cached {
 const MIN_COMPRESS: usize = 512;
 
 impl Cached {
+    /// A page with its identity body only; [`Cached::compressed`] adds the other encodings.
     pub fn new(
         status: StatusCode,
         content_type: &'static str,
@@ -40,22 +43,6 @@ impl Cached {
             && (content_type.starts_with("text/")
                 || content_type.contains("xml")
                 || content_type.contains("json"));
-        let (gzip, br) = if compressible {
-            let mut gz = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 3),
-                flate2::Compression::best(),
-            );
-            gz.write_all(&body).expect("writing to memory");
-            let gz = gz.finish().expect("writing to memory");
-            let mut br = Vec::with_capacity(body.len() / 4);
-            {
-                let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
-                w.write_all(&body).expect("writing to memory");
-            }
-            (Some(Bytes::from(gz)), Some(Bytes::from(br)))
-        } else {
-            (None, None)
-        };
         let hv = |s: String| HeaderValue::from_str(&s).expect("hex etag is a valid header");
         Cached {
             status,
@@ -65,9 +52,37 @@ impl Cached {
             etag_br: hv(format!("\"{hash}-br\"")),
             etag_gz: hv(format!("\"{hash}-gz\"")),
             etag,
+            compressible,
             identity: Bytes::from(body),
-            gzip,
-            br,
+            gzip: None,
+            br: None,
+        }
+    }
+
+    /// Whether gzip and brotli bodies are worth making and not made yet.
+    pub fn needs_compression(&self) -> bool {
+        self.compressible && self.br.is_none()
+    }
+
+    /// The same page with gzip (best) and brotli (quality 9) bodies. Takes milliseconds for a long
+    /// article, so the server answers the first request uncompressed and does this off the request path.
+    pub fn compressed(&self) -> Cached {
+        let body = &self.identity[..];
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 3),
+            flate2::Compression::best(),
+        );
+        gz.write_all(body).expect("writing to memory");
+        let gz = gz.finish().expect("writing to memory");
+        let mut br = Vec::with_capacity(body.len() / 4);
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
+            w.write_all(body).expect("writing to memory");
+        }
+        Cached {
+            gzip: Some(Bytes::from(gz)),
+            br: Some(Bytes::from(br)),
+            ..self.clone()
         }
     }
 
@@ -121,7 +136,7 @@ impl Cached {
         let h = resp.headers_mut();
         h.insert(header::ETAG, etag.clone());
         h.insert(header::CACHE_CONTROL, self.cache_control.clone());
-        if self.gzip.is_some() {
+        if self.compressible {
             h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
         resp
@@ -255,6 +270,15 @@ mod tests {
             "no-cache",
             "<p>hello</p>".repeat(100).into_bytes(),
         );
+        assert!(c.needs_compression());
+        let r = c.respond(&req(&[("accept-encoding", "br")]));
+        assert!(
+            r.headers().get("content-encoding").is_none(),
+            "identity until compressed"
+        );
+        assert_eq!(r.headers()["vary"], "accept-encoding");
+        let c = c.compressed();
+        assert!(!c.needs_compression());
         let r = c.respond(&req(&[("accept-encoding", "gzip, deflate, br")]));
         assert_eq!(r.headers()["content-encoding"], "br");
         let r = c.respond(&req(&[("accept-encoding", "gzip, br;q=0")]));

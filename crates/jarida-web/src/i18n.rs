@@ -136,3 +136,39 @@ impl I18n {
         if lang == "ar" { arabic_digits(&s) } else { s }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(i: &I18n, lang: &str, n: i64) -> String {
+        i.t(lang, "posts-count", &[("count", n.into())])
+            .replace(['\u{2068}', '\u{2069}'], "")
+    }
+
+    #[test]
+    fn arabic_has_six_plural_forms() {
+        let i = I18n::load(None).unwrap();
+        let forms: Vec<String> = [0, 1, 2, 3, 11, 100]
+            .iter()
+            .map(|n| count(&i, "ar", *n))
+            .collect();
+        let distinct: std::collections::HashSet<&String> = forms.iter().collect();
+        assert!(
+            distinct.len() >= 5,
+            "zero, one, two, few, many (other may equal many): {forms:?}"
+        );
+        assert!(forms[3].contains('٣'), "Arabic-Indic digits: {forms:?}");
+        assert!(forms[4].contains("١١"), "{forms:?}");
+        assert_eq!(count(&i, "en", 1), "1 post");
+        assert_eq!(count(&i, "en", 2), "2 posts");
+    }
+
+    #[test]
+    fn dates_in_each_language() {
+        let i = I18n::load(None).unwrap();
+        let d = time::macros::datetime!(2026-11-27 10:00 UTC);
+        assert_eq!(i.date("en", d), "27 November 2026");
+        assert_eq!(i.date("ar", d), "٢٧ نوفمبر ٢٠٢٦");
+    }
+}

@@ -82,6 +82,12 @@ pub async fn handle(
         Ok(Out::Page(page)) => {
             let page = Arc::new(page);
             app.cache.put(path.to_string(), version, page.clone());
+            if page.needs_compression() {
+                let (app, path, page) = (app.clone(), path.to_string(), page.clone());
+                tokio::task::spawn_blocking(move || {
+                    app.cache.put(path, version, Arc::new(page.compressed()));
+                });
+            }
             page.respond(&headers)
         }
         Ok(Out::Redirect(to)) => redirect(&to),
