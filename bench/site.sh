@@ -84,12 +84,19 @@ run_wrk() { # url -> "req_per_sec p99_ms"
     /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }; p99 = v }
     END { printf "%s %.3f\n", rps, p99 }'
 }
-read -r N_RPS N_P99 < <(run_wrk "http://127.0.0.1:$NPORT/en/long-report")
-read -r J_RPS J_P99 < <(run_wrk "$URL")
+# Two rounds, alternating, so neither server always runs on a warmer or cooler machine; the figures
+# are the means of the rounds.
+read -r N1 NP1 < <(run_wrk "http://127.0.0.1:$NPORT/en/long-report")
+read -r J1 JP1 < <(run_wrk "$URL")
+read -r N2 NP2 < <(run_wrk "http://127.0.0.1:$NPORT/en/long-report")
+read -r J2 JP2 < <(run_wrk "$URL")
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (a + b) / 2 }'; }
+N_RPS=$(mean "$N1" "$N2"); N_P99=$(mean "$NP1" "$NP2"); J_RPS=$(mean "$J1" "$J2"); J_P99=$(mean "$JP1" "$JP2")
+echo "rounds: nginx $N1 / $N2 req/s, jarida $J1 / $J2 req/s"
 LOAD_KB=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
 
 echo "page: $URL ($WORDS words of Markdown, $BYTES bytes of HTML, identity encoding)"
-echo "load: wrk -t2 -c64 -d10s --latency, both servers on this $(nproc)-core machine"
+echo "load: wrk -t2 -c64 -d10s --latency, two alternating rounds each, both servers on this $(nproc)-core machine"
 printf 'nginx   %10.0f req/s   p99 %7.3f ms\n' "$N_RPS" "$N_P99"
 printf 'jarida  %10.0f req/s   p99 %7.3f ms\n' "$J_RPS" "$J_P99"
 awk -v j="$J_RPS" -v n="$N_RPS" -v jp="$J_P99" -v np="$N_P99" 'BEGIN { printf "ratio jarida/nginx: %.2f (req/s); p99 jarida/nginx: %.2f\n", j / n, jp / np }'

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jarida_content::markdown::wrap;
 use jarida_content::repo::{self, Filter, Taxonomy};
@@ -58,12 +58,9 @@ impl<E: Into<anyhow::Error>> From<E> for Fail {
 
 pub(crate) type Res = Result<Out, Fail>;
 
-pub async fn handle(
-    State(app): State<AppRef>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
+    // The request by reference: the HeaderMap extractor would copy every header on the hot path.
+    let (method, uri, headers) = (req.method(), req.uri(), req.headers());
     if method != Method::GET && method != Method::HEAD {
         let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
         r.headers_mut()
@@ -72,10 +69,10 @@ pub async fn handle(
     }
     let path = uri.path();
     if let Some(page) = app.cache.get(path) {
-        return page.respond(&headers);
+        return page.respond(headers);
     }
     if let Some(name) = path.strip_prefix("/media/") {
-        return media(&app, name, &headers).await;
+        return media(&app, name, headers).await;
     }
     let version = app.cache.version();
     match route(&app, path).await {
@@ -88,7 +85,7 @@ pub async fn handle(
                     app.cache.put(path, version, Arc::new(page.compressed()));
                 });
             }
-            page.respond(&headers)
+            page.respond(headers)
         }
         Ok(Out::Redirect(to)) => redirect(&to),
         Err(Fail::NotFound(lang)) => error_page(&app, &lang, StatusCode::NOT_FOUND),
