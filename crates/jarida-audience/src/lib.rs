@@ -1,0 +1,21 @@
+//! The audience domain: who receives the newsletter and on what consent. Subscribers, double opt-in,
+//! preferences, unsubscribing, erasure and the suppression list, rate limits on sign-ups, and CSV
+//! import and export of subscriber lists.
+
+pub mod email;
+pub mod subscribers;
+pub mod throttle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AudienceError {
+    #[error("{0}")]
+    Email(#[from] email::EmailError),
+    #[error("too many requests; try again later")]
+    RateLimited,
+    #[error("no such subscriber")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] jarida_store::StoreError),
+    #[error("database: {0}")]
+    Sql(#[from] jarida_store::sqlx::Error),
+}

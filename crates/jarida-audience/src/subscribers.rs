@@ -1,0 +1,595 @@
+//! The subscriber record and its life: sign-up with double opt-in, confirmation, preferences,
+//! unsubscribing, erasure. Owns `subscribers`, `subscriber_newsletters`, `subscriber_events`,
+//! `subscriber_tokens`, `suppressions` and `newsletters` (until the newsletter crate takes that one).
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use jarida_store::{Conn, Db, q_all, q_exec, q_one, q_opt};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::email::{self, EmailError};
+use crate::{AudienceError, throttle};
+
+use jarida_store::sqlx;
+
+/// Confirmation links expire after this long unless configured otherwise.
+pub const CONFIRM_TTL_SECS: i64 = 48 * 3600;
+
+/// Where a subscriber came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Form,
+    Api,
+    Import,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Form => "form",
+            Source::Api => "api",
+            Source::Import => "import",
+        }
+    }
+}
+
+/// What a sign-up carries: the address and the consent evidence.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    pub email: String,
+    pub name: String,
+    pub lang: String,
+    pub source: Source,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The page the form was on.
+    pub form_url: String,
+    /// Which wording of the consent text the reader saw.
+    pub wording: String,
+}
+
+/// Limits on what one sender or one address can cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sign-ups accepted per IP address per hour.
+    pub per_ip_hour: i64,
+    /// Emails sent to one address per day, whoever asks: a flood of sign-ups for a victim's address
+    /// sends it no more than this.
+    pub per_address_day: i64,
+    pub confirm_ttl_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_ip_hour: 20,
+            per_address_day: 3,
+            confirm_ttl_secs: CONFIRM_TTL_SECS,
+        }
+    }
+}
+
+/// The email a sign-up calls for. The HTTP answer is the same in every case, so a form cannot be used
+/// to learn whether an address is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignupOutcome {
+    /// A new or pending reader: send the confirmation link.
+    Confirm {
+        subscriber: i64,
+        email: String,
+        name: String,
+        lang: String,
+        token: String,
+    },
+    /// Already confirmed: send a link to the preference page instead.
+    AlreadyActive {
+        subscriber: i64,
+        email: String,
+        name: String,
+        lang: String,
+    },
+    /// Nothing is sent: suppressed, bounced or complained, or this address had its emails for today.
+    Quiet(&'static str),
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub lang: String,
+    pub status: String,
+    pub source: String,
+    pub consent_at: Option<i64>,
+    pub consent_ip: Option<String>,
+    pub consent_user_agent: Option<String>,
+    pub consent_form: Option<String>,
+    pub consent_wording: Option<String>,
+    pub confirmed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SUB_COLS: &str = "id, email, name, lang, status, source, consent_at, consent_ip, consent_user_agent, \
+     consent_form, consent_wording, confirmed_at, created_at, updated_at";
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub(crate) async fn event(
+    c: Conn<'_>,
+    subscriber: i64,
+    kind: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), AudienceError> {
+    q_exec!(
+        c,
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, detail) VALUES ($1, $2, $3, $4)",
+        subscriber,
+        kind,
+        now,
+        detail.to_string()
+    )?;
+    Ok(())
+}
+
+pub async fn is_suppressed(c: Conn<'_>, normalized: &str) -> Result<bool, AudienceError> {
+    let row: Option<(String,)> = q_opt!(
+        c,
+        (String,),
+        "SELECT reason FROM suppressions WHERE email_sha256 = $1",
+        email::fingerprint(normalized)
+    )?;
+    Ok(row.is_some())
+}
+
+pub async fn by_email(c: Conn<'_>, normalized: &str) -> Result<Option<Subscriber>, AudienceError> {
+    Ok(q_opt!(
+        c,
+        Subscriber,
+        sqlx::AssertSqlSafe(format!(
+            "SELECT {SUB_COLS} FROM subscribers WHERE email = $1"
+        )),
+        normalized
+    )?)
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<Subscriber>, AudienceError> {
+    let mut c = db.acquire().await?;
+    Ok(q_opt!(
+        c.conn(),
+        Subscriber,
+        sqlx::AssertSqlSafe(format!("SELECT {SUB_COLS} FROM subscribers WHERE id = $1")),
+        id
+    )?)
+}
+
+async fn default_newsletter(c: Conn<'_>) -> Result<i64, AudienceError> {
+    let (id,): (i64,) = q_one!(c, (i64,), "SELECT id FROM newsletters ORDER BY id LIMIT 1")?;
+    Ok(id)
+}
+
+/// Records a sign-up and says which email to send. Rate limits hold across processes because their
+/// counters are in the database.
+pub async fn signup(
+    db: &Db,
+    s: &Signup,
+    limits: Limits,
+    now: OffsetDateTime,
+) -> Result<SignupOutcome, AudienceError> {
+    let addr = email::normalize(&s.email).map_err(AudienceError::Email)?;
+    let now_s = now.unix_timestamp();
+    if let Some(ip) = &s.ip
+        && throttle::hit(db, &format!("signup-ip:{ip}"), 3600, now_s).await? > limits.per_ip_hour
+    {
+        return Err(AudienceError::RateLimited);
+    }
+    let mut tx = db.begin().await?;
+    if is_suppressed(tx.conn(), &addr).await? {
+        return Ok(SignupOutcome::Quiet("suppressed"));
+    }
+    let name: String = s.name.trim().chars().take(200).collect();
+    let existing = by_email(tx.conn(), &addr).await?;
+    let (id, status) = match existing {
+        Some(sub) => (sub.id, sub.status),
+        None => {
+            let (id,): (i64,) = q_one!(
+                tx.conn(),
+                (i64,),
+                "INSERT INTO subscribers (email, name, lang, status, source, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'pending', $4, $5, $5) RETURNING id",
+                &addr,
+                &name,
+                &s.lang,
+                s.source.as_str(),
+                now_s
+            )?;
+            let nl = default_newsletter(tx.conn()).await?;
+            q_exec!(
+                tx.conn(),
+                "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) VALUES ($1, $2)",
+                id,
+                nl
+            )?;
+            (id, "pending".to_string())
+        }
+    };
+    match status.as_str() {
+        "bounced" | "complained" => {
+            tx.commit().await?;
+            return Ok(SignupOutcome::Quiet("address bounced or complained"));
+        }
+        "active" => {}
+        _ => {
+            // A new, pending or unsubscribed reader: this sign-up is the consent we will hold them to
+            // once they confirm.
+            q_exec!(
+                tx.conn(),
+                "UPDATE subscribers SET status = 'pending', name = CASE WHEN $1 = '' THEN name ELSE $1 END, lang = $2, \
+                 consent_at = $3, consent_ip = $4, consent_user_agent = $5, consent_form = $6, consent_wording = $7, \
+                 confirmed_at = NULL, updated_at = $3 WHERE id = $8",
+                &name,
+                &s.lang,
+                now_s,
+                &s.ip,
+                s.user_agent
+                    .as_deref()
+                    .map(|u| u.chars().take(500).collect::<String>()),
+                &s.form_url,
+                &s.wording,
+                id
+            )?;
+            event(
+                tx.conn(),
+                id,
+                "subscribed",
+                serde_json::json!({ "source": s.source.as_str(), "ip": s.ip, "form": s.form_url }),
+                now_s,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    if throttle::hit(
+        db,
+        &format!("mail-to:{}", email::fingerprint(&addr)),
+        86_400,
+        now_s,
+    )
+    .await?
+        > limits.per_address_day
+    {
+        return Ok(SignupOutcome::Quiet(
+            "this address had its emails for today",
+        ));
+    }
+    let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
+    if status == "active" {
+        return Ok(SignupOutcome::AlreadyActive {
+            subscriber: id,
+            email: sub.email,
+            name: sub.name,
+            lang: sub.lang,
+        });
+    }
+    let token = random_token();
+    let mut c = db.acquire().await?;
+    q_exec!(
+        c.conn(),
+        "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at) VALUES ($1, $2, 'confirm', $3)",
+        sha256_hex(&token),
+        id,
+        now_s + limits.confirm_ttl_secs
+    )?;
+    Ok(SignupOutcome::Confirm {
+        subscriber: id,
+        email: sub.email,
+        name: sub.name,
+        lang: sub.lang,
+        token,
+    })
+}
+
+/// Why a confirmation link does not work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Valid(i64),
+    Unknown,
+    Used,
+    Expired,
+}
+
+pub async fn check_confirm(
+    db: &Db,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<TokenState, AudienceError> {
+    let mut c = db.acquire().await?;
+    token_state(c.conn(), token, now).await
+}
+
+async fn token_state(
+    c: Conn<'_>,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<TokenState, AudienceError> {
+    if token.len() > 100 {
+        return Ok(TokenState::Unknown);
+    }
+    let row: Option<(i64, i64, Option<i64>)> = q_opt!(
+        c,
+        (i64, i64, Option<i64>),
+        "SELECT subscriber_id, expires_at, used_at FROM subscriber_tokens WHERE token_sha256 = $1 AND purpose = 'confirm'",
+        sha256_hex(token)
+    )?;
+    Ok(match row {
+        None => TokenState::Unknown,
+        Some((_, _, Some(_))) => TokenState::Used,
+        Some((_, exp, None)) if exp < now.unix_timestamp() => TokenState::Expired,
+        Some((id, _, None)) => TokenState::Valid(id),
+    })
+}
+
+/// Confirms the subscription a token was issued for; single use.
+pub async fn confirm(
+    db: &Db,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<TokenState, AudienceError> {
+    let mut tx = db.begin().await?;
+    let state = token_state(tx.conn(), token, now).await?;
+    let TokenState::Valid(id) = state else {
+        return Ok(state);
+    };
+    let now_s = now.unix_timestamp();
+    let used = q_exec!(
+        tx.conn(),
+        "UPDATE subscriber_tokens SET used_at = $1 WHERE token_sha256 = $2 AND used_at IS NULL",
+        now_s,
+        sha256_hex(token)
+    )?;
+    if used == 0 {
+        return Ok(TokenState::Used);
+    }
+    q_exec!(
+        tx.conn(),
+        "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'pending'",
+        now_s,
+        id
+    )?;
+    event(tx.conn(), id, "confirmed", serde_json::json!({}), now_s).await?;
+    tx.commit().await?;
+    Ok(TokenState::Valid(id))
+}
+
+/// The signed token of a subscriber's preference and unsubscribe links: `<id>-<hmac>`. It names the
+/// address too, so it stops working if the record is erased.
+pub fn link_token(secret: &[u8], id: i64, email: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+    mac.update(format!("subscriber-link\0{id}\0{}", email.to_lowercase()).as_bytes());
+    format!("{id}-{}", hex::encode(&mac.finalize().into_bytes()[..16]))
+}
+
+/// The subscriber a link token names, if its signature holds.
+pub async fn from_link(
+    db: &Db,
+    secret: &[u8],
+    token: &str,
+) -> Result<Option<Subscriber>, AudienceError> {
+    let Some((id, _)) = token.split_once('-') else {
+        return Ok(None);
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return Ok(None);
+    };
+    let Some(sub) = by_id(db, id).await? else {
+        return Ok(None);
+    };
+    let expected = link_token(secret, sub.id, &sub.email);
+    let ok = expected.len() == token.len()
+        && expected
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0;
+    Ok(ok.then_some(sub))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewsletterChoice {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub subscribed: bool,
+}
+
+pub async fn newsletters(db: &Db, subscriber: i64) -> Result<Vec<NewsletterChoice>, AudienceError> {
+    let mut c = db.acquire().await?;
+    let rows: Vec<(i64, String, String, i64)> = q_all!(
+        c.conn(),
+        (i64, String, String, i64),
+        "SELECT n.id, n.slug, n.name, (SELECT COUNT(*) FROM subscriber_newsletters s WHERE s.newsletter_id = n.id AND s.subscriber_id = $1) \
+         FROM newsletters n ORDER BY n.id",
+        subscriber
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, slug, name, n)| NewsletterChoice {
+            id,
+            slug,
+            name,
+            subscribed: n > 0,
+        })
+        .collect())
+}
+
+/// Preference changes from the preference page.
+#[derive(Debug, Clone)]
+pub struct Preferences {
+    pub name: String,
+    pub lang: String,
+    pub newsletters: Vec<i64>,
+}
+
+pub async fn update_preferences(
+    db: &Db,
+    id: i64,
+    p: &Preferences,
+    now: OffsetDateTime,
+) -> Result<(), AudienceError> {
+    let now_s = now.unix_timestamp();
+    let mut tx = db.begin().await?;
+    q_exec!(
+        tx.conn(),
+        "UPDATE subscribers SET name = $1, lang = $2, updated_at = $3 WHERE id = $4",
+        p.name.trim().chars().take(200).collect::<String>(),
+        &p.lang,
+        now_s,
+        id
+    )?;
+    q_exec!(
+        tx.conn(),
+        "DELETE FROM subscriber_newsletters WHERE subscriber_id = $1",
+        id
+    )?;
+    for nl in &p.newsletters {
+        q_exec!(
+            tx.conn(),
+            "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) SELECT $1, id FROM newsletters WHERE id = $2",
+            id,
+            *nl
+        )?;
+    }
+    event(
+        tx.conn(),
+        id,
+        "changed",
+        serde_json::json!({ "lang": p.lang, "newsletters": p.newsletters }),
+        now_s,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Unsubscribes from everything; repeating it changes nothing and succeeds.
+pub async fn unsubscribe(
+    db: &Db,
+    id: i64,
+    how: &str,
+    now: OffsetDateTime,
+) -> Result<bool, AudienceError> {
+    let now_s = now.unix_timestamp();
+    let mut tx = db.begin().await?;
+    let n = q_exec!(
+        tx.conn(),
+        "UPDATE subscribers SET status = 'unsubscribed', updated_at = $1 WHERE id = $2 AND status IN ('pending', 'active')",
+        now_s,
+        id
+    )?;
+    if n > 0 {
+        event(
+            tx.conn(),
+            id,
+            "unsubscribed",
+            serde_json::json!({ "how": how }),
+            now_s,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+/// Everything we hold about a subscriber, for "download my data".
+pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, AudienceError> {
+    let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
+    let nls = newsletters(db, id).await?;
+    let mut c = db.acquire().await?;
+    let events: Vec<(String, i64, String)> = q_all!(
+        c.conn(),
+        (String, i64, String),
+        "SELECT kind, at, detail FROM subscriber_events WHERE subscriber_id = $1 ORDER BY at, id",
+        id
+    )?;
+    let ts = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+    };
+    Ok(serde_json::json!({
+        "email": sub.email,
+        "name": sub.name,
+        "language": sub.lang,
+        "status": sub.status,
+        "source": sub.source,
+        "created_at": ts(sub.created_at),
+        "consent": {
+            "at": sub.consent_at.and_then(ts),
+            "ip": sub.consent_ip,
+            "user_agent": sub.consent_user_agent,
+            "form": sub.consent_form,
+            "wording_version": sub.consent_wording,
+            "confirmed_at": sub.confirmed_at.and_then(ts),
+        },
+        "newsletters": nls.iter().filter(|n| n.subscribed).map(|n| &n.name).collect::<Vec<_>>(),
+        "events": events.iter().map(|(k, at, d)| serde_json::json!({
+            "kind": k, "at": ts(*at), "detail": serde_json::from_str::<serde_json::Value>(d).unwrap_or_default()
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// Erases a subscriber: the record and its history go; a hash of the address stays on the suppression
+/// list so that no import can bring it back.
+pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), AudienceError> {
+    let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
+    let mut tx = db.begin().await?;
+    suppress(tx.conn(), &sub.email, "erased", now).await?;
+    q_exec!(tx.conn(), "DELETE FROM subscribers WHERE id = $1", id)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn suppress(
+    c: Conn<'_>,
+    normalized: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<(), AudienceError> {
+    q_exec!(
+        c,
+        "INSERT INTO suppressions (email_sha256, reason, at) VALUES ($1, $2, $3) ON CONFLICT (email_sha256) DO NOTHING",
+        email::fingerprint(normalized),
+        reason,
+        now.unix_timestamp()
+    )?;
+    Ok(())
+}
+
+/// Count of subscribers by status, for the CLI and tests.
+pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, AudienceError> {
+    let mut c = db.acquire().await?;
+    Ok(q_all!(
+        c.conn(),
+        (String, i64),
+        "SELECT status, COUNT(*) FROM subscribers GROUP BY status ORDER BY status"
+    )?)
+}
+
+/// Rejects an address that does not normalize, with the reason, for callers outside sign-up.
+pub fn check(email: &str) -> Result<String, EmailError> {
+    email::normalize(email)
+}

@@ -1,0 +1,267 @@
+//! Email out: builds MIME messages (text and HTML alternatives, UTF-8 headers) and hands them to a
+//! transport, either an outbox folder of `.eml` files (the default, until a relay is configured) or an
+//! SMTP relay with TLS none / STARTTLS / implicit and optional authentication. It knows nothing of
+//! newsletters or subscribers: it sends and reports what the relay said.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mail_send::SmtpClientBuilder;
+use mail_send::mail_builder::MessageBuilder;
+use mail_send::mail_builder::headers::raw::Raw;
+use mail_send::mail_builder::headers::url::URL;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("cannot write the message to {path}: {source}")]
+    Outbox {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build the message: {0}")]
+    Build(std::io::Error),
+    #[error("SMTP relay {relay}: {reason}")]
+    Connect { relay: String, reason: String },
+    /// The relay answered with an error code: 4xx may be retried, 5xx may not.
+    #[error("SMTP relay refused: {code} {message}")]
+    Rejected { code: u16, message: String },
+}
+
+impl MailError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, MailError::Rejected { code, .. } if *code >= 500)
+    }
+}
+
+/// One message to send.
+#[derive(Debug, Clone, Default)]
+pub struct Message {
+    pub from_name: String,
+    pub from_address: String,
+    pub to_name: String,
+    pub to_address: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    /// Without angle brackets; generated when absent.
+    pub message_id: Option<String>,
+    /// `List-Unsubscribe` targets (https and mailto), and whether one-click POST is offered (RFC 8058).
+    pub list_unsubscribe: Vec<String>,
+    pub one_click: bool,
+    /// Other headers, written as given.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Message {
+    /// The message as RFC 5322 bytes with CRLF line endings.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, MailError> {
+        let mut b = MessageBuilder::new()
+            .from((self.from_name.as_str(), self.from_address.as_str()))
+            .to((self.to_name.as_str(), self.to_address.as_str()))
+            .subject(self.subject.as_str())
+            .text_body(self.text.as_str());
+        if let Some(r) = &self.reply_to {
+            b = b.reply_to(r.as_str());
+        }
+        if let Some(h) = &self.html {
+            b = b.html_body(h.as_str());
+        }
+        if let Some(id) = &self.message_id {
+            b = b.message_id(id.as_str());
+        }
+        if !self.list_unsubscribe.is_empty() {
+            b = b.header(
+                "List-Unsubscribe",
+                URL::from(
+                    self.list_unsubscribe
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                ),
+            );
+            if self.one_click {
+                b = b.header(
+                    "List-Unsubscribe-Post",
+                    Raw::new("List-Unsubscribe=One-Click"),
+                );
+            }
+        }
+        for (k, v) in &self.headers {
+            b = b.header(k.as_str(), Raw::new(v.as_str()));
+        }
+        b.write_to_vec().map_err(MailError::Build)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    None,
+    StartTls,
+    Implicit,
+}
+
+impl TlsMode {
+    pub fn parse(s: &str) -> Option<TlsMode> {
+        match s {
+            "none" => Some(TlsMode::None),
+            "starttls" => Some(TlsMode::StartTls),
+            "implicit" | "tls" => Some(TlsMode::Implicit),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub password: String,
+    /// Name we give in EHLO.
+    pub helo: String,
+    pub timeout: Duration,
+    /// Only for test relays with self-signed certificates.
+    pub accept_invalid_certs: bool,
+}
+
+/// Where messages go.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// A folder of `.eml` files, for a site without a relay yet (and for reading what would be sent).
+    Outbox(PathBuf),
+    Smtp(Smtp),
+}
+
+impl Transport {
+    /// Sends one message to `to` with `from` as the envelope sender (the Return-Path).
+    pub async fn send(&self, envelope_from: &str, to: &str, bytes: &[u8]) -> Result<(), MailError> {
+        match self {
+            Transport::Outbox(dir) => write_outbox(dir, bytes).await,
+            Transport::Smtp(s) => send_smtp(s, envelope_from, to, bytes).await,
+        }
+    }
+}
+
+async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<(), MailError> {
+    let now = time::OffsetDateTime::now_utc();
+    let name = format!(
+        "{}-{:016x}.eml",
+        now.unix_timestamp_nanos(),
+        rand::random::<u64>()
+    );
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(&name);
+    let io = |e| MailError::Outbox {
+        path: path.clone(),
+        source: e,
+    };
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+    tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+    Ok(())
+}
+
+fn reply_error(relay: &str, e: mail_send::Error) -> MailError {
+    match e {
+        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => {
+            MailError::Rejected {
+                code: r.code,
+                message: r.message,
+            }
+        }
+        other => MailError::Connect {
+            relay: relay.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+async fn send_smtp(s: &Smtp, from: &str, to: &str, bytes: &[u8]) -> Result<(), MailError> {
+    let relay = format!("{}:{}", s.host, s.port);
+    let mut b = SmtpClientBuilder::new(s.host.clone(), s.port)
+        .map_err(|e| MailError::Connect {
+            relay: relay.clone(),
+            reason: e,
+        })?
+        .helo_host(s.helo.clone())
+        .timeout(s.timeout)
+        .implicit_tls(s.tls == TlsMode::Implicit);
+    if !s.username.is_empty() {
+        b = b.credentials((s.username.clone(), s.password.clone()));
+    }
+    if s.accept_invalid_certs {
+        b = b.allow_invalid_certs();
+    }
+    let msg = mail_send::smtp::message::Message::new(from, [to], bytes);
+    match s.tls {
+        TlsMode::None => {
+            let mut c = b
+                .connect_plain()
+                .await
+                .map_err(|e| reply_error(&relay, e))?;
+            c.send(msg).await.map_err(|e| reply_error(&relay, e))?;
+            let _ = c.quit().await;
+        }
+        TlsMode::StartTls | TlsMode::Implicit => {
+            let mut c = b.connect().await.map_err(|e| reply_error(&relay, e))?;
+            c.send(msg).await.map_err(|e| reply_error(&relay, e))?;
+            let _ = c.quit().await;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_multipart_with_list_headers() {
+        let m = Message {
+            from_name: "جريدة".into(),
+            from_address: "news@example.org".into(),
+            to_name: "Reader".into(),
+            to_address: "reader@example.com".into(),
+            subject: "أكّد اشتراكك".into(),
+            text: "Hello".into(),
+            html: Some("<p>Hello</p>".into()),
+            message_id: Some("abc@example.org".into()),
+            list_unsubscribe: vec![
+                "https://example.org/u/1".into(),
+                "mailto:u@example.org".into(),
+            ],
+            one_click: true,
+            ..Default::default()
+        };
+        let raw = String::from_utf8(m.to_bytes().unwrap()).unwrap();
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe: <https://example.org/u/1>, <mailto:u@example.org>"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{raw}"
+        );
+        assert!(raw.contains("Message-ID: <abc@example.org>"), "{raw}");
+        assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+        assert!(raw.contains("\r\n"));
+    }
+
+    #[tokio::test]
+    async fn outbox_writes_eml_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Transport::Outbox(dir.path().to_path_buf());
+        t.send(
+            "a@example.org",
+            "b@example.org",
+            b"Subject: x\r\n\r\nhi\r\n",
+        )
+        .await
+        .unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+    }
+}
