@@ -1,5 +1,6 @@
 //! The HTTP side of Jarida: the public site (pages, feeds, sitemap, plain-text articles, media), the
-//! one-time owner setup form, the page cache and the security headers every response carries.
+//! one-time owner setup form, subscriptions (sign-up, confirmation, preferences, one-click
+//! unsubscribe), the page cache and the security headers every response carries.
 //! Depends on the domain crates; nothing depends on it but the binary.
 
 pub mod cache;
@@ -7,6 +8,7 @@ mod feeds;
 pub mod i18n;
 mod public;
 pub mod setup;
+mod subscribe;
 pub mod theme;
 
 use std::path::PathBuf;
@@ -55,6 +57,11 @@ pub struct SiteConfig {
     pub cache_max_entries: usize,
     /// How often each process looks for content changes and scheduled posts that are due.
     pub refresh_every: Duration,
+    /// Sender of transactional email (confirmations, preference links).
+    pub mail_from_name: String,
+    pub mail_from_address: String,
+    pub mail_reply_to: Option<String>,
+    pub limits: jarida_audience::subscribers::Limits,
 }
 
 impl SiteConfig {
@@ -87,12 +94,18 @@ pub struct App {
     pub cache: PageCache,
     /// Key for CSRF tokens and signed links.
     pub secret: [u8; 32],
+    pub mailer: jarida_mail::Transport,
 }
 
 pub type AppRef = Arc<App>;
 
 impl App {
-    pub async fn new(db: Db, cfg: SiteConfig, secret: [u8; 32]) -> anyhow::Result<AppRef> {
+    pub async fn new(
+        db: Db,
+        cfg: SiteConfig,
+        secret: [u8; 32],
+        mailer: jarida_mail::Transport,
+    ) -> anyhow::Result<AppRef> {
         let theme = Theme::load(cfg.theme_dir.as_deref())?;
         let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
         let cache = PageCache::new(version, cfg.cache_max_entries);
@@ -102,6 +115,7 @@ impl App {
             theme,
             cache,
             secret,
+            mailer,
         }))
     }
 }
@@ -118,6 +132,7 @@ pub fn router(app: AppRef) -> Router {
     // Plain header layers rather than a middleware function: they add no boxed future to the hot path.
     Router::new()
         .merge(setup::routes())
+        .merge(subscribe::routes())
         .fallback(public::handle)
         .layer(Set::if_not_present(
             header::CONTENT_SECURITY_POLICY,

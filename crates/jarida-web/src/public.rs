@@ -295,7 +295,7 @@ struct Card {
 }
 
 #[derive(Serialize, Default)]
-struct Meta {
+pub(crate) struct Meta {
     title: String,
     description: String,
     canonical: String,
@@ -309,6 +309,17 @@ struct Meta {
     modified_iso: Option<String>,
     kind: Option<&'static str>,
     noindex: bool,
+}
+
+impl Meta {
+    /// A page for one reader (confirmation, preferences): titled, kept out of search engines.
+    pub(crate) fn private(title: String) -> Meta {
+        Meta {
+            title,
+            noindex: true,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -373,7 +384,7 @@ impl App {
 
     /// The variables every page template gets. `same_path_other` is this page's path in the other
     /// language when it has one there.
-    fn base(
+    pub(crate) fn base(
         &self,
         lang: &str,
         mut meta: Meta,

@@ -30,6 +30,64 @@ pub struct Config {
     pub site: SiteSection,
     pub support: SupportSection,
     pub cache: CacheSection,
+    pub mail: MailSection,
+    pub signup: SignupSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSection {
+    /// Sender name of transactional email. Empty: the English site name.
+    pub from_name: String,
+    /// Sender address. Empty: `newsletter@<host of base_url>`.
+    pub from_address: String,
+    pub reply_to: String,
+    /// SMTP relay. Empty: messages are written to `<data_dir>/outbox/` as `.eml` files.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `implicit`.
+    pub smtp_tls: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// Accept a relay's self-signed certificate (test relays only).
+    pub smtp_accept_invalid_certs: bool,
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        MailSection {
+            from_name: String::new(),
+            from_address: String::new(),
+            reply_to: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_accept_invalid_certs: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignupSection {
+    /// Sign-ups accepted from one IP address per hour.
+    pub per_ip_per_hour: i64,
+    /// Emails one address receives per day however many sign-ups name it.
+    pub per_address_per_day: i64,
+    /// Hours a confirmation link stays valid.
+    pub confirm_hours: i64,
+}
+
+impl Default for SignupSection {
+    fn default() -> Self {
+        SignupSection {
+            per_ip_per_hour: 20,
+            per_address_per_day: 3,
+            confirm_hours: 48,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,6 +130,8 @@ impl Default for Config {
             site: SiteSection::default(),
             support: SupportSection::default(),
             cache: CacheSection::default(),
+            mail: MailSection::default(),
+            signup: SignupSection::default(),
         }
     }
 }
@@ -220,6 +280,35 @@ impl Config {
                 );
             }
         }
+        if jarida_mail::TlsMode::parse(&self.mail.smtp_tls).is_none() {
+            return bad(
+                "mail.smtp_tls",
+                format!(
+                    "{:?} is not one of none, starttls, implicit",
+                    self.mail.smtp_tls
+                ),
+            );
+        }
+        if !self.mail.from_address.is_empty()
+            && jarida_audience::email::normalize(&self.mail.from_address).is_err()
+        {
+            return bad(
+                "mail.from_address",
+                format!("{:?} is not an email address", self.mail.from_address),
+            );
+        }
+        for (k, v) in [
+            ("signup.per_ip_per_hour", self.signup.per_ip_per_hour),
+            (
+                "signup.per_address_per_day",
+                self.signup.per_address_per_day,
+            ),
+            ("signup.confirm_hours", self.signup.confirm_hours),
+        ] {
+            if v < 1 {
+                return bad(k, format!("{v} must be at least 1"));
+            }
+        }
         if self.log.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return bad(
                 "log",
@@ -246,6 +335,50 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    pub fn mail_from_address(&self) -> String {
+        if !self.mail.from_address.is_empty() {
+            return self.mail.from_address.clone();
+        }
+        let host = self
+            .base_url()
+            .split("://")
+            .nth(1)
+            .unwrap_or("localhost")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("localhost")
+            .to_string();
+        let host = if host.contains('.') && host.parse::<std::net::IpAddr>().is_err() {
+            host
+        } else {
+            "localhost.localdomain".into()
+        };
+        format!("newsletter@{host}")
+    }
+
+    /// Where email goes: the outbox folder until an SMTP relay is configured.
+    pub fn mail_transport(&self) -> jarida_mail::Transport {
+        if self.mail.smtp_host.is_empty() {
+            return jarida_mail::Transport::Outbox(self.data_dir.join("outbox"));
+        }
+        jarida_mail::Transport::Smtp(jarida_mail::Smtp {
+            host: self.mail.smtp_host.clone(),
+            port: self.mail.smtp_port,
+            tls: jarida_mail::TlsMode::parse(&self.mail.smtp_tls)
+                .unwrap_or(jarida_mail::TlsMode::StartTls),
+            username: self.mail.smtp_username.clone(),
+            password: self.mail.smtp_password.clone(),
+            helo: self
+                .mail_from_address()
+                .split('@')
+                .nth(1)
+                .unwrap_or("localhost")
+                .to_string(),
+            timeout: std::time::Duration::from_secs(30),
+            accept_invalid_certs: self.mail.smtp_accept_invalid_certs,
+        })
     }
 
     pub fn media_dir(&self) -> PathBuf {

@@ -44,6 +44,18 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         theme_dir: Some(cfg.theme_dir()),
         cache_max_entries: cfg.cache.max_pages,
         refresh_every: Duration::from_secs(cfg.cache.refresh_seconds),
+        mail_from_name: if cfg.mail.from_name.is_empty() {
+            cfg.site.name_en.clone()
+        } else {
+            cfg.mail.from_name.clone()
+        },
+        mail_from_address: cfg.mail_from_address(),
+        mail_reply_to: (!cfg.mail.reply_to.is_empty()).then(|| cfg.mail.reply_to.clone()),
+        limits: jarida_audience::subscribers::Limits {
+            per_ip_hour: cfg.signup.per_ip_per_hour,
+            per_address_day: cfg.signup.per_address_per_day,
+            confirm_ttl_secs: cfg.signup.confirm_hours * 3600,
+        },
     }
 }
 
@@ -65,16 +77,19 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         site.base_url = format!("http://{addr}");
     }
     let base = site.base_url.clone();
-    let app = App::new(db.clone(), site, secret).await?;
+    let app = App::new(db.clone(), site, secret, cfg.mail_transport()).await?;
     let setup_url = jarida_web::setup::issue_token(&db)
         .await?
         .map(|t| format!("{base}/setup/{t}"));
     jarida_web::spawn_refresher(app.clone());
     let router = jarida_web::router(app.clone());
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     });
     Ok(Running {
         addr,

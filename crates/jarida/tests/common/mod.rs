@@ -240,6 +240,61 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A POST with a body as given: no cookies, nothing added (one-click unsubscribe, JSON API).
+    pub fn post_raw(&self, url_or_path: &str, content_type: &str, body: &str) -> Resp {
+        let url = if url_or_path.starts_with("http") {
+            url_or_path.to_string()
+        } else {
+            format!("{}{url_or_path}", self.base)
+        };
+        let mut r = self
+            .agent
+            .post(&url)
+            .header("content-type", content_type)
+            .send(body)
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let bytes = r.body_mut().read_to_vec().unwrap();
+        Resp {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    /// A path from an absolute URL of this app.
+    pub fn path_of(&self, url: &str) -> String {
+        url.strip_prefix(&self.base).unwrap_or(url).to_string()
+    }
+
+    pub fn status_of(&self, email: &str) -> Option<String> {
+        self.rt.block_on(async {
+            let mut c = self.db.acquire().await.unwrap();
+            jarida_store::q_opt!(
+                c.conn(),
+                (String,),
+                "SELECT status FROM subscribers WHERE email = $1",
+                email
+            )
+            .unwrap()
+            .map(|r| r.0)
+        })
+    }
+
+    pub fn sql_exec(&self, sql: &'static str) -> u64 {
+        self.rt.block_on(async {
+            let mut c = self.db.acquire().await.unwrap();
+            jarida_store::q_exec!(c.conn(), sql).unwrap()
+        })
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.rt.block_on(self.db.close());
@@ -263,4 +318,185 @@ impl Resp {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// A real SMTP server for the test: Postfix's `smtp-sink`, keeping each message in a file (`-d`).
+pub struct Sink {
+    child: std::process::Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+/// One message as the sink received it.
+pub struct Received {
+    pub rcpt: String,
+    pub raw: Vec<u8>,
+}
+
+impl Received {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .expect("a parsable message")
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.raw);
+        let head = text
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ");
+        head.lines()
+            .find(|l| {
+                l.len() > name.len()
+                    && l[..name.len()].eq_ignore_ascii_case(name)
+                    && l.as_bytes()[name.len()] == b':'
+            })
+            .map(|l| l[name.len() + 1..].trim().to_string())
+    }
+
+    pub fn text(&self) -> String {
+        self.parsed()
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn html(&self) -> String {
+        self.parsed()
+            .body_html(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or("").to_string()
+    }
+}
+
+impl Sink {
+    /// Starts `smtp-sink`; extra flags inject faults (see smtp-sink(1)).
+    pub fn start(extra: &[&str]) -> Sink {
+        let exe = ["/usr/sbin/smtp-sink", "/usr/bin/smtp-sink"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("smtp-sink is not installed: scripts/test installs Debian's postfix");
+        let dir = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = std::process::Command::new(exe);
+        // As root smtp-sink must drop to another user.
+        if unsafe_is_root() {
+            cmd.args(["-u", "postfix"]);
+        }
+        cmd.args(extra)
+            .arg("-d")
+            .arg(format!("{}/%Y%m%d%H%M%S.", dir.path().display()))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("64")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = cmd.spawn().expect("smtp-sink starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "smtp-sink did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Sink { child, port, dir }
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let data = std::fs::read(&p).ok()?;
+                // smtp-sink writes its own X- lines (with the envelope) and a Received line first.
+                let text = String::from_utf8_lossy(&data);
+                let rcpt = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("X-Rcpt-Args: <"))
+                    .map(|r| r.trim_end_matches('>').to_string())?;
+                let start = text.find("\nReceived:").map(|i| i + 1)?;
+                let after_received = text[start..].find("\n").map(|i| start + i + 1)?;
+                // Skip the folded continuation lines of the Received header.
+                let mut body_start = after_received;
+                while text[body_start..].starts_with([' ', '\t']) {
+                    body_start += text[body_start..].find('\n').map(|i| i + 1).unwrap_or(0);
+                }
+                let raw = text[body_start..]
+                    .replace("\r\n", "\n")
+                    .replace('\n', "\r\n")
+                    .into_bytes();
+                Some(Received { rcpt, raw })
+            })
+            .collect()
+    }
+
+    /// Messages to `rcpt`, waiting up to 10 s for at least `n` of them.
+    pub fn wait_for(&self, rcpt: &str, n: usize) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got: Vec<Received> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m.rcpt == rcpt)
+                .collect();
+            if got.len() >= n || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+fn unsafe_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Points an app's mail at a sink.
+pub fn use_sink(cfg: &mut Config, sink: &Sink) {
+    cfg.mail.smtp_host = "127.0.0.1".into();
+    cfg.mail.smtp_port = sink.port;
+    cfg.mail.smtp_tls = "none".into();
+    cfg.mail.from_address = "newsletter@jarida.example".into();
+}
+
+/// The first URL in `text` that contains `needle`.
+pub fn url_with(text: &str, needle: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .find(|w| w.starts_with("http") && w.contains(needle))
+        .map(str::to_string)
 }

@@ -1,0 +1,774 @@
+//! Subscriptions over HTTP: the sign-up form (no JavaScript needed) and its JSON twin, the confirmation
+//! page (confirms on POST, because mail scanners fetch links), the preference page behind a signed
+//! link, and RFC 8058 one-click unsubscribe. The rules live in `jarida-audience`; this module turns them
+//! into pages and emails.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Json, Path, RawForm, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
+use jarida_audience::AudienceError;
+use jarida_audience::email::EmailError;
+use jarida_audience::subscribers::{self as subs, Signup, SignupOutcome, Source, TokenState};
+use jarida_content::LANGS;
+use minijinja::Value;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::public::{HTML, Meta};
+use crate::{App, AppRef, ser};
+
+pub fn routes() -> Router<AppRef> {
+    Router::new()
+        .route("/{lang}/newsletter/subscribe", post(subscribe_form))
+        .route(
+            "/{lang}/newsletter/confirm/{token}",
+            get(confirm_page).post(confirm_post),
+        )
+        .route(
+            "/{lang}/newsletter/manage/{token}",
+            get(manage_page).post(manage_post),
+        )
+        .route(
+            "/newsletter/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe_post),
+        )
+        .route("/api/v1/subscribers", post(subscribe_api))
+}
+
+fn lang_ok(lang: &str) -> bool {
+    LANGS.contains(&lang)
+}
+
+/// A page of the site with a heading, paragraphs and optionally a one-button form or a link.
+fn message(
+    app: &App,
+    lang: &str,
+    status: StatusCode,
+    heading: &str,
+    paragraphs: Vec<String>,
+    extra: BTreeMap<&'static str, Value>,
+) -> Response {
+    let meta = Meta::private(heading.to_string());
+    let mut ctx = app.base(lang, meta, Some("newsletter"), None);
+    ctx.insert("heading", Value::from(heading));
+    ctx.insert("paragraphs", ser(paragraphs));
+    ctx.extend(extra);
+    page(app, "message.html", status, ctx)
+}
+
+fn page(
+    app: &App,
+    template: &str,
+    status: StatusCode,
+    ctx: BTreeMap<&'static str, Value>,
+) -> Response {
+    match app.theme.render(template, Value::from(ctx)) {
+        Ok(body) => {
+            let mut r = (status, body).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, template, "template failed");
+            crate::public::error_page(
+                app,
+                &app.cfg.default_lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        }
+    }
+}
+
+fn internal(app: &App, lang: &str, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "subscription request failed");
+    crate::public::error_page(app, lang, StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn not_found(app: &App) -> Response {
+    crate::public::error_page(app, &app.cfg.default_lang, StatusCode::NOT_FOUND)
+}
+
+/// The consent text shown by the form in `lang`, and a short version tag of its exact wording.
+fn wording(app: &App, lang: &str) -> String {
+    let text = app.t(lang, "newsletter-consent");
+    format!(
+        "{lang}:{}",
+        &hex::encode(Sha256::digest(text.as_bytes()))[..12]
+    )
+}
+
+fn email_error_key(e: &EmailError) -> &'static str {
+    match e {
+        EmailError::Empty => "email-error-empty",
+        EmailError::At => "email-error-at",
+        EmailError::Local(_) => "email-error-local",
+        EmailError::Domain(_) => "email-error-domain",
+        EmailError::TooLong => "email-error-long",
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    /// The honeypot: hidden from people.
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    from: String,
+}
+
+fn user_agent(h: &HeaderMap) -> Option<String> {
+    h.get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn subscribe_form(
+    State(app): State<AppRef>,
+    Path(lang): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<SignupForm>,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    let sent = |app: &App, email: &str| {
+        let text = app.theme.i18n.t(
+            &lang,
+            "subscribe-sent-text",
+            &[("email", email.to_string().into())],
+        );
+        message(
+            app,
+            &lang,
+            StatusCode::OK,
+            &app.t(&lang, "subscribe-sent-title"),
+            vec![text],
+            BTreeMap::new(),
+        )
+    };
+    if !f.website.is_empty() {
+        // A bot filled the honeypot: answer as if all went well and do nothing.
+        return sent(&app, f.email.trim());
+    }
+    let form_url = if f.from.starts_with(&app.cfg.base_url) {
+        f.from.clone()
+    } else {
+        app.abs(&format!("/{lang}/newsletter/"))
+    };
+    let s = Signup {
+        email: f.email.clone(),
+        name: f.name,
+        lang: lang.clone(),
+        source: Source::Form,
+        ip: Some(peer.ip().to_string()),
+        user_agent: user_agent(&headers),
+        form_url,
+        wording: wording(&app, &lang),
+    };
+    match subs::signup(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
+        Ok(outcome) => {
+            send_for(&app, outcome);
+            sent(&app, f.email.trim())
+        }
+        Err(AudienceError::Email(e)) => {
+            let reason = app.t(&lang, email_error_key(&e));
+            let mut extra = BTreeMap::new();
+            extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/"), "label": app.t(&lang, "nav-newsletter") })));
+            message(
+                &app,
+                &lang,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &app.t(&lang, "subscribe-invalid-title"),
+                vec![reason],
+                extra,
+            )
+        }
+        Err(AudienceError::RateLimited) => message(
+            &app,
+            &lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            &app.t(&lang, "rate-limited-title"),
+            vec![app.t(&lang, "rate-limited-text")],
+            BTreeMap::new(),
+        ),
+        Err(e) => internal(&app, &lang, e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ApiSignup {
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+async fn subscribe_api(
+    State(app): State<AppRef>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<ApiSignup>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": "body", "reason": e.body_text() })),
+            )
+                .into_response();
+        }
+    };
+    let lang = req.lang.unwrap_or_else(|| app.cfg.default_lang.clone());
+    if !lang_ok(&lang) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "lang", "reason": "use en or ar" })),
+        )
+            .into_response();
+    }
+    let s = Signup {
+        email: req.email,
+        name: req.name,
+        lang: lang.clone(),
+        source: Source::Api,
+        ip: Some(peer.ip().to_string()),
+        user_agent: user_agent(&headers),
+        form_url: app.abs("/api/v1/subscribers"),
+        wording: wording(&app, &lang),
+    };
+    match subs::signup(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
+        Ok(outcome) => {
+            send_for(&app, outcome);
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "check-your-email" })),
+            )
+                .into_response()
+        }
+        Err(AudienceError::Email(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "email", "reason": e.to_string() })),
+        )
+            .into_response(),
+        Err(AudienceError::RateLimited) => {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "error": "rate-limited", "reason": "too many sign-ups from this address; try again in an hour" }))).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "API sign-up failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "internal" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Sends what a sign-up calls for, off the request path so the answer takes the same time whatever
+/// the address's state.
+fn send_for(app: &AppRef, outcome: SignupOutcome) {
+    let msg = match outcome {
+        SignupOutcome::Confirm {
+            subscriber,
+            email,
+            name,
+            lang,
+            token,
+        } => {
+            let url = app.abs(&format!("/{lang}/newsletter/confirm/{token}"));
+            transactional(
+                app,
+                &lang,
+                &email,
+                &name,
+                "email-confirm-subject",
+                "email-confirm-text",
+                Some(("confirm-button", url)),
+                None,
+                subscriber,
+            )
+        }
+        SignupOutcome::AlreadyActive {
+            subscriber,
+            email,
+            name,
+            lang,
+        } => {
+            let url = app.abs(&format!(
+                "/{lang}/newsletter/manage/{}",
+                subs::link_token(&app.secret, subscriber, &email)
+            ));
+            transactional(
+                app,
+                &lang,
+                &email,
+                &name,
+                "email-manage-subject",
+                "email-manage-text",
+                Some(("manage-link", url)),
+                None,
+                subscriber,
+            )
+        }
+        SignupOutcome::Quiet(why) => {
+            tracing::info!(why, "sign-up sends no email");
+            return;
+        }
+    };
+    dispatch(app, msg);
+}
+
+fn dispatch(app: &AppRef, msg: Option<jarida_mail::Message>) {
+    let Some(msg) = msg else { return };
+    let app = app.clone();
+    tokio::spawn(async move {
+        let bytes = match msg.to_bytes() {
+            Ok(b) => b,
+            Err(e) => return tracing::error!(error = %e, "building an email failed"),
+        };
+        if let Err(e) = app
+            .mailer
+            .send(&app.cfg.mail_from_address, &msg.to_address, &bytes)
+            .await
+        {
+            tracing::error!(error = %e, to = %msg.to_address, "sending an email failed");
+        }
+    });
+}
+
+/// One transactional email in the reader's language, HTML and text from the theme's `email.*`.
+#[allow(clippy::too_many_arguments)]
+fn transactional(
+    app: &App,
+    lang: &str,
+    to: &str,
+    to_name: &str,
+    subject_key: &str,
+    text_key: &str,
+    button: Option<(&str, String)>,
+    unsubscribe: Option<String>,
+    subscriber: i64,
+) -> Option<jarida_mail::Message> {
+    let site = app.cfg.name(lang).to_string();
+    let i18n = &app.theme.i18n;
+    let subject = i18n
+        .t(lang, subject_key, &[("site", site.clone().into())])
+        .replace(['\u{2068}', '\u{2069}'], "");
+    let manage_url = app.abs(&format!(
+        "/{lang}/newsletter/manage/{}",
+        subs::link_token(&app.secret, subscriber, to)
+    ));
+    let mut ctx = BTreeMap::new();
+    ctx.insert("lang", Value::from(lang));
+    ctx.insert(
+        "dir",
+        Value::from(if jarida_content::is_rtl(lang) {
+            "rtl"
+        } else {
+            "ltr"
+        }),
+    );
+    ctx.insert("site", Value::from(site.clone()));
+    ctx.insert("subject", Value::from(subject.clone()));
+    ctx.insert(
+        "paragraphs",
+        ser(vec![i18n.t(
+            lang,
+            text_key,
+            &[("site", site.clone().into())],
+        )]),
+    );
+    if let Some((label, url)) = &button {
+        ctx.insert(
+            "button",
+            ser(json!({ "label": app.t(lang, label), "url": url })),
+        );
+    }
+    ctx.insert(
+        "footer",
+        Value::from(i18n.t(lang, "email-footer", &[("site", site.clone().into())])),
+    );
+    if subject_key != "email-confirm-subject" {
+        ctx.insert("manage_url", Value::from(manage_url));
+        ctx.insert("manage_label", Value::from(app.t(lang, "manage-link")));
+    }
+    let ctx = Value::from(ctx);
+    let html = app
+        .theme
+        .render("email.html", ctx.clone())
+        .map_err(|e| tracing::error!(error = %e, "email template"))
+        .ok()?;
+    let text = app
+        .theme
+        .render("email.txt", ctx)
+        .map_err(|e| tracing::error!(error = %e, "email template"))
+        .ok()?;
+    Some(jarida_mail::Message {
+        from_name: app.cfg.mail_from_name.clone(),
+        from_address: app.cfg.mail_from_address.clone(),
+        to_name: to_name.to_string(),
+        to_address: to.to_string(),
+        reply_to: app.cfg.mail_reply_to.clone(),
+        subject,
+        text,
+        html: Some(html),
+        list_unsubscribe: unsubscribe.into_iter().collect(),
+        one_click: true,
+        ..Default::default()
+    })
+}
+
+fn token_problem(app: &App, lang: &str, state: TokenState) -> Response {
+    let text = if state == TokenState::Expired {
+        "token-expired-text"
+    } else {
+        "token-invalid-text"
+    };
+    let mut extra = BTreeMap::new();
+    extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/"), "label": app.t(lang, "nav-newsletter") })));
+    let status = if state == TokenState::Expired {
+        StatusCode::GONE
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    message(
+        app,
+        lang,
+        status,
+        &app.t(lang, "token-invalid-title"),
+        vec![app.t(lang, text)],
+        extra,
+    )
+}
+
+async fn confirm_page(
+    State(app): State<AppRef>,
+    Path((lang, token)): Path<(String, String)>,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    match subs::check_confirm(&app.db, &token, OffsetDateTime::now_utc()).await {
+        Ok(TokenState::Valid(_)) => {
+            let mut extra = BTreeMap::new();
+            extra.insert(
+                "form",
+                ser(json!({ "action": format!("/{lang}/newsletter/confirm/{token}"), "button": app.t(&lang, "confirm-button"), "name": "confirm", "value": "1", "hidden": [] })),
+            );
+            message(
+                &app,
+                &lang,
+                StatusCode::OK,
+                &app.t(&lang, "confirm-title"),
+                vec![app.t(&lang, "confirm-text")],
+                extra,
+            )
+        }
+        Ok(state) => token_problem(&app, &lang, state),
+        Err(e) => internal(&app, &lang, e),
+    }
+}
+
+async fn confirm_post(
+    State(app): State<AppRef>,
+    Path((lang, token)): Path<(String, String)>,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    match subs::confirm(&app.db, &token, OffsetDateTime::now_utc()).await {
+        Ok(TokenState::Valid(id)) => {
+            if let Ok(Some(sub)) = subs::by_id(&app.db, id).await {
+                let link = subs::link_token(&app.secret, sub.id, &sub.email);
+                let unsub = app.abs(&format!("/newsletter/unsubscribe/{link}"));
+                let msg = transactional(
+                    &app,
+                    &sub.lang,
+                    &sub.email,
+                    &sub.name,
+                    "email-welcome-subject",
+                    "email-welcome-text",
+                    None,
+                    Some(unsub),
+                    sub.id,
+                );
+                dispatch(&app, msg);
+                let mut extra = BTreeMap::new();
+                extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/manage/{link}"), "label": app.t(&lang, "manage-link") })));
+                return message(
+                    &app,
+                    &lang,
+                    StatusCode::OK,
+                    &app.t(&lang, "confirmed-title"),
+                    vec![app.t(&lang, "confirmed-text")],
+                    extra,
+                );
+            }
+            message(
+                &app,
+                &lang,
+                StatusCode::OK,
+                &app.t(&lang, "confirmed-title"),
+                vec![app.t(&lang, "confirmed-text")],
+                BTreeMap::new(),
+            )
+        }
+        Ok(state) => token_problem(&app, &lang, state),
+        Err(e) => internal(&app, &lang, e),
+    }
+}
+
+/// The preference page's CSRF token, bound to the signed link by our secret.
+fn csrf(app: &App, link: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.secret).expect("any key length");
+    mac.update(b"manage-form:");
+    mac.update(link.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn manage_view(
+    app: &App,
+    lang: &str,
+    link: &str,
+    sub: &subs::Subscriber,
+    notice: Option<String>,
+) -> Response {
+    let newsletters = match subs::newsletters(&app.db, sub.id).await {
+        Ok(n) => n,
+        Err(e) => return internal(app, lang, e),
+    };
+    let meta = Meta::private(app.t(lang, "manage-title"));
+    let mut ctx = app.base(lang, meta, Some("newsletter"), None);
+    ctx.insert(
+        "sub",
+        ser(json!({ "email": sub.email, "name": sub.name, "lang": sub.lang })),
+    );
+    ctx.insert(
+        "status_label",
+        Value::from(app.t(lang, &format!("status-{}", sub.status))),
+    );
+    ctx.insert("newsletters", ser(newsletters));
+    ctx.insert(
+        "action",
+        Value::from(format!("/{lang}/newsletter/manage/{link}")),
+    );
+    ctx.insert("csrf", Value::from(csrf(app, link)));
+    ctx.insert("notice", Value::from(notice));
+    page(app, "manage.html", StatusCode::OK, ctx)
+}
+
+async fn manage_page(
+    State(app): State<AppRef>,
+    Path((lang, link)): Path<(String, String)>,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    match subs::from_link(&app.db, &app.secret, &link).await {
+        Ok(Some(sub)) => manage_view(&app, &lang, &link, &sub, None).await,
+        Ok(None) => token_problem(&app, &lang, TokenState::Unknown),
+        Err(e) => internal(&app, &lang, e),
+    }
+}
+
+async fn manage_post(
+    State(app): State<AppRef>,
+    Path((lang, link)): Path<(String, String)>,
+    RawForm(body): RawForm,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    let sub = match subs::from_link(&app.db, &app.secret, &link).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return token_problem(&app, &lang, TokenState::Unknown),
+        Err(e) => return internal(&app, &lang, e),
+    };
+    // Repeated `newsletter` fields: parse the form by hand rather than into a struct.
+    let fields: Vec<(String, String)> = url_form(&body);
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let token = get("csrf");
+    let expected = csrf(&app, &link);
+    if token.len() != expected.len()
+        || token
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            != 0
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            "The form expired or did not come from this site. Reload the page.",
+        )
+            .into_response();
+    }
+    let now = OffsetDateTime::now_utc();
+    match get("action").as_str() {
+        "save" => {
+            let new_lang = get("lang");
+            let new_lang = if lang_ok(&new_lang) {
+                new_lang
+            } else {
+                sub.lang.clone()
+            };
+            let newsletters: Vec<i64> = fields
+                .iter()
+                .filter(|(k, _)| k == "newsletter")
+                .filter_map(|(_, v)| v.parse().ok())
+                .collect();
+            let p = subs::Preferences {
+                name: get("name"),
+                lang: new_lang,
+                newsletters,
+            };
+            if let Err(e) = subs::update_preferences(&app.db, sub.id, &p, now).await {
+                return internal(&app, &lang, e);
+            }
+            match subs::by_id(&app.db, sub.id).await {
+                Ok(Some(s)) => {
+                    manage_view(&app, &lang, &link, &s, Some(app.t(&lang, "manage-saved"))).await
+                }
+                _ => not_found(&app),
+            }
+        }
+        "unsubscribe" => match subs::unsubscribe(&app.db, sub.id, "preference page", now).await {
+            Ok(_) => unsubscribed(&app, &lang, &link),
+            Err(e) => internal(&app, &lang, e),
+        },
+        "download" => match subs::export_data(&app.db, sub.id).await {
+            Ok(data) => {
+                let mut r = (
+                    StatusCode::OK,
+                    serde_json::to_string_pretty(&data).unwrap_or_default(),
+                )
+                    .into_response();
+                let h = r.headers_mut();
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+                h.insert(
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("attachment; filename=\"my-subscription.json\""),
+                );
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(e) => internal(&app, &lang, e),
+        },
+        "erase" => match subs::erase(&app.db, sub.id, now).await {
+            Ok(()) => message(
+                &app,
+                &lang,
+                StatusCode::OK,
+                &app.t(&lang, "erased-title"),
+                vec![app.t(&lang, "erased-text")],
+                BTreeMap::new(),
+            ),
+            Err(e) => internal(&app, &lang, e),
+        },
+        _ => (StatusCode::BAD_REQUEST, "Unknown action.").into_response(),
+    }
+}
+
+fn url_form(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+fn unsubscribed(app: &App, lang: &str, link: &str) -> Response {
+    let mut extra = BTreeMap::new();
+    extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/manage/{link}"), "label": app.t(lang, "manage-link") })));
+    message(
+        app,
+        lang,
+        StatusCode::OK,
+        &app.t(lang, "unsubscribed-title"),
+        vec![app.t(lang, "unsubscribed-text")],
+        extra,
+    )
+}
+
+/// GET never unsubscribes (link scanners would): it shows a button.
+async fn unsubscribe_page(State(app): State<AppRef>, Path(link): Path<String>) -> Response {
+    match subs::from_link(&app.db, &app.secret, &link).await {
+        Ok(Some(sub)) => {
+            let lang = sub.lang.clone();
+            let mut extra = BTreeMap::new();
+            extra.insert(
+                "form",
+                ser(json!({ "action": format!("/newsletter/unsubscribe/{link}"), "button": app.t(&lang, "unsubscribe-button"), "name": "unsubscribe", "value": "1", "hidden": [] })),
+            );
+            let text = app.theme.i18n.t(
+                &lang,
+                "unsubscribe-text",
+                &[("email", sub.email.clone().into())],
+            );
+            message(
+                &app,
+                &lang,
+                StatusCode::OK,
+                &app.t(&lang, "unsubscribe-title"),
+                vec![text],
+                extra,
+            )
+        }
+        Ok(None) => token_problem(&app, &app.cfg.default_lang, TokenState::Unknown),
+        Err(e) => internal(&app, &app.cfg.default_lang, e),
+    }
+}
+
+/// RFC 8058 one-click: a POST with `List-Unsubscribe=One-Click` (or the page's button), no cookie, no
+/// CSRF token, no redirect; 200 every time, including when already unsubscribed.
+async fn unsubscribe_post(State(app): State<AppRef>, Path(link): Path<String>) -> Response {
+    match subs::from_link(&app.db, &app.secret, &link).await {
+        Ok(Some(sub)) => {
+            match subs::unsubscribe(&app.db, sub.id, "one-click", OffsetDateTime::now_utc()).await {
+                Ok(_) => {
+                    let lang = sub.lang.clone();
+                    unsubscribed(&app, &lang, &link)
+                }
+                Err(e) => internal(&app, &sub.lang, e),
+            }
+        }
+        Ok(None) => token_problem(&app, &app.cfg.default_lang, TokenState::Unknown),
+        Err(e) => internal(&app, &app.cfg.default_lang, e),
+    }
+}
