@@ -2,6 +2,7 @@
 //! preferences, unsubscribing, erasure and the suppression list, rate limits on sign-ups, and CSV
 //! import and export of subscriber lists.
 
+pub mod csv_io;
 pub mod email;
 pub mod subscribers;
 pub mod throttle;
@@ -12,6 +13,8 @@ pub enum AudienceError {
     Email(#[from] email::EmailError),
     #[error("too many requests; try again later")]
     RateLimited,
+    #[error("line {line}: {reason}")]
+    Csv { line: u64, reason: String },
     #[error("no such subscriber")]
     NotFound,
     #[error(transparent)]

@@ -8,7 +8,7 @@ mod feeds;
 pub mod i18n;
 mod public;
 pub mod setup;
-mod subscribe;
+pub mod subscribe;
 pub mod theme;
 
 use std::path::PathBuf;

@@ -438,6 +438,34 @@ fn transactional(
     })
 }
 
+/// Sends the confirmation email of a reader imported as pending, waiting for the relay's answer.
+pub async fn send_confirmation(
+    app: &App,
+    r: &jarida_audience::csv_io::PendingReader,
+) -> Result<(), jarida_mail::MailError> {
+    let url = app.abs(&format!("/{}/newsletter/confirm/{}", r.lang, r.token));
+    let Some(msg) = transactional(
+        app,
+        &r.lang,
+        &r.email,
+        &r.name,
+        "email-confirm-subject",
+        "email-confirm-text",
+        Some(("confirm-button", url)),
+        None,
+        r.id,
+    ) else {
+        return Ok(());
+    };
+    app.mailer
+        .send(
+            &app.cfg.mail_from_address,
+            &msg.to_address,
+            &msg.to_bytes()?,
+        )
+        .await
+}
+
 fn token_problem(app: &App, lang: &str, state: TokenState) -> Response {
     let text = if state == TokenState::Expired {
         "token-expired-text"

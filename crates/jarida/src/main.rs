@@ -43,6 +43,34 @@ enum Command {
     Export { dir: PathBuf },
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Subscriber lists: import and export CSV.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Import a CSV export (Mailchimp, listmonk, Ghost, Substack are recognized; or use --map).
+    Import {
+        file: PathBuf,
+        /// Import as confirmed, with consent recorded as "imported from X on D". Without it, each new
+        /// reader is pending and is sent a confirmation email.
+        #[arg(long)]
+        confirmed: bool,
+        /// Language for rows without one.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Columns by name: email=COLUMN[,name=COLUMN][,lang=COLUMN].
+        #[arg(long)]
+        map: Option<String>,
+    },
+    /// Write every subscriber as CSV to a file or standard output.
+    Export {
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -154,6 +182,7 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Subscribers { command } => return subscribers(command, &cfg).await,
         Command::Export { dir } => {
             let db = jarida::open(&cfg).await?;
             let n = jarida_content::folder::export(&db, &dir, &cfg.media_dir()).await?;
@@ -161,6 +190,167 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::Result<ExitCode> {
+    let db = jarida::open(cfg).await?;
+    match cmd {
+        SubscribersCommand::Export { output } => {
+            let n = match &output {
+                Some(path) => {
+                    let f = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    jarida_audience::csv_io::export(&db, std::io::BufWriter::new(f)).await?
+                }
+                None => jarida_audience::csv_io::export(&db, std::io::stdout().lock()).await?,
+            };
+            eprintln!("exported {n} subscribers");
+            Ok(ExitCode::SUCCESS)
+        }
+        SubscribersCommand::Import {
+            file,
+            confirmed,
+            lang,
+            map,
+        } => {
+            if !jarida_content::LANGS.contains(&lang.as_str()) {
+                eprintln!("error: --lang {lang:?} is not one of en, ar");
+                return Ok(ExitCode::from(2));
+            }
+            let mapping = match map.as_deref().map(parse_map).transpose() {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("error: --map: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let size = std::fs::metadata(&file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .len();
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let opts = jarida_audience::csv_io::ImportOptions {
+                confirmed,
+                default_lang: lang,
+                mapping,
+                confirm_ttl_secs: cfg.signup.confirm_hours * 3600,
+            };
+            let app = if confirmed {
+                None
+            } else {
+                let secret = config::secret(&cfg.data_dir)?;
+                Some(
+                    jarida_web::App::new(
+                        db.clone(),
+                        jarida::site_config(cfg),
+                        secret,
+                        cfg.mail_transport(),
+                    )
+                    .await?,
+                )
+            };
+            let bar = progress_bar();
+            let counter = CountingReader {
+                inner: std::io::BufReader::with_capacity(1 << 20, f),
+                read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            };
+            let read = counter.read.clone();
+            let mut to_confirm = Vec::new();
+            let report = jarida_audience::csv_io::import(
+                &db,
+                counter,
+                &opts,
+                time::OffsetDateTime::now_utc(),
+                |rows, pending| {
+                    if let Some(b) = &bar {
+                        b.set_length(size);
+                        b.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
+                        b.set_message(format!("{rows} rows"));
+                    }
+                    to_confirm.extend(pending);
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let mut sent = 0;
+            if let Some(app) = &app {
+                for r in &to_confirm {
+                    match jarida_web::subscribe::send_confirmation(app, r).await {
+                        Ok(()) => sent += 1,
+                        Err(e) => eprintln!("{}: confirmation email not sent: {e}", r.email),
+                    }
+                }
+            }
+            for (line, reason) in &report.errors {
+                eprintln!("{}:{line}: {reason}", file.display());
+            }
+            if report.error_count > report.errors.len() as u64 {
+                eprintln!(
+                    "… and {} more errors",
+                    report.error_count - report.errors.len() as u64
+                );
+            }
+            println!(
+                "{}: {} rows ({} layout): {} imported{}, {} already subscribed, {} suppressed and skipped, {} duplicates, {} errors",
+                file.display(),
+                report.rows,
+                report.format,
+                report.imported,
+                if confirmed {
+                    String::new()
+                } else {
+                    format!(" ({sent} confirmation emails sent)")
+                },
+                report.existing,
+                report.suppressed,
+                report.duplicates,
+                report.error_count - report.duplicates,
+            );
+            Ok(if report.error_count > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+fn parse_map(s: &str) -> Result<jarida_audience::csv_io::Mapping, String> {
+    let mut m = jarida_audience::csv_io::Mapping::default();
+    for part in s.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not key=COLUMN"))?;
+        let v = v.trim().to_string();
+        match k.trim() {
+            "email" => m.email = v,
+            "name" => m.name = Some(v),
+            "lang" => m.lang = Some(v),
+            other => return Err(format!("unknown key {other:?}; use email, name, lang")),
+        }
+    }
+    if m.email.is_empty() {
+        return Err("email=COLUMN is required".into());
+    }
+    Ok(m)
+}
+
+/// Counts bytes read, for the progress bar.
+struct CountingReader<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 fn progress_bar() -> Option<indicatif::ProgressBar> {

@@ -1,0 +1,231 @@
+//! `jarida subscribers import` and `export` against both databases.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Sink, TestDb};
+
+fn jarida(dir: &Path, db: &TestDb) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_jarida"));
+    c.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("JARIDA_DATA_DIR", dir.join("data"))
+        .env("JARIDA_DATABASE_URL", &db.url)
+        .env("JARIDA_LOG", "warn");
+    c
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn statuses(rt: &tokio::runtime::Runtime, db: &TestDb) -> Vec<(String, String, String)> {
+    rt.block_on(async {
+        let d = jarida_store::Db::connect(&db.url).await.unwrap();
+        let mut c = d.acquire().await.unwrap();
+        let rows: Vec<(String, String, String)> = jarida_store::q_all!(
+            c.conn(),
+            (String, String, String),
+            "SELECT email, status, COALESCE(consent_wording, '') FROM subscribers ORDER BY email"
+        )
+        .unwrap();
+        drop(c);
+        d.close().await;
+        rows
+    })
+}
+
+#[test]
+fn malformed_rows_are_reported_and_valid_rows_import() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(&rt, dir.path());
+    assert!(
+        jarida(dir.path(), &db)
+            .arg("migrate")
+            .status()
+            .unwrap()
+            .success()
+    );
+    rt.block_on(async {
+        let d = jarida_store::Db::connect(&db.url).await.unwrap();
+        let mut c = d.acquire().await.unwrap();
+        jarida_store::q_exec!(
+            c.conn(),
+            "INSERT INTO suppressions (email_sha256, reason, at) VALUES ($1, 'erased', 0)",
+            jarida_audience::email::fingerprint("erased@example.org")
+        )
+        .unwrap();
+        drop(c);
+        d.close().await;
+    });
+    let mut csv = b"Email Address,First Name,Last Name,LANGUAGE\n".to_vec();
+    csv.extend_from_slice(b"lina@example.org,Lina,Haddad,ar\n"); // line 2
+    csv.extend_from_slice(b"omar@EXAMPLE.org,Omar,Said,en\n"); // 3
+    csv.extend_from_slice(b"not-an-address,Bad,Row,en\n"); // 4
+    csv.extend_from_slice(b"Lina@Example.org,Lina,Again,ar\n"); // 5: duplicate of line 2
+    csv.extend_from_slice(b"erased@example.org,Gone,Reader,en\n"); // 6: suppressed
+    csv.extend_from_slice(b"sara@example.org,\"Sara,Khalil,en\n"); // 7: bad quoting swallows the rest
+    let dir_path = dir.path().join("mailchimp.csv");
+    std::fs::write(&dir_path, &csv).unwrap();
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(&dir_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "errors make the exit code say so\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("mailchimp.csv:4: email \"not-an-address\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("mailchimp.csv:5: Lina@example.org appears earlier in the file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("mailchimp.csv:7:") && stderr.contains("fields where the header has 4"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("(Mailchimp layout): 2 imported"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 suppressed and skipped, 1 duplicates"),
+        "{stdout}"
+    );
+    let rows = statuses(&rt, &db);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].0, "lina@example.org");
+    assert_eq!(rows[0].1, "active");
+    assert!(
+        rows[0].2.starts_with("imported from Mailchimp on "),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1].0, "omar@example.org", "the domain is lower-cased");
+
+    // Wrong encoding: Latin-1 bytes are reported, the rest imports.
+    let mut latin = b"email,name\n".to_vec();
+    latin.extend_from_slice(b"rami@example.org,Ram\xe9\n");
+    latin.extend_from_slice(b"noor@example.org,Noor\n");
+    let p = dir.path().join("latin1.csv");
+    std::fs::write(&p, latin).unwrap();
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("latin1.csv:2: column \"name\" is not UTF-8 text"),
+        "{stderr}"
+    );
+    assert_eq!(statuses(&rt, &db).len(), 3);
+
+    // Re-importing the good file changes nothing.
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(&dir_path)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 imported, 2 already subscribed"));
+
+    // No email column.
+    let p = dir.path().join("nocol.csv");
+    std::fs::write(&p, "name,phone\nA,1\n").unwrap();
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "import"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no email column"));
+    // ... unless mapped.
+    let p = dir.path().join("mapped.csv");
+    std::fs::write(&p, "Adresse,Nom\nmapped@example.org,M\n").unwrap();
+    let out = jarida(dir.path(), &db)
+        .args([
+            "subscribers",
+            "import",
+            "--confirmed",
+            "--map",
+            "email=Adresse,name=Nom",
+        ])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Export.
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "export"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("email,name,lang,status,source,created_at,consent_at,confirmed_at\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lina@example.org,Lina Haddad,ar,active,import,"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 5);
+}
+
+#[test]
+fn ghost_layout_and_confirmation_emails_for_unconfirmed_imports() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(&rt, dir.path());
+    let sink = Sink::start(&[]);
+    let p = dir.path().join("ghost.csv");
+    std::fs::write(
+        &p,
+        "id,email,name,note,subscribed_to_emails,complimentary_plan,labels\n\
+         1,stay@example.org,Stay,,true,false,\n\
+         2,left@example.org,Left,,false,false,\n",
+    )
+    .unwrap();
+    let out = jarida(dir.path(), &db)
+        .env("JARIDA_MAIL__SMTP_HOST", "127.0.0.1")
+        .env("JARIDA_MAIL__SMTP_PORT", sink.port.to_string())
+        .env("JARIDA_MAIL__SMTP_TLS", "none")
+        .args(["subscribers", "import"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("(Ghost layout): 2 imported (1 confirmation emails sent)"),
+        "{stdout}"
+    );
+    let rows = statuses(&rt, &db);
+    assert_eq!(rows[0].0, "left@example.org");
+    assert_eq!(rows[0].1, "unsubscribed", "a member who had left stays out");
+    assert_eq!(rows[1].1, "pending");
+    let mails = sink.wait_for("stay@example.org", 1);
+    assert_eq!(mails.len(), 1);
+    assert!(common::url_with(&mails[0].text(), "/newsletter/confirm/").is_some());
+    assert!(sink.messages().iter().all(|m| m.rcpt != "left@example.org"));
+}
