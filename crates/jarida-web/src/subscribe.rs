@@ -291,16 +291,18 @@ fn send_for(app: &AppRef, outcome: SignupOutcome) {
         SignupOutcome::Confirm {
             subscriber,
             email,
-            name,
             lang,
             token,
+            ..
         } => {
             let url = app.abs(&format!("/{lang}/newsletter/confirm/{token}"));
+            // Nothing typed into the form goes into this email, not even the name: whoever signs up a
+            // stranger's address cannot make us carry their words to it.
             transactional(
                 app,
                 &lang,
                 &email,
-                &name,
+                "",
                 "email-confirm-subject",
                 "email-confirm-text",
                 Some(("confirm-button", url)),
@@ -412,6 +414,10 @@ fn transactional(
         ctx.insert("manage_url", Value::from(manage_url));
         ctx.insert("manage_label", Value::from(app.t(lang, "manage-link")));
     }
+    if let Some(u) = &unsubscribe {
+        ctx.insert("unsubscribe_url", Value::from(u.clone()));
+        ctx.insert("unsubscribe_label", Value::from(app.t(lang, "unsubscribe-button")));
+    }
     let ctx = Value::from(ctx);
     let html = app
         .theme
@@ -448,7 +454,7 @@ pub async fn send_confirmation(
         app,
         &r.lang,
         &r.email,
-        &r.name,
+        "",
         "email-confirm-subject",
         "email-confirm-text",
         Some(("confirm-button", url)),
