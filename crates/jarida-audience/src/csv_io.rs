@@ -354,25 +354,26 @@ async fn write_batch(
     let confirmed_at = opts.confirmed.then_some(now_s);
     let confirmed_of = |r: &Row| if r.unsubscribed { None } else { confirmed_at };
     let detail = serde_json::json!({ "source": "import", "wording": wording }).to_string();
-    // One statement per table per batch. SQLite gets numbered `?N` placeholders: with `$N` names it
-    // looks each one up in a list, which turns a 10,000-parameter statement quadratic. PostgreSQL gets
-    // arrays through UNNEST: a fixed statement text, planned once, whatever the batch size.
+    // One statement per table per batch. SQLite gets anonymous `?` placeholders: for any named or
+    // numbered one (`$1`, `?1`) sqlx asks `sqlite3_bind_parameter_name`, a linear scan, which turns a
+    // 10,000-parameter statement quadratic (80% of the import's time when measured). The timestamp and
+    // newsletter id are integers we produced, written into the text. PostgreSQL gets arrays through
+    // UNNEST: one fixed statement, planned once, whatever the batch size.
     let inserted: Vec<(i64, String)> = match tx.conn() {
         Conn::Sqlite(c) => {
             let mut sql = String::from(
                 "INSERT INTO subscribers (email, name, lang, status, source, consent_at, consent_wording, confirmed_at, created_at, updated_at) VALUES ",
             );
             for i in 0..rows.len() {
-                let b = 2 + i * 5;
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(?{}, ?{}, ?{}, ?{}, 'import', ?1, ?2, ?{}, ?1, ?1)", b + 1, b + 2, b + 3, b + 4, b + 5));
+                sql.push_str(&format!("(?, ?, ?, ?, 'import', {now_s}, ?, ?, {now_s}, {now_s})"));
             }
             sql.push_str(" ON CONFLICT (email) DO NOTHING RETURNING id, email");
-            let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).persistent(false).bind(now_s).bind(wording);
+            let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
             for r in &rows {
-                q = q.bind(&r.email).bind(&r.name).bind(&r.lang).bind(status_of(r)).bind(confirmed_of(r));
+                q = q.bind(&r.email).bind(&r.name).bind(&r.lang).bind(status_of(r)).bind(wording).bind(confirmed_of(r));
             }
             let inserted = q.fetch_all(&mut *c).await?;
             for chunk in inserted.chunks(10_000) {
@@ -383,17 +384,17 @@ async fn write_batch(
                         nl_sql.push(',');
                         ev_sql.push(',');
                     }
-                    nl_sql.push_str(&format!("(?{}, ?1)", i + 2));
-                    ev_sql.push_str(&format!("(?{}, 'imported', ?1, ?2)", i + 3));
+                    nl_sql.push_str(&format!("(?, {nl})"));
+                    ev_sql.push_str(&format!("(?, 'imported', {now_s}, ?)"));
                 }
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(nl_sql)).persistent(false).bind(nl);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(nl_sql)).persistent(false);
                 for (id, _) in chunk {
                     q = q.bind(*id);
                 }
                 q.execute(&mut *c).await?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(ev_sql)).persistent(false).bind(now_s).bind(&detail);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(ev_sql)).persistent(false);
                 for (id, _) in chunk {
-                    q = q.bind(*id);
+                    q = q.bind(*id).bind(&detail);
                 }
                 q.execute(&mut *c).await?;
             }
