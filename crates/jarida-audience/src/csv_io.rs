@@ -368,17 +368,30 @@ async fn write_batch(
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("(?, ?, ?, ?, 'import', {now_s}, ?, ?, {now_s}, {now_s})"));
+                sql.push_str(&format!(
+                    "(?, ?, ?, ?, 'import', {now_s}, ?, ?, {now_s}, {now_s})"
+                ));
             }
             sql.push_str(" ON CONFLICT (email) DO NOTHING RETURNING id, email");
-            let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+            let mut q =
+                sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
             for r in &rows {
-                q = q.bind(&r.email).bind(&r.name).bind(&r.lang).bind(status_of(r)).bind(wording).bind(confirmed_of(r));
+                q = q
+                    .bind(&r.email)
+                    .bind(&r.name)
+                    .bind(&r.lang)
+                    .bind(status_of(r))
+                    .bind(wording)
+                    .bind(confirmed_of(r));
             }
             let inserted = q.fetch_all(&mut *c).await?;
             for chunk in inserted.chunks(10_000) {
-                let mut nl_sql = String::from("INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) VALUES ");
-                let mut ev_sql = String::from("INSERT INTO subscriber_events (subscriber_id, kind, at, detail) VALUES ");
+                let mut nl_sql = String::from(
+                    "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) VALUES ",
+                );
+                let mut ev_sql = String::from(
+                    "INSERT INTO subscriber_events (subscriber_id, kind, at, detail) VALUES ",
+                );
                 for i in 0..chunk.len() {
                     if i > 0 {
                         nl_sql.push(',');
@@ -436,7 +449,8 @@ async fn write_batch(
     report.existing += (rows.len() - inserted.len()) as u64;
     let mut pending = Vec::new();
     if !opts.confirmed {
-        let by_email: std::collections::HashMap<&str, &Row> = rows.iter().map(|r| (r.email.as_str(), r)).collect();
+        let by_email: std::collections::HashMap<&str, &Row> =
+            rows.iter().map(|r| (r.email.as_str(), r)).collect();
         for (id, email_addr) in &inserted {
             let Some(row) = by_email.get(email_addr.as_str()) else {
                 continue;

@@ -416,7 +416,10 @@ fn transactional(
     }
     if let Some(u) = &unsubscribe {
         ctx.insert("unsubscribe_url", Value::from(u.clone()));
-        ctx.insert("unsubscribe_label", Value::from(app.t(lang, "unsubscribe-button")));
+        ctx.insert(
+            "unsubscribe_label",
+            Value::from(app.t(lang, "unsubscribe-button")),
+        );
     }
     let ctx = Value::from(ctx);
     let html = app

@@ -108,8 +108,15 @@ fn double_opt_in_preferences_and_one_click_unsubscribe() {
         .expect("List-Unsubscribe header");
     let unsub = url_with(&lu, "/newsletter/unsubscribe/").expect("an https unsubscribe URL");
     let manage = url_with(&welcome.text(), "/newsletter/manage/").expect("a preference link");
-    assert_eq!(url_with(&welcome.text(), "/newsletter/unsubscribe/").as_deref(), Some(unsub.as_str()), "a visible unsubscribe link too");
-    assert!(!confirm.header("To").unwrap().contains("Rana"), "nothing typed into the form reaches the confirmation email");
+    assert_eq!(
+        url_with(&welcome.text(), "/newsletter/unsubscribe/").as_deref(),
+        Some(unsub.as_str()),
+        "a visible unsubscribe link too"
+    );
+    assert!(
+        !confirm.header("To").unwrap().contains("Rana"),
+        "nothing typed into the form reaches the confirmation email"
+    );
 
     // Preferences: change name and language.
     let mpath = app.path_of(&manage);
