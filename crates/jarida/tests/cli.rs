@@ -3,27 +3,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{TestDb, fixtures};
 
-fn jarida(dir: &Path, db: &TestDb) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jarida"));
-    c.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("JARIDA_DATA_DIR", dir.join("data"))
-        .env("JARIDA_DATABASE_URL", &db.url)
-        .env("JARIDA_LOG", "warn");
-    c
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::{jarida_cmd as jarida, small_rt as rt};
 
 #[test]
 fn import_reports_bad_files_and_is_idempotent() {

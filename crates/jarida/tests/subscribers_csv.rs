@@ -2,27 +2,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use common::{Sink, TestDb};
 
-fn jarida(dir: &Path, db: &TestDb) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jarida"));
-    c.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("JARIDA_DATA_DIR", dir.join("data"))
-        .env("JARIDA_DATABASE_URL", &db.url)
-        .env("JARIDA_LOG", "warn");
-    c
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::{jarida_cmd as jarida, small_rt as rt};
 
 fn statuses(rt: &tokio::runtime::Runtime, db: &TestDb) -> Vec<(String, String, String)> {
     rt.block_on(async {

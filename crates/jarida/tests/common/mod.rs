@@ -204,39 +204,16 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let mut r = req.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = r.status().as_u16();
-        let headers = r
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let bytes = r.body_mut().read_to_vec().unwrap();
-        Resp {
-            status,
-            headers,
-            bytes,
-        }
+        Resp::from(req.call().unwrap_or_else(|e| panic!("GET {path}: {e}")))
     }
 
     pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let mut r = self
+        let r = self
             .agent
             .post(format!("{}{path}", self.base))
             .send_form(fields.iter().copied())
             .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = r.status().as_u16();
-        let headers = r
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let bytes = r.body_mut().read_to_vec().unwrap();
-        Resp {
-            status,
-            headers,
-            bytes,
-        }
+        Resp::from(r)
     }
 }
 
@@ -248,24 +225,13 @@ impl TestApp {
         } else {
             format!("{}{url_or_path}", self.base)
         };
-        let mut r = self
+        let r = self
             .agent
             .post(&url)
             .header("content-type", content_type)
             .send(body)
             .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-        let status = r.status().as_u16();
-        let headers = r
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let bytes = r.body_mut().read_to_vec().unwrap();
-        Resp {
-            status,
-            headers,
-            bytes,
-        }
+        Resp::from(r)
     }
 
     /// A path from an absolute URL of this app.
@@ -307,6 +273,23 @@ pub struct Resp {
     pub bytes: Vec<u8>,
 }
 
+impl From<ureq::http::Response<ureq::Body>> for Resp {
+    fn from(mut r: ureq::http::Response<ureq::Body>) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let bytes = r.body_mut().read_to_vec().unwrap();
+        Resp {
+            status,
+            headers,
+            bytes,
+        }
+    }
+}
+
 impl Resp {
     pub fn text(&self) -> String {
         String::from_utf8(self.bytes.clone()).expect("utf-8 body")
@@ -318,6 +301,24 @@ impl Resp {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The `jarida` binary with its data folder in `dir` and the test's database.
+pub fn jarida_cmd(dir: &Path, db: &TestDb) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_jarida"));
+    c.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("JARIDA_DATA_DIR", dir.join("data"))
+        .env("JARIDA_DATABASE_URL", &db.url)
+        .env("JARIDA_LOG", "warn");
+    c
+}
+
+pub fn small_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A real SMTP server for the test: Postfix's `smtp-sink`, keeping each message in a file (`-d`).
