@@ -62,6 +62,8 @@ pub struct SiteConfig {
     pub mail_from_address: String,
     pub mail_reply_to: Option<String>,
     pub limits: jarida_audience::subscribers::Limits,
+    /// Bearer token of the administrative API; `None` turns it off.
+    pub api_token: Option<String>,
 }
 
 impl SiteConfig {
@@ -130,10 +132,14 @@ pub fn router(app: AppRef) -> Router {
         )
     };
     // Plain header layers rather than a middleware function: they add no boxed future to the hot path.
-    Router::new()
+    let public = Router::new()
         .merge(setup::routes())
         .merge(subscribe::routes())
         .fallback(public::handle)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+    // Only the authenticated import takes large bodies.
+    subscribe::admin_routes()
+        .merge(public)
         .layer(Set::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -146,7 +152,6 @@ pub fn router(app: AppRef) -> Router {
             "permissions-policy",
             "interest-cohort=(), browsing-topics=()",
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .with_state(app)
 }
 

@@ -42,6 +42,120 @@ pub fn routes() -> Router<AppRef> {
         .route("/api/v1/subscribers", post(subscribe_api))
 }
 
+/// Routes for holders of the API token, with a body limit fit for a subscriber list.
+pub fn admin_routes() -> Router<AppRef> {
+    Router::new()
+        .route("/api/v1/subscribers/import", post(import_api))
+        .layer(axum::extract::DefaultBodyLimit::max(200 * 1024 * 1024))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ImportQuery {
+    #[serde(default)]
+    confirmed: bool,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
+    let Some(expected) = &app.cfg.api_token else {
+        return false;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// `POST /api/v1/subscribers/import?confirmed=true&lang=en` with the CSV as the body: the same import
+/// as `jarida subscribers import`, answered with its report.
+async fn import_api(
+    State(app): State<AppRef>,
+    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !bearer_ok(&app, &headers) {
+        let mut r = (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" }))).into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let lang = q.lang.unwrap_or_else(|| app.cfg.default_lang.clone());
+    if !lang_ok(&lang) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "lang", "reason": "use en or ar" })),
+        )
+            .into_response();
+    }
+    let opts = jarida_audience::csv_io::ImportOptions {
+        confirmed: q.confirmed,
+        default_lang: lang,
+        mapping: None,
+        confirm_ttl_secs: app.cfg.limits.confirm_ttl_secs,
+    };
+    let mut pending = Vec::new();
+    let report = match jarida_audience::csv_io::import(
+        &app.db,
+        &body[..],
+        &opts,
+        OffsetDateTime::now_utc(),
+        |_, p| pending.extend(p),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(AudienceError::Csv { line, reason }) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": "csv", "line": line, "reason": reason })),
+            )
+                .into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "API import failed");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "internal" })),
+            )
+                .into_response();
+        }
+    };
+    let confirmations = pending.len();
+    if !pending.is_empty() {
+        let app = app.clone();
+        tokio::spawn(async move {
+            for r in &pending {
+                if let Err(e) = send_confirmation(&app, r).await {
+                    tracing::error!(error = %e, to = %r.email, "confirmation email not sent");
+                }
+            }
+        });
+    }
+    Json(json!({
+        "format": report.format,
+        "rows": report.rows,
+        "imported": report.imported,
+        "already_subscribed": report.existing,
+        "suppressed": report.suppressed,
+        "duplicates": report.duplicates,
+        "confirmation_emails": confirmations,
+        "error_count": report.error_count,
+        "errors": report.errors.iter().map(|(line, reason)| json!({ "line": line, "reason": reason })).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
 fn lang_ok(lang: &str) -> bool {
     LANGS.contains(&lang)
 }

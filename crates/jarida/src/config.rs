@@ -32,6 +32,14 @@ pub struct Config {
     pub cache: CacheSection,
     pub mail: MailSection,
     pub signup: SignupSection,
+    pub api: ApiSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Bearer token for the administrative API (subscriber import). Empty: that API is off.
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,6 +140,7 @@ impl Default for Config {
             cache: CacheSection::default(),
             mail: MailSection::default(),
             signup: SignupSection::default(),
+            api: ApiSection::default(),
         }
     }
 }
@@ -279,6 +288,12 @@ impl Config {
                     format!("{:?} must start with https://", p.url),
                 );
             }
+        }
+        if !self.api.token.is_empty() && self.api.token.len() < 32 {
+            return bad(
+                "api.token",
+                "must be at least 32 characters (or empty to turn the API off)".into(),
+            );
         }
         if jarida_mail::TlsMode::parse(&self.mail.smtp_tls).is_none() {
             return bad(

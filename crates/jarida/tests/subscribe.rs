@@ -379,3 +379,38 @@ fn without_a_relay_mail_goes_to_the_outbox() {
     assert!(raw.contains("out@example.org"));
     assert!(raw.contains("/en/newsletter/confirm/"));
 }
+
+#[test]
+fn import_through_the_api_needs_the_token() {
+    let token = "t0ken-t0ken-t0ken-t0ken-t0ken-t0ken";
+    let (app, sink) = app_with_sink(|c| c.api.token = token.into());
+    let csv = "email,name\nfirst@example.org,First\nbad,Row\nsecond@example.org,Second\n";
+    let r = app.post_raw("/api/v1/subscribers/import", "text/csv", csv);
+    assert_eq!(r.status, 401);
+    assert_eq!(app.status_of("first@example.org"), None);
+
+    let url = format!("{}/api/v1/subscribers/import?lang=ar", app.base);
+    let mut resp = app
+        .agent
+        .post(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "text/csv")
+        .send(csv)
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.body_mut().read_json().unwrap();
+    assert_eq!(v["imported"], 2);
+    assert_eq!(v["error_count"], 1);
+    assert_eq!(v["errors"][0]["line"], 3);
+    assert_eq!(v["confirmation_emails"], 2);
+    assert_eq!(
+        app.status_of("first@example.org").as_deref(),
+        Some("pending")
+    );
+    let mail = &sink.wait_for("second@example.org", 1)[0];
+    assert!(
+        mail.subject().contains("أكّد"),
+        "in the language given: {}",
+        mail.subject()
+    );
+}
