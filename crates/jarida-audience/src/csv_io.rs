@@ -268,7 +268,7 @@ pub async fn import<R: Read>(
             Ok(Row {
                 line,
                 email,
-                name: name.chars().take(200).collect(),
+                name: crate::subscribers::clean_text(&name, 200),
                 lang,
                 unsubscribed,
             })

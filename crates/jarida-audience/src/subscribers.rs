@@ -117,6 +117,16 @@ pub struct Subscriber {
 const SUB_COLS: &str = "id, email, name, lang, status, source, consent_at, consent_ip, consent_user_agent, \
      consent_form, consent_wording, confirmed_at, created_at, updated_at";
 
+/// Text from outside, trimmed and cut to `max` characters, without control characters (PostgreSQL
+/// refuses NUL in text, and nothing else in this set belongs in a name).
+pub fn clean_text(s: &str, max: usize) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
+
 fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
@@ -192,7 +202,14 @@ pub async fn signup(
     let addr = email::normalize(&s.email).map_err(AudienceError::Email)?;
     let now_s = now.unix_timestamp();
     if let Some(ip) = &s.ip
-        && throttle::hit(db, &format!("signup-ip:{ip}"), 3600, now_s).await? > limits.per_ip_hour
+        && throttle::hit(
+            db,
+            &format!("signup-ip:{}", throttle::ip_bucket(ip)),
+            3600,
+            now_s,
+        )
+        .await?
+            > limits.per_ip_hour
     {
         return Err(AudienceError::RateLimited);
     }
@@ -200,22 +217,22 @@ pub async fn signup(
     if is_suppressed(tx.conn(), &addr).await? {
         return Ok(SignupOutcome::Quiet("suppressed"));
     }
-    let name: String = s.name.trim().chars().take(200).collect();
-    let existing = by_email(tx.conn(), &addr).await?;
-    let (id, status) = match existing {
-        Some(sub) => (sub.id, sub.status),
-        None => {
-            let (id,): (i64,) = q_one!(
-                tx.conn(),
-                (i64,),
-                "INSERT INTO subscribers (email, name, lang, status, source, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, $5, $5) RETURNING id",
-                &addr,
-                &name,
-                &s.lang,
-                s.source.as_str(),
-                now_s
-            )?;
+    let name = clean_text(&s.name, 200);
+    // Insert-or-nothing, then read: two first sign-ups of one address at once (a double-submitted
+    // form, a sign-up racing an import) both end on the same row instead of one failing.
+    let created: Option<(i64,)> = q_opt!(
+        tx.conn(),
+        (i64,),
+        "INSERT INTO subscribers (email, name, lang, status, source, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $5) ON CONFLICT (email) DO NOTHING RETURNING id",
+        &addr,
+        &name,
+        &s.lang,
+        s.source.as_str(),
+        now_s
+    )?;
+    let (id, status) = match created {
+        Some((id,)) => {
             let nl = default_newsletter(tx.conn()).await?;
             q_exec!(
                 tx.conn(),
@@ -224,6 +241,12 @@ pub async fn signup(
                 nl
             )?;
             (id, "pending".to_string())
+        }
+        None => {
+            let sub = by_email(tx.conn(), &addr)
+                .await?
+                .ok_or(AudienceError::NotFound)?;
+            (sub.id, sub.status)
         }
     };
     match status.as_str() {
@@ -237,17 +260,16 @@ pub async fn signup(
             // once they confirm.
             q_exec!(
                 tx.conn(),
-                "UPDATE subscribers SET status = 'pending', name = CASE WHEN $1 = '' THEN name ELSE $1 END, lang = $2, \
-                 consent_at = $3, consent_ip = $4, consent_user_agent = $5, consent_form = $6, consent_wording = $7, \
-                 confirmed_at = NULL, updated_at = $3 WHERE id = $8",
-                &name,
+                // The name stays as it was: a sign-up nobody has confirmed yet must not put words of
+                // its own into someone else's record.
+                "UPDATE subscribers SET status = 'pending', lang = $1, \
+                 consent_at = $2, consent_ip = $3, consent_user_agent = $4, consent_form = $5, consent_wording = $6, \
+                 confirmed_at = NULL, updated_at = $2 WHERE id = $7",
                 &s.lang,
                 now_s,
                 &s.ip,
-                s.user_agent
-                    .as_deref()
-                    .map(|u| u.chars().take(500).collect::<String>()),
-                &s.form_url,
+                s.user_agent.as_deref().map(|u| clean_text(u, 500)),
+                clean_text(&s.form_url, 2000),
                 &s.wording,
                 id
             )?;
@@ -363,12 +385,24 @@ pub async fn confirm(
     if used == 0 {
         return Ok(TokenState::Used);
     }
-    q_exec!(
+    let changed = q_exec!(
         tx.conn(),
         "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'pending'",
         now_s,
         id
     )?;
+    // Every other link of this sign-up dies with it; one confirmed after an unsubscribe must not
+    // quietly subscribe the reader again.
+    q_exec!(
+        tx.conn(),
+        "UPDATE subscriber_tokens SET used_at = $1 WHERE subscriber_id = $2 AND used_at IS NULL",
+        now_s,
+        id
+    )?;
+    if changed == 0 {
+        tx.commit().await?;
+        return Ok(TokenState::Used);
+    }
     event(tx.conn(), id, "confirmed", serde_json::json!({}), now_s).await?;
     tx.commit().await?;
     Ok(TokenState::Valid(id))
@@ -454,7 +488,7 @@ pub async fn update_preferences(
     q_exec!(
         tx.conn(),
         "UPDATE subscribers SET name = $1, lang = $2, updated_at = $3 WHERE id = $4",
-        p.name.trim().chars().take(200).collect::<String>(),
+        clean_text(&p.name, 200),
         &p.lang,
         now_s,
         id

@@ -22,3 +22,36 @@ pub async fn hit(db: &Db, key: &str, window: i64, now: i64) -> Result<i64, Audie
     )?;
     Ok(n)
 }
+
+/// The bucket an address is limited in: an IPv4 address on its own, an IPv6 address by its /64, which
+/// is what one subscriber line usually gets (limiting single IPv6 addresses would limit nothing).
+pub fn ip_bucket(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        _ => ip.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ipv6_is_limited_by_its_64() {
+        assert_eq!(
+            super::ip_bucket("2001:db8:1:2:aaaa::1"),
+            super::ip_bucket("2001:db8:1:2:bbbb::9")
+        );
+        assert_ne!(
+            super::ip_bucket("2001:db8:1:2::1"),
+            super::ip_bucket("2001:db8:1:3::1")
+        );
+        assert_eq!(super::ip_bucket("203.0.113.5"), "203.0.113.5");
+        assert_eq!(super::ip_bucket("::ffff:203.0.113.5"), "203.0.113.5");
+    }
+}

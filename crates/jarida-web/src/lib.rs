@@ -64,6 +64,9 @@ pub struct SiteConfig {
     pub limits: jarida_audience::subscribers::Limits,
     /// Bearer token of the administrative API; `None` turns it off.
     pub api_token: Option<String>,
+    /// Request header a reverse proxy puts the client's address in (`X-Forwarded-For`,
+    /// `X-Real-IP`); `None` uses the connecting socket.
+    pub client_ip_header: Option<String>,
 }
 
 impl SiteConfig {

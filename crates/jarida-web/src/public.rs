@@ -133,6 +133,20 @@ fn page_no(s: &str) -> Option<i64> {
 }
 
 async fn route(app: &App, path: &str) -> Res {
+    // One spelling per page: `/en/%61rticle` and `/en/article` are the same page, and only the
+    // canonical one is rendered and cached, so made-up spellings cannot fill or churn the cache.
+    let mut canonical = String::with_capacity(path.len());
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            canonical.push('/');
+        }
+        canonical.push_str(&enc(
+            &decode(seg).ok_or_else(|| Fail::NotFound(lang_of(app, path)))?
+        ));
+    }
+    if canonical != path {
+        return Ok(Out::Redirect(canonical));
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let nf = || Fail::NotFound(lang_of(app, path));
     match segs.as_slice() {

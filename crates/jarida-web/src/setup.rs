@@ -49,10 +49,10 @@ pub async fn issue_token(db: &Db) -> Result<Option<String>, jarida_store::StoreE
     rand::rng().fill_bytes(&mut raw);
     let token = hex::encode(raw);
     let mut tx = db.begin().await?;
-    q_exec!(tx.conn(), "DELETE FROM kv WHERE key = $1", TOKEN_KEY)?;
+    // An upsert, not delete-then-insert: two processes starting together must not collide.
     q_exec!(
         tx.conn(),
-        "INSERT INTO kv (key, value) VALUES ($1, $2)",
+        "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         TOKEN_KEY,
         token_hash(&token)
     )?;

@@ -42,11 +42,9 @@ pub fn routes() -> Router<AppRef> {
         .route("/api/v1/subscribers", post(subscribe_api))
 }
 
-/// Routes for holders of the API token, with a body limit fit for a subscriber list.
+/// Routes for holders of the API token; they read bodies up to 200 MB, after the token is checked.
 pub fn admin_routes() -> Router<AppRef> {
-    Router::new()
-        .route("/api/v1/subscribers/import", post(import_api))
-        .layer(axum::extract::DefaultBodyLimit::max(200 * 1024 * 1024))
+    Router::new().route("/api/v1/subscribers/import", post(import_api))
 }
 
 #[derive(serde::Deserialize)]
@@ -81,10 +79,10 @@ fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
 async fn import_api(
     State(app): State<AppRef>,
     axum::extract::Query(q): axum::extract::Query<ImportQuery>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    req: axum::extract::Request,
 ) -> Response {
-    if !bearer_ok(&app, &headers) {
+    // The token is checked before a byte of the body is read: only its holder may send 200 MB.
+    if !bearer_ok(&app, req.headers()) {
         let mut r = (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" }))).into_response();
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -98,6 +96,16 @@ async fn import_api(
         )
             .into_response();
     }
+    let body = match axum::body::to_bytes(req.into_body(), 200 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({ "error": "body", "reason": "larger than 200 MB or interrupted" })),
+            )
+                .into_response();
+        }
+    };
     let opts = jarida_audience::csv_io::ImportOptions {
         confirmed: q.confirmed,
         default_lang: lang,
@@ -244,6 +252,20 @@ pub struct SignupForm {
     from: String,
 }
 
+/// The reader's address: the socket's, or behind a reverse proxy the one it reports (the rightmost
+/// entry, which is the one our own proxy added).
+fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
+    app.cfg
+        .client_ip_header
+        .as_deref()
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .unwrap_or(peer.ip())
+        .to_string()
+}
+
 fn user_agent(h: &HeaderMap) -> Option<String> {
     h.get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -289,7 +311,7 @@ async fn subscribe_form(
         name: f.name,
         lang: lang.clone(),
         source: Source::Form,
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client_ip(&app, peer, &headers)),
         user_agent: user_agent(&headers),
         form_url,
         wording: wording(&app, &lang),
@@ -362,7 +384,7 @@ async fn subscribe_api(
         name: req.name,
         lang: lang.clone(),
         source: Source::Api,
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client_ip(&app, peer, &headers)),
         user_agent: user_agent(&headers),
         form_url: app.abs("/api/v1/subscribers"),
         wording: wording(&app, &lang),

@@ -27,6 +27,9 @@ pub struct Config {
     pub per_page: i64,
     /// Log filter (tracing's `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// Behind a reverse proxy: the request header holding the client's address (`X-Forwarded-For`,
+    /// `X-Real-IP`), used for rate limits and consent records. Empty: the connecting socket.
+    pub client_ip_header: String,
     pub site: SiteSection,
     pub support: SupportSection,
     pub cache: CacheSection,
@@ -135,6 +138,7 @@ impl Default for Config {
             default_lang: "en".into(),
             per_page: 12,
             log: "info".into(),
+            client_ip_header: String::new(),
             site: SiteSection::default(),
             support: SupportSection::default(),
             cache: CacheSection::default(),

@@ -52,6 +52,8 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         mail_from_address: cfg.mail_from_address(),
         mail_reply_to: (!cfg.mail.reply_to.is_empty()).then(|| cfg.mail.reply_to.clone()),
         api_token: (!cfg.api.token.is_empty()).then(|| cfg.api.token.clone()),
+        client_ip_header: (!cfg.client_ip_header.is_empty())
+            .then(|| cfg.client_ip_header.to_lowercase()),
         limits: jarida_audience::subscribers::Limits {
             per_ip_hour: cfg.signup.per_ip_per_hour,
             per_address_day: cfg.signup.per_address_per_day,

@@ -192,6 +192,17 @@ fn listings_taxonomies_archive_and_pages() {
     let designs = app.get("/en/designs/").text();
     assert!(designs.contains("Where the water goes"));
     assert_eq!(app.get("/en/reports").status, 308);
+    let odd = app.get("/en/%77ater-crisis");
+    assert_eq!(
+        odd.status, 308,
+        "another spelling of a path redirects to the canonical one"
+    );
+    assert_eq!(odd.header("location"), Some("/en/water-crisis"));
+    assert_eq!(
+        app.get("/ar/tags/%d9%85%d9%8a%d8%a7%d9%87/")
+            .header("location"),
+        Some("/ar/tags/%D9%85%D9%8A%D8%A7%D9%87/")
+    );
 
     let tag = app.get("/en/tags/water/");
     assert_eq!(tag.status, 200);

@@ -26,7 +26,7 @@ fn form_field(html: &str, name: &str) -> String {
 fn double_opt_in_preferences_and_one_click_unsubscribe() {
     let (app, sink) = app_with_sink(|_| {});
     let reader = "Reader@Example.COM";
-    let stored = "Reader@example.com";
+    let stored = "reader@example.com";
 
     // Sign up from the footer form of an English page.
     let r = app.post_form(
@@ -43,7 +43,7 @@ fn double_opt_in_preferences_and_one_click_unsubscribe() {
     assert_eq!(
         app.status_of(stored).as_deref(),
         Some("pending"),
-        "the domain is lower-cased"
+        "the address is lower-cased"
     );
 
     let mails = sink.wait_for(stored, 1);
@@ -412,5 +412,79 @@ fn import_through_the_api_needs_the_token() {
         mail.subject().contains("أكّد"),
         "in the language given: {}",
         mail.subject()
+    );
+}
+
+#[test]
+fn behind_a_proxy_each_client_has_its_own_limit() {
+    let (app, _sink) = app_with_sink(|c| {
+        c.client_ip_header = "X-Forwarded-For".into();
+        c.signup.per_ip_per_hour = 2;
+    });
+    let post = |ip: &str, email: &str| {
+        app.agent
+            .post(format!("{}/en/newsletter/subscribe", app.base))
+            .header("x-forwarded-for", format!("10.0.0.1, {ip}"))
+            .send_form([("email", email)])
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("198.51.100.1", "p1@example.org"), 200);
+    assert_eq!(post("198.51.100.1", "p2@example.org"), 200);
+    assert_eq!(post("198.51.100.1", "p3@example.org"), 429);
+    assert_eq!(
+        post("198.51.100.2", "p4@example.org"),
+        200,
+        "another reader behind the same proxy"
+    );
+    assert_eq!(post("2001:db8:1:2::1", "p5@example.org"), 200);
+    assert_eq!(post("2001:db8:1:2::99", "p6@example.org"), 200);
+    assert_eq!(
+        post("2001:db8:1:2:ffff::7", "p7@example.org"),
+        429,
+        "IPv6 is limited by its /64"
+    );
+}
+
+#[test]
+fn an_old_confirmation_link_cannot_resubscribe_someone_who_left() {
+    let (app, sink) = app_with_sink(|_| {});
+    app.post_form(
+        "/en/newsletter/subscribe",
+        &[("email", "twice@example.org")],
+    );
+    app.post_form(
+        "/en/newsletter/subscribe",
+        &[("email", "twice@example.org")],
+    );
+    let mails = sink.wait_for("twice@example.org", 2);
+    let first = app.path_of(&url_with(&mails[0].text(), "/confirm/").unwrap());
+    let second = app.path_of(&url_with(&mails[1].text(), "/confirm/").unwrap());
+    assert_ne!(first, second);
+    assert_eq!(app.post_form(&first, &[]).status, 200);
+    let welcome = &sink.wait_for("twice@example.org", 3)[2];
+    let unsub = url_with(
+        &welcome.header("List-Unsubscribe").unwrap(),
+        "/unsubscribe/",
+    )
+    .unwrap();
+    app.post_raw(
+        &unsub,
+        "application/x-www-form-urlencoded",
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(
+        app.status_of("twice@example.org").as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.post_form(&second, &[]).status,
+        404,
+        "the other link died with the first confirmation"
+    );
+    assert_eq!(
+        app.status_of("twice@example.org").as_deref(),
+        Some("unsubscribed")
     );
 }

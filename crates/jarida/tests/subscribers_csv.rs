@@ -72,7 +72,7 @@ fn malformed_rows_are_reported_and_valid_rows_import() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("mailchimp.csv:5: Lina@example.org appears earlier in the file"),
+        stderr.contains("mailchimp.csv:5: lina@example.org appears earlier in the file"),
         "{stderr}"
     );
     assert!(
