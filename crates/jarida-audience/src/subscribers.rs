@@ -432,12 +432,7 @@ pub async fn from_link(
         return Ok(None);
     };
     let expected = link_token(secret, sub.id, &sub.email);
-    let ok = expected.len() == token.len()
-        && expected
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
+    let ok: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), token.as_bytes()).into();
     Ok(ok.then_some(sub))
 }
 

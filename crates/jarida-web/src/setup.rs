@@ -74,8 +74,9 @@ async fn token_valid(db: &Db, token: &str) -> Result<bool, jarida_store::StoreEr
     Ok(row.is_some_and(|(h,)| constant_eq(h.as_bytes(), token_hash(token).as_bytes())))
 }
 
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Secret comparison whose time does not depend on where the inputs differ.
+pub(crate) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 /// The form's CSRF token: bound to the setup token by our secret, so only a page we served can post.
