@@ -231,6 +231,7 @@ pub async fn signup(
         s.source.as_str(),
         now_s
     )?;
+    let is_new = created.is_some();
     let (id, status) = match created {
         Some((id,)) => {
             let nl = default_newsletter(tx.conn()).await?;
@@ -255,17 +256,12 @@ pub async fn signup(
             return Ok(SignupOutcome::Quiet("address bounced or complained"));
         }
         "active" => {}
-        _ => {
-            // A new, pending or unsubscribed reader: this sign-up is the consent we will hold them to
-            // once they confirm.
+        _ if is_new => {
+            // A new reader: the record starts with this sign-up's evidence; it counts once confirmed.
             q_exec!(
                 tx.conn(),
-                // The name stays as it was: a sign-up nobody has confirmed yet must not put words of
-                // its own into someone else's record.
-                "UPDATE subscribers SET status = 'pending', lang = $1, \
-                 consent_at = $2, consent_ip = $3, consent_user_agent = $4, consent_form = $5, consent_wording = $6, \
-                 confirmed_at = NULL, updated_at = $2 WHERE id = $7",
-                &s.lang,
+                "UPDATE subscribers SET consent_at = $1, consent_ip = $2, consent_user_agent = $3, consent_form = $4, \
+                 consent_wording = $5 WHERE id = $6",
                 now_s,
                 &s.ip,
                 s.user_agent.as_deref().map(|u| clean_text(u, 500)),
@@ -277,6 +273,19 @@ pub async fn signup(
                 tx.conn(),
                 id,
                 "subscribed",
+                serde_json::json!({ "source": s.source.as_str(), "ip": s.ip, "form": s.form_url }),
+                now_s,
+            )
+            .await?;
+        }
+        _ => {
+            // A pending or unsubscribed reader signing up again: their record stays as it is until
+            // the new link is confirmed (whoever typed the address may not own it); only the log
+            // notes the attempt.
+            event(
+                tx.conn(),
+                id,
+                "subscribe-requested",
                 serde_json::json!({ "source": s.source.as_str(), "ip": s.ip, "form": s.form_url }),
                 now_s,
             )
@@ -310,10 +319,17 @@ pub async fn signup(
     let mut c = db.acquire().await?;
     q_exec!(
         c.conn(),
-        "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at) VALUES ($1, $2, 'confirm', $3)",
+        "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at, lang, consent_at, consent_ip, \
+         consent_user_agent, consent_form, consent_wording) VALUES ($1, $2, 'confirm', $3, $4, $5, $6, $7, $8, $9)",
         sha256_hex(&token),
         id,
-        now_s + limits.confirm_ttl_secs
+        now_s + limits.confirm_ttl_secs,
+        &s.lang,
+        now_s,
+        &s.ip,
+        s.user_agent.as_deref().map(|u| clean_text(u, 500)),
+        clean_text(&s.form_url, 2000),
+        &s.wording
     )?;
     Ok(SignupOutcome::Confirm {
         subscriber: id,
@@ -385,11 +401,20 @@ pub async fn confirm(
     if used == 0 {
         return Ok(TokenState::Used);
     }
+    // The evidence of the sign-up this link came from becomes the record's consent.
     let changed = q_exec!(
         tx.conn(),
-        "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1 WHERE id = $2 AND status = 'pending'",
+        "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1, \
+           lang = COALESCE((SELECT t.lang FROM subscriber_tokens t WHERE t.token_sha256 = $3), lang), \
+           consent_at = COALESCE((SELECT t.consent_at FROM subscriber_tokens t WHERE t.token_sha256 = $3), consent_at), \
+           consent_ip = (SELECT t.consent_ip FROM subscriber_tokens t WHERE t.token_sha256 = $3), \
+           consent_user_agent = (SELECT t.consent_user_agent FROM subscriber_tokens t WHERE t.token_sha256 = $3), \
+           consent_form = COALESCE((SELECT t.consent_form FROM subscriber_tokens t WHERE t.token_sha256 = $3), consent_form), \
+           consent_wording = COALESCE((SELECT t.consent_wording FROM subscriber_tokens t WHERE t.token_sha256 = $3), consent_wording) \
+         WHERE id = $2 AND status IN ('pending', 'unsubscribed')",
         now_s,
-        id
+        id,
+        sha256_hex(token)
     )?;
     // Every other link of this sign-up dies with it; one confirmed after an unsubscribe must not
     // quietly subscribe the reader again.

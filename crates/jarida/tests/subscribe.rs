@@ -487,4 +487,41 @@ fn an_old_confirmation_link_cannot_resubscribe_someone_who_left() {
         app.status_of("twice@example.org").as_deref(),
         Some("unsubscribed")
     );
+
+    // Signing the address up again changes nothing on the record until the new link is confirmed.
+    app.post_form(
+        "/ar/newsletter/subscribe",
+        &[("email", "twice@example.org"), ("name", "Someone Else")],
+    );
+    assert_eq!(
+        app.status_of("twice@example.org").as_deref(),
+        Some("unsubscribed")
+    );
+    let third = app.path_of(
+        &url_with(
+            &sink.wait_for("twice@example.org", 4)[3].text(),
+            "/confirm/",
+        )
+        .unwrap(),
+    );
+    assert_eq!(app.post_form(&third, &[]).status, 200);
+    assert_eq!(
+        app.status_of("twice@example.org").as_deref(),
+        Some("active")
+    );
+    let row = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (String, String),
+            "SELECT lang, name FROM subscribers WHERE email = $1",
+            "twice@example.org"
+        )
+        .unwrap()
+    });
+    assert_eq!(
+        row,
+        ("ar".to_string(), String::new()),
+        "the confirmed sign-up's language; a name typed by whoever asked is not stored"
+    );
 }
