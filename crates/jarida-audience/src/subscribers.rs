@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::email::{self, EmailError};
+use crate::email;
 use crate::{AudienceError, throttle};
 
 use jarida_store::sqlx;
@@ -631,19 +631,4 @@ pub async fn suppress(
         now.unix_timestamp()
     )?;
     Ok(())
-}
-
-/// Count of subscribers by status, for the CLI and tests.
-pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, AudienceError> {
-    let mut c = db.acquire().await?;
-    Ok(q_all!(
-        c.conn(),
-        (String, i64),
-        "SELECT status, COUNT(*) FROM subscribers GROUP BY status ORDER BY status"
-    )?)
-}
-
-/// Rejects an address that does not normalize, with the reason, for callers outside sign-up.
-pub fn check(email: &str) -> Result<String, EmailError> {
-    email::normalize(email)
 }

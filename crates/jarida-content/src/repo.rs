@@ -254,6 +254,17 @@ pub async fn bump_version(c: Conn<'_>) -> Result<(), ContentError> {
 
 /// Publishes scheduled posts whose time has come; returns how many went live.
 pub async fn publish_due(db: &Db, now: OffsetDateTime) -> Result<u64, ContentError> {
+    // Every serving process asks this every few seconds: look first with a read, so the usual answer
+    // ("nothing is due") never takes SQLite's write lock.
+    let (due,): (i64,) = q_one!(
+        db.acquire().await?.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM posts WHERE status = 'scheduled' AND published_at <= $1",
+        now.unix_timestamp()
+    )?;
+    if due == 0 {
+        return Ok(0);
+    }
     let mut tx = db.begin().await?;
     let n = q_exec!(
         tx.conn(),

@@ -27,12 +27,6 @@ pub enum MailError {
     Rejected { code: u16, message: String },
 }
 
-impl MailError {
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, MailError::Rejected { code, .. } if *code >= 500)
-    }
-}
-
 /// One message to send.
 #[derive(Debug, Clone, Default)]
 pub struct Message {

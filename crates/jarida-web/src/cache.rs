@@ -240,14 +240,6 @@ impl PageCache {
         pages.clear();
         true
     }
-
-    pub fn len(&self) -> usize {
-        self.pages.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -77,10 +77,6 @@ impl SiteConfig {
     pub fn description(&self, lang: &str) -> &str {
         pick(&self.descriptions, lang)
     }
-
-    pub fn secure(&self) -> bool {
-        self.base_url.starts_with("https://")
-    }
 }
 
 fn pick<'a>(v: &'a [(String, String)], lang: &str) -> &'a str {

@@ -489,6 +489,32 @@ impl App {
         )))
     }
 
+    /// The context of a fixed section page (`/<lang>/<section>/`) that exists in both languages.
+    fn section(
+        &self,
+        lang: &str,
+        section: &str,
+        title: String,
+        description: String,
+        current: Option<&str>,
+    ) -> BTreeMap<&'static str, Value> {
+        let (alternates, x_default) = self.both(|l| format!("/{l}/{section}/"));
+        let meta = Meta {
+            title,
+            description,
+            canonical: self.abs(&format!("/{lang}/{section}/")),
+            alternates,
+            x_default,
+            ..Default::default()
+        };
+        self.base(
+            lang,
+            meta,
+            current,
+            Some(format!("/{}/{section}/", other_lang(lang))),
+        )
+    }
+
     /// `hreflang` alternates for a path that exists in every language.
     fn both(&self, path_in: impl Fn(&str) -> String) -> (Vec<Alt>, Option<String>) {
         let alts = LANGS
@@ -720,19 +746,12 @@ async fn taxonomy(app: &App, lang: &str, tax: &str, slug: &str, page: i64) -> Re
 
 async fn archive_index(app: &App, lang: &str) -> Res {
     let months = repo::months(&app.db, lang).await?;
-    let (alternates, x_default) = app.both(|l| format!("/{l}/archive/"));
-    let meta = Meta {
-        title: app.t(lang, "nav-archive"),
-        canonical: app.abs(&format!("/{lang}/archive/")),
-        alternates,
-        x_default,
-        ..Default::default()
-    };
-    let mut ctx = app.base(
+    let mut ctx = app.section(
         lang,
-        meta,
+        "archive",
+        app.t(lang, "nav-archive"),
+        String::new(),
         None,
-        Some(format!("/{}/archive/", other_lang(lang))),
     );
     let list: Vec<_> = months
         .iter()
@@ -784,21 +803,8 @@ async fn archive_month(app: &App, lang: &str, y: &str, m: &str, page: i64) -> Re
 }
 
 fn support(app: &App, lang: &str) -> Res {
-    let (alternates, x_default) = app.both(|l| format!("/{l}/support/"));
-    let meta = Meta {
-        title: app.t(lang, "support-title"),
-        description: app.t(lang, "support-intro"),
-        canonical: app.abs(&format!("/{lang}/support/")),
-        alternates,
-        x_default,
-        ..Default::default()
-    };
-    let mut ctx = app.base(
-        lang,
-        meta,
-        Some("support"),
-        Some(format!("/{}/support/", other_lang(lang))),
-    );
+    let (title, intro) = (app.t(lang, "support-title"), app.t(lang, "support-intro"));
+    let mut ctx = app.section(lang, "support", title, intro, Some("support"));
     ctx.insert(
         "support",
         crate::ser(json!({ "providers": app.cfg.providers, "bank_details": app.cfg.bank_details })),
@@ -807,21 +813,11 @@ fn support(app: &App, lang: &str) -> Res {
 }
 
 fn newsletter(app: &App, lang: &str) -> Res {
-    let (alternates, x_default) = app.both(|l| format!("/{l}/newsletter/"));
-    let meta = Meta {
-        title: app.t(lang, "nav-newsletter"),
-        description: app.t(lang, "newsletter-pitch"),
-        canonical: app.abs(&format!("/{lang}/newsletter/")),
-        alternates,
-        x_default,
-        ..Default::default()
-    };
-    let ctx = app.base(
-        lang,
-        meta,
-        Some("newsletter"),
-        Some(format!("/{}/newsletter/", other_lang(lang))),
+    let (title, pitch) = (
+        app.t(lang, "nav-newsletter"),
+        app.t(lang, "newsletter-pitch"),
     );
+    let ctx = app.section(lang, "newsletter", title, pitch, Some("newsletter"));
     app.html("newsletter.html", ctx)
 }
 

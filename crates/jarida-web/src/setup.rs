@@ -124,18 +124,25 @@ fn page(app: &App, status: StatusCode, ctx: BTreeMap<&'static str, Value>) -> Re
     }
 }
 
+/// The page for a setup link that is not (or no longer) valid, or `Ok` to go on.
+async fn require_token(app: &App, token: &str) -> Result<(), Response> {
+    match token_valid(&app.db, token).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(gone(app)),
+        Err(e) => {
+            tracing::error!(error = %e, "setup token check failed");
+            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
 fn gone(app: &App) -> Response {
     crate::public::error_page(app, &app.cfg.default_lang, StatusCode::NOT_FOUND)
 }
 
 async fn show(State(app): State<AppRef>, Path(token): Path<String>) -> Response {
-    match token_valid(&app.db, &token).await {
-        Ok(true) => {}
-        Ok(false) => return gone(&app),
-        Err(e) => {
-            tracing::error!(error = %e, "setup token check failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    if let Err(r) = require_token(&app, &token).await {
+        return r;
     }
     let mut ctx = BTreeMap::new();
     ctx.insert("csrf", Value::from(csrf(&app, &token)));
@@ -148,13 +155,8 @@ async fn submit(
     Path(token): Path<String>,
     Form(f): Form<SetupForm>,
 ) -> Response {
-    match token_valid(&app.db, &token).await {
-        Ok(true) => {}
-        Ok(false) => return gone(&app),
-        Err(e) => {
-            tracing::error!(error = %e, "setup token check failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    if let Err(r) = require_token(&app, &token).await {
+        return r;
     }
     if !constant_eq(f.csrf.as_bytes(), csrf(&app, &token).as_bytes()) {
         return (

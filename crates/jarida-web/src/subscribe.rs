@@ -754,10 +754,18 @@ async fn manage_page(
     if !lang_ok(&lang) {
         return not_found(&app);
     }
-    match subs::from_link(&app.db, &app.secret, &link).await {
-        Ok(Some(sub)) => manage_view(&app, &lang, &link, &sub, None).await,
-        Ok(None) => token_problem(&app, &lang, TokenState::Unknown),
-        Err(e) => internal(&app, &lang, e),
+    match linked(&app, &lang, &link).await {
+        Ok(sub) => manage_view(&app, &lang, &link, &sub, None).await,
+        Err(r) => r,
+    }
+}
+
+/// The subscriber a signed link names, or the page saying the link does not work (in `lang`).
+async fn linked(app: &App, lang: &str, link: &str) -> Result<subs::Subscriber, Response> {
+    match subs::from_link(&app.db, &app.secret, link).await {
+        Ok(Some(sub)) => Ok(sub),
+        Ok(None) => Err(token_problem(app, lang, TokenState::Unknown)),
+        Err(e) => Err(internal(app, lang, e)),
     }
 }
 
@@ -769,10 +777,9 @@ async fn manage_post(
     if !lang_ok(&lang) {
         return not_found(&app);
     }
-    let sub = match subs::from_link(&app.db, &app.secret, &link).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return token_problem(&app, &lang, TokenState::Unknown),
-        Err(e) => return internal(&app, &lang, e),
+    let sub = match linked(&app, &lang, &link).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     // Repeated `newsletter` fields: parse the form by hand rather than into a struct.
     let fields: Vec<(String, String)> = url_form(&body);
@@ -892,8 +899,8 @@ fn unsubscribed(app: &App, lang: &str, link: &str) -> Response {
 
 /// GET never unsubscribes (link scanners would): it shows a button.
 async fn unsubscribe_page(State(app): State<AppRef>, Path(link): Path<String>) -> Response {
-    match subs::from_link(&app.db, &app.secret, &link).await {
-        Ok(Some(sub)) => {
+    match linked(&app, &app.cfg.default_lang, &link).await {
+        Ok(sub) => {
             let lang = sub.lang.clone();
             let mut extra = BTreeMap::new();
             extra.insert(
@@ -914,25 +921,19 @@ async fn unsubscribe_page(State(app): State<AppRef>, Path(link): Path<String>) -
                 extra,
             )
         }
-        Ok(None) => token_problem(&app, &app.cfg.default_lang, TokenState::Unknown),
-        Err(e) => internal(&app, &app.cfg.default_lang, e),
+        Err(r) => r,
     }
 }
 
 /// RFC 8058 one-click: a POST with `List-Unsubscribe=One-Click` (or the page's button), no cookie, no
 /// CSRF token, no redirect; 200 every time, including when already unsubscribed.
 async fn unsubscribe_post(State(app): State<AppRef>, Path(link): Path<String>) -> Response {
-    match subs::from_link(&app.db, &app.secret, &link).await {
-        Ok(Some(sub)) => {
-            match subs::unsubscribe(&app.db, sub.id, "one-click", OffsetDateTime::now_utc()).await {
-                Ok(_) => {
-                    let lang = sub.lang.clone();
-                    unsubscribed(&app, &lang, &link)
-                }
-                Err(e) => internal(&app, &sub.lang, e),
-            }
-        }
-        Ok(None) => token_problem(&app, &app.cfg.default_lang, TokenState::Unknown),
-        Err(e) => internal(&app, &app.cfg.default_lang, e),
+    let sub = match linked(&app, &app.cfg.default_lang, &link).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match subs::unsubscribe(&app.db, sub.id, "one-click", OffsetDateTime::now_utc()).await {
+        Ok(_) => unsubscribed(&app, &sub.lang, &link),
+        Err(e) => internal(&app, &sub.lang, e),
     }
 }

@@ -144,8 +144,3 @@ impl Theme {
         self.env.get_template(name)?.render(ctx)
     }
 }
-
-/// Parses every template at start-up so a broken theme is reported before the site is up.
-pub fn check(theme_dir: Option<&Path>) -> Result<(), ThemeError> {
-    Theme::load(theme_dir).map(|_| ())
-}
