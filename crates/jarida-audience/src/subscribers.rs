@@ -632,3 +632,29 @@ pub async fn suppress(
     )?;
     Ok(())
 }
+
+/// A relay said the address does not exist (5.1.x): the reader is marked bounced and no longer mailed.
+pub async fn mark_bounced(
+    c: &mut jarida_store::Tx,
+    id: i64,
+    reply: &str,
+    now: i64,
+) -> Result<(), AudienceError> {
+    let n = q_exec!(
+        c.conn(),
+        "UPDATE subscribers SET status = 'bounced', updated_at = $1 WHERE id = $2 AND status = 'active'",
+        now,
+        id
+    )?;
+    if n > 0 {
+        event(
+            c.conn(),
+            id,
+            "bounced",
+            serde_json::json!({ "reply": reply }),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -3,6 +3,10 @@
 //! SMTP relay with TLS none / STARTTLS / implicit and optional authentication. It knows nothing of
 //! newsletters or subscribers: it sends and reports what the relay said.
 
+pub mod bulk;
+pub mod dkim;
+pub mod relay;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

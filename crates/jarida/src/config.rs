@@ -36,6 +36,148 @@ pub struct Config {
     pub mail: MailSection,
     pub signup: SignupSection,
     pub api: ApiSection,
+    /// Newsletters by slug; `main` is the one the sign-up form subscribes readers to.
+    pub newsletters: std::collections::BTreeMap<String, NewsletterSection>,
+    pub delivery: DeliverySection,
+    pub dkim: DkimSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewsletterSection {
+    /// Shown in the email and in `List-Id`. Empty: "<site name> newsletter".
+    pub name: String,
+    /// When a draft edition is composed: a cron expression (minute hour day-of-month month
+    /// day-of-week) in `timezone`. Default: the 1st and the 15th at 09:00.
+    pub cadence: String,
+    /// The newsroom's time zone (IANA name).
+    pub timezone: String,
+    /// Sender. Empty: the `mail` section's.
+    pub from_name: String,
+    pub from_address: String,
+    pub reply_to: String,
+    /// Languages it is written in.
+    pub langs: Vec<String>,
+    /// Send as soon as composed, without waiting for an editor's approval.
+    pub auto_send: bool,
+    /// For readers of a language without posts in the period: `other` (the other language's
+    /// edition) or `skip` (nothing this time).
+    pub fallback: String,
+    /// Addresses told that a draft is ready. Empty: the site's owner and editors.
+    pub editors: Vec<String>,
+}
+
+impl Default for NewsletterSection {
+    fn default() -> Self {
+        NewsletterSection {
+            name: String::new(),
+            cadence: "0 9 1,15 * *".into(),
+            timezone: "UTC".into(),
+            from_name: String::new(),
+            from_address: String::new(),
+            reply_to: String::new(),
+            langs: vec!["en".into(), "ar".into()],
+            auto_send: false,
+            fallback: "other".into(),
+            editors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySection {
+    /// Run the delivery workers and the edition scheduler inside `jarida serve`.
+    pub enabled: bool,
+    /// SMTP relays for newsletters. Empty: the `mail` section's relay, or with none configured,
+    /// `<data_dir>/outbox/edition-<id>/`.
+    pub relays: Vec<RelaySection>,
+    /// Connections to the `mail` section's relay when `relays` is empty.
+    pub connections: usize,
+    /// Messages per second across the process; 0: no limit.
+    pub rate_per_second: u32,
+    /// Messages in flight to one recipient domain at a time.
+    pub per_domain: usize,
+    /// First retry after a 4xx reply, doubled at each attempt.
+    pub retry_base_seconds: u64,
+    /// A deferred message is given up this long after its first attempt.
+    pub retry_horizon_hours: u64,
+    /// Rows claimed by a worker stay reserved this long; a crashed worker's rows return after it.
+    pub lease_seconds: u64,
+    /// Rows claimed at once.
+    pub batch: usize,
+    /// Seconds between looks for work when idle.
+    pub poll_seconds: f64,
+    /// Domain of the VERP return path (`b+<token>@<domain>`). Empty: the sender's domain.
+    pub bounce_domain: String,
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        DeliverySection {
+            enabled: true,
+            relays: Vec::new(),
+            connections: 4,
+            rate_per_second: 0,
+            per_domain: 8,
+            retry_base_seconds: 300,
+            retry_horizon_hours: 48,
+            lease_seconds: 300,
+            batch: 500,
+            poll_seconds: 5.0,
+            bounce_domain: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySection {
+    pub host: String,
+    pub port: u16,
+    /// `none`, `starttls` or `implicit`.
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub max_connections: usize,
+    pub accept_invalid_certs: bool,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        RelaySection {
+            host: String::new(),
+            port: 587,
+            tls: "starttls".into(),
+            username: String::new(),
+            password: String::new(),
+            max_connections: 4,
+            accept_invalid_certs: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DkimSection {
+    /// Sign newsletters with the keys `jarida dkim generate` made (`<data_dir>/keys/dkim-*.pem`).
+    pub enabled: bool,
+    /// The signing domain (`d=`). Empty: the sender's domain.
+    pub domain: String,
+    pub selector: String,
+    /// Add a second, Ed25519 signature (RFC 8463) when its key exists.
+    pub ed25519: bool,
+}
+
+impl Default for DkimSection {
+    fn default() -> Self {
+        DkimSection {
+            enabled: true,
+            domain: String::new(),
+            selector: "jarida".into(),
+            ed25519: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -145,6 +287,11 @@ impl Default for Config {
             mail: MailSection::default(),
             signup: SignupSection::default(),
             api: ApiSection::default(),
+            newsletters: [("main".to_string(), NewsletterSection::default())]
+                .into_iter()
+                .collect(),
+            delivery: DeliverySection::default(),
+            dkim: DkimSection::default(),
         }
     }
 }
@@ -328,6 +475,95 @@ impl Config {
                 return bad(k, format!("{v} must be at least 1"));
             }
         }
+        for (slug, n) in &self.newsletters {
+            let k = |f: &str| format!("newsletters.{slug}.{f}");
+            if jarida_content::check_slug(slug).is_err() {
+                return bad(
+                    &format!("newsletters.{slug}"),
+                    "the name must be a slug (a-z, 0-9, -)".into(),
+                );
+            }
+            if let Err(e) = jarida_newsletter::parse_cadence(&n.cadence) {
+                return bad(&k("cadence"), e);
+            }
+            if let Err(e) = jarida_newsletter::parse_timezone(&n.timezone) {
+                return bad(&k("timezone"), e);
+            }
+            if jarida_newsletter::Fallback::parse(&n.fallback).is_none() {
+                return bad(
+                    &k("fallback"),
+                    format!("{:?} is not one of other, skip", n.fallback),
+                );
+            }
+            if n.langs.is_empty() {
+                return bad(&k("langs"), "must name at least one language".into());
+            }
+            for l in &n.langs {
+                if !jarida_content::LANGS.contains(&l.as_str()) {
+                    return bad(&k("langs"), format!("{l:?} is not one of en, ar"));
+                }
+            }
+            for (f, v) in [("from_address", &n.from_address), ("reply_to", &n.reply_to)] {
+                if !v.is_empty() && jarida_audience::email::normalize(v).is_err() {
+                    return bad(&k(f), format!("{v:?} is not an email address"));
+                }
+            }
+            for v in &n.editors {
+                if jarida_audience::email::normalize(v).is_err() {
+                    return bad(&k("editors"), format!("{v:?} is not an email address"));
+                }
+            }
+        }
+        if !self.newsletters.contains_key("main") {
+            return bad(
+                "newsletters",
+                "the `main` newsletter cannot be removed (sign-ups join it)".into(),
+            );
+        }
+        for (i, r) in self.delivery.relays.iter().enumerate() {
+            let k = |f: &str| format!("delivery.relays[{i}].{f}");
+            if r.host.is_empty() {
+                return bad(&k("host"), "must not be empty".into());
+            }
+            if jarida_mail::TlsMode::parse(&r.tls).is_none() {
+                return bad(
+                    &k("tls"),
+                    format!("{:?} is not one of none, starttls, implicit", r.tls),
+                );
+            }
+            if !(1..=100).contains(&r.max_connections) {
+                return bad(&k("max_connections"), "must be between 1 and 100".into());
+            }
+        }
+        let d = &self.delivery;
+        for (k, v, lo, hi) in [
+            ("delivery.connections", d.connections as u64, 1, 100),
+            ("delivery.per_domain", d.per_domain as u64, 1, 1000),
+            ("delivery.batch", d.batch as u64, 1, 10_000),
+            ("delivery.lease_seconds", d.lease_seconds, 1, 86_400),
+            (
+                "delivery.retry_base_seconds",
+                d.retry_base_seconds,
+                1,
+                86_400,
+            ),
+            (
+                "delivery.retry_horizon_hours",
+                d.retry_horizon_hours,
+                1,
+                24 * 30,
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return bad(k, format!("{v} is not between {lo} and {hi}"));
+            }
+        }
+        if !(d.poll_seconds > 0.0 && d.poll_seconds <= 3600.0) {
+            return bad(
+                "delivery.poll_seconds",
+                format!("{} is not between 0 and 3600", d.poll_seconds),
+            );
+        }
         if self.log.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return bad(
                 "log",
@@ -397,6 +633,146 @@ impl Config {
                 .to_string(),
             timeout: std::time::Duration::from_secs(30),
             accept_invalid_certs: self.mail.smtp_accept_invalid_certs,
+        })
+    }
+
+    /// The configured newsletters, parsed (the configuration was validated on load).
+    pub fn newsletters(&self) -> Vec<jarida_newsletter::Newsletter> {
+        self.newsletters
+            .iter()
+            .filter_map(|(slug, n)| {
+                Some(jarida_newsletter::Newsletter {
+                    slug: slug.clone(),
+                    name: if n.name.is_empty() {
+                        format!("{} newsletter", self.site.name_en)
+                    } else {
+                        n.name.clone()
+                    },
+                    cadence: jarida_newsletter::parse_cadence(&n.cadence).ok()?,
+                    timezone: jarida_newsletter::parse_timezone(&n.timezone).ok()?,
+                    from_name: if !n.from_name.is_empty() {
+                        n.from_name.clone()
+                    } else if !self.mail.from_name.is_empty() {
+                        self.mail.from_name.clone()
+                    } else {
+                        self.site.name_en.clone()
+                    },
+                    from_address: if n.from_address.is_empty() {
+                        self.mail_from_address()
+                    } else {
+                        n.from_address.clone()
+                    },
+                    reply_to: [&n.reply_to, &self.mail.reply_to]
+                        .into_iter()
+                        .find(|r| !r.is_empty())
+                        .cloned(),
+                    langs: n.langs.clone(),
+                    auto_send: n.auto_send,
+                    fallback: jarida_newsletter::Fallback::parse(&n.fallback)?,
+                    editors: n.editors.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn sender_domain(&self) -> String {
+        self.mail_from_address()
+            .rsplit('@')
+            .next()
+            .unwrap_or("localhost")
+            .to_string()
+    }
+
+    pub fn dkim_key_path(&self, algorithm: &str) -> PathBuf {
+        self.data_dir
+            .join("keys")
+            .join(format!("dkim-{algorithm}.pem"))
+    }
+
+    pub fn dkim_domain(&self) -> String {
+        if self.dkim.domain.is_empty() {
+            self.sender_domain()
+        } else {
+            self.dkim.domain.clone()
+        }
+    }
+
+    /// The DKIM signer, when signing is on and `jarida dkim generate` has made a key.
+    pub fn dkim_signer(
+        &self,
+    ) -> Result<Option<std::sync::Arc<jarida_mail::dkim::DkimSigner>>, ConfigError> {
+        if !self.dkim.enabled {
+            return Ok(None);
+        }
+        let mut keys = Vec::new();
+        let algs: &[&str] = if self.dkim.ed25519 {
+            &["rsa", "ed25519"]
+        } else {
+            &["rsa"]
+        };
+        for alg in algs {
+            let path = self.dkim_key_path(alg);
+            let Ok(pem) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let key = jarida_mail::dkim::DkimKey::from_pem(
+                &pem,
+                &self.dkim_domain(),
+                &self.dkim.selector,
+            )
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            keys.push(key);
+        }
+        Ok((!keys.is_empty())
+            .then(|| std::sync::Arc::new(jarida_mail::dkim::DkimSigner::new(keys))))
+    }
+
+    /// How newsletters are delivered.
+    pub fn delivery(&self) -> Result<jarida_newsletter::deliver::DeliveryConfig, ConfigError> {
+        let d = &self.delivery;
+        let helo = self.sender_domain();
+        let mut relays: Vec<jarida_newsletter::deliver::RelayConfig> = d
+            .relays
+            .iter()
+            .map(|r| jarida_newsletter::deliver::RelayConfig {
+                smtp: jarida_mail::Smtp {
+                    host: r.host.clone(),
+                    port: r.port,
+                    tls: jarida_mail::TlsMode::parse(&r.tls)
+                        .unwrap_or(jarida_mail::TlsMode::StartTls),
+                    username: r.username.clone(),
+                    password: r.password.clone(),
+                    helo: helo.clone(),
+                    timeout: std::time::Duration::from_secs(60),
+                    accept_invalid_certs: r.accept_invalid_certs,
+                },
+                max_connections: r.max_connections,
+            })
+            .collect();
+        if relays.is_empty()
+            && let jarida_mail::Transport::Smtp(s) = self.mail_transport()
+        {
+            relays.push(jarida_newsletter::deliver::RelayConfig {
+                smtp: s,
+                max_connections: d.connections,
+            });
+        }
+        Ok(jarida_newsletter::deliver::DeliveryConfig {
+            relays,
+            outbox_dir: self.data_dir.join("outbox"),
+            rate_per_second: d.rate_per_second,
+            per_domain: d.per_domain,
+            retry_base: std::time::Duration::from_secs(d.retry_base_seconds),
+            retry_horizon: std::time::Duration::from_secs(d.retry_horizon_hours * 3600),
+            lease: std::time::Duration::from_secs(d.lease_seconds),
+            batch: d.batch,
+            bounce_domain: if d.bounce_domain.is_empty() {
+                self.sender_domain()
+            } else {
+                d.bounce_domain.clone()
+            },
+            dkim: self.dkim_signer()?,
+            poll: std::time::Duration::from_secs_f64(d.poll_seconds),
         })
     }
 

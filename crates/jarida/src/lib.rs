@@ -62,6 +62,73 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
     }
 }
 
+/// Site facts the newsletter layout needs.
+pub fn site_info(cfg: &Config, base_url: &str) -> jarida_newsletter::render::SiteInfo {
+    jarida_newsletter::render::SiteInfo {
+        base_url: base_url.to_string(),
+        names: vec![
+            ("en".into(), cfg.site.name_en.clone()),
+            ("ar".into(), cfg.site.name_ar.clone()),
+        ],
+    }
+}
+
+/// The delivery engine for this configuration.
+pub async fn engine(
+    cfg: &Config,
+    db: &Db,
+    base_url: &str,
+) -> anyhow::Result<Arc<jarida_newsletter::deliver::Engine>> {
+    let newsletters = cfg.newsletters();
+    jarida_newsletter::editions::sync(
+        db,
+        &newsletters,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .await
+    .context("recording the configured newsletters")?;
+    let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
+    Ok(Arc::new(jarida_newsletter::deliver::Engine {
+        db: db.clone(),
+        cfg: cfg.delivery()?,
+        site: site_info(cfg, base_url),
+        secret: secret.to_vec(),
+        newsletters,
+        renderer: jarida_newsletter::render::Renderer::new(Some(&cfg.theme_dir()))?,
+    }))
+}
+
+/// Runs the delivery workers and the cadence scheduler until the process ends.
+pub fn spawn_background(
+    engine: Arc<jarida_newsletter::deliver::Engine>,
+    mailer: jarida_mail::Transport,
+) {
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let e = engine.clone();
+    tokio::spawn(async move {
+        // The sender is kept alive for the life of the task: stopping means the runtime ends.
+        let _keep = _stop_tx;
+        e.run(stop).await;
+    });
+    tokio::spawn(async move {
+        loop {
+            let now = time::OffsetDateTime::now_utc();
+            if let Err(err) = jarida_newsletter::scheduler::tick(
+                &engine.db,
+                &engine.newsletters,
+                &engine.site,
+                &mailer,
+                now,
+            )
+            .await
+            {
+                tracing::error!(error = %err, "newsletter scheduler");
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    });
+}
+
 /// A started server: its address, the setup link if no owner exists yet, and the app it serves.
 pub struct Running {
     pub addr: SocketAddr,
@@ -85,6 +152,10 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         .await?
         .map(|t| format!("{base}/setup/{t}"));
     jarida_web::spawn_refresher(app.clone());
+    if cfg.delivery.enabled {
+        let engine = engine(cfg, &db, &base).await?;
+        spawn_background(engine, cfg.mail_transport());
+    }
     let router = jarida_web::router(app.clone());
     let task = tokio::spawn(async move {
         axum::serve(

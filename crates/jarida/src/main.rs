@@ -1,5 +1,7 @@
 //! `jarida`: the command line. Every command reads the same configuration.
 
+mod cmd_editions;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +49,18 @@ enum Command {
     Subscribers {
         #[command(subcommand)]
         command: SubscribersCommand,
+    },
+    /// Newsletter editions: compose, edit, approve, schedule, send, pause, resume, cancel.
+    Editions {
+        #[command(subcommand)]
+        command: cmd_editions::EditionsCommand,
+    },
+    /// Run the delivery workers and the edition scheduler without the web server.
+    Worker,
+    /// DKIM keys for signing newsletters.
+    Dkim {
+        #[command(subcommand)]
+        command: cmd_editions::DkimCommand,
     },
 }
 
@@ -183,6 +197,9 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
             }
         }
         Command::Subscribers { command } => return subscribers(command, &cfg).await,
+        Command::Editions { command } => return cmd_editions::editions(command, &cfg).await,
+        Command::Worker => return cmd_editions::worker(&cfg).await,
+        Command::Dkim { command } => return cmd_editions::dkim(command, &cfg),
         Command::Export { dir } => {
             let db = jarida::open(&cfg).await?;
             let n = jarida_content::folder::export(&db, &dir, &cfg.media_dir()).await?;
@@ -354,12 +371,17 @@ impl<R: std::io::Read> std::io::Read for CountingReader<R> {
 }
 
 fn progress_bar() -> Option<indicatif::ProgressBar> {
+    progress_bar_with("{bar:40} {pos}/{len} {wide_msg}")
+}
+
+/// A progress bar on a terminal only, so logs and pipes stay clean.
+fn progress_bar_with(template: &str) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let b = indicatif::ProgressBar::new(0);
     b.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+        indicatif::ProgressStyle::with_template(template)
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(b)

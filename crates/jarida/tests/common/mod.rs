@@ -331,6 +331,8 @@ pub struct Sink {
 /// One message as the sink received it.
 pub struct Received {
     pub rcpt: String,
+    /// The envelope sender (MAIL FROM), where bounces go.
+    pub mail_from: String,
     pub raw: Vec<u8>,
 }
 
@@ -380,6 +382,16 @@ impl Received {
 impl Sink {
     /// Starts `smtp-sink`; extra flags inject faults (see smtp-sink(1)).
     pub fn start(extra: &[&str]) -> Sink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Sink::start_at(port, extra)
+    }
+
+    /// Starts `smtp-sink` on a given port (to replace a faulty sink with a healthy one).
+    pub fn start_at(port: u16, extra: &[&str]) -> Sink {
         let exe = ["/usr/sbin/smtp-sink", "/usr/bin/smtp-sink"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -390,11 +402,6 @@ impl Sink {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut cmd = std::process::Command::new(exe);
         // As root smtp-sink must drop to another user.
         if unsafe_is_root() {
@@ -436,6 +443,12 @@ impl Sink {
                     .lines()
                     .find_map(|l| l.strip_prefix("X-Rcpt-Args: <"))
                     .map(|r| r.trim_end_matches('>').to_string())?;
+                let mail_from = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("X-Mail-Args: <"))
+                    .and_then(|r| r.split('>').next())
+                    .unwrap_or("")
+                    .to_string();
                 let start = text.find("\nReceived:").map(|i| i + 1)?;
                 let after_received = text[start..].find("\n").map(|i| start + i + 1)?;
                 // Skip the folded continuation lines of the Received header.
@@ -447,7 +460,11 @@ impl Sink {
                     .replace("\r\n", "\n")
                     .replace('\n', "\r\n")
                     .into_bytes();
-                Some(Received { rcpt, raw })
+                Some(Received {
+                    rcpt,
+                    mail_from,
+                    raw,
+                })
             })
             .collect()
     }

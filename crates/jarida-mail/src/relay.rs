@@ -1,0 +1,262 @@
+//! A reusable SMTP connection for bulk sending: connect once (TLS none / STARTTLS / implicit, optional
+//! authentication), then send message after message, pipelining MAIL, RCPT and DATA when the relay
+//! offers PIPELINING (RFC 2920) so a message costs two round trips instead of four.
+//!
+//! mail-send's `SmtpClient::send` waits for each reply in turn and folds every reply into one error
+//! type; the bulk path needs the relay's code and enhanced status per message, and must know whether
+//! the connection is still usable, so the transaction is driven here over mail-send's primitives.
+
+use mail_send::SmtpClient;
+use mail_send::smtp::message::Parameters;
+use smtp_proto::EXT_PIPELINING;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::{Smtp, TlsMode};
+
+/// How one message fared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The relay answered with an error for this message; the connection can carry the next one.
+    #[error("{code} {message}")]
+    Rejected {
+        code: u16,
+        /// Enhanced status code (RFC 3463), `[0, 0, 0]` when the relay gave none.
+        enhanced: [u8; 3],
+        message: String,
+    },
+    /// The connection failed (refused, reset, timed out, closed mid-DATA). Whether the relay kept the
+    /// message is unknown; the connection must be dropped.
+    #[error("{0}")]
+    Connection(String),
+}
+
+impl SendError {
+    /// A 4xx reply or a broken connection: worth trying again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SendError::Rejected { code, .. } => (400..500).contains(code),
+            SendError::Connection(_) => true,
+        }
+    }
+
+    /// The reply as text for the ledger: `550 5.1.1 no such user`.
+    pub fn reply(&self) -> String {
+        match self {
+            SendError::Rejected {
+                code,
+                enhanced,
+                message,
+            } => {
+                if enhanced[0] != 0 {
+                    format!(
+                        "{code} {}.{}.{} {message}",
+                        enhanced[0], enhanced[1], enhanced[2]
+                    )
+                } else {
+                    format!("{code} {message}")
+                }
+            }
+            SendError::Connection(m) => format!("connection: {m}"),
+        }
+    }
+}
+
+enum Stream {
+    Plain(SmtpClient<TcpStream>),
+    // Boxed: the TLS state is large and most relays in tests and on localhost are plain.
+    Tls(Box<SmtpClient<TlsStream<TcpStream>>>),
+}
+
+/// One open connection to a relay.
+pub struct Connection {
+    stream: Stream,
+    pipelining: bool,
+    /// A reset failed: the connection's state is unknown and it must not carry another message.
+    broken: bool,
+    /// Messages accepted on this connection.
+    pub sent: u64,
+}
+
+fn conn_err(e: impl std::fmt::Display) -> SendError {
+    SendError::Connection(e.to_string())
+}
+
+macro_rules! with_client {
+    ($self:expr, $c:ident => $body:expr) => {
+        match &mut $self.stream {
+            Stream::Plain($c) => $body,
+            Stream::Tls($c) => $body,
+        }
+    };
+}
+
+impl Connection {
+    /// Connects, greets, secures and authenticates as the relay's settings say.
+    pub async fn open(s: &Smtp) -> Result<Connection, SendError> {
+        let mut b = mail_send::SmtpClientBuilder::new(s.host.clone(), s.port)
+            .map_err(conn_err)?
+            .helo_host(s.helo.clone())
+            .timeout(s.timeout)
+            .implicit_tls(s.tls == TlsMode::Implicit)
+            .say_ehlo(false);
+        if s.accept_invalid_certs {
+            b = b.allow_invalid_certs();
+        }
+        let creds = (!s.username.is_empty())
+            .then(|| mail_send::Credentials::new(s.username.clone(), s.password.clone()));
+        let stream = match s.tls {
+            TlsMode::None => Stream::Plain(b.connect_plain().await.map_err(conn_err)?),
+            _ => Stream::Tls(Box::new(b.connect().await.map_err(conn_err)?)),
+        };
+        let mut c = Connection {
+            stream,
+            pipelining: false,
+            broken: false,
+            sent: 0,
+        };
+        let helo = s.helo.clone();
+        let caps = with_client!(c, cl => {
+            let caps = cl.capabilities(&helo, false).await.map_err(conn_err)?;
+            if let Some(cr) = &creds {
+                cl.authenticate(cr, &caps).await.map_err(reply_or_conn)?;
+            }
+            caps
+        });
+        c.pipelining = caps.has_capability(EXT_PIPELINING);
+        Ok(c)
+    }
+
+    /// Sends one message to one recipient. `Ok` means the relay answered 250 to the end of DATA.
+    pub async fn send(&mut self, from: &str, to: &str, bytes: &[u8]) -> Result<(), SendError> {
+        let r = if self.pipelining {
+            self.send_pipelined(from, to, bytes).await
+        } else {
+            self.send_sequential(from, to, bytes).await
+        };
+        if r.is_ok() {
+            self.sent += 1;
+        }
+        r
+    }
+
+    async fn send_pipelined(
+        &mut self,
+        from: &str,
+        to: &str,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
+        let cmds = [
+            format!("MAIL FROM:<{from}>\r\n"),
+            format!("RCPT TO:<{to}>\r\n"),
+            "DATA\r\n".to_string(),
+        ];
+        let replies = with_client!(self, cl => cl.cmds(cmds.iter()).await.map_err(conn_err)?);
+        let [mail, rcpt, data] = &replies[..] else {
+            return Err(SendError::Connection(
+                "short reply to pipelined commands".into(),
+            ));
+        };
+        let first_bad = [mail, rcpt]
+            .into_iter()
+            .find(|r| !(200..300).contains(&r.code))
+            .map(|r| rejected(r.code, r.esc, &r.message));
+        if data.code != 354 {
+            self.reset().await;
+            return Err(first_bad.unwrap_or_else(|| rejected(data.code, data.esc, &data.message)));
+        }
+        if let Some(bad) = first_bad {
+            // A relay that said 354 after refusing the envelope gets an empty message and a reset.
+            with_client!(self, cl => {
+                cl.write_message(b"").await.map_err(conn_err)?;
+                cl.read().await.map_err(conn_err)?;
+            });
+            self.reset().await;
+            return Err(bad);
+        }
+        self.finish_data(bytes).await
+    }
+
+    async fn send_sequential(
+        &mut self,
+        from: &str,
+        to: &str,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
+        let p = Parameters::default();
+        let r = with_client!(self, cl => cl.cmd(format!("MAIL FROM:<{from}>{p}\r\n")).await.map_err(conn_err)?);
+        if !(200..300).contains(&r.code) {
+            self.reset().await;
+            return Err(rejected(r.code, r.esc, &r.message));
+        }
+        let r = with_client!(self, cl => cl.cmd(format!("RCPT TO:<{to}>\r\n")).await.map_err(conn_err)?);
+        if !(200..300).contains(&r.code) {
+            self.reset().await;
+            return Err(rejected(r.code, r.esc, &r.message));
+        }
+        let r = with_client!(self, cl => cl.cmd(b"DATA\r\n").await.map_err(conn_err)?);
+        if r.code != 354 {
+            self.reset().await;
+            return Err(rejected(r.code, r.esc, &r.message));
+        }
+        self.finish_data(bytes).await
+    }
+
+    async fn finish_data(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        let r = with_client!(self, cl => {
+            let timeout = cl.timeout;
+            tokio::time::timeout(timeout, async {
+                cl.write_message(bytes).await.map_err(conn_err)?;
+                cl.read().await.map_err(conn_err)
+            })
+            .await
+            .map_err(|_| SendError::Connection("timed out after DATA".into()))??
+        });
+        if (200..300).contains(&r.code) {
+            Ok(())
+        } else {
+            Err(rejected(r.code, r.esc, &r.message))
+        }
+    }
+
+    async fn reset(&mut self) {
+        let r = with_client!(self, cl => cl.cmd(b"RSET\r\n").await);
+        if !matches!(r, Ok(r) if (200..300).contains(&r.code)) {
+            self.broken = true;
+        }
+    }
+
+    /// Whether the connection can carry another message.
+    pub fn usable(&self) -> bool {
+        !self.broken
+    }
+
+    /// Says goodbye; errors are of no interest at this point.
+    pub async fn close(self) {
+        match self.stream {
+            Stream::Plain(c) => {
+                let _ = c.quit().await;
+            }
+            Stream::Tls(c) => {
+                let _ = (*c).quit().await;
+            }
+        }
+    }
+}
+
+fn rejected(code: u16, esc: [u8; 3], message: &str) -> SendError {
+    SendError::Rejected {
+        code,
+        enhanced: esc,
+        message: message.trim().to_string(),
+    }
+}
+
+fn reply_or_conn(e: mail_send::Error) -> SendError {
+    match e {
+        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => {
+            rejected(r.code, r.esc, &r.message)
+        }
+        other => conn_err(other),
+    }
+}

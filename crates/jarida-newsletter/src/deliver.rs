@@ -1,0 +1,974 @@
+//! The delivery engine: a ledger row per (edition, subscriber), frozen when sending starts, drained by
+//! workers in claimed batches over pooled SMTP connections (or into an outbox folder).
+//!
+//! Crash safety rests on three rules. A row is `sending` only while a worker holds its lease; a row is
+//! marked `sent` only after the relay's 250 reply; an edition is marked `sent` only when no row is
+//! pending, sending or deferred. A process killed at any moment leaves at most its leased rows in
+//! `sending`; when the lease runs out, any worker puts them back to `pending`, so nobody is skipped and
+//! only messages that were in flight can go out twice. Claims use `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL (several processes share the work) and `BEGIN IMMEDIATE` on SQLite.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use jarida_mail::bulk::{self, BulkBody};
+use jarida_mail::dkim::DkimSigner;
+use jarida_mail::relay::{Connection, SendError};
+use jarida_store::{Db, Dialect, q_all, q_exec, q_one, q_opt};
+use serde::Serialize;
+use sha2::Sha256;
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::editions::{self, Edition};
+use crate::render::{Renderer, SLOT_MANAGE, SLOT_UNSUBSCRIBE, SLOTS, SiteInfo};
+use crate::{Fallback, Newsletter, NewsletterError};
+
+/// One SMTP relay of the pool.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub smtp: jarida_mail::Smtp,
+    pub max_connections: usize,
+}
+
+#[derive(Clone)]
+pub struct DeliveryConfig {
+    /// Empty: messages are written to `<outbox_dir>/edition-<id>/` as `.eml` files.
+    pub relays: Vec<RelayConfig>,
+    pub outbox_dir: PathBuf,
+    /// Messages per second across the process; 0 means no limit.
+    pub rate_per_second: u32,
+    /// Messages in flight to one recipient domain at a time.
+    pub per_domain: usize,
+    /// First retry delay after a 4xx reply; doubled on each attempt.
+    pub retry_base: Duration,
+    /// A deferred message is given up (failed) once this long has passed since its first attempt.
+    pub retry_horizon: Duration,
+    /// How long a claimed row stays reserved to its worker; a dead worker's rows return after it.
+    pub lease: Duration,
+    /// Rows claimed at once.
+    pub batch: usize,
+    /// Domain of the VERP return path (`b+<token>@<domain>`) and of the mailto unsubscribe address.
+    pub bounce_domain: String,
+    pub dkim: Option<Arc<DkimSigner>>,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryConfig")
+            .field("relays", &self.relays.len())
+            .field("rate_per_second", &self.rate_per_second)
+            .field("dkim", &self.dkim.is_some())
+            .finish()
+    }
+}
+
+/// Everything a worker needs.
+pub struct Engine {
+    pub db: Db,
+    pub cfg: DeliveryConfig,
+    pub site: SiteInfo,
+    pub secret: Vec<u8>,
+    pub newsletters: Vec<Newsletter>,
+    pub renderer: Renderer,
+}
+
+/// Counts of an edition's ledger.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Figures {
+    pub recipients: i64,
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub deferred: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub bounced: i64,
+    pub unsubscribed_after: i64,
+}
+
+pub async fn figures(db: &Db, edition: i64) -> Result<Figures, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let rows: Vec<(String, i64)> = q_all!(
+        pc.conn(),
+        (String, i64),
+        "SELECT state, COUNT(*) FROM deliveries WHERE edition_id = $1 GROUP BY state",
+        edition
+    )?;
+    let mut f = Figures::default();
+    for (state, n) in rows {
+        f.recipients += n;
+        match state.as_str() {
+            "pending" => f.pending = n,
+            "sending" => f.sending = n,
+            "sent" => f.sent = n,
+            "deferred" => f.deferred = n,
+            "failed" => f.failed = n,
+            _ => f.skipped = n,
+        }
+    }
+    (f.bounced,) = q_one!(
+        pc.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state = 'failed' AND last_reply LIKE '5__ 5.1.%'",
+        edition
+    )?;
+    (f.unsubscribed_after,) = q_one!(
+        pc.conn(),
+        (i64,),
+        "SELECT COUNT(DISTINCT ev.subscriber_id) FROM subscriber_events ev \
+         JOIN deliveries d ON d.subscriber_id = ev.subscriber_id AND d.edition_id = $1 AND d.state = 'sent' \
+         WHERE ev.kind = 'unsubscribed' AND ev.at >= d.done_at",
+        edition
+    )?;
+    Ok(f)
+}
+
+/// One claimed row with what is needed to address the message.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Claimed {
+    subscriber_id: i64,
+    lang: String,
+    attempts: i64,
+    first_try_at: Option<i64>,
+    email: Option<String>,
+    name: Option<String>,
+    status: Option<String>,
+    member: Option<i64>,
+}
+
+/// What happened to one message.
+#[derive(Debug)]
+struct Outcome {
+    subscriber_id: i64,
+    attempts: i64,
+    first_try_at: i64,
+    result: Result<(), SendError>,
+}
+
+/// A frozen language of the edition being sent, ready for per-reader splicing.
+struct Prepared {
+    subject_header: Vec<u8>,
+    body: BulkBody,
+}
+
+struct Job {
+    row: Claimed,
+    email: String,
+}
+
+fn hmac_hex(secret: &[u8], msg: &str, bytes: usize) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+    mac.update(msg.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..bytes])
+}
+
+/// The VERP return path of one message; a later bounce names the edition and reader without a lookup.
+pub fn verp(secret: &[u8], bounce_domain: &str, edition: i64, subscriber: i64) -> String {
+    let t = format!("{edition}-{subscriber}");
+    format!(
+        "b+{t}-{}@{bounce_domain}",
+        hmac_hex(secret, &format!("verp\0{t}"), 8)
+    )
+}
+
+/// The same Message-ID every time this edition goes to this reader, so a resent message after a crash
+/// is recognisable as a duplicate.
+pub fn message_id(secret: &[u8], domain: &str, edition: i64, subscriber: i64) -> String {
+    let t = format!("e{edition}.s{subscriber}");
+    format!(
+        "{t}.{}@{domain}",
+        hmac_hex(secret, &format!("message-id\0{t}"), 6)
+    )
+}
+
+impl Engine {
+    fn newsletter(&self, slug: &str) -> Result<&Newsletter, NewsletterError> {
+        self.newsletters
+            .iter()
+            .find(|n| n.slug == slug)
+            .ok_or_else(|| NewsletterError::NoNewsletter(slug.to_string()))
+    }
+
+    /// Starts every approved or scheduled edition whose time has come.
+    pub async fn start_due(&self, now: OffsetDateTime) -> Result<Vec<i64>, NewsletterError> {
+        let due: Vec<(i64,)> = {
+            let mut pc = self.db.acquire().await?;
+            q_all!(
+                pc.conn(),
+                (i64,),
+                "SELECT id FROM editions WHERE (status = 'approved' AND (send_at IS NULL OR send_at <= $1)) \
+                 OR (status = 'scheduled' AND send_at <= $1) ORDER BY id",
+                now.unix_timestamp()
+            )?
+        };
+        let mut started = Vec::new();
+        for (id,) in due {
+            if self.begin(id, now).await? {
+                started.push(id);
+            }
+        }
+        Ok(started)
+    }
+
+    /// Renders an edition, freezes its recipients into the ledger and marks it sending, all in one
+    /// transaction. `false` when another process got there first.
+    pub async fn begin(&self, id: i64, now: OffsetDateTime) -> Result<bool, NewsletterError> {
+        let e = editions::get(&self.db, id).await?;
+        if !matches!(e.status.as_str(), "approved" | "scheduled") {
+            return Ok(false);
+        }
+        let nl = self.newsletter(&e.newsletter)?;
+        let parts = editions::parts(&self.db, &e).await?;
+        let mut rendered = Vec::new();
+        for p in &parts {
+            let has = !p.items.is_empty() || !p.corrections.is_empty();
+            rendered.push((has, self.renderer.render(&self.site, &nl.name, &e, p)?));
+        }
+        // Where each reader language is routed: its own edition, the other one, or nowhere.
+        let with_content: Vec<&str> = rendered
+            .iter()
+            .filter(|(has, _)| *has)
+            .map(|(_, r)| r.lang.as_str())
+            .collect();
+        if with_content.is_empty() {
+            return Err(NewsletterError::Invalid(format!(
+                "edition {id} has no posts and no corrections in any language: nothing to send"
+            )));
+        }
+        let route = |lang: &str| -> Option<String> {
+            if with_content.contains(&lang) {
+                Some(lang.to_string())
+            } else if nl.fallback == Fallback::Other {
+                with_content.first().map(|l| l.to_string())
+            } else {
+                None
+            }
+        };
+        let now_s = now.unix_timestamp();
+        let mut tx = self.db.begin().await?;
+        let n = q_exec!(
+            tx.conn(),
+            "UPDATE editions SET status = 'sending', started_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status IN ('approved', 'scheduled')",
+            now_s,
+            id
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        for (_, r) in &rendered {
+            q_exec!(
+                tx.conn(),
+                "UPDATE edition_langs SET html = $1, text = $2 WHERE edition_id = $3 AND lang = $4",
+                &r.html,
+                &r.text,
+                id,
+                &r.lang
+            )?;
+        }
+        let mut frozen = 0;
+        for reader_lang in jarida_content::LANGS {
+            let Some(target) = route(reader_lang) else {
+                continue;
+            };
+            frozen += q_exec!(
+                tx.conn(),
+                "INSERT INTO deliveries (edition_id, subscriber_id, lang, state) \
+                 SELECT $1, s.id, $2, 'pending' FROM subscribers s \
+                 JOIN subscriber_newsletters sn ON sn.subscriber_id = s.id AND sn.newsletter_id = $3 \
+                 WHERE s.status = 'active' AND s.lang = $4",
+                id,
+                &target,
+                e.newsletter_id,
+                reader_lang.to_string()
+            )?;
+        }
+        tx.commit().await?;
+        tracing::info!(edition = id, recipients = frozen, "edition sending");
+        Ok(true)
+    }
+
+    /// Puts rows whose worker died (lease ran out) back in the queue.
+    pub async fn reclaim(&self, now: OffsetDateTime) -> Result<u64, NewsletterError> {
+        let mut pc = self.db.acquire().await?;
+        let n = q_exec!(
+            pc.conn(),
+            "UPDATE deliveries SET state = 'pending', lease_until = NULL \
+             WHERE state = 'sending' AND lease_until < $1",
+            now.unix_timestamp()
+        )?;
+        if n > 0 {
+            tracing::warn!(rows = n, "reclaimed deliveries left by a stopped worker");
+        }
+        Ok(n)
+    }
+
+    /// Claims up to `batch` due rows of a sending edition. Rows of readers who may no longer be
+    /// mailed (unsubscribed, bounced, erased, suppressed, left this newsletter) are skipped here, at
+    /// send time.
+    async fn claim(
+        &self,
+        e: &Edition,
+        now: i64,
+        batch: usize,
+    ) -> Result<Vec<Job>, NewsletterError> {
+        let lock = match self.db.dialect() {
+            Dialect::Postgres => " FOR UPDATE OF d SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT d.subscriber_id, d.lang, d.attempts, d.first_try_at, s.email, s.name, s.status, \
+             sn.subscriber_id AS member FROM deliveries d \
+             LEFT JOIN subscribers s ON s.id = d.subscriber_id \
+             LEFT JOIN subscriber_newsletters sn ON sn.subscriber_id = d.subscriber_id AND sn.newsletter_id = $2 \
+             WHERE d.edition_id = $1 AND d.state IN ('pending', 'deferred') AND d.next_try_at <= $3 \
+             ORDER BY d.subscriber_id LIMIT $4{lock}"
+        );
+        let mut tx = self.db.begin().await?;
+        let (status,): (String,) = q_one!(
+            tx.conn(),
+            (String,),
+            "SELECT status FROM editions WHERE id = $1",
+            e.id
+        )?;
+        if status != "sending" {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<Claimed> = q_all!(
+            tx.conn(),
+            Claimed,
+            jarida_store::sqlx::AssertSqlSafe(sql),
+            e.id,
+            e.newsletter_id,
+            now,
+            batch as i64
+        )?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hashes: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.email.as_deref())
+            .map(jarida_audience::email::fingerprint)
+            .collect();
+        let suppressed: std::collections::HashSet<String> = if hashes.is_empty() {
+            Default::default()
+        } else {
+            // Hex digests of our own making: safe to inline.
+            let list = hashes
+                .iter()
+                .map(|h| format!("'{h}'"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let v: Vec<(String,)> = q_all!(
+                tx.conn(),
+                (String,),
+                jarida_store::sqlx::AssertSqlSafe(format!(
+                    "SELECT email_sha256 FROM suppressions WHERE email_sha256 IN ({list})"
+                ))
+            )?;
+            v.into_iter().map(|(h,)| h).collect()
+        };
+        let mut jobs = Vec::new();
+        let mut skipped: Vec<(i64, &'static str)> = Vec::new();
+        for r in rows {
+            let why = match (&r.email, r.status.as_deref(), r.member) {
+                (None, _, _) => Some("reader erased"),
+                (Some(_), Some(s), _) if s != "active" => Some(match s {
+                    "unsubscribed" => "reader unsubscribed",
+                    "bounced" => "reader bounced",
+                    "complained" => "reader complained",
+                    _ => "reader not active",
+                }),
+                (Some(_), _, None) => Some("reader left this newsletter"),
+                (Some(m), _, _) if suppressed.contains(&jarida_audience::email::fingerprint(m)) => {
+                    Some("address suppressed")
+                }
+                _ => None,
+            };
+            match why {
+                Some(w) => skipped.push((r.subscriber_id, w)),
+                None => {
+                    let email = r.email.clone().unwrap_or_default();
+                    jobs.push(Job { row: r, email });
+                }
+            }
+        }
+        for (sid, why) in &skipped {
+            q_exec!(
+                tx.conn(),
+                "UPDATE deliveries SET state = 'skipped', last_reply = $1, done_at = $2, lease_until = NULL \
+                 WHERE edition_id = $3 AND subscriber_id = $4",
+                *why,
+                now,
+                e.id,
+                *sid
+            )?;
+        }
+        if !jobs.is_empty() {
+            let mut ids = String::new();
+            for (i, j) in jobs.iter().enumerate() {
+                if i > 0 {
+                    ids.push(',');
+                }
+                let _ = write!(ids, "{}", j.row.subscriber_id);
+            }
+            q_exec!(
+                tx.conn(),
+                jarida_store::sqlx::AssertSqlSafe(format!(
+                    "UPDATE deliveries SET state = 'sending', lease_until = $1, attempts = attempts + 1, \
+                     first_try_at = COALESCE(first_try_at, $2) WHERE edition_id = $3 AND subscriber_id IN ({ids})"
+                )),
+                now + self.cfg.lease.as_secs() as i64,
+                now,
+                e.id
+            )?;
+        }
+        tx.commit().await?;
+        for j in &mut jobs {
+            j.row.attempts += 1;
+            j.row.first_try_at.get_or_insert(now);
+        }
+        Ok(jobs)
+    }
+
+    /// Writes the outcomes of a batch.
+    async fn record(&self, e: &Edition, outcomes: &[Outcome]) -> Result<(), NewsletterError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut tx = self.db.begin().await?;
+        let sent: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.result.is_ok())
+            .map(|o| o.subscriber_id.to_string())
+            .collect();
+        for chunk in sent.chunks(500) {
+            q_exec!(
+                tx.conn(),
+                jarida_store::sqlx::AssertSqlSafe(format!(
+                    "UPDATE deliveries SET state = 'sent', done_at = $1, lease_until = NULL, last_reply = NULL \
+                     WHERE edition_id = $2 AND state = 'sending' AND subscriber_id IN ({})",
+                    chunk.join(",")
+                )),
+                now,
+                e.id
+            )?;
+        }
+        for o in outcomes {
+            let Err(err) = &o.result else { continue };
+            let reply = err.reply();
+            let horizon = self.cfg.retry_horizon.as_secs() as i64;
+            // (state, next try, done at, reply kept)
+            let (state, next, done, kept) = if err.is_transient() {
+                let exp = (o.attempts - 1).clamp(0, 20) as i32;
+                let delay = (self.cfg.retry_base.as_secs_f64() * 2f64.powi(exp)).ceil() as i64;
+                let next = now + delay.max(1);
+                if next - o.first_try_at > horizon {
+                    let gave_up = format!("gave up after {} attempts: {reply}", o.attempts);
+                    ("failed", None, Some(now), gave_up)
+                } else {
+                    ("deferred", Some(next), None, reply.clone())
+                }
+            } else {
+                ("failed", None, Some(now), reply.clone())
+            };
+            q_exec!(
+                tx.conn(),
+                "UPDATE deliveries SET state = $1, next_try_at = COALESCE($2, next_try_at), done_at = $3, \
+                 lease_until = NULL, last_reply = $4 \
+                 WHERE edition_id = $5 AND subscriber_id = $6 AND state = 'sending'",
+                state,
+                next,
+                done,
+                &kept,
+                e.id,
+                o.subscriber_id
+            )?;
+            if let SendError::Rejected { enhanced, .. } = err
+                && enhanced[0] == 5
+                && enhanced[1] == 1
+            {
+                jarida_audience::subscribers::mark_bounced(&mut tx, o.subscriber_id, &reply, now)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks the edition sent when nothing is left open. `true` when it is finished.
+    async fn finish_if_done(&self, id: i64) -> Result<bool, NewsletterError> {
+        let mut tx = self.db.begin().await?;
+        let (open,): (i64,) = q_one!(
+            tx.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state IN ('pending', 'sending', 'deferred')",
+            id
+        )?;
+        if open > 0 {
+            return Ok(false);
+        }
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let n = q_exec!(
+            tx.conn(),
+            "UPDATE editions SET status = 'sent', finished_at = $1, updated_at = $1 WHERE id = $2 AND status = 'sending'",
+            now,
+            id
+        )?;
+        tx.commit().await?;
+        if n > 0 {
+            tracing::info!(edition = id, "edition sent");
+        }
+        Ok(true)
+    }
+
+    fn prepare(langs: &[(String, String, String, String)]) -> HashMap<String, Prepared> {
+        langs
+            .iter()
+            .map(|(lang, subject, html, text)| {
+                let mut subject_header = Vec::new();
+                bulk::text_header(&mut subject_header, "Subject", subject);
+                (
+                    lang.clone(),
+                    Prepared {
+                        subject_header,
+                        body: BulkBody::new(text, html, SLOTS),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Builds the message of one reader: headers, the spliced body, then the DKIM signature.
+    fn build(
+        &self,
+        e: &Edition,
+        nl: &Newsletter,
+        p: &Prepared,
+        job: &Job,
+        date: &str,
+    ) -> Result<Vec<u8>, NewsletterError> {
+        let sid = job.row.subscriber_id;
+        let token = jarida_audience::subscribers::link_token(&self.secret, sid, &job.email);
+        let unsubscribe = self.site.abs(&format!("/newsletter/unsubscribe/{token}"));
+        let manage = self
+            .site
+            .abs(&format!("/{}/newsletter/manage/{token}", job.row.lang));
+        let from_domain = nl.from_address.rsplit('@').next().unwrap_or("localhost");
+        let mut m = Vec::with_capacity(p.body_len_hint());
+        bulk::address_header(&mut m, "From", &nl.from_name, &nl.from_address);
+        if let Some(r) = &nl.reply_to {
+            bulk::address_header(&mut m, "Reply-To", "", r);
+        }
+        bulk::address_header(
+            &mut m,
+            "To",
+            job.row.name.as_deref().unwrap_or(""),
+            &job.email,
+        );
+        m.extend_from_slice(&p.subject_header);
+        bulk::raw_header(&mut m, "Date", date);
+        bulk::raw_header(
+            &mut m,
+            "Message-ID",
+            &format!("<{}>", message_id(&self.secret, from_domain, e.id, sid)),
+        );
+        bulk::raw_header(&mut m, "MIME-Version", "1.0");
+        bulk::raw_header(
+            &mut m,
+            "List-Id",
+            &format!("{} <{}.{from_domain}>", ascii_phrase(&nl.name), nl.slug),
+        );
+        bulk::raw_header(
+            &mut m,
+            "List-Unsubscribe",
+            &format!(
+                "<{unsubscribe}>, <mailto:u+{token}@{}?subject=unsubscribe>",
+                self.cfg.bounce_domain
+            ),
+        );
+        bulk::raw_header(
+            &mut m,
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click",
+        );
+        bulk::raw_header(
+            &mut m,
+            "Feedback-ID",
+            &format!("{}:{}:{}:jarida", e.number, nl.slug, job.row.lang),
+        );
+        bulk::raw_header(&mut m, "Content-Type", &p.body.content_type());
+        m.extend_from_slice(b"\r\n");
+        let mut values = [""; SLOTS];
+        values[SLOT_UNSUBSCRIBE] = &unsubscribe;
+        values[SLOT_MANAGE] = &manage;
+        p.body.render(&values, &mut m);
+        match &self.cfg.dkim {
+            Some(s) => s
+                .sign(&m, OffsetDateTime::now_utc().unix_timestamp())
+                .map_err(|e| NewsletterError::Render(format!("DKIM: {e}"))),
+            None => Ok(m),
+        }
+    }
+
+    /// Works until `stop` turns true: starts due editions, reclaims dead workers' rows and sends.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let busy = match self.tick().await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "delivery");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.cfg.poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// One round of work; `true` when something was sent (so look again at once).
+    pub async fn tick(&self) -> Result<bool, NewsletterError> {
+        let now = OffsetDateTime::now_utc();
+        self.start_due(now).await?;
+        self.reclaim(now).await?;
+        let sending = editions::list(&self.db, Some("sending")).await?;
+        let mut busy = false;
+        for e in sending {
+            if self.send_edition(&e, None).await? > 0 {
+                busy = true;
+            }
+        }
+        Ok(busy)
+    }
+
+    /// Sends claimable rows of one edition until none is due (or `limit` messages went out); returns
+    /// how many rows were handled.
+    pub async fn send_edition(
+        &self,
+        e: &Edition,
+        progress: Option<&(dyn Fn(&Figures) + Sync)>,
+    ) -> Result<u64, NewsletterError> {
+        let nl = self.newsletter(&e.newsletter)?.clone();
+        let langs: Vec<(String, String, String, String)> = {
+            let mut pc = self.db.acquire().await?;
+            let v: Vec<(String, String, Option<String>, Option<String>)> = q_all!(
+                pc.conn(),
+                (String, String, Option<String>, Option<String>),
+                "SELECT lang, subject, html, text FROM edition_langs WHERE edition_id = $1",
+                e.id
+            )?;
+            v.into_iter()
+                .filter_map(|(l, s, h, t)| Some((l, s, h?, t?)))
+                .collect()
+        };
+        let prepared = Arc::new(Self::prepare(&langs));
+        let mut handled = 0u64;
+        let pool = Pool::new(&self.cfg);
+        // With a rate limit, a batch must go out well within its lease.
+        let batch = match self.cfg.rate_per_second {
+            0 => self.cfg.batch,
+            r => self
+                .cfg
+                .batch
+                .min((u64::from(r) * self.cfg.lease.as_secs() / 2).max(1) as usize),
+        };
+        loop {
+            let now = OffsetDateTime::now_utc();
+            let jobs = self.claim(e, now.unix_timestamp(), batch).await?;
+            if jobs.is_empty() {
+                break;
+            }
+            handled += jobs.len() as u64;
+            let date = now
+                .format(&time::format_description::well_known::Rfc2822)
+                .unwrap_or_default();
+            let (otx, orx) = mpsc::unbounded_channel();
+            let send = self.dispatch(e, &nl, &prepared, jobs, &date, &pool, otx);
+            let (_, recorded) = tokio::join!(send, self.recorder(e, orx));
+            recorded?;
+            if let Some(p) = progress {
+                p(&figures(&self.db, e.id).await?);
+            }
+        }
+        pool.close().await;
+        self.finish_if_done(e.id).await?;
+        Ok(handled)
+    }
+
+    /// Writes outcomes as they arrive, at least every 100 ms: what a crash can repeat is bounded by
+    /// the messages accepted since the last write, not by the batch.
+    async fn recorder(
+        &self,
+        e: &Edition,
+        mut rx: mpsc::UnboundedReceiver<Outcome>,
+    ) -> Result<(), NewsletterError> {
+        let mut buf = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+                Ok(Some(o)) => {
+                    buf.push(o);
+                    if buf.len() < 64 {
+                        continue;
+                    }
+                }
+                Ok(None) => {
+                    self.record(e, &buf).await?;
+                    return Ok(());
+                }
+                Err(_) => {}
+            }
+            if !buf.is_empty() {
+                self.record(e, &buf).await?;
+                buf.clear();
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn dispatch(
+        &self,
+        e: &Edition,
+        nl: &Newsletter,
+        prepared: &Arc<HashMap<String, Prepared>>,
+        jobs: Vec<Job>,
+        date: &str,
+        pool: &Pool,
+        out: mpsc::UnboundedSender<Outcome>,
+    ) {
+        let mut messages = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let Some(p) = prepared.get(&j.row.lang) else {
+                let why = format!("edition has no rendering for language {}", j.row.lang);
+                messages.push((j, Err(why)));
+                continue;
+            };
+            let bytes = self.build(e, nl, p, &j, date).map_err(|e| e.to_string());
+            messages.push((j, bytes));
+        }
+        let from_domain = self.cfg.bounce_domain.clone();
+        let envelope = |sid: i64| verp(&self.secret, &from_domain, e.id, sid);
+        pool.send_all(e.id, messages, &envelope, &out).await;
+    }
+}
+
+/// A display name fit for `List-Id` (ASCII phrase); non-ASCII names fall back to the slug's owner.
+fn ascii_phrase(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ' || *c == '-')
+        .collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        "Newsletter".into()
+    } else {
+        format!("\"{clean}\"")
+    }
+}
+
+impl Prepared {
+    fn body_len_hint(&self) -> usize {
+        64 * 1024
+    }
+}
+
+/// Where messages go: SMTP connections shared by concurrent senders, or the outbox folder.
+struct Pool {
+    relays: Vec<RelayConfig>,
+    outbox: PathBuf,
+    conns: Vec<tokio::sync::Mutex<Option<Connection>>>,
+    /// Which relay each connection slot belongs to.
+    slot_relay: Vec<usize>,
+    per_domain: usize,
+    domains: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pace: Option<Mutex<(Instant, Duration)>>,
+}
+
+impl Pool {
+    fn new(cfg: &DeliveryConfig) -> Pool {
+        let mut slot_relay = Vec::new();
+        for (i, r) in cfg.relays.iter().enumerate() {
+            for _ in 0..r.max_connections.max(1) {
+                slot_relay.push(i);
+            }
+        }
+        Pool {
+            relays: cfg.relays.clone(),
+            outbox: cfg.outbox_dir.clone(),
+            conns: slot_relay
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            slot_relay,
+            per_domain: cfg.per_domain.max(1),
+            domains: Mutex::new(HashMap::new()),
+            pace: (cfg.rate_per_second > 0).then(|| {
+                Mutex::new((
+                    Instant::now(),
+                    Duration::from_secs_f64(1.0 / f64::from(cfg.rate_per_second)),
+                ))
+            }),
+        }
+    }
+
+    /// Waits for this message's turn under the messages-per-second limit.
+    async fn pace(&self) {
+        let Some(p) = &self.pace else { return };
+        let at = {
+            let mut g = p.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let at = g.0.max(now);
+            g.0 = at + g.1;
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    fn domain_gate(&self, email: &str) -> Arc<Semaphore> {
+        let domain = email.rsplit('@').next().unwrap_or("").to_string();
+        let mut g = self.domains.lock().unwrap_or_else(|e| e.into_inner());
+        g.entry(domain)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_domain)))
+            .clone()
+    }
+
+    async fn send_all(
+        &self,
+        edition: i64,
+        messages: Vec<(Job, Result<Vec<u8>, String>)>,
+        envelope: &(dyn Fn(i64) -> String + Sync),
+        out: &mpsc::UnboundedSender<Outcome>,
+    ) {
+        let outcome = |j: &Job, result| Outcome {
+            subscriber_id: j.row.subscriber_id,
+            attempts: j.row.attempts,
+            first_try_at: j.row.first_try_at.unwrap_or(0),
+            result,
+        };
+        if self.relays.is_empty() {
+            let dir = self.outbox.join(format!("edition-{edition}"));
+            let made = tokio::fs::create_dir_all(&dir).await;
+            for (j, bytes) in messages {
+                let r = match (&made, bytes) {
+                    (Err(e), _) => Err(SendError::Connection(format!("outbox: {e}"))),
+                    (Ok(()), Ok(b)) => write_eml(&dir, j.row.subscriber_id, &b)
+                        .await
+                        .map_err(|e| SendError::Connection(format!("outbox: {e}"))),
+                    (Ok(()), Err(e)) => Err(SendError::Connection(e)),
+                };
+                let _ = out.send(outcome(&j, r));
+            }
+            return;
+        }
+        // Senders take messages from a shared queue, one connection each.
+        let (tx, rx) = mpsc::channel::<(Job, Result<Vec<u8>, String>)>(messages.len().max(1));
+        for m in messages {
+            let _ = tx.try_send(m);
+        }
+        drop(tx);
+        let rx = tokio::sync::Mutex::new(rx);
+        let senders = (0..self.conns.len()).map(|slot| {
+            let rx = &rx;
+            async move {
+                loop {
+                    let Some((j, bytes)) = rx.lock().await.recv().await else {
+                        return;
+                    };
+                    let r = match bytes {
+                        Ok(b) => {
+                            let gate = self.domain_gate(&j.email);
+                            let _permit = gate.acquire().await;
+                            self.pace().await;
+                            self.send_one(slot, &envelope(j.row.subscriber_id), &j.email, &b)
+                                .await
+                        }
+                        Err(e) => Err(SendError::Connection(e)),
+                    };
+                    let _ = out.send(outcome(&j, r));
+                }
+            }
+        });
+        futures_join_all(senders).await;
+    }
+
+    async fn send_one(
+        &self,
+        slot: usize,
+        from: &str,
+        to: &str,
+        bytes: &[u8],
+    ) -> Result<(), SendError> {
+        let mut guard = self.conns[slot].lock().await;
+        if guard.is_none() {
+            let relay = &self.relays[self.slot_relay[slot]];
+            *guard = Some(Connection::open(&relay.smtp).await?);
+        }
+        let Some(c) = guard.as_mut() else {
+            return Err(SendError::Connection("no connection".into()));
+        };
+        let r = c.send(from, to, bytes).await;
+        if matches!(r, Err(SendError::Connection(_))) || !c.usable() {
+            *guard = None;
+        }
+        r
+    }
+
+    async fn close(&self) {
+        for c in &self.conns {
+            if let Some(c) = c.lock().await.take() {
+                c.close().await;
+            }
+        }
+    }
+}
+
+/// Runs futures concurrently on this task (no spawning: they borrow the pool).
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    std::future::poll_fn(move |cx| {
+        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if set.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// One `.eml` per reader with a fixed name: writing it again after a crash replaces, never doubles.
+async fn write_eml(dir: &std::path::Path, subscriber: i64, bytes: &[u8]) -> std::io::Result<()> {
+    let path = dir.join(format!("{subscriber}.eml"));
+    let tmp = dir.join(format!(".{subscriber}.eml.tmp"));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, &path).await
+}
+
+/// Looks up an edition by id, for callers that hold only the id.
+pub async fn edition(db: &Db, id: i64) -> Result<Edition, NewsletterError> {
+    editions::get(db, id).await
+}
+
+/// Whether an edition has frozen renderings (it has started sending).
+pub async fn is_frozen(db: &Db, id: i64) -> Result<bool, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let r: Option<(i64,)> = q_opt!(
+        pc.conn(),
+        (i64,),
+        "SELECT 1 FROM edition_langs WHERE edition_id = $1 AND html IS NOT NULL",
+        id
+    )?;
+    Ok(r.is_some())
+}

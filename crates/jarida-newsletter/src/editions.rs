@@ -1,0 +1,659 @@
+//! Editions: composing a draft from what was published in a period, editing it, and moving it through
+//! draft -> approved | scheduled -> sending <-> paused -> sent (or cancelled). SQL for the `editions`,
+//! `edition_langs` and `edition_items` tables lives here.
+
+use jarida_store::{Conn, Db, q_all, q_exec, q_one, q_opt};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::{Newsletter, NewsletterError};
+
+pub const STATUSES: &[&str] = &[
+    "draft",
+    "approved",
+    "scheduled",
+    "sending",
+    "paused",
+    "sent",
+    "cancelled",
+];
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Edition {
+    pub id: i64,
+    pub newsletter_id: i64,
+    pub newsletter: String,
+    pub number: i64,
+    pub status: String,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub slot_at: Option<i64>,
+    pub send_at: Option<i64>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// One post in an edition.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Item {
+    pub post_id: i64,
+    pub position: i64,
+    pub slug: String,
+    pub kind: String,
+    pub title: String,
+    pub summary: String,
+    pub cover: Option<String>,
+    pub cover_alt: Option<String>,
+    pub featured: bool,
+    pub published_at: Option<i64>,
+}
+
+/// A correction to a post an earlier edition carried.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CorrectionItem {
+    pub post_id: i64,
+    pub slug: String,
+    pub title: String,
+    pub at: i64,
+    pub note: String,
+}
+
+/// An edition's content in one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct LangPart {
+    pub lang: String,
+    pub subject: String,
+    pub intro: String,
+    pub items: Vec<Item>,
+    pub corrections: Vec<CorrectionItem>,
+}
+
+const EDITION_COLS: &str = "e.id, e.newsletter_id, n.slug AS newsletter, e.number, e.status, \
+     e.period_start, e.period_end, e.slot_at, e.send_at, e.created_at, e.started_at, e.finished_at";
+
+/// Makes the configured newsletters exist in the database (by slug), and records when each cadence
+/// was first seen so that slots before it are never composed.
+pub async fn sync(db: &Db, list: &[Newsletter], now: i64) -> Result<(), NewsletterError> {
+    let mut tx = db.begin().await?;
+    for n in list {
+        let found: Option<(i64,)> = q_opt!(
+            tx.conn(),
+            (i64,),
+            "SELECT id FROM newsletters WHERE slug = $1",
+            &n.slug
+        )?;
+        match found {
+            Some((id,)) => {
+                q_exec!(
+                    tx.conn(),
+                    "UPDATE newsletters SET name = $1, cadence_since = COALESCE(cadence_since, $2) WHERE id = $3",
+                    &n.name,
+                    now,
+                    id
+                )?;
+            }
+            None => {
+                q_exec!(
+                    tx.conn(),
+                    "INSERT INTO newsletters (slug, name, created_at, cadence_since) VALUES ($1, $2, $3, $3)",
+                    &n.slug,
+                    &n.name,
+                    now
+                )?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn newsletter_row(c: Conn<'_>, slug: &str) -> Result<(i64, i64), NewsletterError> {
+    let r: Option<(i64, Option<i64>)> = q_opt!(
+        c,
+        (i64, Option<i64>),
+        "SELECT id, cadence_since FROM newsletters WHERE slug = $1",
+        slug
+    )?;
+    let (id, since) = r.ok_or_else(|| NewsletterError::NoNewsletter(slug.to_string()))?;
+    Ok((id, since.unwrap_or(0)))
+}
+
+/// The cadence slot a scheduler should compose now: the latest slot at or before `now` that is newer
+/// than the newsletter's last composed slot and than the moment its cadence was first seen.
+pub async fn due_slot(
+    db: &Db,
+    nl: &Newsletter,
+    now: OffsetDateTime,
+) -> Result<Option<i64>, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let (id, since) = newsletter_row(pc.conn(), &nl.slug).await?;
+    let (last,): (Option<i64>,) = q_one!(
+        pc.conn(),
+        (Option<i64>,),
+        "SELECT MAX(slot_at) FROM editions WHERE newsletter_id = $1",
+        id
+    )?;
+    let floor = last.unwrap_or(since).max(since);
+    let Ok(ts) = jiff::Timestamp::from_second(now.unix_timestamp()) else {
+        return Ok(None);
+    };
+    let here = ts.to_zoned(nl.timezone.clone());
+    // The newest slot <= now: walk back one step from just after now.
+    let Some(prev) = nl.cadence.iter_before(here).next() else {
+        return Ok(None);
+    };
+    let slot = prev.timestamp().as_second();
+    Ok((slot > floor && slot <= now.unix_timestamp()).then_some(slot))
+}
+
+/// Composes a draft edition of `nl` for posts published up to `period_end`, starting where the
+/// previous edition's period ended (or one cadence step back for the first edition). `slot_at` marks
+/// the cadence slot it is for; composing the same slot twice yields `None`.
+pub async fn compose(
+    db: &Db,
+    nl: &Newsletter,
+    period_end: OffsetDateTime,
+    slot_at: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<Option<i64>, NewsletterError> {
+    let end = period_end.unix_timestamp();
+    let mut tx = db.begin().await?;
+    let (nid, _) = newsletter_row(tx.conn(), &nl.slug).await?;
+    if let Some(slot) = slot_at {
+        let exists: Option<(i64,)> = q_opt!(
+            tx.conn(),
+            (i64,),
+            "SELECT id FROM editions WHERE newsletter_id = $1 AND slot_at = $2",
+            nid,
+            slot
+        )?;
+        if exists.is_some() {
+            return Ok(None);
+        }
+    }
+    let (prev_end, next_number): (Option<i64>, Option<i64>) = q_one!(
+        tx.conn(),
+        (Option<i64>, Option<i64>),
+        "SELECT MAX(period_end), MAX(number) FROM editions WHERE newsletter_id = $1 AND status <> 'cancelled'",
+        nid
+    )?;
+    let start = match prev_end {
+        Some(p) => p,
+        None => previous_slot(nl, end).unwrap_or(end - 16 * 86_400),
+    };
+    let number = next_number.unwrap_or(0) + 1;
+    let now_s = now.unix_timestamp();
+    let (id,): (i64,) = q_one!(
+        tx.conn(),
+        (i64,),
+        "INSERT INTO editions (newsletter_id, number, status, period_start, period_end, slot_at, created_at, updated_at) \
+         VALUES ($1, $2, 'draft', $3, $4, $5, $6, $6) RETURNING id",
+        nid,
+        number,
+        start,
+        end,
+        slot_at,
+        now_s
+    )?;
+    for lang in &nl.langs {
+        q_exec!(
+            tx.conn(),
+            "INSERT INTO edition_langs (edition_id, lang, subject, intro) VALUES ($1, $2, $3, '')",
+            id,
+            lang,
+            default_subject(nl, lang, number)
+        )?;
+        // Featured first, then reports, news and designs; newest first within each.
+        let posts: Vec<(i64,)> = q_all!(
+            tx.conn(),
+            (i64,),
+            "SELECT id FROM posts WHERE status = 'published' AND lang = $1 \
+             AND published_at >= $2 AND published_at < $3 \
+             ORDER BY featured DESC, CASE kind WHEN 'report' THEN 0 WHEN 'news' THEN 1 ELSE 2 END, \
+             published_at DESC, id DESC",
+            lang,
+            start,
+            end
+        )?;
+        for (i, (pid,)) in posts.iter().enumerate() {
+            q_exec!(
+                tx.conn(),
+                "INSERT INTO edition_items (edition_id, lang, position, post_id) VALUES ($1, $2, $3, $4)",
+                id,
+                lang,
+                i as i64,
+                *pid
+            )?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(newsletter = %nl.slug, edition = id, number, "composed a draft edition");
+    Ok(Some(id))
+}
+
+fn previous_slot(nl: &Newsletter, end: i64) -> Option<i64> {
+    let ts = jiff::Timestamp::from_second(end).ok()?;
+    let here = ts.to_zoned(nl.timezone.clone());
+    let mut it = nl.cadence.iter_before(here);
+    let first = it.next()?.timestamp().as_second();
+    if first < end {
+        return Some(first);
+    }
+    Some(it.next()?.timestamp().as_second())
+}
+
+fn default_subject(nl: &Newsletter, lang: &str, number: i64) -> String {
+    if lang == "ar" {
+        format!("{} — العدد {}", nl.name, arabic_digits(&number.to_string()))
+    } else {
+        format!("{} — No. {number}", nl.name)
+    }
+}
+
+pub fn arabic_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(0x0660 + (c as u32 - '0' as u32)).unwrap_or(c),
+            c => c,
+        })
+        .collect()
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Edition, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    get_in(pc.conn(), id).await
+}
+
+async fn get_in(c: Conn<'_>, id: i64) -> Result<Edition, NewsletterError> {
+    let sql = format!(
+        "SELECT {EDITION_COLS} FROM editions e JOIN newsletters n ON n.id = e.newsletter_id WHERE e.id = $1"
+    );
+    q_opt!(c, Edition, jarida_store::sqlx::AssertSqlSafe(sql), id)?
+        .ok_or(NewsletterError::NoEdition(id))
+}
+
+/// An edition by its public number within a newsletter.
+pub async fn by_number(
+    db: &Db,
+    newsletter: &str,
+    number: i64,
+) -> Result<Option<Edition>, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let sql = format!(
+        "SELECT {EDITION_COLS} FROM editions e JOIN newsletters n ON n.id = e.newsletter_id \
+         WHERE n.slug = $1 AND e.number = $2"
+    );
+    Ok(q_opt!(
+        pc.conn(),
+        Edition,
+        jarida_store::sqlx::AssertSqlSafe(sql),
+        newsletter,
+        number
+    )?)
+}
+
+/// Editions, newest first; only those with the given status when asked.
+pub async fn list(db: &Db, status: Option<&str>) -> Result<Vec<Edition>, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let sql = format!(
+        "SELECT {EDITION_COLS} FROM editions e JOIN newsletters n ON n.id = e.newsletter_id \
+         WHERE ($1 IS NULL OR e.status = $1) ORDER BY e.id DESC"
+    );
+    Ok(q_all!(
+        pc.conn(),
+        Edition,
+        jarida_store::sqlx::AssertSqlSafe(sql),
+        status
+    )?)
+}
+
+/// The content of an edition in each of its languages, with the corrections section.
+pub async fn parts(db: &Db, e: &Edition) -> Result<Vec<LangPart>, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let langs: Vec<(String, String, String)> = q_all!(
+        pc.conn(),
+        (String, String, String),
+        "SELECT lang, subject, intro FROM edition_langs WHERE edition_id = $1 ORDER BY lang",
+        e.id
+    )?;
+    let mut out = Vec::new();
+    for (lang, subject, intro) in langs {
+        let items: Vec<Item> = q_all!(
+            pc.conn(),
+            Item,
+            "SELECT p.id AS post_id, i.position, p.slug, p.kind, p.title, p.summary, p.cover, p.cover_alt, \
+             p.featured, p.published_at FROM edition_items i JOIN posts p ON p.id = i.post_id \
+             WHERE i.edition_id = $1 AND i.lang = $2 AND p.status = 'published' ORDER BY i.position",
+            e.id,
+            &lang
+        )?;
+        // Corrections made during this edition's period to posts that earlier editions carried.
+        let corrections: Vec<CorrectionItem> = q_all!(
+            pc.conn(),
+            CorrectionItem,
+            "SELECT c.post_id, p.slug, p.title, c.corrected_at AS at, c.note FROM corrections c \
+             JOIN posts p ON p.id = c.post_id \
+             WHERE p.lang = $1 AND p.status = 'published' AND c.corrected_at >= $2 AND c.corrected_at < $3 \
+             AND c.post_id IN (SELECT i.post_id FROM edition_items i JOIN editions e2 ON e2.id = i.edition_id \
+                 WHERE e2.newsletter_id = $4 AND e2.number < $5 AND e2.status IN ('sending', 'paused', 'sent')) \
+             ORDER BY c.corrected_at, c.id",
+            &lang,
+            e.period_start,
+            e.period_end,
+            e.newsletter_id,
+            e.number
+        )?;
+        out.push(LangPart {
+            lang,
+            subject,
+            intro,
+            items,
+            corrections,
+        });
+    }
+    Ok(out)
+}
+
+fn editable(e: &Edition) -> Result<(), NewsletterError> {
+    if matches!(e.status.as_str(), "draft" | "approved" | "scheduled") {
+        Ok(())
+    } else {
+        Err(NewsletterError::State {
+            id: e.id,
+            status: e.status.clone(),
+            why: "only a draft, approved or scheduled edition can be edited",
+        })
+    }
+}
+
+fn check_lang(e: &Edition, langs: &[String], lang: &str) -> Result<(), NewsletterError> {
+    if langs.iter().any(|l| l == lang) {
+        Ok(())
+    } else {
+        Err(NewsletterError::Invalid(format!(
+            "edition {} has no language {lang:?}",
+            e.id
+        )))
+    }
+}
+
+async fn langs_of(c: Conn<'_>, id: i64) -> Result<Vec<String>, NewsletterError> {
+    let v: Vec<(String,)> = q_all!(
+        c,
+        (String,),
+        "SELECT lang FROM edition_langs WHERE edition_id = $1",
+        id
+    )?;
+    Ok(v.into_iter().map(|(l,)| l).collect())
+}
+
+/// What an editor can change in a draft.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Edit {
+    pub subject: Option<String>,
+    pub intro: Option<String>,
+    /// The complete new order of posts (by id); posts left out are removed, new ones added.
+    pub items: Option<Vec<i64>>,
+    /// Posts to add at the end (by id or `lang/slug`).
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Posts to remove (by id or slug).
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// Applies an editor's changes to one language of an edition, all or nothing.
+pub async fn edit(
+    db: &Db,
+    id: i64,
+    lang: &str,
+    ed: &Edit,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
+    let mut tx = db.begin().await?;
+    let e = get_in(tx.conn(), id).await?;
+    editable(&e)?;
+    let langs = langs_of(tx.conn(), id).await?;
+    check_lang(&e, &langs, lang)?;
+    if let Some(s) = &ed.subject {
+        let s = s.trim();
+        if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
+            return Err(NewsletterError::Invalid(
+                "subject: must be 1 to 200 characters on one line".into(),
+            ));
+        }
+        q_exec!(
+            tx.conn(),
+            "UPDATE edition_langs SET subject = $1 WHERE edition_id = $2 AND lang = $3",
+            s,
+            id,
+            lang
+        )?;
+    }
+    if let Some(s) = &ed.intro {
+        if s.chars().count() > 5000 {
+            return Err(NewsletterError::Invalid(
+                "intro: at most 5000 characters".into(),
+            ));
+        }
+        q_exec!(
+            tx.conn(),
+            "UPDATE edition_langs SET intro = $1 WHERE edition_id = $2 AND lang = $3",
+            s.trim(),
+            id,
+            lang
+        )?;
+    }
+    let mut order: Vec<i64> = match &ed.items {
+        Some(v) => v.clone(),
+        None => {
+            let cur: Vec<(i64,)> = q_all!(
+                tx.conn(),
+                (i64,),
+                "SELECT post_id FROM edition_items WHERE edition_id = $1 AND lang = $2 ORDER BY position",
+                id,
+                lang
+            )?;
+            cur.into_iter().map(|(p,)| p).collect()
+        }
+    };
+    for r in &ed.remove {
+        let pid = resolve_post(tx.conn(), lang, r).await?;
+        order.retain(|p| *p != pid);
+    }
+    for a in &ed.add {
+        let pid = resolve_post(tx.conn(), lang, a).await?;
+        if !order.contains(&pid) {
+            order.push(pid);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for pid in &order {
+        if !seen.insert(*pid) {
+            return Err(NewsletterError::Invalid(format!(
+                "items: post {pid} is listed twice"
+            )));
+        }
+        let ok: Option<(String,)> = q_opt!(
+            tx.conn(),
+            (String,),
+            "SELECT lang FROM posts WHERE id = $1 AND status = 'published'",
+            *pid
+        )?;
+        match ok {
+            Some((l,)) if l == lang => {}
+            Some((l,)) => {
+                return Err(NewsletterError::Invalid(format!(
+                    "items: post {pid} is in {l}, not {lang}"
+                )));
+            }
+            None => {
+                return Err(NewsletterError::Invalid(format!(
+                    "items: no published post {pid}"
+                )));
+            }
+        }
+    }
+    q_exec!(
+        tx.conn(),
+        "DELETE FROM edition_items WHERE edition_id = $1 AND lang = $2",
+        id,
+        lang
+    )?;
+    for (i, pid) in order.iter().enumerate() {
+        q_exec!(
+            tx.conn(),
+            "INSERT INTO edition_items (edition_id, lang, position, post_id) VALUES ($1, $2, $3, $4)",
+            id,
+            lang,
+            i as i64,
+            *pid
+        )?;
+    }
+    q_exec!(
+        tx.conn(),
+        "UPDATE editions SET updated_at = $1 WHERE id = $2",
+        now.unix_timestamp(),
+        id
+    )?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn resolve_post(c: Conn<'_>, lang: &str, r: &str) -> Result<i64, NewsletterError> {
+    if let Ok(id) = r.parse::<i64>() {
+        return Ok(id);
+    }
+    let (l, slug) = r.split_once('/').unwrap_or((lang, r));
+    let found: Option<(i64,)> = q_opt!(
+        c,
+        (i64,),
+        "SELECT id FROM posts WHERE lang = $1 AND slug = $2",
+        l,
+        slug
+    )?;
+    found
+        .map(|(id,)| id)
+        .ok_or_else(|| NewsletterError::Invalid(format!("no post {l}/{slug}")))
+}
+
+/// Moves an edition from one of `from` to `to`, or says why it cannot.
+async fn transition(
+    db: &Db,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    send_at: Option<i64>,
+    now: OffsetDateTime,
+    why: &'static str,
+) -> Result<(), NewsletterError> {
+    let mut tx = db.begin().await?;
+    let e = get_in(tx.conn(), id).await?;
+    if !from.contains(&e.status.as_str()) {
+        return Err(NewsletterError::State {
+            id,
+            status: e.status,
+            why,
+        });
+    }
+    q_exec!(
+        tx.conn(),
+        "UPDATE editions SET status = $1, send_at = COALESCE($2, send_at), updated_at = $3 WHERE id = $4",
+        to,
+        send_at,
+        now.unix_timestamp(),
+        id
+    )?;
+    tx.commit().await?;
+    tracing::info!(edition = id, from = %e.status, to, "edition status");
+    Ok(())
+}
+
+/// An editor approves a draft; it is sent at its slot (or when scheduled / sent now).
+pub async fn approve(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+    transition(
+        db,
+        id,
+        &["draft"],
+        "approved",
+        None,
+        now,
+        "only a draft can be approved",
+    )
+    .await
+}
+
+/// Schedules sending at `at` (now or later); the delivery workers start it when due.
+pub async fn schedule(
+    db: &Db,
+    id: i64,
+    at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
+    transition(
+        db,
+        id,
+        &["draft", "approved", "scheduled"],
+        "scheduled",
+        Some(at.unix_timestamp()),
+        now,
+        "only a draft or approved edition can be scheduled",
+    )
+    .await
+}
+
+pub async fn pause(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+    transition(
+        db,
+        id,
+        &["sending"],
+        "paused",
+        None,
+        now,
+        "only a sending edition can be paused",
+    )
+    .await
+}
+
+pub async fn resume(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+    transition(
+        db,
+        id,
+        &["paused"],
+        "sending",
+        None,
+        now,
+        "only a paused edition can be resumed",
+    )
+    .await
+}
+
+/// Cancels an edition. Deliveries not yet made are dropped from the ledger's open states (marked
+/// skipped), so figures stay true.
+pub async fn cancel(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+    let mut tx = db.begin().await?;
+    let e = get_in(tx.conn(), id).await?;
+    if matches!(e.status.as_str(), "sent" | "cancelled") {
+        return Err(NewsletterError::State {
+            id,
+            status: e.status,
+            why: "it is finished",
+        });
+    }
+    q_exec!(
+        tx.conn(),
+        "UPDATE editions SET status = 'cancelled', updated_at = $1, finished_at = $1 WHERE id = $2",
+        now.unix_timestamp(),
+        id
+    )?;
+    q_exec!(
+        tx.conn(),
+        "UPDATE deliveries SET state = 'skipped', last_reply = 'edition cancelled', lease_until = NULL, done_at = $1 \
+         WHERE edition_id = $2 AND state IN ('pending', 'deferred')",
+        now.unix_timestamp(),
+        id
+    )?;
+    tx.commit().await?;
+    Ok(())
+}

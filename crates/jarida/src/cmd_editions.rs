@@ -1,0 +1,410 @@
+//! `jarida editions …`, `jarida worker` and `jarida dkim …`: newsletter editions from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use jarida::config::Config;
+use jarida_newsletter::deliver::{self, Figures};
+use jarida_newsletter::editions::{self, Edit};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Subcommand)]
+pub enum EditionsCommand {
+    /// Compose a draft edition now from what was published since the previous one.
+    Compose {
+        #[arg(long, default_value = "main")]
+        newsletter: String,
+        /// End of the period (RFC 3339); default now.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// List editions, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show an edition: subject, intro, posts and corrections per language, and delivery figures.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change one language of a draft.
+    Edit {
+        id: i64,
+        #[arg(long)]
+        lang: String,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        intro: Option<String>,
+        /// Read the introduction from a file.
+        #[arg(long, conflicts_with = "intro")]
+        intro_file: Option<PathBuf>,
+        /// The complete order of posts, by id: 12,7,9.
+        #[arg(long, value_delimiter = ',')]
+        items: Option<Vec<i64>>,
+        /// Add a post (id, slug or lang/slug); repeatable.
+        #[arg(long)]
+        add: Vec<String>,
+        /// Remove a post (id or slug); repeatable.
+        #[arg(long)]
+        remove: Vec<String>,
+    },
+    /// Approve a draft: it is sent right away by `jarida serve` or `jarida worker`.
+    Approve {
+        id: i64,
+    },
+    /// Send at a given time (RFC 3339).
+    Schedule {
+        id: i64,
+        #[arg(long)]
+        at: String,
+    },
+    /// Approve (if needed) and send now in the foreground, with a progress bar.
+    Send {
+        id: i64,
+    },
+    Pause {
+        id: i64,
+    },
+    Resume {
+        id: i64,
+    },
+    Cancel {
+        id: i64,
+    },
+    /// Print the email of one language (HTML, or the text part with --text).
+    Preview {
+        id: i64,
+        #[arg(long, default_value = "en")]
+        lang: String,
+        #[arg(long)]
+        text: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DkimCommand {
+    /// Create the DKIM keys (RSA-2048, and Ed25519) and print the DNS records to publish.
+    Generate {
+        /// Replace existing keys.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the DNS records of the existing keys.
+    Show,
+}
+
+fn parse_time(s: &str, what: &str) -> anyhow::Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).with_context(|| {
+        format!("{what}: {s:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z")
+    })
+}
+
+fn when(ts: Option<i64>) -> String {
+    ts.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let db = jarida::open(cfg).await?;
+    let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
+    let now = OffsetDateTime::now_utc();
+    match cmd {
+        EditionsCommand::Compose { newsletter, until } => {
+            let nl = engine
+                .newsletters
+                .iter()
+                .find(|n| n.slug == newsletter)
+                .with_context(|| format!("--newsletter: no newsletter {newsletter:?}"))?;
+            let end = match until {
+                Some(u) => parse_time(&u, "--until")?,
+                None => now,
+            };
+            let id = editions::compose(&db, nl, end, None, now)
+                .await?
+                .context("nothing composed")?;
+            let e = editions::get(&db, id).await?;
+            println!("composed edition {id} (No. {} of {newsletter})", e.number);
+            print_parts(&db, &e).await?;
+        }
+        EditionsCommand::List { status } => {
+            if let Some(s) = &status
+                && !editions::STATUSES.contains(&s.as_str())
+            {
+                anyhow::bail!(
+                    "--status: {s:?} is not one of {}",
+                    editions::STATUSES.join(", ")
+                );
+            }
+            println!(
+                "{:>5} {:<12} {:>4} {:<10} {:<21} {:<21}",
+                "id", "newsletter", "no.", "status", "period end", "finished"
+            );
+            for e in editions::list(&db, status.as_deref()).await? {
+                println!(
+                    "{:>5} {:<12} {:>4} {:<10} {:<21} {:<21}",
+                    e.id,
+                    e.newsletter,
+                    e.number,
+                    e.status,
+                    when(Some(e.period_end)),
+                    when(e.finished_at)
+                );
+            }
+        }
+        EditionsCommand::Show { id, json } => {
+            let e = editions::get(&db, id).await?;
+            let parts = editions::parts(&db, &e).await?;
+            let f = deliver::figures(&db, id).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "edition": e, "languages": parts, "figures": f })
+                    )?
+                );
+            } else {
+                println!(
+                    "edition {id}: {} No. {}, {}; period {} .. {}; send at {}",
+                    e.newsletter,
+                    e.number,
+                    e.status,
+                    when(Some(e.period_start)),
+                    when(Some(e.period_end)),
+                    when(e.send_at)
+                );
+                print_parts(&db, &e).await?;
+                print_figures(&f);
+            }
+        }
+        EditionsCommand::Edit {
+            id,
+            lang,
+            subject,
+            intro,
+            intro_file,
+            items,
+            add,
+            remove,
+        } => {
+            let intro = match intro_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => intro,
+            };
+            let ed = Edit {
+                subject,
+                intro,
+                items,
+                add,
+                remove,
+            };
+            editions::edit(&db, id, &lang, &ed, now).await?;
+            let e = editions::get(&db, id).await?;
+            print_parts(&db, &e).await?;
+        }
+        EditionsCommand::Approve { id } => {
+            editions::approve(&db, id, now).await?;
+            println!("edition {id} approved: `jarida serve` or `jarida worker` sends it now");
+        }
+        EditionsCommand::Schedule { id, at } => {
+            let at = parse_time(&at, "--at")?;
+            editions::schedule(&db, id, at, now).await?;
+            println!(
+                "edition {id} scheduled for {}",
+                when(Some(at.unix_timestamp()))
+            );
+        }
+        EditionsCommand::Pause { id } => {
+            editions::pause(&db, id, now).await?;
+            println!("edition {id} paused");
+        }
+        EditionsCommand::Resume { id } => {
+            editions::resume(&db, id, now).await?;
+            println!("edition {id} resumed");
+        }
+        EditionsCommand::Cancel { id } => {
+            editions::cancel(&db, id, now).await?;
+            println!("edition {id} cancelled");
+        }
+        EditionsCommand::Preview { id, lang, text } => {
+            let e = editions::get(&db, id).await?;
+            let parts = editions::parts(&db, &e).await?;
+            let part = parts
+                .iter()
+                .find(|p| p.lang == lang)
+                .with_context(|| format!("--lang: edition {id} has no language {lang:?}"))?;
+            let nl = engine
+                .newsletters
+                .iter()
+                .find(|n| n.slug == e.newsletter)
+                .with_context(|| {
+                    format!("newsletter {:?} is no longer configured", e.newsletter)
+                })?;
+            let r = engine.renderer.render(&engine.site, &nl.name, &e, part)?;
+            let out = if text { r.text } else { r.html };
+            let unsub = engine.site.abs("/newsletter/unsubscribe/PREVIEW");
+            let manage = engine.site.abs(&format!("/{lang}/newsletter/"));
+            print!(
+                "{}",
+                out.replace(&jarida_mail::bulk::slot(0), &unsub)
+                    .replace(&jarida_mail::bulk::slot(1), &manage)
+            );
+        }
+        EditionsCommand::Send { id } => {
+            let e = editions::get(&db, id).await?;
+            if e.status == "draft" {
+                editions::approve(&db, id, now).await?;
+            }
+            let e = editions::get(&db, id).await?;
+            if matches!(e.status.as_str(), "approved" | "scheduled") {
+                // Sending now, whatever time it was scheduled for.
+                editions::schedule(&db, id, now, now).await?;
+                engine.begin(id, now).await?;
+            }
+            let e = editions::get(&db, id).await?;
+            if e.status != "sending" {
+                anyhow::bail!("edition {id} is {}: nothing to send", e.status);
+            }
+            let bar =
+                crate::progress_bar_with("{bar:40} {pos}/{len} {per_sec} ETA {eta} {wide_msg}");
+            let show = |f: &Figures| {
+                if let Some(b) = &bar {
+                    b.set_length(f.recipients as u64);
+                    b.set_position((f.sent + f.failed + f.skipped) as u64);
+                    b.set_message(format!("{} deferred, {} failed", f.deferred, f.failed));
+                }
+            };
+            // Until nothing is pending or in flight: rows a killed process held come back when
+            // their lease runs out, so a restarted `send` finishes what the dead one started.
+            loop {
+                engine.reclaim(OffsetDateTime::now_utc()).await?;
+                engine.send_edition(&e, Some(&show)).await?;
+                let cur = editions::get(&db, id).await?;
+                let f = deliver::figures(&db, id).await?;
+                show(&f);
+                if cur.status != "sending" || f.pending + f.sending == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let f = deliver::figures(&db, id).await?;
+            print_figures(&f);
+            let e = editions::get(&db, id).await?;
+            if e.status == "sent" {
+                println!("edition {id} sent");
+            } else {
+                println!(
+                    "edition {id} is {}: {} deferred messages are retried by `jarida serve` or `jarida worker`",
+                    e.status, f.deferred
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn print_parts(db: &jarida_store::Db, e: &editions::Edition) -> anyhow::Result<()> {
+    for p in editions::parts(db, e).await? {
+        println!("\n[{}] {}", p.lang, p.subject);
+        if !p.intro.is_empty() {
+            println!("  intro: {}", p.intro.lines().next().unwrap_or(""));
+        }
+        for it in &p.items {
+            println!(
+                "  {:>2}. #{} {} ({}{}) {}",
+                it.position + 1,
+                it.post_id,
+                it.slug,
+                it.kind,
+                if it.featured { ", featured" } else { "" },
+                it.title
+            );
+        }
+        for c in &p.corrections {
+            println!("  correction to #{} {}: {}", c.post_id, c.slug, c.note);
+        }
+    }
+    Ok(())
+}
+
+fn print_figures(f: &Figures) {
+    println!(
+        "recipients {} · sent {} · deferred {} · failed {} (bounced {}) · skipped {} · pending {} · unsubscribed after {}",
+        f.recipients,
+        f.sent,
+        f.deferred,
+        f.failed,
+        f.bounced,
+        f.skipped,
+        f.pending + f.sending,
+        f.unsubscribed_after
+    );
+}
+
+/// `jarida worker`: delivery and scheduling without the web server (scale-out).
+pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let db = jarida::open(cfg).await?;
+    let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
+    jarida::spawn_background(engine, cfg.mail_transport());
+    tracing::info!("delivery worker running");
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn dkim(cmd: DkimCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
+    jarida::config::ensure_dirs(cfg)?;
+    if let DkimCommand::Generate { force } = cmd {
+        for (alg, make) in [
+            ("rsa", jarida_mail::dkim::generate_rsa2048 as fn() -> _),
+            ("ed25519", jarida_mail::dkim::generate_ed25519),
+        ] {
+            let path = cfg.dkim_key_path(alg);
+            if path.exists() && !force {
+                eprintln!(
+                    "{} exists; keeping it (use --force to replace)",
+                    path.display()
+                );
+                continue;
+            }
+            let pem = make()?;
+            write_private(&path, &pem)?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    let signer = cfg
+        .dkim_signer()?
+        .context("no DKIM key: run `jarida dkim generate` (and check dkim.enabled)")?;
+    println!("Publish these DNS TXT records, then newsletters are signed with them:\n");
+    for k in signer.keys() {
+        println!("{}. IN TXT \"{}\"\n", k.dns_name(), k.dns_txt());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
