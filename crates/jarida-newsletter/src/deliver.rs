@@ -715,24 +715,28 @@ impl Engine {
         e: &Edition,
         mut rx: mpsc::UnboundedReceiver<Outcome>,
     ) -> Result<(), NewsletterError> {
+        const EVERY: Duration = Duration::from_millis(100);
         let mut buf = Vec::new();
+        let mut last = Instant::now();
         loop {
-            match tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            let wait = EVERY.saturating_sub(last.elapsed());
+            let closed = match tokio::time::timeout(wait, rx.recv()).await {
                 Ok(Some(o)) => {
                     buf.push(o);
-                    if buf.len() < 64 {
-                        continue;
-                    }
+                    false
                 }
-                Ok(None) => {
+                Ok(None) => true,
+                Err(_) => false,
+            };
+            if closed || buf.len() >= 64 || last.elapsed() >= EVERY {
+                if !buf.is_empty() {
                     self.record(e, &buf).await?;
-                    return Ok(());
+                    buf.clear();
                 }
-                Err(_) => {}
+                last = Instant::now();
             }
-            if !buf.is_empty() {
-                self.record(e, &buf).await?;
-                buf.clear();
+            if closed {
+                return Ok(());
             }
         }
     }
@@ -792,6 +796,9 @@ struct Pool {
     /// Which relay each connection slot belongs to.
     slot_relay: Vec<usize>,
     per_domain: usize,
+    /// Consecutive transient failures per relay: a relay that defers or drops messages is given a
+    /// growing pause between messages, so the healthy relays of the pool carry the work.
+    strikes: Vec<std::sync::atomic::AtomicU32>,
     domains: Mutex<HashMap<String, Arc<Semaphore>>>,
     pace: Option<Mutex<(Instant, Duration)>>,
 }
@@ -812,6 +819,11 @@ impl Pool {
                 .map(|_| tokio::sync::Mutex::new(None))
                 .collect(),
             slot_relay,
+            strikes: cfg
+                .relays
+                .iter()
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
             per_domain: cfg.per_domain.max(1),
             domains: Mutex::new(HashMap::new()),
             pace: (cfg.rate_per_second > 0).then(|| {
@@ -882,10 +894,17 @@ impl Pool {
         let senders = (0..self.conns.len()).map(|slot| {
             let rx = &rx;
             async move {
+                let relay = self.slot_relay[slot];
                 loop {
                     let Some((j, bytes)) = rx.lock().await.recv().await else {
                         return;
                     };
+                    // The pause comes after taking a message, so an empty queue ends the batch now.
+                    let strikes = self.strikes[relay].load(std::sync::atomic::Ordering::Relaxed);
+                    if strikes > 0 {
+                        let pause = Duration::from_millis(100 << strikes.min(6));
+                        tokio::time::sleep(pause).await;
+                    }
                     let r = match bytes {
                         Ok(b) => {
                             let gate = self.domain_gate(&j.email);
@@ -896,6 +915,15 @@ impl Pool {
                         }
                         Err(e) => Err(SendError::Connection(e)),
                     };
+                    match &r {
+                        Ok(()) => {
+                            self.strikes[relay].store(0, std::sync::atomic::Ordering::Relaxed)
+                        }
+                        Err(e) if e.is_transient() => {
+                            self.strikes[relay].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(_) => {}
+                    }
                     let _ = out.send(outcome(&j, r));
                 }
             }
@@ -919,6 +947,9 @@ impl Pool {
             return Err(SendError::Connection("no connection".into()));
         };
         let r = c.send(from, to, bytes).await;
+        if let Err(e) = &r {
+            tracing::debug!(to, error = %e, "relay refused or failed");
+        }
         if matches!(r, Err(SendError::Connection(_))) || !c.usable() {
             *guard = None;
         }

@@ -715,12 +715,13 @@ impl Config {
             let Ok(pem) = std::fs::read_to_string(&path) else {
                 continue;
             };
-            let key = jarida_mail::dkim::DkimKey::from_pem(
-                &pem,
-                &self.dkim_domain(),
-                &self.dkim.selector,
-            )
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            // Each key needs a selector of its own: one DNS name holds one key record.
+            let selector = match *alg {
+                "rsa" => self.dkim.selector.clone(),
+                other => format!("{}-{other}", self.dkim.selector),
+            };
+            let key = jarida_mail::dkim::DkimKey::from_pem(&pem, &self.dkim_domain(), &selector)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
             keys.push(key);
         }
         Ok((!keys.is_empty())

@@ -293,3 +293,528 @@ fn fallback_skip_leaves_readers_of_an_empty_language_out() {
     assert_eq!((f.recipients, f.sent), (1, 1), "{f:?}");
     assert_eq!(status(&app, id), "sent");
 }
+
+/// Verifies every DKIM-Signature of `message` with dkimpy, the DNS answered from `records`
+/// (`name -> TXT`). Returns (algorithm, passed) per signature.
+fn dkimpy(message: &[u8], records: &[(String, String)]) -> Vec<(String, bool, String)> {
+    use std::io::Write;
+    const SCRIPT: &str = r#"
+import sys
+try:
+    import dkim
+except ImportError:
+    sys.exit(3)
+records = dict(a.split("=", 1) for a in sys.argv[1:])
+def dnsfunc(name, timeout=5):
+    r = records.get(name.decode().rstrip("."))
+    return r.encode() if r is not None else None
+msg = sys.stdin.buffer.read()
+n = len([1 for k, v in dkim.DKIM(msg).headers if k.lower() == b"dkim-signature"])
+for i in range(n):
+    d = dkim.DKIM(msg)
+    try:
+        ok, detail = d.verify(idx=i, dnsfunc=dnsfunc), ""
+    except Exception as e:
+        ok, detail = False, repr(e)
+    print(d.signature_fields.get(b"a", b"?").decode(), "pass" if ok else "fail", detail)
+"#;
+    let mut cmd = std::process::Command::new("/usr/bin/python3");
+    cmd.arg("-c").arg(SCRIPT);
+    for (name, txt) in records {
+        cmd.arg(format!("{name}={txt}"));
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 runs: install python3-dkim");
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(3), "install python3-dkim (dkimpy)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut p = l.splitn(3, ' ');
+            (
+                p.next().unwrap_or("").to_string(),
+                p.next() == Some("pass"),
+                p.next().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn subscriber_id(app: &TestApp, email: &str) -> i64 {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT id FROM subscribers WHERE email = $1",
+            email
+        )
+        .unwrap()
+        .0
+    })
+}
+
+fn exec(app: &TestApp, sql: &str, args: &[&str]) {
+    let sql = sql.to_string();
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        let q = jarida_store::sqlx::AssertSqlSafe(sql);
+        match c.conn() {
+            jarida_store::Conn::Sqlite(c) => {
+                let mut q = jarida_store::sqlx::query(q);
+                for a in args {
+                    q = q.bind(a.to_string());
+                }
+                q.execute(&mut *c).await.unwrap();
+            }
+            jarida_store::Conn::Postgres(c) => {
+                let mut q = jarida_store::sqlx::query(q);
+                for a in args {
+                    q = q.bind(a.to_string());
+                }
+                q.execute(&mut *c).await.unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.delivery.connections = 2;
+    });
+    // `jarida dkim generate` makes the keys and prints the records to publish.
+    let out = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["dkim", "generate"])
+        .env("JARIDA_MAIL__FROM_ADDRESS", "newsletter@jarida.example")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<(String, String)> = printed
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(". IN TXT \"")?;
+            Some((name.to_string(), rest.trim_end_matches('"').to_string()))
+        })
+        .collect();
+    assert_eq!(records.len(), 2, "{printed}");
+    assert!(
+        records[0].0 == "jarida._domainkey.jarida.example",
+        "{printed}"
+    );
+    assert!(records[0].1.starts_with("v=DKIM1; k=rsa; p="), "{printed}");
+    assert!(
+        records[1].1.starts_with("v=DKIM1; k=ed25519; p="),
+        "{printed}"
+    );
+
+    let eng = engine(&app);
+    let readers = [
+        ("en1@example.org", "en"),
+        ("ar1@example.org", "ar"),
+        ("gone@example.org", "en"),
+        ("supp@example.org", "en"),
+        ("left@example.org", "en"),
+    ];
+    add_readers(&app, &readers);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let now = OffsetDateTime::now_utc();
+    app.rt.block_on(async {
+        editions::approve(&app.db, id, now).await.unwrap();
+        assert!(eng.begin(id, now).await.unwrap());
+    });
+    assert_eq!(
+        figures(&app, id).recipients,
+        5,
+        "frozen when sending starts"
+    );
+    // After the freeze: one unsubscribes, one is suppressed, one leaves this newsletter. The check
+    // happens at send time.
+    exec(
+        &app,
+        "UPDATE subscribers SET status = 'unsubscribed' WHERE email = $1",
+        &["gone@example.org"],
+    );
+    exec(
+        &app,
+        "INSERT INTO suppressions (email_sha256, reason, at) VALUES ($1, 'erased', 0)",
+        &[&jarida_audience::email::fingerprint("supp@example.org")],
+    );
+    let left = subscriber_id(&app, "left@example.org");
+    exec(
+        &app,
+        &format!("DELETE FROM subscriber_newsletters WHERE subscriber_id = {left}"),
+        &[],
+    );
+    app.rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while editions::get(&app.db, id).await.unwrap().status != "sent" {
+            assert!(Instant::now() < deadline, "not sent");
+            eng.tick().await.unwrap();
+        }
+    });
+    let f = figures(&app, id);
+    assert_eq!((f.sent, f.skipped, f.failed), (2, 3, 0), "{f:?}");
+
+    let msgs = sink.messages();
+    let mut rcpts: Vec<&str> = msgs.iter().map(|m| m.rcpt.as_str()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, ["ar1@example.org", "en1@example.org"]);
+    let secret = jarida::config::secret(&app.cfg.data_dir).unwrap();
+    for m in &msgs {
+        let sid = subscriber_id(&app, &m.rcpt);
+        assert!(m.raw.len() < 100_000, "under Gmail's clipping size");
+        // Envelope: a VERP return path naming edition and reader, signed.
+        assert_eq!(
+            m.mail_from,
+            jarida_newsletter::deliver::verp(&secret, "jarida.example", id, sid)
+        );
+        assert!(m.mail_from.starts_with(&format!("b+{id}-{sid}-")));
+        assert_eq!(
+            m.header("Message-ID").unwrap(),
+            format!(
+                "<{}>",
+                jarida_newsletter::deliver::message_id(&secret, "jarida.example", id, sid)
+            )
+        );
+        let lu = m.header("List-Unsubscribe").unwrap();
+        assert!(lu.contains("/newsletter/unsubscribe/"), "{lu}");
+        assert!(lu.contains("<mailto:u+"), "{lu}");
+        assert_eq!(
+            m.header("List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+        assert!(
+            m.header("List-Id")
+                .unwrap()
+                .contains("<main.jarida.example>")
+        );
+        let lang = if m.rcpt.starts_with("ar") { "ar" } else { "en" };
+        assert_eq!(
+            m.header("Feedback-ID").unwrap(),
+            format!("1:main:{lang}:jarida")
+        );
+        assert!(m.header("Date").is_some() && m.header("From").is_some());
+        // Both signatures verify against the records `jarida dkim` printed.
+        let v = dkimpy(&m.raw, &records);
+        let algs: Vec<&str> = v.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(algs, ["rsa-sha256", "ed25519-sha256"]);
+        assert!(v.iter().all(|x| x.1), "{v:?}");
+        let dkim = m.header("DKIM-Signature").unwrap();
+        for h in [
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+            "list-id",
+            "feedback-id",
+        ] {
+            assert!(dkim.contains(h), "{h} is signed: {dkim}");
+        }
+        assert!(dkim.contains("c=relaxed/relaxed"));
+    }
+    let en = msgs.iter().find(|m| m.rcpt == "en1@example.org").unwrap();
+    let ar = msgs.iter().find(|m| m.rcpt == "ar1@example.org").unwrap();
+    assert!(en.subject().ends_with("No. 1"), "{}", en.subject());
+    assert!(ar.subject().contains("العدد ١"), "{}", ar.subject());
+    assert!(ar.html().contains("dir=\"rtl\""));
+    assert!(ar.text().contains("تقرير حدود الصيد"));
+    let text = en.text();
+    for needle in [
+        "Chart: bread prices",
+        "Fishing limits report",
+        "Border crossing reopens",
+        "/en/fishing-limits-report",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    assert!(!en.html().contains("<img") || !en.html().contains("googleapis"));
+    assert!(!en.html().contains("fonts.googleapis"), "no web fonts");
+
+    // One-click unsubscribe with the URL of the List-Unsubscribe header of the real message.
+    let lu = en.header("List-Unsubscribe").unwrap();
+    let url = lu
+        .split(['<', '>'])
+        .find(|s| s.starts_with("http"))
+        .unwrap()
+        .to_string();
+    let r = app.post_raw(
+        &url,
+        "application/x-www-form-urlencoded",
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        app.status_of("en1@example.org").as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(figures(&app, id).unsubscribed_after, 1);
+}
+
+#[test]
+fn soft_rejections_are_retried_and_land_once() {
+    let good = Sink::start(&[]);
+    let greylist = Sink::start(&["-r", "rcpt", "-b", "451 4.7.1 Greylisted, try again later"]);
+    let app = app_with(|c| {
+        c.mail.from_address = "newsletter@jarida.example".into();
+        c.delivery.relays = [&good, &greylist]
+            .iter()
+            .map(|s| jarida::config::RelaySection {
+                host: "127.0.0.1".into(),
+                port: s.port,
+                tls: "none".into(),
+                max_connections: 1,
+                ..Default::default()
+            })
+            .collect();
+    });
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..12)
+        .map(|i| {
+            (
+                format!("r{i}@example.org"),
+                if i % 3 == 0 { "ar" } else { "en" },
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
+    add_readers(&app, &refs);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, id, Duration::from_secs(60));
+    let f = figures(&app, id);
+    assert_eq!((f.sent, f.failed, f.deferred), (12, 0, 0), "{f:?}");
+    assert!(greylist.messages().is_empty());
+    let mut got: Vec<String> = good.messages().into_iter().map(|m| m.rcpt).collect();
+    got.sort();
+    let mut want: Vec<String> = readers.iter().map(|(e, _)| e.clone()).collect();
+    want.sort();
+    assert_eq!(got, want, "each reader exactly once");
+    let retried = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND attempts > 1",
+            id
+        )
+        .unwrap()
+        .0
+    });
+    assert!(retried > 0, "the greylisting relay deferred some messages");
+}
+
+#[test]
+fn hard_rejections_fail_rows_and_5_1_x_marks_readers_bounced() {
+    let sink = Sink::start(&["-f", "rcpt", "-B", "550 5.1.1 No such user here"]);
+    let app = app_with(|c| use_sink(c, &sink));
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[("nouser@example.org", "en"), ("nobody@example.org", "ar")],
+    );
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, id, Duration::from_secs(20));
+    let f = figures(&app, id);
+    assert_eq!((f.failed, f.bounced, f.sent), (2, 2, 0), "{f:?}");
+    assert_eq!(
+        app.status_of("nouser@example.org").as_deref(),
+        Some("bounced")
+    );
+
+    // A policy rejection of the message fails the row but says nothing about the address.
+    add_readers(&app, &[("reader@example.org", "en")]);
+    let policy = Sink::start(&["-f", "data", "-B", "554 5.7.1 Message refused"]);
+    let mut cfg = app.cfg.clone();
+    cfg.mail.smtp_port = policy.port;
+    let eng = app
+        .rt
+        .block_on(jarida::engine(&cfg, &app.db, &app.base))
+        .unwrap();
+    let id2 = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    send(&app, &eng, id2, Duration::from_secs(20));
+    let f = figures(&app, id2);
+    assert_eq!((f.recipients, f.failed, f.bounced), (1, 1, 0), "{f:?}");
+    assert_eq!(
+        app.status_of("reader@example.org").as_deref(),
+        Some("active")
+    );
+    let reply = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (Option<String>,),
+            "SELECT last_reply FROM deliveries WHERE edition_id = $1",
+            id2
+        )
+        .unwrap()
+        .0
+    });
+    assert_eq!(reply.as_deref(), Some("554 5.7.1 Message refused"));
+}
+
+#[test]
+fn disconnect_mid_data_is_retried_on_a_healthy_relay() {
+    let cut = Sink::start(&["-q", "."]);
+    let app = app_with(|c| use_sink(c, &cut));
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[
+            ("a@example.org", "en"),
+            ("b@example.org", "ar"),
+            ("c@example.org", "en"),
+        ],
+    );
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let now = OffsetDateTime::now_utc();
+    app.rt.block_on(async {
+        editions::approve(&app.db, id, now).await.unwrap();
+        assert!(eng.begin(id, now).await.unwrap());
+        eng.tick().await.unwrap();
+    });
+    let f = figures(&app, id);
+    assert_eq!((f.deferred, f.sent), (3, 0), "{f:?}");
+    assert_eq!(
+        status(&app, id),
+        "sending",
+        "not done while rows are deferred"
+    );
+    drop(cut);
+    // The relay is replaced by a healthy one (a new port: the old one may linger a moment).
+    let healthy = Sink::start(&[]);
+    let mut cfg = app.cfg.clone();
+    cfg.mail.smtp_port = healthy.port;
+    let eng = app
+        .rt
+        .block_on(jarida::engine(&cfg, &app.db, &app.base))
+        .unwrap();
+    app.rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while editions::get(&app.db, id).await.unwrap().status != "sent" {
+            assert!(
+                Instant::now() < deadline,
+                "not sent after the relay recovered"
+            );
+            eng.tick().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut got: Vec<String> = healthy.messages().into_iter().map(|m| m.rcpt).collect();
+    got.sort();
+    assert_eq!(got, ["a@example.org", "b@example.org", "c@example.org"]);
+}
+
+/// `jarida editions send` is killed (SIGKILL) mid-edition and run again: nobody is skipped, the edition
+/// is not marked sent early, and the only readers who receive it twice are those whose messages were
+/// in flight (rows still `sending`) at the moment of the kill.
+#[test]
+fn killed_mid_edition_and_restarted_everyone_gets_it_once_but_the_in_flight() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| use_sink(c, &sink));
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..300)
+        .map(|i| {
+            (
+                format!("k{i:03}@example.org"),
+                if i % 4 == 0 { "ar" } else { "en" },
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
+    add_readers(&app, &refs);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let send_cmd = || {
+        let mut c = jarida_cmd(app.dir.path(), &app.test_db);
+        c.args(["editions", "send", &id.to_string()])
+            .env("JARIDA_BASE_URL", &app.base)
+            .env("JARIDA_MAIL__SMTP_HOST", "127.0.0.1")
+            .env("JARIDA_MAIL__SMTP_PORT", sink.port.to_string())
+            .env("JARIDA_MAIL__SMTP_TLS", "none")
+            .env("JARIDA_MAIL__FROM_ADDRESS", "newsletter@jarida.example")
+            .env("JARIDA_DELIVERY__RATE_PER_SECOND", "100")
+            .env("JARIDA_DELIVERY__LEASE_SECONDS", "2")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let mut child = send_cmd().spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.messages().len() < 80 {
+        assert!(Instant::now() < deadline, "the first send never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let in_flight: std::collections::HashSet<String> = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_all!(
+            c.conn(),
+            (String,),
+            "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id \
+             WHERE d.edition_id = $1 AND d.state = 'sending'",
+            id
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect()
+    });
+    assert_eq!(status(&app, id), "sending", "not marked sent early");
+    let before = figures(&app, id);
+    assert!(before.sent < 300, "{before:?}");
+
+    let out = send_cmd().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("edition {id} sent")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(status(&app, id), "sent");
+    let f = figures(&app, id);
+    assert_eq!(
+        (f.sent, f.failed, f.pending, f.sending),
+        (300, 0, 0, 0),
+        "{f:?}"
+    );
+
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for m in sink.messages() {
+        *count.entry(m.rcpt).or_default() += 1;
+    }
+    for (email, _) in &readers {
+        let n = count.get(email).copied().unwrap_or(0);
+        assert!(n >= 1, "{email} was skipped");
+        assert!(
+            n == 1 || in_flight.contains(email),
+            "{email} received {n} copies but was not in flight at the kill"
+        );
+        assert!(n <= 2, "{email} received {n} copies");
+    }
+    let twice = count.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "killed after {} sent; {} rows in flight; {twice} readers got two copies",
+        before.sent,
+        in_flight.len()
+    );
+}
