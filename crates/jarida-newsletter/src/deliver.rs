@@ -290,6 +290,8 @@ impl Engine {
                 reader_lang.to_string()
             )?;
         }
+        // The web version of the edition goes live with it.
+        jarida_content::repo::bump_version(tx.conn()).await?;
         tx.commit().await?;
         tracing::info!(edition = id, recipients = frozen, "edition sending");
         Ok(true)

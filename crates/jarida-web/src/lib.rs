@@ -4,6 +4,7 @@
 //! Depends on the domain crates; nothing depends on it but the binary.
 
 pub mod cache;
+mod editions;
 mod feeds;
 pub mod i18n;
 mod public;
@@ -67,6 +68,8 @@ pub struct SiteConfig {
     /// Request header a reverse proxy puts the client's address in (`X-Forwarded-For`,
     /// `X-Real-IP`); `None` uses the connecting socket.
     pub client_ip_header: Option<String>,
+    /// The configured newsletters (for composing editions through the API).
+    pub newsletters: Vec<jarida_newsletter::Newsletter>,
 }
 
 impl SiteConfig {
@@ -138,6 +141,7 @@ pub fn router(app: AppRef) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     // Only the authenticated import takes large bodies.
     subscribe::admin_routes()
+        .merge(editions::api_routes())
         .merge(public)
         .layer(Set::if_not_present(
             header::CONTENT_SECURITY_POLICY,

@@ -178,7 +178,12 @@ async fn route(app: &App, path: &str) -> Res {
                 ["atom.xml"] => feeds::feed(app, lang, None, feeds::Format::Atom).await,
                 ["feed.json"] => feeds::feed(app, lang, None, feeds::Format::Json).await,
                 ["support", ""] => support(app, lang),
-                ["newsletter", ""] => newsletter(app, lang),
+                ["newsletter", ""] => newsletter(app, lang).await,
+                ["newsletter", "feed.xml"] => crate::editions::feed(app, lang, false).await,
+                ["newsletter", "atom.xml"] => crate::editions::feed(app, lang, true).await,
+                ["newsletter", n] if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    crate::editions::page(app, lang, n).await
+                }
                 ["archive", ""] => archive_index(app, lang).await,
                 ["archive", y, m, ""] => archive_month(app, lang, y, m, 1).await,
                 ["archive", y, m, "page", n, ""] => {
@@ -310,19 +315,19 @@ struct Card {
 
 #[derive(Serialize, Default)]
 pub(crate) struct Meta {
-    title: String,
-    description: String,
-    canonical: String,
-    alternates: Vec<Alt>,
-    x_default: Option<String>,
-    og_type: Option<&'static str>,
-    image: Option<String>,
-    image_alt: Option<String>,
-    jsonld: Option<String>,
-    published_iso: Option<String>,
-    modified_iso: Option<String>,
-    kind: Option<&'static str>,
-    noindex: bool,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) canonical: String,
+    pub(crate) alternates: Vec<Alt>,
+    pub(crate) x_default: Option<String>,
+    pub(crate) og_type: Option<&'static str>,
+    pub(crate) image: Option<String>,
+    pub(crate) image_alt: Option<String>,
+    pub(crate) jsonld: Option<String>,
+    pub(crate) published_iso: Option<String>,
+    pub(crate) modified_iso: Option<String>,
+    pub(crate) kind: Option<&'static str>,
+    pub(crate) noindex: bool,
 }
 
 impl Meta {
@@ -337,7 +342,7 @@ impl Meta {
 }
 
 #[derive(Serialize)]
-struct Alt {
+pub(crate) struct Alt {
     lang: String,
     url: String,
 }
@@ -479,7 +484,7 @@ impl App {
         m
     }
 
-    fn html(&self, template: &str, ctx: BTreeMap<&'static str, Value>) -> Res {
+    pub(crate) fn html(&self, template: &str, ctx: BTreeMap<&'static str, Value>) -> Res {
         let body = self.theme.render(template, Value::from(ctx))?;
         Ok(Out::Page(Cached::new(
             StatusCode::OK,
@@ -812,12 +817,17 @@ fn support(app: &App, lang: &str) -> Res {
     app.html("support.html", ctx)
 }
 
-fn newsletter(app: &App, lang: &str) -> Res {
+async fn newsletter(app: &App, lang: &str) -> Res {
     let (title, pitch) = (
         app.t(lang, "nav-newsletter"),
         app.t(lang, "newsletter-pitch"),
     );
-    let ctx = app.section(lang, "newsletter", title, pitch, Some("newsletter"));
+    let mut ctx = app.section(lang, "newsletter", title, pitch, Some("newsletter"));
+    ctx.insert("editions", crate::editions::past_links(app, lang).await?);
+    ctx.insert(
+        "editions_feed",
+        Value::from(format!("/{lang}/newsletter/feed.xml")),
+    );
     app.html("newsletter.html", ctx)
 }
 

@@ -55,7 +55,7 @@ pub struct ImportQuery {
     lang: Option<String>,
 }
 
-fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
+pub(crate) fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
     let Some(expected) = &app.cfg.api_token else {
         return false;
     };

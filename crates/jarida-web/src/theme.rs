@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = default_templates!(
     "article.html",
     "support.html",
     "newsletter.html",
+    "edition.html",
     "error.html",
     "setup.html",
     "message.html",

@@ -54,6 +54,7 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         api_token: (!cfg.api.token.is_empty()).then(|| cfg.api.token.clone()),
         client_ip_header: (!cfg.client_ip_header.is_empty())
             .then(|| cfg.client_ip_header.to_lowercase()),
+        newsletters: cfg.newsletters(),
         limits: jarida_audience::subscribers::Limits {
             per_ip_hour: cfg.signup.per_ip_per_hour,
             per_address_day: cfg.signup.per_address_per_day,

@@ -818,3 +818,239 @@ fn killed_mid_edition_and_restarted_everyone_gets_it_once_but_the_in_flight() {
         in_flight.len()
     );
 }
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef-token";
+
+fn api(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: bool,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", app.base);
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("content-type", "application/json");
+    if token {
+        req = req.header("authorization", format!("Bearer {TOKEN}"));
+    }
+    let req = req.body(body.unwrap_or("").to_string()).unwrap();
+    let r = Resp::from(app.agent.run(req).unwrap());
+    let v = serde_json::from_slice(&r.bytes).unwrap_or(serde_json::Value::Null);
+    (r.status, v)
+}
+
+#[test]
+fn web_version_feed_and_json_api() {
+    let app = app_with(|c| c.api.token = TOKEN.into());
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[("en1@example.org", "en"), ("ar1@example.org", "ar")],
+    );
+
+    let (s, _) = api(&app, "GET", "/api/v1/editions", None, false);
+    assert_eq!(s, 401, "the API needs the token");
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/api/v1/editions",
+        Some(r#"{"until": "2026-10-15T09:00:00Z"}"#),
+        true,
+    );
+    assert_eq!(s, 201, "{v}");
+    let id = v["edition"]["id"].as_i64().unwrap();
+    assert_eq!(v["edition"]["status"], "draft");
+    let (s, v) = api(
+        &app,
+        "PATCH",
+        &format!("/api/v1/editions/{id}/languages/en"),
+        Some(r#"{"subject": "Water, bread and the sea", "intro": "Two weeks of reporting."}"#),
+        true,
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = api(
+        &app,
+        "PATCH",
+        &format!("/api/v1/editions/{id}/languages/en"),
+        Some(r#"{"add": ["no-such-post"]}"#),
+        true,
+    );
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("no-such-post"),
+        "{v}"
+    );
+    let (s, _) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/editions/{id}/pause"),
+        None,
+        true,
+    );
+    assert_eq!(s, 409, "a draft cannot be paused");
+    assert_eq!(
+        app.get("/en/newsletter/1").status,
+        404,
+        "not public before sending"
+    );
+
+    let (s, v) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/editions/{id}/send"),
+        None,
+        true,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["edition"]["status"], "scheduled");
+    app.rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while editions::get(&app.db, id).await.unwrap().status != "sent" {
+            assert!(Instant::now() < deadline, "not sent");
+            eng.tick().await.unwrap();
+        }
+    });
+    let (_, v) = api(&app, "GET", &format!("/api/v1/editions/{id}"), None, true);
+    assert_eq!(v["figures"]["sent"], 2, "{v}");
+    assert_eq!(v["figures"]["recipients"], 2, "{v}");
+
+    app.refresh();
+    let en = app.get("/en/newsletter/1");
+    assert_eq!(en.status, 200);
+    let html = en.text();
+    for needle in [
+        "Water, bread and the sea",
+        "Two weeks of reporting.",
+        "href=\"/en/chart-bread-prices\"",
+        "Fishing limits report",
+        "/en/newsletter/feed.xml",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert!(en.header("content-security-policy").is_some());
+    let ar = app.get("/ar/newsletter/1").text();
+    assert!(ar.contains("dir=\"rtl\"") && ar.contains("تقرير حدود الصيد"));
+    assert_eq!(app.get("/en/newsletter/2").status, 404);
+    assert_eq!(app.get("/en/newsletter/01").status, 404);
+    let page = app.get("/en/newsletter/").text();
+    assert!(
+        page.contains("href=\"/en/newsletter/1\""),
+        "past editions listed"
+    );
+    let feed = app.get("/en/newsletter/feed.xml");
+    assert_eq!(feed.status, 200);
+    let feed = feed.text();
+    assert!(
+        feed.contains("<title>Water, bread and the sea</title>"),
+        "{feed}"
+    );
+    assert!(feed.contains("/en/newsletter/1</link>"), "{feed}");
+    assert!(
+        app.get("/ar/newsletter/atom.xml")
+            .text()
+            .contains("<entry>")
+    );
+}
+
+#[test]
+fn cadence_composes_a_draft_per_slot_in_the_newsroom_time_zone_and_tells_editors() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        let n = c.newsletters.get_mut("main").unwrap();
+        n.timezone = "Asia/Amman".into();
+        n.editors = vec!["editor@example.org".into()];
+    });
+    let eng = engine(&app);
+    // As if the cadence had been configured on 1 October.
+    exec(
+        &app,
+        &format!(
+            "UPDATE newsletters SET cadence_since = {}",
+            t("2026-10-01T00:00:00Z").unix_timestamp()
+        ),
+        &[],
+    );
+    let mailer = app.cfg.mail_transport();
+    let tick = |now: &str| {
+        app.rt
+            .block_on(jarida_newsletter::scheduler::tick(
+                &app.db,
+                &eng.newsletters,
+                &eng.site,
+                &mailer,
+                t(now),
+            ))
+            .unwrap()
+    };
+    // Before the first slot after 1 October: nothing.
+    assert!(tick("2026-10-01T05:00:00Z").is_empty());
+    // The 1st at 09:00 in Amman is 06:00 UTC.
+    let made = tick("2026-10-01T06:00:01Z");
+    assert_eq!(made.len(), 1);
+    let e = app.rt.block_on(editions::get(&app.db, made[0])).unwrap();
+    assert_eq!(e.slot_at, Some(t("2026-10-01T06:00:00Z").unix_timestamp()));
+    assert_eq!(e.status, "draft", "waits for an editor by default");
+    assert!(
+        tick("2026-10-01T07:00:00Z").is_empty(),
+        "a slot is composed once"
+    );
+    let made = tick("2026-10-16T00:00:00Z");
+    assert_eq!(made.len(), 1);
+    let e2 = app.rt.block_on(editions::get(&app.db, made[0])).unwrap();
+    assert_eq!(
+        e2.period_start, e.period_end,
+        "each edition starts where the last ended"
+    );
+    let p = parts(&app, e2.id);
+    assert_eq!(part(&p, "en").items.len(), 3);
+    let mail = sink.wait_for("editor@example.org", 2);
+    assert_eq!(mail.len(), 2, "editors are told each draft is ready");
+    assert!(
+        mail[1].subject().contains("Draft ready"),
+        "{}",
+        mail[1].subject()
+    );
+    assert!(
+        mail[1]
+            .text()
+            .contains(&format!("jarida editions approve {}", e2.id))
+    );
+}
+
+#[test]
+fn auto_send_newsletter_goes_out_at_its_slot() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.newsletters.get_mut("main").unwrap().auto_send = true;
+    });
+    let eng = engine(&app);
+    add_readers(&app, &[("reader@example.org", "en")]);
+    exec(
+        &app,
+        &format!(
+            "UPDATE newsletters SET cadence_since = {}",
+            t("2026-10-10T00:00:00Z").unix_timestamp()
+        ),
+        &[],
+    );
+    let made = app
+        .rt
+        .block_on(jarida_newsletter::scheduler::tick(
+            &app.db,
+            &eng.newsletters,
+            &eng.site,
+            &app.cfg.mail_transport(),
+            t("2026-10-15T09:30:00Z"),
+        ))
+        .unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(status(&app, made[0]), "approved");
+    app.rt.block_on(eng.tick()).unwrap();
+    assert_eq!(status(&app, made[0]), "sent");
+    assert_eq!(sink.wait_for("reader@example.org", 1).len(), 1);
+}

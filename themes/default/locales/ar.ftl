@@ -172,3 +172,9 @@ email-manage-text = أنت مشترك بالفعل في نشرة { $site }. لت
 email-welcome-subject = مرحبًا بك في نشرة { $site }
 email-welcome-text = تأكّد اشتراكك. ستصلك مرتين في الشهر أهم المستجدات من موقعنا.
 email-footer = تصلك هذه الرسالة لأن هذا العنوان أُدخل في موقع { $site }.
+
+## Newsletter editions on the web
+newsletter-editions = الأعداد السابقة
+newsletter-feed = تابع الأعداد عبر RSS
+edition-number = العدد
+edition-featured = مختارات

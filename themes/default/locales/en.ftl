@@ -166,3 +166,9 @@ email-manage-text = You are already subscribed to the { $site } newsletter. To c
 email-welcome-subject = Welcome to the { $site } newsletter
 email-welcome-text = Your subscription is confirmed. Twice a month you will receive the most important updates from our website.
 email-footer = You receive this email because this address was entered on { $site }.
+
+## Newsletter editions on the web
+newsletter-editions = Past editions
+newsletter-feed = Follow the editions by RSS
+edition-number = No.
+edition-featured = Featured

@@ -1,0 +1,494 @@
+//! Newsletter editions on the web: the public web version of each edition that has gone out
+//! (`/<lang>/newsletter/<number>`), their list on the newsletter page, their feed, and the JSON API
+//! editors (and the coming admin UI) drive editions with.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Router, http::HeaderValue};
+use jarida_newsletter::editions::{self, Edition, LangPart};
+use minijinja::Value;
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+
+use crate::cache::Cached;
+use crate::public::{Fail, Meta, Out, REVALIDATE, Res, iso};
+use crate::{App, AppRef};
+
+/// The newsletter whose editions the public pages show.
+const PUBLIC: &str = "main";
+/// Statuses whose edition has (begun to) reach readers: only those are public.
+const PUBLISHED: &[&str] = &["sending", "paused", "sent"];
+
+fn ts(t: Option<i64>) -> OffsetDateTime {
+    t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn has_content(p: &LangPart) -> bool {
+    !p.items.is_empty() || !p.corrections.is_empty()
+}
+
+fn title(app: &App, lang: &str, e: &Edition, p: &LangPart) -> String {
+    if p.subject.is_empty() {
+        format!("{} {}", app.t(lang, "edition-number"), e.number)
+    } else {
+        p.subject.clone()
+    }
+}
+
+/// Sent editions with content in `lang`, newest first.
+pub(crate) async fn past(app: &App, lang: &str) -> Result<Vec<(Edition, LangPart)>, Fail> {
+    let mut out = Vec::new();
+    for e in editions::list(&app.db, None).await? {
+        if e.newsletter != PUBLIC || !PUBLISHED.contains(&e.status.as_str()) {
+            continue;
+        }
+        if let Some(p) = editions::parts(&app.db, &e)
+            .await?
+            .into_iter()
+            .find(|p| p.lang == lang && has_content(p))
+        {
+            out.push((e, p));
+        }
+    }
+    Ok(out)
+}
+
+/// The list of past editions for the newsletter page.
+pub(crate) async fn past_links(app: &App, lang: &str) -> Result<Value, Fail> {
+    let list: Vec<serde_json::Value> = past(app, lang)
+        .await?
+        .iter()
+        .map(|(e, p)| {
+            let at = ts(e.started_at);
+            json!({
+                "url": format!("/{lang}/newsletter/{}", e.number),
+                "title": title(app, lang, e, p),
+                "date_iso": iso(at),
+                "date_display": app.theme.i18n.date(lang, at),
+            })
+        })
+        .collect();
+    Ok(crate::ser(list))
+}
+
+fn sections(app: &App, lang: &str, p: &LangPart) -> Vec<serde_json::Value> {
+    let mut out: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    for it in &p.items {
+        let heading = if it.featured {
+            app.t(lang, "edition-featured")
+        } else {
+            app.t(
+                lang,
+                match it.kind.as_str() {
+                    "report" => "title-reports",
+                    "news" => "title-news",
+                    _ => "title-designs",
+                },
+            )
+        };
+        let card = json!({
+            "url": app.post_url(lang, &it.slug),
+            "title": it.title,
+            "summary": it.summary,
+            "cover": it.cover,
+            "cover_alt": it.cover_alt,
+        });
+        match out.iter_mut().find(|(h, _)| *h == heading) {
+            Some((_, v)) => v.push(card),
+            None => out.push((heading, vec![card])),
+        }
+    }
+    out.into_iter()
+        .map(|(h, items)| json!({ "title": h, "items": items }))
+        .collect()
+}
+
+/// The web version of edition `number` in `lang`.
+pub(crate) async fn page(app: &App, lang: &str, number: &str) -> Res {
+    let nf = || Fail::NotFound(lang.to_string());
+    if number.starts_with('0') {
+        return Err(nf());
+    }
+    let n: i64 = number.parse().map_err(|_| nf())?;
+    let e = editions::by_number(&app.db, PUBLIC, n)
+        .await?
+        .filter(|e| PUBLISHED.contains(&e.status.as_str()))
+        .ok_or_else(nf)?;
+    let parts = editions::parts(&app.db, &e).await?;
+    let p = parts
+        .iter()
+        .find(|p| p.lang == lang && has_content(p))
+        .ok_or_else(nf)?;
+    let other = crate::public::other_lang(lang);
+    let other_path = parts
+        .iter()
+        .any(|p| p.lang == other && has_content(p))
+        .then(|| format!("/{other}/newsletter/{n}"));
+    let heading = title(app, lang, &e, p);
+    let at = ts(e.started_at);
+    let meta = Meta {
+        title: heading.clone(),
+        description: p
+            .intro
+            .lines()
+            .next()
+            .unwrap_or(&app.t(lang, "newsletter-pitch"))
+            .to_string(),
+        canonical: app.abs(&format!("/{lang}/newsletter/{n}")),
+        ..Default::default()
+    };
+    let mut ctx = app.base(lang, meta, Some("newsletter"), other_path);
+    let corrections: Vec<serde_json::Value> = p
+        .corrections
+        .iter()
+        .map(|c| {
+            let at = ts(Some(c.at));
+            json!({
+                "url": app.post_url(lang, &c.slug),
+                "title": c.title,
+                "note": c.note,
+                "date_iso": iso(at),
+                "date_display": app.theme.i18n.date(lang, at),
+            })
+        })
+        .collect();
+    ctx.insert(
+        "edition",
+        crate::ser(json!({
+            "title": heading,
+            "number_label": format!("{} {}", app.t(lang, "edition-number"), if lang == "ar" { crate::i18n::arabic_digits(&n.to_string()) } else { n.to_string() }),
+            "date_iso": iso(at),
+            "date_display": app.theme.i18n.date(lang, at),
+            "intro": p.intro.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+            "sections": sections(app, lang, p),
+            "corrections": corrections,
+            "feed": format!("/{lang}/newsletter/feed.xml"),
+        })),
+    );
+    app.html("edition.html", ctx)
+}
+
+/// RSS or Atom of the editions in `lang`.
+pub(crate) async fn feed(app: &App, lang: &str, atom: bool) -> Res {
+    let list = past(app, lang).await?;
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let items: Vec<serde_json::Value> = list
+        .iter()
+        .take(20)
+        .map(|(e, p)| {
+            let at = ts(e.started_at);
+            let mut html = String::new();
+            for para in p.intro.split("\n\n").filter(|s| !s.trim().is_empty()) {
+                html.push_str(&format!("<p>{}</p>", esc(para.trim())));
+            }
+            for s in sections(app, lang, p) {
+                html.push_str(&format!(
+                    "<h2>{}</h2><ul>",
+                    esc(s["title"].as_str().unwrap_or(""))
+                ));
+                for it in s["items"].as_array().into_iter().flatten() {
+                    html.push_str(&format!(
+                        "<li><a href=\"{}\">{}</a>: {}</li>",
+                        esc(&app.abs(it["url"].as_str().unwrap_or(""))),
+                        esc(it["title"].as_str().unwrap_or("")),
+                        esc(it["summary"].as_str().unwrap_or(""))
+                    ));
+                }
+                html.push_str("</ul>");
+            }
+            if !p.corrections.is_empty() {
+                html.push_str(&format!(
+                    "<h2>{}</h2><ul>",
+                    esc(&app.t(lang, "corrections-heading"))
+                ));
+                for c in &p.corrections {
+                    html.push_str(&format!(
+                        "<li><a href=\"{}\">{}</a>: {}</li>",
+                        esc(&app.abs(&app.post_url(lang, &c.slug))),
+                        esc(&c.title),
+                        esc(&c.note)
+                    ));
+                }
+                html.push_str("</ul>");
+            }
+            json!({
+                "title": title(app, lang, e, p),
+                "url": app.abs(&format!("/{lang}/newsletter/{}", e.number)),
+                "summary": p.intro.lines().next().unwrap_or(""),
+                "published_iso": iso(at),
+                "published_rfc2822": at.format(&Rfc2822).unwrap_or_default(),
+                "modified_iso": iso(at),
+                "authors": [],
+                "tags": [],
+                "content_html": html,
+            })
+        })
+        .collect();
+    let updated = list
+        .first()
+        .map(|(e, _)| ts(e.started_at))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let file = if atom { "atom.xml" } else { "feed.xml" };
+    let mut ctx = BTreeMap::new();
+    ctx.insert("lang", Value::from(lang));
+    ctx.insert(
+        "feed",
+        crate::ser(json!({
+            "title": format!("{} · {}", app.cfg.name(lang), app.t(lang, "nav-newsletter")),
+            "description": app.t(lang, "newsletter-pitch"),
+            "home": app.abs(&format!("/{lang}/newsletter/")),
+            "self_url": app.abs(&format!("/{lang}/newsletter/{file}")),
+            "updated_iso": iso(updated),
+            "updated_rfc2822": if list.is_empty() { None } else { updated.format(&Rfc2822).ok() },
+        })),
+    );
+    ctx.insert("items", crate::ser(&items));
+    let (tpl, ct) = if atom {
+        ("atom.xml", "application/atom+xml; charset=utf-8")
+    } else {
+        ("rss.xml", "application/rss+xml; charset=utf-8")
+    };
+    let body = app.theme.render(tpl, Value::from(ctx))?;
+    Ok(Out::Page(Cached::new(
+        StatusCode::OK,
+        ct,
+        REVALIDATE,
+        body.into_bytes(),
+    )))
+}
+
+// ---- JSON API --------------------------------------------------------------------------------
+
+/// Routes for holders of the API token.
+pub fn api_routes() -> Router<AppRef> {
+    Router::new()
+        .route("/api/v1/editions", get(api_list).post(api_compose))
+        .route("/api/v1/editions/{id}", get(api_get))
+        .route("/api/v1/editions/{id}/languages/{lang}", patch(api_edit))
+        .route("/api/v1/editions/{id}/{action}", post(api_action))
+}
+
+fn unauthorized() -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        Json(
+            json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" }),
+        ),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+fn problem(e: jarida_newsletter::NewsletterError) -> Response {
+    use jarida_newsletter::NewsletterError as E;
+    let (status, kind) = match &e {
+        E::NoEdition(_) | E::NoNewsletter(_) => (StatusCode::NOT_FOUND, "not_found"),
+        E::State { .. } => (StatusCode::CONFLICT, "state"),
+        E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        _ => {
+            tracing::error!(error = %e, "editions API");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    };
+    let reason = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        "internal error".to_string()
+    } else {
+        e.to_string()
+    };
+    (status, Json(json!({ "error": kind, "reason": reason }))).into_response()
+}
+
+fn bad(field: &str, reason: String) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "error": "invalid", "field": field, "reason": reason })),
+    )
+        .into_response()
+}
+
+async fn detail(
+    app: &App,
+    id: i64,
+) -> Result<serde_json::Value, jarida_newsletter::NewsletterError> {
+    let e = editions::get(&app.db, id).await?;
+    let parts = editions::parts(&app.db, &e).await?;
+    let figures = jarida_newsletter::deliver::figures(&app.db, id).await?;
+    Ok(json!({ "edition": e, "languages": parts, "figures": figures }))
+}
+
+/// A JSON body that may be left out entirely.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, Box<Response>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(bad("body", format!("not the expected JSON: {e}"))))
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+async fn api_list(
+    State(app): State<AppRef>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if !crate::subscribe::bearer_ok(&app, &headers) {
+        return unauthorized();
+    }
+    if let Some(s) = &q.status
+        && !editions::STATUSES.contains(&s.as_str())
+    {
+        return bad(
+            "status",
+            format!("{s:?} is not one of {}", editions::STATUSES.join(", ")),
+        );
+    }
+    match editions::list(&app.db, q.status.as_deref()).await {
+        Ok(v) => Json(json!({ "editions": v })).into_response(),
+        Err(e) => problem(e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ComposeBody {
+    newsletter: Option<String>,
+    /// RFC 3339; default now.
+    until: Option<String>,
+}
+
+async fn api_compose(
+    State(app): State<AppRef>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !crate::subscribe::bearer_ok(&app, &headers) {
+        return unauthorized();
+    }
+    let b: ComposeBody = match optional_json(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let slug = b.newsletter.unwrap_or_else(|| PUBLIC.to_string());
+    let Some(nl) = app.cfg.newsletters.iter().find(|n| n.slug == slug) else {
+        return bad("newsletter", format!("no newsletter {slug:?}"));
+    };
+    let now = OffsetDateTime::now_utc();
+    let until = match b
+        .until
+        .as_deref()
+        .map(|u| OffsetDateTime::parse(u, &Rfc3339))
+    {
+        None => now,
+        Some(Ok(t)) => t,
+        Some(Err(_)) => return bad("until", "not an RFC 3339 time".into()),
+    };
+    match editions::compose(&app.db, nl, until, None, now).await {
+        Ok(Some(id)) => match detail(&app, id).await {
+            Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+            Err(e) => problem(e),
+        },
+        Ok(None) => bad("until", "nothing composed".into()),
+        Err(e) => problem(e),
+    }
+}
+
+async fn api_get(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    if !crate::subscribe::bearer_ok(&app, &headers) {
+        return unauthorized();
+    }
+    match detail(&app, id).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => problem(e),
+    }
+}
+
+async fn api_edit(
+    State(app): State<AppRef>,
+    headers: HeaderMap,
+    Path((id, lang)): Path<(i64, String)>,
+    body: Result<Json<editions::Edit>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !crate::subscribe::bearer_ok(&app, &headers) {
+        return unauthorized();
+    }
+    let Json(ed) = match body {
+        Ok(b) => b,
+        Err(e) => return bad("body", e.body_text()),
+    };
+    match editions::edit(&app.db, id, &lang, &ed, OffsetDateTime::now_utc()).await {
+        Ok(()) => match detail(&app, id).await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => problem(e),
+        },
+        Err(e) => problem(e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ActionBody {
+    /// For `schedule`: RFC 3339.
+    at: Option<String>,
+}
+
+async fn api_action(
+    State(app): State<AppRef>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(i64, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !crate::subscribe::bearer_ok(&app, &headers) {
+        return unauthorized();
+    }
+    let now = OffsetDateTime::now_utc();
+    let b: ActionBody = match optional_json(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let r = match action.as_str() {
+        "approve" => editions::approve(&app.db, id, now).await,
+        "schedule" => {
+            let Some(Ok(at)) = b.at.as_deref().map(|a| OffsetDateTime::parse(a, &Rfc3339)) else {
+                return bad("at", "an RFC 3339 time is required".into());
+            };
+            editions::schedule(&app.db, id, at, now).await
+        }
+        // Sent by the delivery workers at their next look (a few seconds).
+        "send" => editions::schedule(&app.db, id, now, now).await,
+        "pause" => editions::pause(&app.db, id, now).await,
+        "resume" => editions::resume(&app.db, id, now).await,
+        "cancel" => editions::cancel(&app.db, id, now).await,
+        _ => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": "not_found", "reason": "actions: approve, schedule, send, pause, resume, cancel" })),
+            )
+                .into_response();
+        }
+    };
+    match r {
+        Ok(()) => match detail(&app, id).await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => problem(e),
+        },
+        Err(e) => problem(e),
+    }
+}
