@@ -105,9 +105,19 @@ impl Connection {
         }
         let creds = (!s.username.is_empty())
             .then(|| mail_send::Credentials::new(s.username.clone(), s.password.clone()));
+        // Without TCP_NODELAY the small writes of a pipelined transaction (the final ".") wait for
+        // the relay's delayed ACK: 40 ms per message.
         let stream = match s.tls {
-            TlsMode::None => Stream::Plain(b.connect_plain().await.map_err(conn_err)?),
-            _ => Stream::Tls(Box::new(b.connect().await.map_err(conn_err)?)),
+            TlsMode::None => {
+                let c = b.connect_plain().await.map_err(conn_err)?;
+                c.stream.set_nodelay(true).map_err(conn_err)?;
+                Stream::Plain(c)
+            }
+            _ => {
+                let c = b.connect().await.map_err(conn_err)?;
+                c.stream.get_ref().0.set_nodelay(true).map_err(conn_err)?;
+                Stream::Tls(Box::new(c))
+            }
         };
         let mut c = Connection {
             stream,

@@ -547,6 +547,39 @@ impl Engine {
             .collect()
     }
 
+    /// The message a made-up reader (`reader@example.org`, id 0) would receive: what editors
+    /// inspect and what the send benchmark sizes its baseline by. Renders from the current content.
+    pub async fn sample_message(&self, id: i64, lang: &str) -> Result<Vec<u8>, NewsletterError> {
+        let e = editions::get(&self.db, id).await?;
+        let nl = self.newsletter(&e.newsletter)?.clone();
+        let parts = editions::parts(&self.db, &e).await?;
+        let part = parts.iter().find(|p| p.lang == lang).ok_or_else(|| {
+            NewsletterError::Invalid(format!("edition {id} has no language {lang:?}"))
+        })?;
+        let r = self.renderer.render(&self.site, &nl.name, &e, part)?;
+        let prepared = Self::prepare(&[(r.lang.clone(), r.subject, r.html, r.text)]);
+        let job = Job {
+            row: Claimed {
+                subscriber_id: 0,
+                lang: lang.to_string(),
+                attempts: 0,
+                first_try_at: None,
+                email: Some("reader@example.org".into()),
+                name: Some("Reader".into()),
+                status: Some("active".into()),
+                member: Some(0),
+            },
+            email: "reader@example.org".into(),
+        };
+        let date = OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let p = prepared
+            .get(lang)
+            .ok_or_else(|| NewsletterError::Invalid(format!("no rendering for {lang}")))?;
+        self.build(&e, &nl, p, &job, &date)
+    }
+
     /// Builds the message of one reader: headers, the spliced body, then the DKIM signature.
     fn build(
         &self,
@@ -754,19 +787,17 @@ impl Engine {
         pool: &Pool,
         out: mpsc::UnboundedSender<Outcome>,
     ) {
-        let mut messages = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            let Some(p) = prepared.get(&j.row.lang) else {
-                let why = format!("edition has no rendering for language {}", j.row.lang);
-                messages.push((j, Err(why)));
-                continue;
-            };
-            let bytes = self.build(e, nl, p, &j, date).map_err(|e| e.to_string());
-            messages.push((j, bytes));
-        }
+        // Messages are built by the sender that sends them, just before: only one per connection
+        // is in memory at a time, and building overlaps the other connections' network waits.
+        let build = |j: &Job| -> Result<Vec<u8>, String> {
+            let p = prepared
+                .get(&j.row.lang)
+                .ok_or_else(|| format!("edition has no rendering for language {}", j.row.lang))?;
+            self.build(e, nl, p, j, date).map_err(|e| e.to_string())
+        };
         let from_domain = self.cfg.bounce_domain.clone();
         let envelope = |sid: i64| verp(&self.secret, &from_domain, e.id, sid);
-        pool.send_all(e.id, messages, &envelope, &out).await;
+        pool.send_all(e.id, jobs, &build, &envelope, &out).await;
     }
 }
 
@@ -861,7 +892,8 @@ impl Pool {
     async fn send_all(
         &self,
         edition: i64,
-        messages: Vec<(Job, Result<Vec<u8>, String>)>,
+        jobs: Vec<Job>,
+        build: &(dyn Fn(&Job) -> Result<Vec<u8>, String> + Sync),
         envelope: &(dyn Fn(i64) -> String + Sync),
         out: &mpsc::UnboundedSender<Outcome>,
     ) {
@@ -874,8 +906,8 @@ impl Pool {
         if self.relays.is_empty() {
             let dir = self.outbox.join(format!("edition-{edition}"));
             let made = tokio::fs::create_dir_all(&dir).await;
-            for (j, bytes) in messages {
-                let r = match (&made, bytes) {
+            for j in jobs {
+                let r = match (&made, build(&j)) {
                     (Err(e), _) => Err(SendError::Connection(format!("outbox: {e}"))),
                     (Ok(()), Ok(b)) => write_eml(&dir, j.row.subscriber_id, &b)
                         .await
@@ -887,9 +919,9 @@ impl Pool {
             return;
         }
         // Senders take messages from a shared queue, one connection each.
-        let (tx, rx) = mpsc::channel::<(Job, Result<Vec<u8>, String>)>(messages.len().max(1));
-        for m in messages {
-            let _ = tx.try_send(m);
+        let (tx, rx) = mpsc::channel::<Job>(jobs.len().max(1));
+        for j in jobs {
+            let _ = tx.try_send(j);
         }
         drop(tx);
         let rx = tokio::sync::Mutex::new(rx);
@@ -898,7 +930,7 @@ impl Pool {
             async move {
                 let relay = self.slot_relay[slot];
                 loop {
-                    let Some((j, bytes)) = rx.lock().await.recv().await else {
+                    let Some(j) = rx.lock().await.recv().await else {
                         return;
                     };
                     // The pause comes after taking a message, so an empty queue ends the batch now.
@@ -907,7 +939,7 @@ impl Pool {
                         let pause = Duration::from_millis(100 << strikes.min(6));
                         tokio::time::sleep(pause).await;
                     }
-                    let r = match bytes {
+                    let r = match build(&j) {
                         Ok(b) => {
                             let gate = self.domain_gate(&j.email);
                             let _permit = gate.acquire().await;

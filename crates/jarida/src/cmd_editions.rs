@@ -77,13 +77,16 @@ pub enum EditionsCommand {
     Cancel {
         id: i64,
     },
-    /// Print the email of one language (HTML, or the text part with --text).
+    /// Print the email of one language (HTML, or the text part with --text, or the whole message
+    /// as sent, headers and DKIM signature included, with --raw).
     Preview {
         id: i64,
         #[arg(long, default_value = "en")]
         lang: String,
         #[arg(long)]
         text: bool,
+        #[arg(long, conflicts_with = "text")]
+        raw: bool,
     },
 }
 
@@ -235,7 +238,17 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
             editions::cancel(&db, id, now).await?;
             println!("edition {id} cancelled");
         }
-        EditionsCommand::Preview { id, lang, text } => {
+        EditionsCommand::Preview {
+            id,
+            lang,
+            raw: true,
+            ..
+        } => {
+            use std::io::Write;
+            let bytes = engine.sample_message(id, &lang).await?;
+            std::io::stdout().write_all(&bytes)?;
+        }
+        EditionsCommand::Preview { id, lang, text, .. } => {
             let e = editions::get(&db, id).await?;
             let parts = editions::parts(&db, &e).await?;
             let part = parts
