@@ -530,6 +530,26 @@ impl Engine {
         Ok(true)
     }
 
+    fn builder(
+        &self,
+        e: &Edition,
+        nl: &Newsletter,
+        prepared: Arc<HashMap<String, Prepared>>,
+        date: String,
+    ) -> Builder {
+        Builder {
+            edition_id: e.id,
+            edition_number: e.number,
+            nl: nl.clone(),
+            prepared,
+            date,
+            secret: self.secret.clone(),
+            site: self.site.clone(),
+            bounce_domain: self.cfg.bounce_domain.clone(),
+            dkim: self.cfg.dkim.clone(),
+        }
+    }
+
     fn prepare(langs: &[(String, String, String, String)]) -> HashMap<String, Prepared> {
         langs
             .iter()
@@ -574,82 +594,7 @@ impl Engine {
         let date = OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap_or_default();
-        let p = prepared
-            .get(lang)
-            .ok_or_else(|| NewsletterError::Invalid(format!("no rendering for {lang}")))?;
-        self.build(&e, &nl, p, &job, &date)
-    }
-
-    /// Builds the message of one reader: headers, the spliced body, then the DKIM signature.
-    fn build(
-        &self,
-        e: &Edition,
-        nl: &Newsletter,
-        p: &Prepared,
-        job: &Job,
-        date: &str,
-    ) -> Result<Vec<u8>, NewsletterError> {
-        let sid = job.row.subscriber_id;
-        let token = jarida_audience::subscribers::link_token(&self.secret, sid, &job.email);
-        let unsubscribe = self.site.abs(&format!("/newsletter/unsubscribe/{token}"));
-        let manage = self
-            .site
-            .abs(&format!("/{}/newsletter/manage/{token}", job.row.lang));
-        let from_domain = nl.from_address.rsplit('@').next().unwrap_or("localhost");
-        let mut m = Vec::with_capacity(p.body_len_hint());
-        bulk::address_header(&mut m, "From", &nl.from_name, &nl.from_address);
-        if let Some(r) = &nl.reply_to {
-            bulk::address_header(&mut m, "Reply-To", "", r);
-        }
-        bulk::address_header(
-            &mut m,
-            "To",
-            job.row.name.as_deref().unwrap_or(""),
-            &job.email,
-        );
-        m.extend_from_slice(&p.subject_header);
-        bulk::raw_header(&mut m, "Date", date);
-        bulk::raw_header(
-            &mut m,
-            "Message-ID",
-            &format!("<{}>", message_id(&self.secret, from_domain, e.id, sid)),
-        );
-        bulk::raw_header(&mut m, "MIME-Version", "1.0");
-        bulk::raw_header(
-            &mut m,
-            "List-Id",
-            &format!("{} <{}.{from_domain}>", ascii_phrase(&nl.name), nl.slug),
-        );
-        bulk::raw_header(
-            &mut m,
-            "List-Unsubscribe",
-            &format!(
-                "<{unsubscribe}>, <mailto:u+{token}@{}?subject=unsubscribe>",
-                self.cfg.bounce_domain
-            ),
-        );
-        bulk::raw_header(
-            &mut m,
-            "List-Unsubscribe-Post",
-            "List-Unsubscribe=One-Click",
-        );
-        bulk::raw_header(
-            &mut m,
-            "Feedback-ID",
-            &format!("{}:{}:{}:jarida", e.number, nl.slug, job.row.lang),
-        );
-        bulk::raw_header(&mut m, "Content-Type", &p.body.content_type());
-        m.extend_from_slice(b"\r\n");
-        let mut values = [""; SLOTS];
-        values[SLOT_UNSUBSCRIBE] = &unsubscribe;
-        values[SLOT_MANAGE] = &manage;
-        p.body.render(&values, &mut m);
-        match &self.cfg.dkim {
-            Some(s) => s
-                .sign(&m, OffsetDateTime::now_utc().unix_timestamp())
-                .map_err(|e| NewsletterError::Render(format!("DKIM: {e}"))),
-            None => Ok(m),
-        }
+        self.builder(&e, &nl, Arc::new(prepared), date).build(&job)
     }
 
     /// Works until `stop` turns true: starts due editions, reclaims dead workers' rows and sends.
@@ -711,7 +656,8 @@ impl Engine {
         };
         let prepared = Arc::new(Self::prepare(&langs));
         let mut handled = 0u64;
-        let pool = Pool::new(&self.cfg);
+        let mut last_progress = Instant::now();
+        let pool = Arc::new(Pool::new(&self.cfg));
         // With a rate limit, a batch must go out well within its lease.
         let batch = match self.cfg.rate_per_second {
             0 => self.cfg.batch,
@@ -731,11 +677,15 @@ impl Engine {
                 .format(&time::format_description::well_known::Rfc2822)
                 .unwrap_or_default();
             let (otx, orx) = mpsc::unbounded_channel();
-            let send = self.dispatch(e, &nl, &prepared, jobs, &date, &pool, otx);
+            let builder = Arc::new(self.builder(e, &nl, prepared.clone(), date));
+            let send = pool.send_all(e.id, jobs, builder, otx);
             let (_, recorded) = tokio::join!(send, self.recorder(e, orx));
             recorded?;
-            if let Some(p) = progress {
+            if let Some(p) = progress
+                && last_progress.elapsed() >= Duration::from_millis(500)
+            {
                 p(&figures(&self.db, e.id).await?);
+                last_progress = Instant::now();
             }
         }
         pool.close().await;
@@ -775,29 +725,107 @@ impl Engine {
             }
         }
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    async fn dispatch(
-        &self,
-        e: &Edition,
-        nl: &Newsletter,
-        prepared: &Arc<HashMap<String, Prepared>>,
-        jobs: Vec<Job>,
-        date: &str,
-        pool: &Pool,
-        out: mpsc::UnboundedSender<Outcome>,
-    ) {
-        // Messages are built by the sender that sends them, just before: only one per connection
-        // is in memory at a time, and building overlaps the other connections' network waits.
-        let build = |j: &Job| -> Result<Vec<u8>, String> {
-            let p = prepared
-                .get(&j.row.lang)
-                .ok_or_else(|| format!("edition has no rendering for language {}", j.row.lang))?;
-            self.build(e, nl, p, j, date).map_err(|e| e.to_string())
-        };
-        let from_domain = self.cfg.bounce_domain.clone();
-        let envelope = |sid: i64| verp(&self.secret, &from_domain, e.id, sid);
-        pool.send_all(e.id, jobs, &build, &envelope, &out).await;
+/// Everything needed to build one reader's message, owned so that sender tasks can share it.
+struct Builder {
+    edition_id: i64,
+    edition_number: i64,
+    nl: Newsletter,
+    prepared: Arc<HashMap<String, Prepared>>,
+    date: String,
+    secret: Vec<u8>,
+    site: SiteInfo,
+    bounce_domain: String,
+    dkim: Option<Arc<DkimSigner>>,
+}
+
+impl Builder {
+    fn envelope(&self, subscriber: i64) -> String {
+        verp(
+            &self.secret,
+            &self.bounce_domain,
+            self.edition_id,
+            subscriber,
+        )
+    }
+
+    /// Builds the message of one reader: headers, the spliced body, then the DKIM signature.
+    fn build(&self, job: &Job) -> Result<Vec<u8>, NewsletterError> {
+        let nl = &self.nl;
+        let p = self.prepared.get(&job.row.lang).ok_or_else(|| {
+            NewsletterError::Render(format!(
+                "edition has no rendering for language {}",
+                job.row.lang
+            ))
+        })?;
+        let sid = job.row.subscriber_id;
+        let token = jarida_audience::subscribers::link_token(&self.secret, sid, &job.email);
+        let unsubscribe = self.site.abs(&format!("/newsletter/unsubscribe/{token}"));
+        let manage = self
+            .site
+            .abs(&format!("/{}/newsletter/manage/{token}", job.row.lang));
+        let from_domain = nl.from_address.rsplit('@').next().unwrap_or("localhost");
+        let mut m = Vec::with_capacity(p.body_len_hint());
+        bulk::address_header(&mut m, "From", &nl.from_name, &nl.from_address);
+        if let Some(r) = &nl.reply_to {
+            bulk::address_header(&mut m, "Reply-To", "", r);
+        }
+        bulk::address_header(
+            &mut m,
+            "To",
+            job.row.name.as_deref().unwrap_or(""),
+            &job.email,
+        );
+        m.extend_from_slice(&p.subject_header);
+        bulk::raw_header(&mut m, "Date", &self.date);
+        bulk::raw_header(
+            &mut m,
+            "Message-ID",
+            &format!(
+                "<{}>",
+                message_id(&self.secret, from_domain, self.edition_id, sid)
+            ),
+        );
+        bulk::raw_header(&mut m, "MIME-Version", "1.0");
+        bulk::raw_header(
+            &mut m,
+            "List-Id",
+            &format!("{} <{}.{from_domain}>", ascii_phrase(&nl.name), nl.slug),
+        );
+        bulk::raw_header(
+            &mut m,
+            "List-Unsubscribe",
+            &format!(
+                "<{unsubscribe}>, <mailto:u+{token}@{}?subject=unsubscribe>",
+                self.bounce_domain
+            ),
+        );
+        bulk::raw_header(
+            &mut m,
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click",
+        );
+        bulk::raw_header(
+            &mut m,
+            "Feedback-ID",
+            &format!(
+                "{}:{}:{}:jarida",
+                self.edition_number, nl.slug, job.row.lang
+            ),
+        );
+        bulk::raw_header(&mut m, "Content-Type", &p.body.content_type());
+        m.extend_from_slice(b"\r\n");
+        let mut values = [""; SLOTS];
+        values[SLOT_UNSUBSCRIBE] = &unsubscribe;
+        values[SLOT_MANAGE] = &manage;
+        p.body.render(&values, &mut m);
+        match &self.dkim {
+            Some(s) => s
+                .sign(&m, OffsetDateTime::now_utc().unix_timestamp())
+                .map_err(|e| NewsletterError::Render(format!("DKIM: {e}"))),
+            None => Ok(m),
+        }
     }
 }
 
@@ -890,79 +918,81 @@ impl Pool {
     }
 
     async fn send_all(
-        &self,
+        self: &Arc<Self>,
         edition: i64,
         jobs: Vec<Job>,
-        build: &(dyn Fn(&Job) -> Result<Vec<u8>, String> + Sync),
-        envelope: &(dyn Fn(i64) -> String + Sync),
-        out: &mpsc::UnboundedSender<Outcome>,
+        builder: Arc<Builder>,
+        out: mpsc::UnboundedSender<Outcome>,
     ) {
-        let outcome = |j: &Job, result| Outcome {
-            subscriber_id: j.row.subscriber_id,
-            attempts: j.row.attempts,
-            first_try_at: j.row.first_try_at.unwrap_or(0),
-            result,
-        };
         if self.relays.is_empty() {
             let dir = self.outbox.join(format!("edition-{edition}"));
             let made = tokio::fs::create_dir_all(&dir).await;
             for j in jobs {
-                let r = match (&made, build(&j)) {
+                let r = match (&made, builder.build(&j)) {
                     (Err(e), _) => Err(SendError::Connection(format!("outbox: {e}"))),
                     (Ok(()), Ok(b)) => write_eml(&dir, j.row.subscriber_id, &b)
                         .await
                         .map_err(|e| SendError::Connection(format!("outbox: {e}"))),
-                    (Ok(()), Err(e)) => Err(SendError::Connection(e)),
+                    (Ok(()), Err(e)) => Err(SendError::Connection(e.to_string())),
                 };
                 let _ = out.send(outcome(&j, r));
             }
             return;
         }
-        // Senders take messages from a shared queue, one connection each.
+        // One task per connection, taking messages from a shared queue. Each builds (and signs) the
+        // message it is about to send, so only one message per connection is in memory and the
+        // CPU work spreads over the runtime's threads while other connections wait on the network.
         let (tx, rx) = mpsc::channel::<Job>(jobs.len().max(1));
         for j in jobs {
             let _ = tx.try_send(j);
         }
         drop(tx);
-        let rx = tokio::sync::Mutex::new(rx);
-        let senders = (0..self.conns.len()).map(|slot| {
-            let rx = &rx;
-            async move {
-                let relay = self.slot_relay[slot];
-                loop {
-                    let Some(j) = rx.lock().await.recv().await else {
-                        return;
-                    };
-                    // The pause comes after taking a message, so an empty queue ends the batch now.
-                    let strikes = self.strikes[relay].load(std::sync::atomic::Ordering::Relaxed);
-                    if strikes > 0 {
-                        let pause = Duration::from_millis(100 << strikes.min(6));
-                        tokio::time::sleep(pause).await;
-                    }
-                    let r = match build(&j) {
-                        Ok(b) => {
-                            let gate = self.domain_gate(&j.email);
-                            let _permit = gate.acquire().await;
-                            self.pace().await;
-                            self.send_one(slot, &envelope(j.row.subscriber_id), &j.email, &b)
-                                .await
-                        }
-                        Err(e) => Err(SendError::Connection(e)),
-                    };
-                    match &r {
-                        Ok(()) => {
-                            self.strikes[relay].store(0, std::sync::atomic::Ordering::Relaxed)
-                        }
-                        Err(e) if e.is_transient() => {
-                            self.strikes[relay].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        Err(_) => {}
-                    }
-                    let _ = out.send(outcome(&j, r));
-                }
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let mut set = tokio::task::JoinSet::new();
+        for slot in 0..self.conns.len() {
+            let (pool, rx, builder, out) = (self.clone(), rx.clone(), builder.clone(), out.clone());
+            set.spawn(async move { pool.sender(slot, &rx, &builder, &out).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    async fn sender(
+        &self,
+        slot: usize,
+        rx: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
+        builder: &Builder,
+        out: &mpsc::UnboundedSender<Outcome>,
+    ) {
+        let relay = self.slot_relay[slot];
+        loop {
+            let Some(j) = rx.lock().await.recv().await else {
+                return;
+            };
+            // The pause comes after taking a message, so an empty queue ends the batch now.
+            let strikes = self.strikes[relay].load(std::sync::atomic::Ordering::Relaxed);
+            if strikes > 0 {
+                let pause = Duration::from_millis(100 << strikes.min(6));
+                tokio::time::sleep(pause).await;
             }
-        });
-        futures_join_all(senders).await;
+            let r = match builder.build(&j) {
+                Ok(b) => {
+                    let gate = self.domain_gate(&j.email);
+                    let _permit = gate.acquire().await;
+                    self.pace().await;
+                    self.send_one(slot, &builder.envelope(j.row.subscriber_id), &j.email, &b)
+                        .await
+                }
+                Err(e) => Err(SendError::Connection(e.to_string())),
+            };
+            match &r {
+                Ok(()) => self.strikes[relay].store(0, std::sync::atomic::Ordering::Relaxed),
+                Err(e) if e.is_transient() => {
+                    self.strikes[relay].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+            let _ = out.send(outcome(&j, r));
+        }
     }
 
     async fn send_one(
@@ -999,18 +1029,13 @@ impl Pool {
     }
 }
 
-/// Runs futures concurrently on this task (no spawning: they borrow the pool).
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
-    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
-    std::future::poll_fn(move |cx| {
-        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        if set.is_empty() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
+fn outcome(j: &Job, result: Result<(), SendError>) -> Outcome {
+    Outcome {
+        subscriber_id: j.row.subscriber_id,
+        attempts: j.row.attempts,
+        first_try_at: j.row.first_try_at.unwrap_or(0),
+        result,
+    }
 }
 
 /// One `.eml` per reader with a fixed name: writing it again after a crash replaces, never doubles.

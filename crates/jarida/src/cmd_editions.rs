@@ -300,7 +300,10 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
             // their lease runs out, so a restarted `send` finishes what the dead one started.
             loop {
                 engine.reclaim(OffsetDateTime::now_utc()).await?;
-                engine.send_edition(&e, Some(&show)).await?;
+                // Figures are counted only for a terminal's progress bar.
+                let progress: Option<&(dyn Fn(&Figures) + Sync)> =
+                    if bar.is_some() { Some(&show) } else { None };
+                engine.send_edition(&e, progress).await?;
                 let cur = editions::get(&db, id).await?;
                 let f = deliver::figures(&db, id).await?;
                 show(&f);
