@@ -12,10 +12,11 @@ use mail_send::mail_builder::headers::Header;
 use mail_send::mail_builder::headers::address::Address;
 use mail_send::mail_builder::headers::text::Text;
 
-/// The marker of slot `n` in the text and HTML given to [`BulkBody::new`]. Private-use characters, so
-/// no post can contain one by accident.
+/// The marker of slot `n` in the text and HTML given to [`BulkBody::new`]. Plain ASCII that HTML
+/// escaping, MJML rendering and URL attributes all leave alone (mrml rewrites private-use characters
+/// in attributes), with a tail no post will contain by accident.
 pub fn slot(n: usize) -> String {
-    format!("\u{E000}{n}\u{E001}")
+    format!("JARIDA-SLOT-{n}-q7x3k")
 }
 
 #[derive(Debug, Clone)]

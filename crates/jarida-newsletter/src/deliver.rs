@@ -504,6 +504,29 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives back rows claimed but not attempted (the edition was paused or cancelled meanwhile).
+    async fn release(&self, edition: i64, ids: &[i64]) -> Result<(), NewsletterError> {
+        let mut tx = self.db.begin().await?;
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            q_exec!(
+                tx.conn(),
+                jarida_store::sqlx::AssertSqlSafe(format!(
+                    "UPDATE deliveries SET state = CASE WHEN (SELECT status FROM editions WHERE id = $1) = 'cancelled' \
+                     THEN 'skipped' ELSE 'pending' END, lease_until = NULL, attempts = attempts - 1 \
+                     WHERE edition_id = $1 AND state = 'sending' AND subscriber_id IN ({list})"
+                )),
+                edition
+            )?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Marks the edition sent when nothing is left open. `true` when it is finished.
     async fn finish_if_done(&self, id: i64) -> Result<bool, NewsletterError> {
         let mut tx = self.db.begin().await?;
@@ -678,8 +701,33 @@ impl Engine {
                 .unwrap_or_default();
             let (otx, orx) = mpsc::unbounded_channel();
             let builder = Arc::new(self.builder(e, &nl, prepared.clone(), date));
-            let send = pool.send_all(e.id, jobs, builder, otx);
-            let (_, recorded) = tokio::join!(send, self.recorder(e, orx));
+            // A pause or cancel takes effect within half a second, not at the end of the batch.
+            let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let watch = async {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if let Ok(cur) = editions::get(&self.db, e.id).await
+                        && cur.status != "sending"
+                    {
+                        halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            };
+            let work = async {
+                tokio::join!(
+                    pool.send_all(e.id, jobs, builder, otx, halt.clone()),
+                    self.recorder(e, orx)
+                )
+            };
+            let (unsent, recorded) = tokio::select! {
+                r = work => r,
+                _ = watch => unreachable!("the watch loops forever"),
+            };
+            if !unsent.is_empty() {
+                recorded?;
+                self.release(e.id, &unsent).await?;
+                break;
+            }
             recorded?;
             if let Some(p) = progress
                 && last_progress.elapsed() >= Duration::from_millis(500)
@@ -923,11 +971,18 @@ impl Pool {
         jobs: Vec<Job>,
         builder: Arc<Builder>,
         out: mpsc::UnboundedSender<Outcome>,
-    ) {
+        halt: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Vec<i64> {
+        let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
         if self.relays.is_empty() {
             let dir = self.outbox.join(format!("edition-{edition}"));
             let made = tokio::fs::create_dir_all(&dir).await;
+            let mut unsent = Vec::new();
             for j in jobs {
+                if halted() {
+                    unsent.push(j.row.subscriber_id);
+                    continue;
+                }
                 let r = match (&made, builder.build(&j)) {
                     (Err(e), _) => Err(SendError::Connection(format!("outbox: {e}"))),
                     (Ok(()), Ok(b)) => write_eml(&dir, j.row.subscriber_id, &b)
@@ -937,7 +992,7 @@ impl Pool {
                 };
                 let _ = out.send(outcome(&j, r));
             }
-            return;
+            return unsent;
         }
         // One task per connection, taking messages from a shared queue. Each builds (and signs) the
         // message it is about to send, so only one message per connection is in memory and the
@@ -950,10 +1005,23 @@ impl Pool {
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let mut set = tokio::task::JoinSet::new();
         for slot in 0..self.conns.len() {
-            let (pool, rx, builder, out) = (self.clone(), rx.clone(), builder.clone(), out.clone());
-            set.spawn(async move { pool.sender(slot, &rx, &builder, &out).await });
+            let (pool, rx, builder, out, halt) = (
+                self.clone(),
+                rx.clone(),
+                builder.clone(),
+                out.clone(),
+                halt.clone(),
+            );
+            set.spawn(async move { pool.sender(slot, &rx, &builder, &out, &halt).await });
         }
         while set.join_next().await.is_some() {}
+        // What the senders left in the queue when halted.
+        let mut unsent = Vec::new();
+        let mut rx = rx.lock().await;
+        while let Ok(j) = rx.try_recv() {
+            unsent.push(j.row.subscriber_id);
+        }
+        unsent
     }
 
     async fn sender(
@@ -962,9 +1030,13 @@ impl Pool {
         rx: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
         builder: &Builder,
         out: &mpsc::UnboundedSender<Outcome>,
+        halt: &std::sync::atomic::AtomicBool,
     ) {
         let relay = self.slot_relay[slot];
         loop {
+            if halt.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             let Some(j) = rx.lock().await.recv().await else {
                 return;
             };

@@ -45,6 +45,38 @@ impl SiteInfo {
     }
 }
 
+/// HTML escaping for the site's and the email's templates. minijinja's own also escapes `/`, which
+/// bloats every URL for no safety gain; these five characters are what HTML text and quoted
+/// attributes need.
+pub fn install_html_formatter(env: &mut Environment<'_>) {
+    env.set_formatter(|out, state, value| {
+        if !matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+            || value.is_safe()
+            || value.is_undefined()
+            || value.is_none()
+        {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let s = value.to_string();
+        let mut last = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let rep = match b {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                b'\'' => "&#39;",
+                _ => continue,
+            };
+            out.write_str(&s[last..i])?;
+            out.write_str(rep)?;
+            last = i + 1;
+        }
+        out.write_str(&s[last..])?;
+        Ok(())
+    });
+}
+
 /// One language of an edition, ready to send.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -65,6 +97,7 @@ pub struct Renderer {
 impl Renderer {
     pub fn new(theme_dir: Option<&Path>) -> Result<Renderer, NewsletterError> {
         let mut env = Environment::new();
+        install_html_formatter(&mut env);
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".mjml") {
                 minijinja::AutoEscape::Html
@@ -339,4 +372,125 @@ fn labels(lang: &str) -> HashMap<&'static str, &'static str> {
         ]
     };
     pairs.iter().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editions::{CorrectionItem, Item};
+
+    fn edition() -> Edition {
+        Edition {
+            id: 7,
+            newsletter_id: 1,
+            newsletter: "main".into(),
+            number: 12,
+            status: "draft".into(),
+            period_start: 1_790_000_000,
+            period_end: 1_791_000_000,
+            slot_at: None,
+            send_at: None,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    fn item(i: i64, lang: &str, summary_len: usize) -> Item {
+        Item {
+            post_id: i,
+            position: i,
+            slug: format!("post-{i}"),
+            kind: ["report", "news", "design"][i as usize % 3].into(),
+            title: if lang == "ar" {
+                format!("تقرير رقم {i}")
+            } else {
+                format!("Report number {i}")
+            },
+            summary: "word ".repeat(summary_len / 5),
+            cover: Some(format!("/media/cover-{i}.jpg")),
+            cover_alt: Some("A <cover> & \"alt\"".into()),
+            featured: i == 0,
+            published_at: Some(1_790_500_000),
+        }
+    }
+
+    fn site() -> SiteInfo {
+        SiteInfo {
+            base_url: "https://news.example.org".into(),
+            names: vec![
+                ("en".into(), "Jarida".into()),
+                ("ar".into(), "جريدة".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn renders_rtl_arabic_with_sections_corrections_and_slots() {
+        let r = Renderer::new(None).unwrap();
+        let part = LangPart {
+            lang: "ar".into(),
+            subject: "النشرة".into(),
+            intro: "أهلاً <b>بكم</b>".into(),
+            items: (0..3).map(|i| item(i, "ar", 100)).collect(),
+            corrections: vec![CorrectionItem {
+                post_id: 9,
+                slug: "old".into(),
+                title: "تقرير قديم".into(),
+                at: 1_790_600_000,
+                note: "صححنا رقماً".into(),
+            }],
+        };
+        let out = r.render(&site(), "النشرة", &edition(), &part).unwrap();
+        assert_eq!(out.trimmed, 0);
+        let h = &out.html;
+        assert!(h.contains("dir=\"rtl\""), "{h}");
+        assert!(h.contains("lang=\"ar\""));
+        assert!(h.contains("مختارات") && h.contains("تصحيحات") && h.contains("صححنا رقماً"));
+        assert!(h.contains("https://news.example.org/ar/post-1"));
+        assert!(h.contains("https://news.example.org/media/cover-1.jpg"));
+        assert!(h.contains("&lt;b&gt;بكم&lt;/b&gt;"), "intro is escaped");
+        assert!(!h.contains("<b>بكم"));
+        assert!(!h.contains("googleapis"), "no web fonts");
+        assert!(h.contains(&format!(
+            "href=\"{}\"",
+            jarida_mail::bulk::slot(SLOT_UNSUBSCRIBE)
+        )));
+        assert!(h.contains(&format!(
+            "href=\"{}\"",
+            jarida_mail::bulk::slot(SLOT_MANAGE)
+        )));
+        assert!(out.text.contains("تقرير رقم 2"));
+        assert!(out.text.contains("https://news.example.org/ar/post-2"));
+        assert!(
+            out.text
+                .contains(&jarida_mail::bulk::slot(SLOT_UNSUBSCRIBE))
+        );
+        assert!(out.text.contains("١٢"), "Arabic digits for the number");
+    }
+
+    #[test]
+    fn an_edition_over_100_kb_is_trimmed_with_a_link_to_the_web_version() {
+        let r = Renderer::new(None).unwrap();
+        let part = LangPart {
+            lang: "en".into(),
+            subject: "Big".into(),
+            intro: String::new(),
+            items: (0..80).map(|i| item(i, "en", 1500)).collect(),
+            corrections: vec![],
+        };
+        let out = r.render(&site(), "News", &edition(), &part).unwrap();
+        assert!(out.html.len() <= MAX_HTML_BYTES, "{}", out.html.len());
+        assert!(out.trimmed > 0 && out.trimmed < 80, "{}", out.trimmed);
+        assert!(out.html.contains("More in the web version of this edition"));
+        assert!(
+            out.html
+                .contains("https://news.example.org/en/newsletter/12")
+        );
+        // The unsubscribe link survives the trim.
+        assert!(
+            out.html
+                .contains(&jarida_mail::bulk::slot(SLOT_UNSUBSCRIBE))
+        );
+    }
 }

@@ -54,34 +54,7 @@ impl Theme {
         let i18n = Arc::new(I18n::load(theme_dir)?);
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        // minijinja's HTML escaping also escapes `/`, which bloats every URL in a page for no safety
-        // gain; these five characters are what HTML text and quoted attributes need.
-        env.set_formatter(|out, state, value| {
-            if !matches!(state.auto_escape(), minijinja::AutoEscape::Html)
-                || value.is_safe()
-                || value.is_undefined()
-                || value.is_none()
-            {
-                return minijinja::escape_formatter(out, state, value);
-            }
-            let s = value.to_string();
-            let mut last = 0;
-            for (i, b) in s.bytes().enumerate() {
-                let rep = match b {
-                    b'&' => "&amp;",
-                    b'<' => "&lt;",
-                    b'>' => "&gt;",
-                    b'"' => "&quot;",
-                    b'\'' => "&#39;",
-                    _ => continue,
-                };
-                out.write_str(&s[last..i])?;
-                out.write_str(rep)?;
-                last = i + 1;
-            }
-            out.write_str(&s[last..])?;
-            Ok(())
-        });
+        jarida_newsletter::render::install_html_formatter(&mut env);
         for (name, src) in TEMPLATES {
             let over = theme_dir
                 .map(|d| d.join("templates").join(name))

@@ -554,6 +554,12 @@ fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
         .find(|s| s.starts_with("http"))
         .unwrap()
         .to_string();
+    // The visible links of both parts are the reader's own, spliced in at send time.
+    assert!(en.html().contains(&format!("href=\"{url}\"")), "{}", en.html());
+    assert!(en.text().contains(&url));
+    assert!(!en.html().contains("JARIDA-SLOT") && !en.text().contains("JARIDA-SLOT"));
+    let manage = url_with(&en.text(), "/newsletter/manage/").expect("a manage link");
+    assert_eq!(app.get(&app.path_of(&manage)).status, 200);
     let r = app.post_raw(
         &url,
         "application/x-www-form-urlencoded",
@@ -1053,4 +1059,69 @@ fn auto_send_newsletter_goes_out_at_its_slot() {
     app.rt.block_on(eng.tick()).unwrap();
     assert_eq!(status(&app, made[0]), "sent");
     assert_eq!(sink.wait_for("reader@example.org", 1).len(), 1);
+}
+
+#[test]
+fn pause_holds_sending_within_a_second_resume_finishes_and_cancel_skips_the_rest() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.delivery.rate_per_second = 20;
+        c.delivery.lease_seconds = 30;
+    });
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..40)
+        .map(|i| (format!("p{i:02}@example.org"), "en"))
+        .collect();
+    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
+    add_readers(&app, &refs);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    app.rt
+        .block_on(editions::approve(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    let worker = app.rt.spawn(eng.clone().run(stop));
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sink.messages().len() < n {
+            assert!(Instant::now() < deadline, "stuck below {n}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(5);
+    app.rt
+        .block_on(editions::pause(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let held = sink.messages().len();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(sink.messages().len(), held, "nothing goes out while paused");
+    assert!(held < 40, "paused before the end ({held})");
+    let f = figures(&app, id);
+    assert_eq!(f.sending, 0, "claimed rows were given back: {f:?}");
+    assert_eq!(status(&app, id), "paused");
+
+    app.rt
+        .block_on(editions::resume(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    wait_for(held + 10);
+    // 20 messages a second: the first 5 + 10 more cannot have taken less than ~0.7 s of sending.
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    app.rt
+        .block_on(editions::cancel(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let f = figures(&app, id);
+    assert_eq!(status(&app, id), "cancelled");
+    assert_eq!((f.pending, f.sending, f.deferred), (0, 0, 0), "{f:?}");
+    assert_eq!(f.sent + f.skipped, 40, "{f:?}");
+    let got = sink.messages().len() as i64;
+    assert_eq!(
+        got, f.sent,
+        "what the ledger says went out is what the relay got"
+    );
+    assert!(f.skipped > 0, "{f:?}");
+    stop_tx.send(true).unwrap();
+    app.rt.block_on(worker).unwrap();
 }
