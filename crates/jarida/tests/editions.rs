@@ -555,7 +555,11 @@ fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
         .unwrap()
         .to_string();
     // The visible links of both parts are the reader's own, spliced in at send time.
-    assert!(en.html().contains(&format!("href=\"{url}\"")), "{}", en.html());
+    assert!(
+        en.html().contains(&format!("href=\"{url}\"")),
+        "{}",
+        en.html()
+    );
     assert!(en.text().contains(&url));
     assert!(!en.html().contains("JARIDA-SLOT") && !en.text().contains("JARIDA-SLOT"));
     let manage = url_with(&en.text(), "/newsletter/manage/").expect("a manage link");
