@@ -1129,3 +1129,79 @@ fn pause_holds_sending_within_a_second_resume_finishes_and_cancel_skips_the_rest
     stop_tx.send(true).unwrap();
     app.rt.block_on(worker).unwrap();
 }
+
+#[test]
+fn a_second_newsletter_has_its_own_readers_numbering_and_list_id() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.newsletters.insert(
+            "weekly".into(),
+            jarida::config::NewsletterSection {
+                name: "The Weekly".into(),
+                cadence: "0 9 * * 1".into(),
+                langs: vec!["en".into()],
+                ..Default::default()
+            },
+        );
+    });
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[("main-only@example.org", "en"), ("both@example.org", "en")],
+    );
+    let both = subscriber_id(&app, "both@example.org");
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) \
+             SELECT {both}, id FROM newsletters WHERE slug = 'weekly'"
+        ),
+        &[],
+    );
+    let weekly = eng.newsletters.iter().find(|n| n.slug == "weekly").unwrap();
+    let id = app
+        .rt
+        .block_on(editions::compose(
+            &app.db,
+            weekly,
+            t("2026-10-12T09:00:00Z"),
+            None,
+            OffsetDateTime::now_utc(),
+        ))
+        .unwrap()
+        .unwrap();
+    let e = app.rt.block_on(editions::get(&app.db, id)).unwrap();
+    assert_eq!((e.newsletter.as_str(), e.number), ("weekly", 1));
+    // One cadence step back from Monday 12 October: Monday 5 October.
+    assert_eq!(e.period_start, t("2026-10-05T09:00:00Z").unix_timestamp());
+    let p = parts(&app, id);
+    assert_eq!(p.len(), 1, "English only");
+    // The chart went out at 08:00 on the 5th, before the period began.
+    assert_eq!(
+        slugs(&p[0]),
+        ["fishing-limits-report", "border-crossing-reopens"]
+    );
+    send(&app, &eng, id, Duration::from_secs(20));
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].rcpt, "both@example.org");
+    assert!(
+        msgs[0]
+            .header("List-Id")
+            .unwrap()
+            .contains("<weekly.jarida.example>")
+    );
+    assert!(
+        msgs[0].subject().starts_with("The Weekly"),
+        "{}",
+        msgs[0].subject()
+    );
+    // The main newsletter's numbering is its own.
+    assert_eq!(compose_number(&app, &eng, "2026-10-15T09:00:00Z"), 1);
+}
+
+fn compose_number(app: &TestApp, eng: &Engine, until: &str) -> i64 {
+    let id = compose(app, eng, until);
+    app.rt.block_on(editions::get(&app.db, id)).unwrap().number
+}
