@@ -559,14 +559,12 @@ impl Engine {
         e: &Edition,
         nl: &Newsletter,
         prepared: Arc<HashMap<String, Prepared>>,
-        date: String,
     ) -> Builder {
         Builder {
             edition_id: e.id,
             edition_number: e.number,
             nl: nl.clone(),
             prepared,
-            date,
             secret: self.secret.clone(),
             site: self.site.clone(),
             bounce_domain: self.cfg.bounce_domain.clone(),
@@ -615,10 +613,7 @@ impl Engine {
             },
             email: "reader@example.org".into(),
         };
-        let date = OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc2822)
-            .unwrap_or_default();
-        self.builder(&e, &nl, Arc::new(prepared), date).build(&job)
+        self.builder(&e, &nl, Arc::new(prepared)).build(&job)
     }
 
     /// Works until `stop` turns true: starts due editions, reclaims dead workers' rows and sends.
@@ -679,64 +674,74 @@ impl Engine {
                 .collect()
         };
         let prepared = Arc::new(Self::prepare(&langs));
-        let mut handled = 0u64;
-        let mut last_progress = Instant::now();
         let pool = Arc::new(Pool::new(&self.cfg));
-        // With a rate limit, a batch must go out well within its lease.
+        // Claimed rows wait in the queue at most two batches deep; with a rate limit a batch is a
+        // quarter of what the lease allows, so no row can outlive its lease while queued.
         let batch = match self.cfg.rate_per_second {
             0 => self.cfg.batch,
             r => self
                 .cfg
                 .batch
-                .min((u64::from(r) * self.cfg.lease.as_secs() / 2).max(1) as usize),
+                .min((u64::from(r) * self.cfg.lease.as_secs() / 4).max(1) as usize),
         };
-        loop {
-            let now = OffsetDateTime::now_utc();
-            let jobs = self.claim(e, now.unix_timestamp(), batch).await?;
-            if jobs.is_empty() {
-                break;
+        let builder = Arc::new(self.builder(e, &nl, prepared));
+        let (job_tx, job_rx) = mpsc::channel::<Job>(batch);
+        let (otx, orx) = mpsc::unbounded_channel();
+        // A pause or cancel takes effect within half a second.
+        let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
+        let watch = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Ok(cur) = editions::get(&self.db, e.id).await
+                    && cur.status != "sending"
+                {
+                    halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
-            handled += jobs.len() as u64;
-            let date = now
-                .format(&time::format_description::well_known::Rfc2822)
-                .unwrap_or_default();
-            let (otx, orx) = mpsc::unbounded_channel();
-            let builder = Arc::new(self.builder(e, &nl, prepared.clone(), date));
-            // A pause or cancel takes effect within half a second, not at the end of the batch.
-            let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let watch = async {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    if let Ok(cur) = editions::get(&self.db, e.id).await
-                        && cur.status != "sending"
-                    {
-                        halt.store(true, std::sync::atomic::Ordering::Relaxed);
+        };
+        // The next batch is claimed while the previous one is being sent: no gap between batches.
+        let claimer = async move {
+            let mut handled = 0u64;
+            let mut last_progress = Instant::now();
+            while !halted() {
+                let jobs = self
+                    .claim(e, OffsetDateTime::now_utc().unix_timestamp(), batch)
+                    .await?;
+                if jobs.is_empty() {
+                    break;
+                }
+                handled += jobs.len() as u64;
+                for j in jobs {
+                    if job_tx.send(j).await.is_err() {
+                        break;
                     }
                 }
-            };
-            let work = async {
-                tokio::join!(
-                    pool.send_all(e.id, jobs, builder, otx, halt.clone()),
-                    self.recorder(e, orx)
-                )
-            };
-            let (unsent, recorded) = tokio::select! {
-                r = work => r,
-                _ = watch => unreachable!("the watch loops forever"),
-            };
-            if !unsent.is_empty() {
-                recorded?;
-                self.release(e.id, &unsent).await?;
-                break;
+                if let Some(p) = progress
+                    && last_progress.elapsed() >= Duration::from_millis(500)
+                {
+                    p(&figures(&self.db, e.id).await?);
+                    last_progress = Instant::now();
+                }
             }
-            recorded?;
-            if let Some(p) = progress
-                && last_progress.elapsed() >= Duration::from_millis(500)
-            {
-                p(&figures(&self.db, e.id).await?);
-                last_progress = Instant::now();
-            }
+            Ok::<u64, NewsletterError>(handled)
+        };
+        let work = async {
+            tokio::join!(
+                claimer,
+                pool.send_all(e.id, job_rx, builder, otx, halt.clone()),
+                self.recorder(e, orx)
+            )
+        };
+        let (handled, unsent, recorded) = tokio::select! {
+            r = work => r,
+            _ = watch => unreachable!("the watch loops forever"),
+        };
+        recorded?;
+        if !unsent.is_empty() {
+            self.release(e.id, &unsent).await?;
         }
+        let handled = handled?;
         pool.close().await;
         self.finish_if_done(e.id).await?;
         Ok(handled)
@@ -782,7 +787,6 @@ struct Builder {
     edition_number: i64,
     nl: Newsletter,
     prepared: Arc<HashMap<String, Prepared>>,
-    date: String,
     secret: Vec<u8>,
     site: SiteInfo,
     bounce_domain: String,
@@ -827,7 +831,10 @@ impl Builder {
             &job.email,
         );
         m.extend_from_slice(&p.subject_header);
-        bulk::raw_header(&mut m, "Date", &self.date);
+        let date = OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        bulk::raw_header(&mut m, "Date", &date);
         bulk::raw_header(
             &mut m,
             "Message-ID",
@@ -966,20 +973,23 @@ impl Pool {
             .clone()
     }
 
+    /// Sends what comes through `jobs` until it closes; returns the rows left unattempted when
+    /// halted.
     async fn send_all(
         self: &Arc<Self>,
         edition: i64,
-        jobs: Vec<Job>,
+        jobs: mpsc::Receiver<Job>,
         builder: Arc<Builder>,
         out: mpsc::UnboundedSender<Outcome>,
         halt: Arc<std::sync::atomic::AtomicBool>,
     ) -> Vec<i64> {
         let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
+        let mut jobs = jobs;
+        let mut unsent = Vec::new();
         if self.relays.is_empty() {
             let dir = self.outbox.join(format!("edition-{edition}"));
             let made = tokio::fs::create_dir_all(&dir).await;
-            let mut unsent = Vec::new();
-            for j in jobs {
+            while let Some(j) = jobs.recv().await {
                 if halted() {
                     unsent.push(j.row.subscriber_id);
                     continue;
@@ -995,15 +1005,10 @@ impl Pool {
             }
             return unsent;
         }
-        // One task per connection, taking messages from a shared queue. Each builds (and signs) the
+        // One task per connection, taking messages from the shared queue. Each builds (and signs) the
         // message it is about to send, so only one message per connection is in memory and the
         // CPU work spreads over the runtime's threads while other connections wait on the network.
-        let (tx, rx) = mpsc::channel::<Job>(jobs.len().max(1));
-        for j in jobs {
-            let _ = tx.try_send(j);
-        }
-        drop(tx);
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let rx = Arc::new(tokio::sync::Mutex::new(jobs));
         let mut set = tokio::task::JoinSet::new();
         for slot in 0..self.conns.len() {
             let (pool, rx, builder, out, halt) = (
@@ -1016,10 +1021,9 @@ impl Pool {
             set.spawn(async move { pool.sender(slot, &rx, &builder, &out, &halt).await });
         }
         while set.join_next().await.is_some() {}
-        // What the senders left in the queue when halted.
-        let mut unsent = Vec::new();
+        // What the senders left in the queue when halted; the claimer stops soon after.
         let mut rx = rx.lock().await;
-        while let Ok(j) = rx.try_recv() {
+        while let Some(j) = rx.recv().await {
             unsent.push(j.row.subscriber_id);
         }
         unsent
