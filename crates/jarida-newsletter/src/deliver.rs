@@ -686,7 +686,8 @@ impl Engine {
         };
         let builder = Arc::new(self.builder(e, &nl, prepared));
         let (job_tx, job_rx) = mpsc::channel::<Job>(batch);
-        let (otx, orx) = mpsc::unbounded_channel();
+        // Bounded: if the database falls behind, senders wait instead of outcomes piling up in memory.
+        let (otx, orx) = mpsc::channel(512);
         // A pause or cancel takes effect within half a second.
         let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
@@ -752,7 +753,7 @@ impl Engine {
     async fn recorder(
         &self,
         e: &Edition,
-        mut rx: mpsc::UnboundedReceiver<Outcome>,
+        mut rx: mpsc::Receiver<Outcome>,
     ) -> Result<(), NewsletterError> {
         const EVERY: Duration = Duration::from_millis(100);
         let mut buf = Vec::new();
@@ -980,7 +981,7 @@ impl Pool {
         edition: i64,
         jobs: mpsc::Receiver<Job>,
         builder: Arc<Builder>,
-        out: mpsc::UnboundedSender<Outcome>,
+        out: mpsc::Sender<Outcome>,
         halt: Arc<std::sync::atomic::AtomicBool>,
     ) -> Vec<i64> {
         let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
@@ -1001,7 +1002,7 @@ impl Pool {
                         .map_err(|e| SendError::Connection(format!("outbox: {e}"))),
                     (Ok(()), Err(e)) => Err(SendError::Connection(e.to_string())),
                 };
-                let _ = out.send(outcome(&j, r));
+                let _ = out.send(outcome(&j, r)).await;
             }
             return unsent;
         }
@@ -1034,7 +1035,7 @@ impl Pool {
         slot: usize,
         rx: &tokio::sync::Mutex<mpsc::Receiver<Job>>,
         builder: &Builder,
-        out: &mpsc::UnboundedSender<Outcome>,
+        out: &mpsc::Sender<Outcome>,
         halt: &std::sync::atomic::AtomicBool,
     ) {
         let relay = self.slot_relay[slot];
@@ -1068,7 +1069,7 @@ impl Pool {
                 }
                 Err(_) => {}
             }
-            let _ = out.send(outcome(&j, r));
+            let _ = out.send(outcome(&j, r)).await;
         }
     }
 

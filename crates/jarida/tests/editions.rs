@@ -1205,3 +1205,55 @@ fn compose_number(app: &TestApp, eng: &Engine, until: &str) -> i64 {
     let id = compose(app, eng, until);
     app.rt.block_on(editions::get(&app.db, id)).unwrap().number
 }
+
+/// Two delivery workers (as two `jarida worker` processes would) drain one edition together: the
+/// claims never overlap, so every reader gets exactly one message.
+#[test]
+fn two_workers_share_an_edition_without_sending_twice() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.delivery.batch = 7;
+        c.delivery.connections = 2;
+    });
+    let one = engine(&app);
+    let two = engine(&app);
+    let readers: Vec<(String, &str)> = (0..120)
+        .map(|i| {
+            (
+                format!("w{i:03}@example.org"),
+                if i % 2 == 0 { "ar" } else { "en" },
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
+    add_readers(&app, &refs);
+    let id = compose(&app, &one, "2026-10-15T09:00:00Z");
+    app.rt
+        .block_on(editions::approve(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    app.rt.block_on(async {
+        let work = |eng: Arc<Engine>| async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut rounds = 0;
+            while editions::get(&eng.db, id).await.unwrap().status != "sent" {
+                assert!(Instant::now() < deadline, "not sent");
+                eng.tick().await.unwrap();
+                rounds += 1;
+            }
+            rounds
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(work(one.clone())),
+            tokio::spawn(work(two.clone()))
+        );
+        assert!(a.unwrap() >= 1 && b.unwrap() >= 1);
+    });
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for m in sink.messages() {
+        *count.entry(m.rcpt).or_default() += 1;
+    }
+    assert_eq!(count.len(), 120);
+    assert!(count.values().all(|n| *n == 1), "someone got two copies");
+    assert_eq!(figures(&app, id).sent, 120);
+}
