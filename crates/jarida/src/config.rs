@@ -117,7 +117,7 @@ impl Default for DeliverySection {
         DeliverySection {
             enabled: true,
             relays: Vec::new(),
-            connections: 4,
+            connections: 8,
             rate_per_second: 0,
             per_domain: 8,
             retry_base_seconds: 300,
@@ -151,7 +151,7 @@ impl Default for RelaySection {
             tls: "starttls".into(),
             username: String::new(),
             password: String::new(),
-            max_connections: 4,
+            max_connections: 8,
             accept_invalid_certs: false,
         }
     }
