@@ -9,7 +9,6 @@
 //! PostgreSQL (several processes share the work) and `BEGIN IMMEDIATE` on SQLite.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -169,6 +168,26 @@ fn hmac_hex(secret: &[u8], msg: &str, bytes: usize) -> String {
     hex::encode(&mac.finalize().into_bytes()[..bytes])
 }
 
+/// A subquery yielding the elements of a JSON array bound as parameter `$n`. Lists of ids go in as one
+/// JSON parameter rather than spliced into the SQL: one SQL text means one prepared statement, where
+/// spliced lists made every claim a new statement for sqlx's per-connection cache to keep (memory
+/// grew with the size of the send).
+fn json_list(db: &Db, n: usize, int: bool) -> String {
+    match (db.dialect(), int) {
+        (Dialect::Sqlite, _) => format!("SELECT value FROM json_each(${n})"),
+        (Dialect::Postgres, true) => {
+            format!("SELECT value::bigint FROM jsonb_array_elements_text(${n}::jsonb)")
+        }
+        (Dialect::Postgres, false) => {
+            format!("SELECT value FROM jsonb_array_elements_text(${n}::jsonb)")
+        }
+    }
+}
+
+fn json_of<T: serde::Serialize>(v: &[T]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
 /// The VERP return path of one message; a later bounce names the edition and reader without a lookup.
 pub fn verp(secret: &[u8], bounce_domain: &str, edition: i64, subscriber: i64) -> String {
     let t = format!("{edition}-{subscriber}");
@@ -302,8 +321,13 @@ impl Engine {
         let mut pc = self.db.acquire().await?;
         let n = q_exec!(
             pc.conn(),
-            "UPDATE deliveries SET state = 'pending', lease_until = NULL \
-             WHERE state = 'sending' AND lease_until < $1",
+            // Only open editions: the index on (edition_id, state) then spares a scan of every
+            // delivery ever made.
+            "UPDATE deliveries SET lease_until = NULL, state = CASE WHEN \
+             (SELECT status FROM editions WHERE editions.id = deliveries.edition_id) = 'cancelled' \
+             THEN 'skipped' ELSE 'pending' END \
+             WHERE edition_id IN (SELECT id FROM editions WHERE status IN ('sending', 'paused', 'cancelled')) \
+             AND state = 'sending' AND lease_until < $1",
             now.unix_timestamp()
         )?;
         if n > 0 {
@@ -364,18 +388,14 @@ impl Engine {
         let suppressed: std::collections::HashSet<String> = if hashes.is_empty() {
             Default::default()
         } else {
-            // Hex digests of our own making: safe to inline.
-            let list = hashes
-                .iter()
-                .map(|h| format!("'{h}'"))
-                .collect::<Vec<_>>()
-                .join(",");
             let v: Vec<(String,)> = q_all!(
                 tx.conn(),
                 (String,),
                 jarida_store::sqlx::AssertSqlSafe(format!(
-                    "SELECT email_sha256 FROM suppressions WHERE email_sha256 IN ({list})"
-                ))
+                    "SELECT email_sha256 FROM suppressions WHERE email_sha256 IN ({})",
+                    json_list(&self.db, 1, false)
+                )),
+                json_of(&hashes)
             )?;
             v.into_iter().map(|(h,)| h).collect()
         };
@@ -416,22 +436,18 @@ impl Engine {
             )?;
         }
         if !jobs.is_empty() {
-            let mut ids = String::new();
-            for (i, j) in jobs.iter().enumerate() {
-                if i > 0 {
-                    ids.push(',');
-                }
-                let _ = write!(ids, "{}", j.row.subscriber_id);
-            }
+            let ids: Vec<i64> = jobs.iter().map(|j| j.row.subscriber_id).collect();
             q_exec!(
                 tx.conn(),
                 jarida_store::sqlx::AssertSqlSafe(format!(
                     "UPDATE deliveries SET state = 'sending', lease_until = $1, attempts = attempts + 1, \
-                     first_try_at = COALESCE(first_try_at, $2) WHERE edition_id = $3 AND subscriber_id IN ({ids})"
+                     first_try_at = COALESCE(first_try_at, $2) WHERE edition_id = $3 AND subscriber_id IN ({})",
+                    json_list(&self.db, 4, true)
                 )),
                 now + self.cfg.lease.as_secs() as i64,
                 now,
-                e.id
+                e.id,
+                json_of(&ids)
             )?;
         }
         tx.commit().await?;
@@ -446,21 +462,22 @@ impl Engine {
     async fn record(&self, e: &Edition, outcomes: &[Outcome]) -> Result<(), NewsletterError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut tx = self.db.begin().await?;
-        let sent: Vec<String> = outcomes
+        let sent: Vec<i64> = outcomes
             .iter()
             .filter(|o| o.result.is_ok())
-            .map(|o| o.subscriber_id.to_string())
+            .map(|o| o.subscriber_id)
             .collect();
-        for chunk in sent.chunks(500) {
+        if !sent.is_empty() {
             q_exec!(
                 tx.conn(),
                 jarida_store::sqlx::AssertSqlSafe(format!(
                     "UPDATE deliveries SET state = 'sent', done_at = $1, lease_until = NULL, last_reply = NULL \
                      WHERE edition_id = $2 AND state = 'sending' AND subscriber_id IN ({})",
-                    chunk.join(",")
+                    json_list(&self.db, 3, true)
                 )),
                 now,
-                e.id
+                e.id,
+                json_of(&sent)
             )?;
         }
         for o in outcomes {
@@ -508,22 +525,17 @@ impl Engine {
     /// Gives back rows claimed but not attempted (the edition was paused or cancelled meanwhile).
     async fn release(&self, edition: i64, ids: &[i64]) -> Result<(), NewsletterError> {
         let mut tx = self.db.begin().await?;
-        for chunk in ids.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            q_exec!(
-                tx.conn(),
-                jarida_store::sqlx::AssertSqlSafe(format!(
-                    "UPDATE deliveries SET state = CASE WHEN (SELECT status FROM editions WHERE id = $1) = 'cancelled' \
-                     THEN 'skipped' ELSE 'pending' END, lease_until = NULL, attempts = attempts - 1 \
-                     WHERE edition_id = $1 AND state = 'sending' AND subscriber_id IN ({list})"
-                )),
-                edition
-            )?;
-        }
+        q_exec!(
+            tx.conn(),
+            jarida_store::sqlx::AssertSqlSafe(format!(
+                "UPDATE deliveries SET state = CASE WHEN (SELECT status FROM editions WHERE id = $1) = 'cancelled' \
+                 THEN 'skipped' ELSE 'pending' END, lease_until = NULL, attempts = attempts - 1 \
+                 WHERE edition_id = $1 AND state = 'sending' AND subscriber_id IN ({})",
+                json_list(&self.db, 2, true)
+            )),
+            edition,
+            json_of(ids)
+        )?;
         tx.commit().await?;
         Ok(())
     }
