@@ -129,7 +129,11 @@ impl Connection {
         let caps = with_client!(c, cl => {
             let caps = cl.capabilities(&helo, false).await.map_err(conn_err)?;
             if let Some(cr) = &creds {
-                cl.authenticate(cr, &caps).await.map_err(reply_or_conn)?;
+                // Refused credentials are the relay's problem, not the recipient's: a connection
+                // error, so rows are deferred until the password is fixed.
+                cl.authenticate(cr, &caps)
+                    .await
+                    .map_err(|e| SendError::Connection(format!("authentication: {e}")))?;
             }
             caps
         });
@@ -259,14 +263,5 @@ fn rejected(code: u16, esc: [u8; 3], message: &str) -> SendError {
         code,
         enhanced: esc,
         message: message.trim().to_string(),
-    }
-}
-
-fn reply_or_conn(e: mail_send::Error) -> SendError {
-    match e {
-        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => {
-            rejected(r.code, r.esc, &r.message)
-        }
-        other => conn_err(other),
     }
 }

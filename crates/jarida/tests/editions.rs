@@ -121,7 +121,17 @@ fn send(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
         assert!(eng.begin(id, now).await.unwrap());
         let deadline = Instant::now() + limit;
         while editions::get(&app.db, id).await.unwrap().status != "sent" {
-            assert!(Instant::now() < deadline, "edition {id} not sent in time");
+            if Instant::now() > deadline {
+                let mut c = app.db.acquire().await.unwrap();
+                let replies: Vec<(String, Option<String>)> = jarida_store::q_all!(
+                    c.conn(),
+                    (String, Option<String>),
+                    "SELECT state, last_reply FROM deliveries WHERE edition_id = $1",
+                    id
+                )
+                .unwrap();
+                panic!("edition {id} not sent in time: {replies:?}");
+            }
             eng.tick().await.unwrap();
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -1256,4 +1266,70 @@ fn two_workers_share_an_edition_without_sending_twice() {
     assert_eq!(count.len(), 120);
     assert!(count.values().all(|n| *n == 1), "someone got two copies");
     assert_eq!(figures(&app, id).sent, 120);
+}
+
+/// A relay pool entry with STARTTLS or implicit TLS and AUTH, against a real TLS SMTP server.
+#[test]
+fn relays_with_starttls_or_implicit_tls_and_auth() {
+    for mode in ["starttls", "implicit"] {
+        let relay = TlsSink::start(mode);
+        let app = app_with(|c| {
+            c.delivery.relays = vec![jarida::config::RelaySection {
+                host: "127.0.0.1".into(),
+                port: relay.port,
+                tls: mode.into(),
+                username: TlsSink::USER.into(),
+                password: TlsSink::PASSWORD.into(),
+                max_connections: 2,
+                // The test relay's certificate is self-signed.
+                accept_invalid_certs: true,
+            }];
+        });
+        let eng = engine(&app);
+        add_readers(&app, &[("t1@example.org", "en"), ("t2@example.org", "ar")]);
+        let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+        send(&app, &eng, id, Duration::from_secs(30));
+        let got = relay.messages();
+        assert_eq!(got.len(), 2, "{mode}");
+        for m in &got {
+            assert!(m.tls, "{mode}: the session was encrypted");
+            assert!(m.authenticated, "{mode}: the session was authenticated");
+            assert!(m.data.contains("List-Unsubscribe:"), "{mode}");
+        }
+        let mut rcpts: Vec<String> = got.iter().flat_map(|m| m.rcpts.clone()).collect();
+        rcpts.sort();
+        assert_eq!(rcpts, ["t1@example.org", "t2@example.org"], "{mode}");
+    }
+
+    // Refused credentials are a failure of the relay, not of the reader: rows are deferred.
+    let refusing = Sink::start(&[
+        "-f",
+        "auth",
+        "-B",
+        "535 5.7.8 Authentication credentials invalid",
+    ]);
+    let app = app_with(|c| {
+        c.delivery.relays = vec![jarida::config::RelaySection {
+            host: "127.0.0.1".into(),
+            port: refusing.port,
+            tls: "none".into(),
+            username: TlsSink::USER.into(),
+            password: "wrong".into(),
+            max_connections: 1,
+            ..Default::default()
+        }];
+    });
+    let eng = engine(&app);
+    add_readers(&app, &[("t3@example.org", "en")]);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    app.rt.block_on(async {
+        let now = OffsetDateTime::now_utc();
+        editions::approve(&app.db, id, now).await.unwrap();
+        assert!(eng.begin(id, now).await.unwrap());
+        eng.tick().await.unwrap();
+    });
+    let f = figures(&app, id);
+    assert_eq!((f.deferred, f.sent, f.failed), (1, 0, 0), "{f:?}");
+    assert!(refusing.messages().is_empty());
+    assert_eq!(app.status_of("t3@example.org").as_deref(), Some("active"));
 }

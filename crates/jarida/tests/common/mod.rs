@@ -518,3 +518,148 @@ pub fn url_with(text: &str, needle: &str) -> Option<String> {
         .find(|w| w.starts_with("http") && w.contains(needle))
         .map(str::to_string)
 }
+
+/// A real SMTP server speaking TLS (STARTTLS or implicit) with required AUTH: Python's aiosmtpd
+/// (Debian's python3-aiosmtpd), as smtp-sink has no TLS. Each message is kept as a JSON file with
+/// whether the session was encrypted and authenticated.
+pub struct TlsSink {
+    child: std::process::Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct TlsReceived {
+    pub rcpts: Vec<String>,
+    pub tls: bool,
+    pub authenticated: bool,
+    pub data: String,
+}
+
+impl TlsSink {
+    pub const USER: &'static str = "jarida";
+    pub const PASSWORD: &'static str = "s3cret-relay";
+
+    pub fn start(mode: &str) -> TlsSink {
+        const SCRIPT: &str = r#"
+import json, ssl, sys
+try:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+except ImportError:
+    sys.exit(3)
+mode, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+class Handler:
+    n = 0
+    async def handle_DATA(self, server, session, envelope):
+        Handler.n += 1
+        with open(f"{d}/msg-{Handler.n}.json", "w") as f:
+            json.dump({"rcpts": envelope.rcpt_tos,
+                       "tls": server.transport.get_extra_info("ssl_object") is not None,
+                       "authenticated": bool(session.authenticated),
+                       "data": envelope.content.decode("utf-8", "replace")}, f)
+        return "250 2.0.0 OK"
+def auth(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b"jarida" and data.password == b"s3cret-relay"
+    return AuthResult(success=ok)
+kw = dict(authenticator=auth, auth_required=True)
+if mode == "starttls":
+    c = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
+                   auth_require_tls=True, **kw)
+else:
+    # aiosmtpd only counts STARTTLS as TLS for auth_require_tls; here the whole socket is TLS.
+    c = Controller(Handler(), hostname="127.0.0.1", port=port, ssl_context=ctx,
+                   auth_require_tls=False, **kw)
+c.start()
+print("ready", flush=True)
+sys.stdin.read()
+c.stop()
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("cert.pem"))
+            .output()
+            .expect("openssl runs (scripts/test installs it)");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", SCRIPT, mode, &port.to_string()])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("/usr/bin/python3 runs: install python3-aiosmtpd");
+        let mut line = String::new();
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        if line.trim() != "ready" {
+            let status = child.wait().unwrap();
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert_ne!(
+                status.code(),
+                Some(3),
+                "install python3-aiosmtpd (aiosmtpd)"
+            );
+            panic!("aiosmtpd did not start: {err}");
+        }
+        TlsSink { child, port, dir }
+    }
+
+    pub fn messages(&self) -> Vec<TlsReceived> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+                Some(TlsReceived {
+                    rcpts: v["rcpts"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect(),
+                    tls: v["tls"].as_bool()?,
+                    authenticated: v["authenticated"].as_bool()?,
+                    data: v["data"].as_str()?.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for TlsSink {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
