@@ -1333,3 +1333,58 @@ fn relays_with_starttls_or_implicit_tls_and_auth() {
     assert!(refusing.messages().is_empty());
     assert_eq!(app.status_of("t3@example.org").as_deref(), Some("active"));
 }
+
+/// Sends an approved edition and returns how long the sending took.
+fn timed_send(app: &TestApp, eng: &Engine, id: i64) -> Duration {
+    let t0 = Instant::now();
+    send(app, eng, id, Duration::from_secs(60));
+    t0.elapsed()
+}
+
+#[test]
+fn per_domain_concurrency_and_rate_limits_hold() {
+    // The relay takes a second to answer each DATA; with one message in flight per domain, three
+    // readers at one domain take three seconds however many connections there are.
+    let slow = Sink::start(&["-w", "1"]);
+    let app = app_with(|c| {
+        use_sink(c, &slow);
+        c.delivery.connections = 4;
+        c.delivery.per_domain = 1;
+    });
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[
+            ("a@same.example", "en"),
+            ("b@same.example", "en"),
+            ("c@same.example", "en"),
+        ],
+    );
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let took = timed_send(&app, &eng, id);
+    assert!(
+        took >= Duration::from_millis(2900),
+        "{took:?}: the domain limit did not hold"
+    );
+    assert_eq!(slow.messages().len(), 3);
+
+    // Ten messages at five per second cannot take less than about two seconds.
+    let fast = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &fast);
+        c.delivery.rate_per_second = 5;
+    });
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..10)
+        .map(|i| (format!("r{i}@d{i}.example"), "en"))
+        .collect();
+    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
+    add_readers(&app, &refs);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let took = timed_send(&app, &eng, id);
+    assert!(
+        took >= Duration::from_millis(1700),
+        "{took:?}: the rate limit did not hold"
+    );
+    assert_eq!(fast.messages().len(), 10);
+}
