@@ -1388,3 +1388,43 @@ fn per_domain_concurrency_and_rate_limits_hold() {
     );
     assert_eq!(fast.messages().len(), 10);
 }
+
+#[test]
+fn deferred_past_the_retry_horizon_fails_with_the_last_reply() {
+    let greylist = Sink::start(&["-r", "rcpt", "-b", "451 4.7.1 Try again later"]);
+    let app = app_with(|c| use_sink(c, &greylist));
+    let base = engine(&app);
+    // The horizon is hours in configuration; the engine takes any duration.
+    let mut cfg = base.cfg.clone();
+    cfg.retry_horizon = Duration::from_secs(3);
+    let eng = Arc::new(Engine {
+        db: base.db.clone(),
+        cfg,
+        site: base.site.clone(),
+        secret: base.secret.clone(),
+        newsletters: base.newsletters.clone(),
+        renderer: jarida_newsletter::render::Renderer::new(None).unwrap(),
+    });
+    add_readers(&app, &[("late@example.org", "en")]);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, id, Duration::from_secs(30));
+    let f = figures(&app, id);
+    assert_eq!((f.failed, f.sent, f.bounced), (1, 0, 0), "{f:?}");
+    let (attempts, reply) = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (i64, Option<String>),
+            "SELECT attempts, last_reply FROM deliveries WHERE edition_id = $1",
+            id
+        )
+        .unwrap()
+    });
+    assert!(attempts >= 2, "{attempts}");
+    let reply = reply.unwrap();
+    assert!(
+        reply.starts_with(&format!("gave up after {attempts} attempts: 451 4.7.1")),
+        "{reply}"
+    );
+    assert_eq!(app.status_of("late@example.org").as_deref(), Some("active"));
+}
