@@ -168,6 +168,19 @@ fn hmac_hex(secret: &[u8], msg: &str, bytes: usize) -> String {
     hex::encode(&mac.finalize().into_bytes()[..bytes])
 }
 
+/// A random id for a worker's claims (no `rand` dependency: the hasher's random keys suffice).
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
 /// A subquery yielding the elements of a JSON array bound as parameter `$n`. Lists of ids go in as one
 /// JSON parameter rather than spliced into the SQL: one SQL text means one prepared statement, where
 /// spliced lists made every claim a new statement for sqlx's per-connection cache to keep (memory
@@ -345,6 +358,7 @@ impl Engine {
         e: &Edition,
         now: i64,
         batch: usize,
+        worker: &str,
     ) -> Result<Vec<Job>, NewsletterError> {
         let lock = match self.db.dialect() {
             Dialect::Postgres => " FOR UPDATE OF d SKIP LOCKED",
@@ -441,13 +455,15 @@ impl Engine {
                 tx.conn(),
                 jarida_store::sqlx::AssertSqlSafe(format!(
                     "UPDATE deliveries SET state = 'sending', lease_until = $1, attempts = attempts + 1, \
-                     first_try_at = COALESCE(first_try_at, $2) WHERE edition_id = $3 AND subscriber_id IN ({})",
+                     first_try_at = COALESCE(first_try_at, $2), claimed_by = $5 \
+                     WHERE edition_id = $3 AND subscriber_id IN ({})",
                     json_list(&self.db, 4, true)
                 )),
                 now + self.cfg.lease.as_secs() as i64,
                 now,
                 e.id,
-                json_of(&ids)
+                json_of(&ids),
+                worker
             )?;
         }
         tx.commit().await?;
@@ -520,6 +536,21 @@ impl Engine {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Extends the leases of the rows this worker still holds, so that a slow relay cannot make them
+    /// look abandoned to the other workers.
+    async fn renew(&self, edition: i64, worker: &str) -> Result<u64, NewsletterError> {
+        let mut pc = self.db.acquire().await?;
+        let until = OffsetDateTime::now_utc().unix_timestamp() + self.cfg.lease.as_secs() as i64;
+        Ok(q_exec!(
+            pc.conn(),
+            "UPDATE deliveries SET lease_until = $1 \
+             WHERE edition_id = $2 AND state = 'sending' AND claimed_by = $3",
+            until,
+            edition,
+            worker
+        )?)
     }
 
     /// Gives back rows claimed but not attempted (the edition was paused or cancelled meanwhile).
@@ -703,7 +734,9 @@ impl Engine {
         // A pause or cancel takes effect within half a second.
         let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
+        let worker = format!("{:016x}", rand_u64());
         let watch = async {
+            let mut renewed = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 if let Ok(cur) = editions::get(&self.db, e.id).await
@@ -711,15 +744,22 @@ impl Engine {
                 {
                     halt.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
+                if renewed.elapsed() >= self.cfg.lease / 3 {
+                    if let Err(err) = self.renew(e.id, &worker).await {
+                        tracing::warn!(error = %err, "renewing delivery leases");
+                    }
+                    renewed = Instant::now();
+                }
             }
         };
         // The next batch is claimed while the previous one is being sent: no gap between batches.
+        let holder = worker.as_str();
         let claimer = async move {
             let mut handled = 0u64;
             let mut last_progress = Instant::now();
             while !halted() {
                 let jobs = self
-                    .claim(e, OffsetDateTime::now_utc().unix_timestamp(), batch)
+                    .claim(e, OffsetDateTime::now_utc().unix_timestamp(), batch, holder)
                     .await?;
                 if jobs.is_empty() {
                     break;

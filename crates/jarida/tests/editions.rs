@@ -1428,3 +1428,58 @@ fn deferred_past_the_retry_horizon_fails_with_the_last_reply() {
     );
     assert_eq!(app.status_of("late@example.org").as_deref(), Some("active"));
 }
+
+/// A worker slowed down by its relay keeps extending the leases of the rows it holds, so another
+/// worker never takes them over and sends them a second time.
+#[test]
+fn a_slow_worker_keeps_its_leases_and_nothing_is_sent_twice() {
+    let slow = Sink::start(&["-w", "1"]);
+    let app = app_with(|c| {
+        use_sink(c, &slow);
+        c.delivery.lease_seconds = 1;
+        c.delivery.connections = 1;
+    });
+    let one = engine(&app);
+    let two = engine(&app);
+    add_readers(
+        &app,
+        &[
+            ("s1@example.org", "en"),
+            ("s2@example.org", "en"),
+            ("s3@example.org", "en"),
+            ("s4@example.org", "en"),
+        ],
+    );
+    let id = compose(&app, &one, "2026-10-15T09:00:00Z");
+    app.rt
+        .block_on(editions::approve(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    app.rt.block_on(async {
+        let work = |eng: Arc<Engine>| async move {
+            let deadline = Instant::now() + Duration::from_secs(40);
+            while editions::get(&eng.db, id).await.unwrap().status != "sent" {
+                assert!(Instant::now() < deadline, "not sent");
+                eng.tick().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(work(one.clone())),
+            tokio::spawn(work(two.clone()))
+        );
+        a.unwrap();
+        b.unwrap();
+    });
+    let mut got: Vec<String> = slow.messages().into_iter().map(|m| m.rcpt).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "s1@example.org",
+            "s2@example.org",
+            "s3@example.org",
+            "s4@example.org"
+        ],
+        "each reader once, though each message took longer than the lease"
+    );
+}
