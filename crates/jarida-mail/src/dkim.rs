@@ -1061,25 +1061,4 @@ for i in range(n):
             &["rsa-sha256", "ed25519-sha256"],
         );
     }
-
-    /// `cargo test --release -p jarida-mail -- --ignored --nocapture dkim_sign_rate`
-    #[test]
-    #[ignore]
-    fn dkim_sign_rate() {
-        let msg = newsletter();
-        for (name, key) in [("rsa-2048", rsa_key()), ("ed25519", ed_key())] {
-            let signer = DkimSigner::new(vec![key]);
-            let n = 2000;
-            let start = std::time::Instant::now();
-            for _ in 0..n {
-                std::hint::black_box(signer.sign(std::hint::black_box(&msg), NOW).unwrap());
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{name}: {:.0} signatures/s ({} byte message)",
-                n as f64 / secs,
-                msg.len()
-            );
-        }
-    }
 }
