@@ -29,6 +29,13 @@ pub enum SendError {
     /// message is unknown; the connection must be dropped.
     #[error("{0}")]
     Connection(String),
+    /// The relay refused our envelope sender (MAIL FROM): a problem of our configuration or of the
+    /// relay, never of the recipient, so it is retried and never counts as a bounce.
+    #[error("sender refused: {0}")]
+    SenderRefused(String),
+    /// The message could not be made here (rendering, signing): nothing was sent.
+    #[error("{0}")]
+    Local(String),
 }
 
 impl SendError {
@@ -36,7 +43,7 @@ impl SendError {
     pub fn is_transient(&self) -> bool {
         match self {
             SendError::Rejected { code, .. } => (400..500).contains(code),
-            SendError::Connection(_) => true,
+            SendError::Connection(_) | SendError::SenderRefused(_) | SendError::Local(_) => true,
         }
     }
 
@@ -58,6 +65,8 @@ impl SendError {
                 }
             }
             SendError::Connection(m) => format!("connection: {m}"),
+            SendError::SenderRefused(m) => format!("sender refused: {m}"),
+            SendError::Local(m) => format!("not sent: {m}"),
         }
     }
 }
@@ -171,10 +180,13 @@ impl Connection {
                 "short reply to pipelined commands".into(),
             ));
         };
-        let first_bad = [mail, rcpt]
-            .into_iter()
-            .find(|r| !(200..300).contains(&r.code))
-            .map(|r| rejected(r.code, r.esc, &r.message));
+        let first_bad = if !(200..300).contains(&mail.code) {
+            Some(sender_refused(mail.code, &mail.message))
+        } else if !(200..300).contains(&rcpt.code) {
+            Some(rejected(rcpt.code, rcpt.esc, &rcpt.message))
+        } else {
+            None
+        };
         if data.code != 354 {
             self.reset().await;
             return Err(first_bad.unwrap_or_else(|| rejected(data.code, data.esc, &data.message)));
@@ -182,8 +194,13 @@ impl Connection {
         if let Some(bad) = first_bad {
             // A relay that said 354 after refusing the envelope gets an empty message and a reset.
             with_client!(self, cl => {
-                cl.write_message(b"").await.map_err(conn_err)?;
-                cl.read().await.map_err(conn_err)?;
+                let timeout = cl.timeout;
+                tokio::time::timeout(timeout, async {
+                    cl.write_message(b"").await.map_err(conn_err)?;
+                    cl.read().await.map_err(conn_err)
+                })
+                .await
+                .map_err(|_| SendError::Connection("timed out after an empty DATA".into()))??;
             });
             self.reset().await;
             return Err(bad);
@@ -201,7 +218,7 @@ impl Connection {
         let r = with_client!(self, cl => cl.cmd(format!("MAIL FROM:<{from}>{p}\r\n")).await.map_err(conn_err)?);
         if !(200..300).contains(&r.code) {
             self.reset().await;
-            return Err(rejected(r.code, r.esc, &r.message));
+            return Err(sender_refused(r.code, &r.message));
         }
         let r = with_client!(self, cl => cl.cmd(format!("RCPT TO:<{to}>\r\n")).await.map_err(conn_err)?);
         if !(200..300).contains(&r.code) {
@@ -256,6 +273,10 @@ impl Connection {
             }
         }
     }
+}
+
+fn sender_refused(code: u16, message: &str) -> SendError {
+    SendError::SenderRefused(format!("{code} {}", message.trim()))
 }
 
 fn rejected(code: u16, esc: [u8; 3], message: &str) -> SendError {

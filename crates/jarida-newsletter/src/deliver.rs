@@ -242,8 +242,22 @@ impl Engine {
         };
         let mut started = Vec::new();
         for (id,) in due {
-            if self.begin(id, now).await? {
-                started.push(id);
+            match self.begin(id, now).await {
+                Ok(true) => started.push(id),
+                Ok(false) => {}
+                // One edition that cannot start must not hold up the others: it goes back to the
+                // editors as a draft, with the reason in the log.
+                Err(err) => {
+                    tracing::error!(edition = id, error = %err, "edition cannot start; back to draft");
+                    let mut pc = self.db.acquire().await?;
+                    q_exec!(
+                        pc.conn(),
+                        "UPDATE editions SET status = 'draft', updated_at = $1 \
+                         WHERE id = $2 AND status IN ('approved', 'scheduled')",
+                        now.unix_timestamp(),
+                        id
+                    )?;
+                }
             }
         }
         Ok(started)
@@ -336,7 +350,7 @@ impl Engine {
             pc.conn(),
             // Only open editions: the index on (edition_id, state) then spares a scan of every
             // delivery ever made.
-            "UPDATE deliveries SET lease_until = NULL, state = CASE WHEN \
+            "UPDATE deliveries SET lease_until = NULL, claimed_by = NULL, state = CASE WHEN \
              (SELECT status FROM editions WHERE editions.id = deliveries.edition_id) = 'cancelled' \
              THEN 'skipped' ELSE 'pending' END \
              WHERE edition_id IN (SELECT id FROM editions WHERE status IN ('sending', 'paused', 'cancelled')) \
@@ -475,7 +489,12 @@ impl Engine {
     }
 
     /// Writes the outcomes of a batch.
-    async fn record(&self, e: &Edition, outcomes: &[Outcome]) -> Result<(), NewsletterError> {
+    async fn record(
+        &self,
+        e: &Edition,
+        outcomes: &[Outcome],
+        worker: &str,
+    ) -> Result<(), NewsletterError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut tx = self.db.begin().await?;
         let sent: Vec<i64> = outcomes
@@ -488,12 +507,13 @@ impl Engine {
                 tx.conn(),
                 jarida_store::sqlx::AssertSqlSafe(format!(
                     "UPDATE deliveries SET state = 'sent', done_at = $1, lease_until = NULL, last_reply = NULL \
-                     WHERE edition_id = $2 AND state = 'sending' AND subscriber_id IN ({})",
+                     WHERE edition_id = $2 AND state = 'sending' AND claimed_by = $4 AND subscriber_id IN ({})",
                     json_list(&self.db, 3, true)
                 )),
                 now,
                 e.id,
-                json_of(&sent)
+                json_of(&sent),
+                worker
             )?;
         }
         for o in outcomes {
@@ -518,17 +538,20 @@ impl Engine {
                 tx.conn(),
                 "UPDATE deliveries SET state = $1, next_try_at = COALESCE($2, next_try_at), done_at = $3, \
                  lease_until = NULL, last_reply = $4 \
-                 WHERE edition_id = $5 AND subscriber_id = $6 AND state = 'sending'",
+                 WHERE edition_id = $5 AND subscriber_id = $6 AND state = 'sending' AND claimed_by = $7",
                 state,
                 next,
                 done,
                 &kept,
                 e.id,
-                o.subscriber_id
+                o.subscriber_id,
+                worker
             )?;
             if let SendError::Rejected { enhanced, .. } = err
                 && enhanced[0] == 5
                 && enhanced[1] == 1
+                // Bad address, bad system, bad syntax, moved, null MX: the address itself.
+                && matches!(enhanced[2], 1 | 2 | 3 | 6 | 10)
             {
                 jarida_audience::subscribers::mark_bounced(&mut tx, o.subscriber_id, &reply, now)
                     .await?;
@@ -554,18 +577,24 @@ impl Engine {
     }
 
     /// Gives back rows claimed but not attempted (the edition was paused or cancelled meanwhile).
-    async fn release(&self, edition: i64, ids: &[i64]) -> Result<(), NewsletterError> {
+    async fn release(
+        &self,
+        edition: i64,
+        ids: &[i64],
+        worker: &str,
+    ) -> Result<(), NewsletterError> {
         let mut tx = self.db.begin().await?;
         q_exec!(
             tx.conn(),
             jarida_store::sqlx::AssertSqlSafe(format!(
                 "UPDATE deliveries SET state = CASE WHEN (SELECT status FROM editions WHERE id = $1) = 'cancelled' \
                  THEN 'skipped' ELSE 'pending' END, lease_until = NULL, attempts = attempts - 1 \
-                 WHERE edition_id = $1 AND state = 'sending' AND subscriber_id IN ({})",
+                 WHERE edition_id = $1 AND state = 'sending' AND claimed_by = $3 AND subscriber_id IN ({})",
                 json_list(&self.db, 2, true)
             )),
             edition,
-            json_of(ids)
+            json_of(ids),
+            worker
         )?;
         tx.commit().await?;
         Ok(())
@@ -783,17 +812,25 @@ impl Engine {
             tokio::join!(
                 claimer,
                 pool.send_all(e.id, job_rx, builder, otx, halt.clone()),
-                self.recorder(e, orx)
+                async {
+                    // If outcomes cannot be written, stop sending: what goes out unrecorded would
+                    // only be sent again once its lease ran out.
+                    let r = self.recorder(e, orx, holder).await;
+                    if r.is_err() {
+                        halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    r
+                }
             )
         };
         let (handled, unsent, recorded) = tokio::select! {
             r = work => r,
             _ = watch => unreachable!("the watch loops forever"),
         };
-        recorded?;
         if !unsent.is_empty() {
-            self.release(e.id, &unsent).await?;
+            self.release(e.id, &unsent, &worker).await?;
         }
+        recorded?;
         let handled = handled?;
         pool.close().await;
         self.finish_if_done(e.id).await?;
@@ -806,6 +843,7 @@ impl Engine {
         &self,
         e: &Edition,
         mut rx: mpsc::Receiver<Outcome>,
+        worker: &str,
     ) -> Result<(), NewsletterError> {
         const EVERY: Duration = Duration::from_millis(100);
         let mut buf = Vec::new();
@@ -822,7 +860,7 @@ impl Engine {
             };
             if closed || buf.len() >= 64 || last.elapsed() >= EVERY {
                 if !buf.is_empty() {
-                    self.record(e, &buf).await?;
+                    self.record(e, &buf, worker).await?;
                     buf.clear();
                 }
                 last = Instant::now();
@@ -1052,9 +1090,11 @@ impl Pool {
                     (Ok(()), Ok(b)) => write_eml(&dir, j.row.subscriber_id, &b)
                         .await
                         .map_err(|e| SendError::Connection(format!("outbox: {e}"))),
-                    (Ok(()), Err(e)) => Err(SendError::Connection(e.to_string())),
+                    (Ok(()), Err(e)) => Err(SendError::Local(e.to_string())),
                 };
-                let _ = out.send(outcome(&j, r)).await;
+                if out.send(outcome(&j, r)).await.is_err() {
+                    break;
+                }
             }
             return unsent;
         }
@@ -1112,16 +1152,24 @@ impl Pool {
                     self.send_one(slot, &builder.envelope(j.row.subscriber_id), &j.email, &b)
                         .await
                 }
-                Err(e) => Err(SendError::Connection(e.to_string())),
+                Err(e) => {
+                    tracing::error!(error = %e, "building a message");
+                    Err(SendError::Local(e.to_string()))
+                }
             };
             match &r {
                 Ok(()) => self.strikes[relay].store(0, std::sync::atomic::Ordering::Relaxed),
+                // Our own failures say nothing about the relay.
+                Err(SendError::Local(_)) => {}
                 Err(e) if e.is_transient() => {
                     self.strikes[relay].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 Err(_) => {}
             }
-            let _ = out.send(outcome(&j, r)).await;
+            // The recorder is gone (it failed): stop rather than send what cannot be recorded.
+            if out.send(outcome(&j, r)).await.is_err() {
+                return;
+            }
         }
     }
 

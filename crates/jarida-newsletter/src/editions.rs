@@ -172,15 +172,20 @@ pub async fn compose(
             return Ok(None);
         }
     }
-    let (prev_end, next_number): (Option<i64>, Option<i64>) = q_one!(
+    // A cancelled edition keeps its number (numbers are unique) but not its period: the next edition
+    // covers what the cancelled one would have.
+    let (prev_end, cancelled_start, next_number): (Option<i64>, Option<i64>, Option<i64>) = q_one!(
         tx.conn(),
-        (Option<i64>, Option<i64>),
-        "SELECT MAX(period_end), MAX(number) FROM editions WHERE newsletter_id = $1 AND status <> 'cancelled'",
+        (Option<i64>, Option<i64>, Option<i64>),
+        "SELECT MAX(CASE WHEN status <> 'cancelled' THEN period_end END), \
+         MIN(CASE WHEN status = 'cancelled' THEN period_start END), MAX(number) \
+         FROM editions WHERE newsletter_id = $1",
         nid
     )?;
-    let start = match prev_end {
-        Some(p) => p,
-        None => previous_slot(nl, end).unwrap_or(end - 16 * 86_400),
+    let start = match (prev_end, cancelled_start) {
+        (Some(p), _) => p,
+        (None, Some(c)) => c,
+        (None, None) => previous_slot(nl, end).unwrap_or(end - 16 * 86_400),
     };
     let number = next_number.unwrap_or(0) + 1;
     let now_s = now.unix_timestamp();
@@ -557,14 +562,31 @@ async fn transition(
             why,
         });
     }
-    q_exec!(
+    // Conditional on the status read above: a worker may have moved the edition meanwhile (on
+    // PostgreSQL nothing else serialises the two).
+    let n = q_exec!(
         tx.conn(),
-        "UPDATE editions SET status = $1, send_at = COALESCE($2, send_at), updated_at = $3 WHERE id = $4",
+        jarida_store::sqlx::AssertSqlSafe(format!(
+            "UPDATE editions SET status = $1, send_at = COALESCE($2, send_at), updated_at = $3 \
+             WHERE id = $4 AND status IN ({})",
+            from.iter()
+                .map(|f| format!("'{f}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         to,
         send_at,
         now.unix_timestamp(),
         id
     )?;
+    if n == 0 {
+        let cur = get_in(tx.conn(), id).await?;
+        return Err(NewsletterError::State {
+            id,
+            status: cur.status,
+            why,
+        });
+    }
     tx.commit().await?;
     tracing::info!(edition = id, from = %e.status, to, "edition status");
     Ok(())

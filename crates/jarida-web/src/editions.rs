@@ -401,6 +401,10 @@ async fn api_compose(
         Some(Ok(t)) => t,
         Some(Err(_)) => return bad("until", "not an RFC 3339 time".into()),
     };
+    // A period reaching into the future would leave out posts published before its end.
+    if until > now {
+        return bad("until", "must not be in the future".into());
+    }
     match editions::compose(&app.db, nl, until, None, now).await {
         Ok(Some(id)) => match detail(&app, id).await {
             Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),

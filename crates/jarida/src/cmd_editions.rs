@@ -129,6 +129,10 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 Some(u) => parse_time(&u, "--until")?,
                 None => now,
             };
+            anyhow::ensure!(
+                end <= now,
+                "--until: must not be in the future (posts published before it would be left out)"
+            );
             let id = editions::compose(&db, nl, end, None, now)
                 .await?
                 .context("nothing composed")?;

@@ -1483,3 +1483,60 @@ fn a_slow_worker_keeps_its_leases_and_nothing_is_sent_twice() {
         "each reader once, though each message took longer than the lease"
     );
 }
+
+#[test]
+fn a_refused_sender_defers_and_bounces_nobody() {
+    let sink = Sink::start(&["-f", "mail", "-B", "553 5.1.7 Sender address rejected"]);
+    let app = app_with(|c| use_sink(c, &sink));
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[("ok1@example.org", "en"), ("ok2@example.org", "ar")],
+    );
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    app.rt.block_on(async {
+        let now = OffsetDateTime::now_utc();
+        editions::approve(&app.db, id, now).await.unwrap();
+        assert!(eng.begin(id, now).await.unwrap());
+        eng.tick().await.unwrap();
+    });
+    let f = figures(&app, id);
+    assert_eq!((f.deferred, f.failed, f.bounced), (2, 0, 0), "{f:?}");
+    assert_eq!(app.status_of("ok1@example.org").as_deref(), Some("active"));
+}
+
+#[test]
+fn a_cancelled_edition_keeps_its_number_and_an_unsendable_one_returns_to_draft() {
+    let app = app_with(|_| {});
+    let eng = engine(&app);
+    add_readers(&app, &[("n@example.org", "en")]);
+    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    app.rt
+        .block_on(editions::cancel(&app.db, first, OffsetDateTime::now_utc()))
+        .unwrap();
+    let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    let (a, b) = app.rt.block_on(async {
+        (
+            editions::get(&app.db, first).await.unwrap(),
+            editions::get(&app.db, second).await.unwrap(),
+        )
+    });
+    assert_eq!((a.number, b.number), (1, 2));
+    assert_eq!(
+        b.period_start, a.period_start,
+        "the next edition covers the cancelled period"
+    );
+
+    // An approved edition with nothing in it cannot start; it goes back to draft and does not hold
+    // up the one behind it.
+    let empty = compose(&app, &eng, "2026-11-20T09:00:00Z");
+    assert!(parts(&app, empty).iter().all(|p| p.items.is_empty()));
+    let now = OffsetDateTime::now_utc();
+    app.rt.block_on(async {
+        editions::approve(&app.db, empty, now).await.unwrap();
+        editions::approve(&app.db, second, now).await.unwrap();
+        eng.tick().await.unwrap();
+    });
+    assert_eq!(status(&app, empty), "draft");
+    assert_eq!(status(&app, second), "sent");
+}
