@@ -113,12 +113,24 @@ fn figures(app: &TestApp, id: i64) -> Figures {
         .unwrap()
 }
 
-/// Starts an edition and drives the engine until it is sent (or `limit` passes).
-fn send(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
+/// Approves an edition and starts it (freezes its recipients).
+fn start_edition(app: &TestApp, eng: &Engine, id: i64) {
     app.rt.block_on(async {
         let now = OffsetDateTime::now_utc();
         editions::approve(&app.db, id, now).await.unwrap();
         assert!(eng.begin(id, now).await.unwrap());
+    });
+}
+
+/// Starts an edition and gives the engine one round of work.
+fn start_and_tick_once(app: &TestApp, eng: &Engine, id: i64) {
+    start_edition(app, eng, id);
+    app.rt.block_on(eng.tick()).unwrap();
+}
+
+/// Drives the engine until the edition is sent; after `limit`, fails with the ledger's replies.
+fn drive(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
+    app.rt.block_on(async {
         let deadline = Instant::now() + limit;
         while editions::get(&app.db, id).await.unwrap().status != "sent" {
             if Instant::now() > deadline {
@@ -136,6 +148,12 @@ fn send(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
+}
+
+/// Starts an edition and drives the engine until it is sent (or `limit` passes).
+fn send(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
+    start_edition(app, eng, id);
+    drive(app, eng, id, limit);
 }
 
 #[test]
@@ -446,11 +464,7 @@ fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
     ];
     add_readers(&app, &readers);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    let now = OffsetDateTime::now_utc();
-    app.rt.block_on(async {
-        editions::approve(&app.db, id, now).await.unwrap();
-        assert!(eng.begin(id, now).await.unwrap());
-    });
+    start_edition(&app, &eng, id);
     assert_eq!(
         figures(&app, id).recipients,
         5,
@@ -474,13 +488,7 @@ fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
         &format!("DELETE FROM subscriber_newsletters WHERE subscriber_id = {left}"),
         &[],
     );
-    app.rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while editions::get(&app.db, id).await.unwrap().status != "sent" {
-            assert!(Instant::now() < deadline, "not sent");
-            eng.tick().await.unwrap();
-        }
-    });
+    drive(&app, &eng, id, Duration::from_secs(20));
     let f = figures(&app, id);
     assert_eq!((f.sent, f.skipped, f.failed), (2, 3, 0), "{f:?}");
 
@@ -702,12 +710,7 @@ fn disconnect_mid_data_is_retried_on_a_healthy_relay() {
         ],
     );
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    let now = OffsetDateTime::now_utc();
-    app.rt.block_on(async {
-        editions::approve(&app.db, id, now).await.unwrap();
-        assert!(eng.begin(id, now).await.unwrap());
-        eng.tick().await.unwrap();
-    });
+    start_and_tick_once(&app, &eng, id);
     let f = figures(&app, id);
     assert_eq!((f.deferred, f.sent), (3, 0), "{f:?}");
     assert_eq!(
@@ -724,17 +727,7 @@ fn disconnect_mid_data_is_retried_on_a_healthy_relay() {
         .rt
         .block_on(jarida::engine(&cfg, &app.db, &app.base))
         .unwrap();
-    app.rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while editions::get(&app.db, id).await.unwrap().status != "sent" {
-            assert!(
-                Instant::now() < deadline,
-                "not sent after the relay recovered"
-            );
-            eng.tick().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    });
+    drive(&app, &eng, id, Duration::from_secs(30));
     let mut got: Vec<String> = healthy.messages().into_iter().map(|m| m.rcpt).collect();
     got.sort();
     assert_eq!(got, ["a@example.org", "b@example.org", "c@example.org"]);
@@ -926,13 +919,7 @@ fn web_version_feed_and_json_api() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["edition"]["status"], "scheduled");
-    app.rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while editions::get(&app.db, id).await.unwrap().status != "sent" {
-            assert!(Instant::now() < deadline, "not sent");
-            eng.tick().await.unwrap();
-        }
-    });
+    drive(&app, &eng, id, Duration::from_secs(20));
     let (_, v) = api(&app, "GET", &format!("/api/v1/editions/{id}"), None, true);
     assert_eq!(v["figures"]["sent"], 2, "{v}");
     assert_eq!(v["figures"]["recipients"], 2, "{v}");
@@ -1322,12 +1309,7 @@ fn relays_with_starttls_or_implicit_tls_and_auth() {
     let eng = engine(&app);
     add_readers(&app, &[("t3@example.org", "en")]);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    app.rt.block_on(async {
-        let now = OffsetDateTime::now_utc();
-        editions::approve(&app.db, id, now).await.unwrap();
-        assert!(eng.begin(id, now).await.unwrap());
-        eng.tick().await.unwrap();
-    });
+    start_and_tick_once(&app, &eng, id);
     let f = figures(&app, id);
     assert_eq!((f.deferred, f.sent, f.failed), (1, 0, 0), "{f:?}");
     assert!(refusing.messages().is_empty());
@@ -1494,12 +1476,7 @@ fn a_refused_sender_defers_and_bounces_nobody() {
         &[("ok1@example.org", "en"), ("ok2@example.org", "ar")],
     );
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    app.rt.block_on(async {
-        let now = OffsetDateTime::now_utc();
-        editions::approve(&app.db, id, now).await.unwrap();
-        assert!(eng.begin(id, now).await.unwrap());
-        eng.tick().await.unwrap();
-    });
+    start_and_tick_once(&app, &eng, id);
     let f = figures(&app, id);
     assert_eq!((f.deferred, f.failed, f.bounced), (2, 0, 0), "{f:?}");
     assert_eq!(app.status_of("ok1@example.org").as_deref(), Some("active"));
