@@ -34,7 +34,6 @@ enum Seg {
 pub struct BulkBody {
     boundary: String,
     segs: Vec<Seg>,
-    slots: usize,
 }
 
 impl BulkBody {
@@ -59,11 +58,7 @@ impl BulkBody {
         push_part(&mut segs, &mut head, html, true, slots);
         head.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         segs.push(Seg::Fixed(head));
-        BulkBody {
-            boundary,
-            segs,
-            slots,
-        }
+        BulkBody { boundary, segs }
     }
 
     /// The `Content-Type` header value that goes with this body.
@@ -90,8 +85,15 @@ impl BulkBody {
         }
     }
 
-    pub fn slots(&self) -> usize {
-        self.slots
+    /// Bytes of the body without its slot values: a capacity hint for a whole message.
+    pub fn len_hint(&self) -> usize {
+        self.segs
+            .iter()
+            .map(|s| match s {
+                Seg::Fixed(b) => b.len(),
+                Seg::Slot { .. } => 128,
+            })
+            .sum()
     }
 }
 

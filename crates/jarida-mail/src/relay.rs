@@ -83,8 +83,6 @@ pub struct Connection {
     pipelining: bool,
     /// A reset failed: the connection's state is unknown and it must not carry another message.
     broken: bool,
-    /// Messages accepted on this connection.
-    pub sent: u64,
 }
 
 fn conn_err(e: impl std::fmt::Display) -> SendError {
@@ -132,7 +130,6 @@ impl Connection {
             stream,
             pipelining: false,
             broken: false,
-            sent: 0,
         };
         let helo = s.helo.clone();
         let caps = with_client!(c, cl => {
@@ -152,15 +149,11 @@ impl Connection {
 
     /// Sends one message to one recipient. `Ok` means the relay answered 250 to the end of DATA.
     pub async fn send(&mut self, from: &str, to: &str, bytes: &[u8]) -> Result<(), SendError> {
-        let r = if self.pipelining {
+        if self.pipelining {
             self.send_pipelined(from, to, bytes).await
         } else {
             self.send_sequential(from, to, bytes).await
-        };
-        if r.is_ok() {
-            self.sent += 1;
         }
-        r
     }
 
     async fn send_pipelined(

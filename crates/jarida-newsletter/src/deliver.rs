@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use jarida_mail::bulk::{self, BulkBody};
 use jarida_mail::dkim::DkimSigner;
 use jarida_mail::relay::{Connection, SendError};
-use jarida_store::{Db, Dialect, q_all, q_exec, q_one, q_opt};
+use jarida_store::{Db, Dialect, q_all, q_exec, q_one};
 use serde::Serialize;
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -910,7 +910,7 @@ impl Builder {
             .site
             .abs(&format!("/{}/newsletter/manage/{token}", job.row.lang));
         let from_domain = nl.from_address.rsplit('@').next().unwrap_or("localhost");
-        let mut m = Vec::with_capacity(p.body_len_hint());
+        let mut m = Vec::with_capacity(p.body.len_hint() + 1024);
         bulk::address_header(&mut m, "From", &nl.from_name, &nl.from_address);
         if let Some(r) = &nl.reply_to {
             bulk::address_header(&mut m, "Reply-To", "", r);
@@ -987,12 +987,6 @@ fn ascii_phrase(s: &str) -> String {
         "Newsletter".into()
     } else {
         format!("\"{clean}\"")
-    }
-}
-
-impl Prepared {
-    fn body_len_hint(&self) -> usize {
-        64 * 1024
     }
 }
 
@@ -1222,21 +1216,4 @@ async fn write_eml(dir: &std::path::Path, subscriber: i64, bytes: &[u8]) -> std:
     let tmp = dir.join(format!(".{subscriber}.eml.tmp"));
     tokio::fs::write(&tmp, bytes).await?;
     tokio::fs::rename(&tmp, &path).await
-}
-
-/// Looks up an edition by id, for callers that hold only the id.
-pub async fn edition(db: &Db, id: i64) -> Result<Edition, NewsletterError> {
-    editions::get(db, id).await
-}
-
-/// Whether an edition has frozen renderings (it has started sending).
-pub async fn is_frozen(db: &Db, id: i64) -> Result<bool, NewsletterError> {
-    let mut pc = db.acquire().await?;
-    let r: Option<(i64,)> = q_opt!(
-        pc.conn(),
-        (i64,),
-        "SELECT 1 FROM edition_langs WHERE edition_id = $1 AND html IS NOT NULL",
-        id
-    )?;
-    Ok(r.is_some())
 }

@@ -45,10 +45,10 @@ fn engine(app: &TestApp) -> Arc<Engine> {
 }
 
 /// Adds confirmed readers of the main newsletter: (email, lang).
-fn add_readers(app: &TestApp, readers: &[(&str, &str)]) {
+fn add_readers<E: AsRef<str>>(app: &TestApp, readers: &[(E, &str)]) {
     let mut csv = String::from("email,name,lang\n");
     for (e, l) in readers {
-        csv.push_str(&format!("{e},Reader {l},{l}\n"));
+        csv.push_str(&format!("{},Reader {l},{l}\n", e.as_ref()));
     }
     let opts = jarida_audience::csv_io::ImportOptions {
         confirmed: true,
@@ -621,8 +621,7 @@ fn soft_rejections_are_retried_and_land_once() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
-    add_readers(&app, &refs);
+    add_readers(&app, &readers);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
     send(&app, &eng, id, Duration::from_secs(60));
     let f = figures(&app, id);
@@ -749,8 +748,7 @@ fn killed_mid_edition_and_restarted_everyone_gets_it_once_but_the_in_flight() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
-    add_readers(&app, &refs);
+    add_readers(&app, &readers);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
     let send_cmd = || {
         let mut c = jarida_cmd(app.dir.path(), &app.test_db);
@@ -1074,8 +1072,7 @@ fn pause_holds_sending_within_a_second_resume_finishes_and_cancel_skips_the_rest
     let readers: Vec<(String, &str)> = (0..40)
         .map(|i| (format!("p{i:02}@example.org"), "en"))
         .collect();
-    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
-    add_readers(&app, &refs);
+    add_readers(&app, &readers);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let started = Instant::now();
@@ -1223,8 +1220,7 @@ fn two_workers_share_an_edition_without_sending_twice() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
-    add_readers(&app, &refs);
+    add_readers(&app, &readers);
     let id = compose(&app, &one, "2026-10-15T09:00:00Z");
     app.rt
         .block_on(editions::approve(&app.db, id, OffsetDateTime::now_utc()))
@@ -1360,8 +1356,7 @@ fn per_domain_concurrency_and_rate_limits_hold() {
     let readers: Vec<(String, &str)> = (0..10)
         .map(|i| (format!("r{i}@d{i}.example"), "en"))
         .collect();
-    let refs: Vec<(&str, &str)> = readers.iter().map(|(e, l)| (e.as_str(), *l)).collect();
-    add_readers(&app, &refs);
+    add_readers(&app, &readers);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
     let took = timed_send(&app, &eng, id);
     assert!(
