@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::io::Read;
+use std::sync::Arc;
 
 use base64::Engine;
 use jarida_store::{Conn, Db, q_all};
@@ -176,23 +177,38 @@ pub async fn import<R: Read>(
     };
 
     let suppressed = suppression_set(db).await?;
-    let mut seen: HashSet<u64> = HashSet::new();
     let mut report = ImportReport {
         format: format.to_string(),
         ..Default::default()
     };
     let wording = format!("imported from {format} on {}", now.date());
+    let ctx = Arc::new(begin_import(db, format, wording, opts, now).await?);
     let batch_size = match db.dialect() {
         jarida_store::Dialect::Sqlite => 2_000,
         jarida_store::Dialect::Postgres => 10_000,
     };
     let mut batch: Vec<Row> = Vec::with_capacity(batch_size);
+    // Duplicates within a batch are caught here; across batches, by the unique index and the
+    // subscriber's `import_id` (see `write_batch`), so memory does not grow with the file.
+    let mut in_batch: HashSet<u64> = HashSet::with_capacity(batch_size);
+    // The batch being written while the next one is parsed. One at a time, so batches commit in
+    // file order and "appears earlier in the file" is always true of the row it is said of.
+    let mut writing: Option<tokio::task::JoinHandle<Result<Written, AudienceError>>> = None;
     let mut record = csv::ByteRecord::new();
     let fail = |report: &mut ImportReport, line: u64, reason: String| {
         report.error_count += 1;
         if report.errors.len() < MAX_ERRORS_KEPT {
             report.errors.push((line, reason));
         }
+    };
+    let mut finish = |report: &mut ImportReport, written: Written| {
+        report.imported += written.imported;
+        report.existing += written.existing;
+        for (line, email) in written.duplicates {
+            report.duplicates += 1;
+            fail(report, line, format!("{email} appears earlier in the file"));
+        }
+        on_batch(written.rows_read, written.pending);
     };
     loop {
         match rdr.read_byte_record(&mut record) {
@@ -280,12 +296,16 @@ pub async fn import<R: Read>(
                 continue;
             }
         };
-        let fp = email::fingerprint(&row.email);
-        if suppressed.contains(&short(&fp)) {
+        let digest = Sha256::digest(row.email.as_bytes());
+        if suppressed.contains(&u64::from_be_bytes(
+            digest[..8].try_into().expect("8 bytes"),
+        )) {
             report.suppressed += 1;
             continue;
         }
-        if !seen.insert(hash64(&row.email.to_lowercase())) {
+        if !in_batch.insert(u64::from_be_bytes(
+            digest[8..16].try_into().expect("8 bytes"),
+        )) {
             report.duplicates += 1;
             fail(
                 &mut report,
@@ -296,80 +316,149 @@ pub async fn import<R: Read>(
         }
         batch.push(row);
         if batch.len() >= batch_size {
-            let pending = write_batch(db, &mut batch, opts, &wording, now, &mut report).await?;
-            on_batch(report.rows, pending);
+            if let Some(w) = writing.take() {
+                finish(&mut report, joined(w.await)?);
+            }
+            in_batch.clear();
+            let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            writing = Some(tokio::spawn(write_batch(ctx.clone(), rows, report.rows)));
         }
     }
-    if !batch.is_empty() {
-        let pending = write_batch(db, &mut batch, opts, &wording, now, &mut report).await?;
-        on_batch(report.rows, pending);
+    if let Some(w) = writing.take() {
+        finish(&mut report, joined(w.await)?);
     }
+    if !batch.is_empty() {
+        let written = write_batch(ctx.clone(), batch, report.rows).await?;
+        finish(&mut report, written);
+    }
+    let mut c = db.acquire().await?;
+    jarida_store::q_exec!(
+        c.conn(),
+        "UPDATE imports SET rows_read = $1, rows_imported = $2, finished_at = $3 WHERE id = $4",
+        report.rows as i64,
+        report.imported as i64,
+        OffsetDateTime::now_utc().unix_timestamp(),
+        ctx.import_id
+    )?;
     Ok(report)
 }
 
-fn short(fingerprint_hex: &str) -> u64 {
-    u64::from_str_radix(&fingerprint_hex[..16], 16).unwrap_or(0)
+fn joined<T>(
+    r: Result<Result<T, AudienceError>, tokio::task::JoinError>,
+) -> Result<T, AudienceError> {
+    r.map_err(|e| AudienceError::Csv {
+        line: 0,
+        reason: format!("the import's writer stopped: {e}"),
+    })?
 }
 
-/// 64 bits of SHA-256: enough to tell a million addresses apart while keeping the set small.
-fn hash64(s: &str) -> u64 {
-    let d = Sha256::digest(s.as_bytes());
-    u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
-}
-
+/// The suppression list as the first 64 bits of each address hash: compact whatever its length.
 async fn suppression_set(db: &Db) -> Result<HashSet<u64>, AudienceError> {
     let mut c = db.acquire().await?;
     let rows: Vec<(String,)> =
         q_all!(c.conn(), (String,), "SELECT email_sha256 FROM suppressions")?;
-    Ok(rows.iter().map(|(h,)| short(h)).collect())
+    Ok(rows
+        .iter()
+        .filter_map(|(h,)| u64::from_str_radix(h.get(..16)?, 16).ok())
+        .collect())
 }
 
-/// Inserts one batch in one transaction: new subscribers (existing ones are left alone), their
-/// newsletter, an `imported` event each and, for pending readers, a confirmation token.
-async fn write_batch(
+/// What every batch of one import shares.
+struct ImportCtx {
+    db: Db,
+    import_id: i64,
+    newsletter_id: i64,
+    confirmed: bool,
+    wording: String,
+    now_s: i64,
+    confirm_ttl_secs: i64,
+}
+
+/// Records the import (the "imported" event of every reader it brings in) and picks the newsletter
+/// its readers join.
+async fn begin_import(
     db: &Db,
-    batch: &mut Vec<Row>,
+    format: &str,
+    wording: String,
     opts: &ImportOptions,
-    wording: &str,
     now: OffsetDateTime,
-    report: &mut ImportReport,
-) -> Result<Vec<PendingReader>, AudienceError> {
-    let rows = std::mem::take(batch);
+) -> Result<ImportCtx, AudienceError> {
     let now_s = now.unix_timestamp();
     let mut tx = db.begin().await?;
-    let (nl,): (i64,) = jarida_store::q_one!(
+    let (newsletter_id,): (i64,) = jarida_store::q_one!(
         tx.conn(),
         (i64,),
         "SELECT id FROM newsletters ORDER BY id LIMIT 1"
     )?;
+    let (import_id,): (i64,) = jarida_store::q_one!(
+        tx.conn(),
+        (i64,),
+        "INSERT INTO imports (format, wording, confirmed, at) VALUES ($1, $2, $3, $4) RETURNING id",
+        format,
+        &wording,
+        opts.confirmed,
+        now_s
+    )?;
+    tx.commit().await?;
+    Ok(ImportCtx {
+        db: db.clone(),
+        import_id,
+        newsletter_id,
+        confirmed: opts.confirmed,
+        wording,
+        now_s,
+        confirm_ttl_secs: opts.confirm_ttl_secs,
+    })
+}
+
+/// What one written batch adds to the report.
+struct Written {
+    rows_read: u64,
+    imported: u64,
+    existing: u64,
+    /// (line, address) of rows whose address an earlier batch of this import brought in.
+    duplicates: Vec<(u64, String)>,
+    pending: Vec<PendingReader>,
+}
+
+/// Inserts one batch in one transaction: new subscribers (existing ones are left alone), their
+/// newsletter and, for pending readers, a confirmation token.
+async fn write_batch(
+    ctx: Arc<ImportCtx>,
+    rows: Vec<Row>,
+    rows_read: u64,
+) -> Result<Written, AudienceError> {
+    let now_s = ctx.now_s;
+    let import_id = ctx.import_id;
+    let nl = ctx.newsletter_id;
+    let mut tx = ctx.db.begin().await?;
     let status_of = |r: &Row| {
         if r.unsubscribed {
             "unsubscribed"
-        } else if opts.confirmed {
+        } else if ctx.confirmed {
             "active"
         } else {
             "pending"
         }
     };
-    let confirmed_at = opts.confirmed.then_some(now_s);
+    let confirmed_at = ctx.confirmed.then_some(now_s);
     let confirmed_of = |r: &Row| if r.unsubscribed { None } else { confirmed_at };
-    let detail = serde_json::json!({ "source": "import", "wording": wording }).to_string();
     // One statement per table per batch. SQLite gets anonymous `?` placeholders: for any named or
     // numbered one (`$1`, `?1`) sqlx asks `sqlite3_bind_parameter_name`, a linear scan, which turns a
     // 10,000-parameter statement quadratic (80% of the import's time when measured). The timestamp and
-    // newsletter id are integers we produced, written into the text. PostgreSQL gets arrays through
-    // UNNEST: one fixed statement, planned once, whatever the batch size.
+    // ids are integers we produced, written into the text. PostgreSQL gets arrays through UNNEST: one
+    // fixed statement, planned once, whatever the batch size.
     let inserted: Vec<(i64, String)> = match tx.conn() {
         Conn::Sqlite(c) => {
             let mut sql = String::from(
-                "INSERT INTO subscribers (email, name, lang, status, source, consent_at, consent_wording, confirmed_at, created_at, updated_at) VALUES ",
+                "INSERT INTO subscribers (email, name, lang, status, source, consent_at, consent_wording, confirmed_at, created_at, updated_at, import_id) VALUES ",
             );
             for i in 0..rows.len() {
                 if i > 0 {
                     sql.push(',');
                 }
                 sql.push_str(&format!(
-                    "(?, ?, ?, ?, 'import', {now_s}, ?, ?, {now_s}, {now_s})"
+                    "(?, ?, ?, ?, 'import', {now_s}, ?, ?, {now_s}, {now_s}, {import_id})"
                 ));
             }
             sql.push_str(" ON CONFLICT (email) DO NOTHING RETURNING id, email");
@@ -381,53 +470,43 @@ async fn write_batch(
                     .bind(&r.name)
                     .bind(&r.lang)
                     .bind(status_of(r))
-                    .bind(wording)
+                    .bind(&ctx.wording)
                     .bind(confirmed_of(r));
             }
             let inserted = q.fetch_all(&mut *c).await?;
-            for chunk in inserted.chunks(10_000) {
-                let mut nl_sql = String::from(
+            if !inserted.is_empty() {
+                let mut sql = String::from(
                     "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) VALUES ",
                 );
-                let mut ev_sql = String::from(
-                    "INSERT INTO subscriber_events (subscriber_id, kind, at, detail) VALUES ",
-                );
-                for i in 0..chunk.len() {
+                for (i, (id, _)) in inserted.iter().enumerate() {
                     if i > 0 {
-                        nl_sql.push(',');
-                        ev_sql.push(',');
+                        sql.push(',');
                     }
-                    nl_sql.push_str(&format!("(?, {nl})"));
-                    ev_sql.push_str(&format!("(?, 'imported', {now_s}, ?)"));
+                    sql.push_str(&format!("({id}, {nl})"));
                 }
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(nl_sql)).persistent(false);
-                for (id, _) in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut *c).await?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(ev_sql)).persistent(false);
-                for (id, _) in chunk {
-                    q = q.bind(*id).bind(&detail);
-                }
-                q.execute(&mut *c).await?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .persistent(false)
+                    .execute(&mut *c)
+                    .await?;
             }
             inserted
         }
         Conn::Postgres(c) => {
-            let col = |f: &dyn Fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
+            let col = |f: &dyn Fn(&Row) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
             let inserted: Vec<(i64, String)> = sqlx::query_as(
-                "INSERT INTO subscribers (email, name, lang, status, source, consent_at, consent_wording, confirmed_at, created_at, updated_at) \
-                 SELECT e, n, l, s, 'import', $6, $7, c, $6, $6 \
+                "INSERT INTO subscribers (email, name, lang, status, source, consent_at, consent_wording, confirmed_at, created_at, updated_at, import_id) \
+                 SELECT e, n, l, s, 'import', $6, $7, c, $6, $6, $8 \
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) AS t(e, n, l, s, c) \
                  ON CONFLICT (email) DO NOTHING RETURNING id, email",
             )
-            .bind(col(&|r| r.email.clone()))
-            .bind(col(&|r| r.name.clone()))
-            .bind(col(&|r| r.lang.clone()))
-            .bind(col(&|r| status_of(r).to_string()))
+            .bind(col(&|r| &r.email))
+            .bind(col(&|r| &r.name))
+            .bind(col(&|r| &r.lang))
+            .bind(col(&|r| status_of(r)))
             .bind(rows.iter().map(confirmed_of).collect::<Vec<Option<i64>>>())
             .bind(now_s)
-            .bind(wording)
+            .bind(&ctx.wording)
+            .bind(import_id)
             .fetch_all(&mut *c)
             .await?;
             let ids: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();
@@ -436,19 +515,24 @@ async fn write_batch(
                 .bind(nl)
                 .execute(&mut *c)
                 .await?;
-            sqlx::query("INSERT INTO subscriber_events (subscriber_id, kind, at, detail) SELECT unnest($1::int8[]), 'imported', $2, $3")
-                .bind(&ids)
-                .bind(now_s)
-                .bind(&detail)
-                .execute(&mut *c)
-                .await?;
             inserted
         }
     };
-    report.imported += inserted.len() as u64;
-    report.existing += (rows.len() - inserted.len()) as u64;
+    // Addresses already in the table because this import put them there are duplicates in the file;
+    // the others were subscribers before it.
+    let duplicates = if inserted.len() < rows.len() {
+        let fresh: HashSet<&str> = inserted.iter().map(|(_, e)| e.as_str()).collect();
+        let left: Vec<&str> = rows
+            .iter()
+            .map(|r| r.email.as_str())
+            .filter(|e| !fresh.contains(e))
+            .collect();
+        imported_by(tx.conn(), import_id, &left).await?
+    } else {
+        Vec::new()
+    };
     let mut pending = Vec::new();
-    if !opts.confirmed {
+    if !ctx.confirmed {
         let by_email: std::collections::HashMap<&str, &Row> =
             rows.iter().map(|r| (r.email.as_str(), r)).collect();
         for (id, email_addr) in &inserted {
@@ -466,7 +550,7 @@ async fn write_batch(
                 "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at) VALUES ($1, $2, 'confirm', $3)",
                 hex::encode(Sha256::digest(token.as_bytes())),
                 *id,
-                now_s + opts.confirm_ttl_secs
+                now_s + ctx.confirm_ttl_secs
             )?;
             pending.push(PendingReader {
                 id: *id,
@@ -478,7 +562,51 @@ async fn write_batch(
         }
     }
     tx.commit().await?;
-    Ok(pending)
+    let dup: HashSet<&str> = duplicates.iter().map(String::as_str).collect();
+    let duplicates: Vec<(u64, String)> = rows
+        .iter()
+        .filter(|r| dup.contains(r.email.as_str()))
+        .map(|r| (r.line, r.email.clone()))
+        .collect();
+    Ok(Written {
+        rows_read,
+        imported: inserted.len() as u64,
+        existing: (rows.len() - inserted.len() - duplicates.len()) as u64,
+        duplicates,
+        pending,
+    })
+}
+
+/// Which of `emails` the import `import_id` brought in.
+async fn imported_by(
+    c: Conn<'_>,
+    import_id: i64,
+    emails: &[&str],
+) -> Result<Vec<String>, AudienceError> {
+    let rows: Vec<(String,)> = match c {
+        Conn::Sqlite(c) => {
+            let mut sql = format!(
+                "SELECT email FROM subscribers WHERE import_id = {import_id} AND email IN ("
+            );
+            for i in 0..emails.len() {
+                sql.push_str(if i > 0 { ",?" } else { "?" });
+            }
+            sql.push(')');
+            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for e in emails {
+                q = q.bind(*e);
+            }
+            q.fetch_all(&mut *c).await?
+        }
+        Conn::Postgres(c) => {
+            sqlx::query_as("SELECT email FROM subscribers WHERE import_id = $1 AND email = ANY($2)")
+                .bind(import_id)
+                .bind(emails)
+                .fetch_all(&mut *c)
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(|(e,)| e).collect())
 }
 
 /// Writes every subscriber as CSV (`email,name,lang,status,source,created_at,consent_at,confirmed_at`),

@@ -572,12 +572,24 @@ pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, Audience
     let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
     let nls = newsletters(db, id).await?;
     let mut c = db.acquire().await?;
-    let events: Vec<(String, i64, String)> = q_all!(
+    let mut events: Vec<(String, i64, String)> = q_all!(
         c.conn(),
         (String, i64, String),
         "SELECT kind, at, detail FROM subscriber_events WHERE subscriber_id = $1 ORDER BY at, id",
         id
     )?;
+    // An import's "imported" event is stored once, on the import, for all the readers it brought in.
+    let imported: Option<(i64, String, i64)> = q_opt!(
+        c.conn(),
+        (i64, String, i64),
+        "SELECT i.id, i.wording, i.at FROM subscribers s JOIN imports i ON i.id = s.import_id WHERE s.id = $1",
+        id
+    )?;
+    if let Some((import, wording, at)) = imported {
+        let detail =
+            serde_json::json!({ "source": "import", "wording": wording, "import": import });
+        events.insert(0, ("imported".into(), at, detail.to_string()));
+    }
     let ts = |t: i64| {
         OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| {
             d.format(&time::format_description::well_known::Rfc3339)

@@ -211,3 +211,122 @@ fn ghost_layout_and_confirmation_emails_for_unconfirmed_imports() {
     assert!(common::url_with(&mails[0].text(), "/newsletter/confirm/").is_some());
     assert!(sink.messages().iter().all(|m| m.rcpt != "left@example.org"));
 }
+
+/// An import larger than a batch (2,000 rows on SQLite, 10,000 on PostgreSQL): duplicates are caught
+/// across batches, the reader's history starts with the import's one event, memberships go with an
+/// erased reader.
+#[test]
+fn a_large_import_spans_batches_and_records_one_import_event() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(&rt, dir.path());
+    let pre = dir.path().join("pre.csv");
+    std::fs::write(&pre, "email,name\nr12345@example.org,Already Here\n").unwrap();
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(&pre)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut csv = String::from("email,name,lang\n");
+    for i in 1..=25_000 {
+        csv.push_str(&format!("r{i:05}@example.org,Reader {i},ar\n"));
+    }
+    csv.push_str("R00007@Example.org,Seven Again,en\n"); // line 25,002: duplicate of line 8
+    let p = dir.path().join("big.csv");
+    std::fs::write(&p, csv).unwrap();
+    let out = jarida(dir.path(), &db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("big.csv:25002: r00007@example.org appears earlier in the file"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(
+            "25001 rows (CSV layout): 24999 imported, 1 already subscribed, 0 suppressed and skipped, 1 duplicates, 0 errors"
+        ),
+        "{stdout}"
+    );
+
+    rt.block_on(async {
+        let d = jarida_store::Db::connect(&db.url).await.unwrap();
+        let mut c = d.acquire().await.unwrap();
+        let (members,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM subscriber_newsletters"
+        )
+        .unwrap();
+        assert_eq!(members, 25_000, "every new reader joins the newsletter");
+        let (kept,): (String,) = jarida_store::q_one!(
+            c.conn(),
+            (String,),
+            "SELECT name FROM subscribers WHERE email = 'r00007@example.org'"
+        )
+        .unwrap();
+        assert_eq!(kept, "Reader 7", "the first occurrence wins");
+        let (id,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT id FROM subscribers WHERE email = 'r20000@example.org'"
+        )
+        .unwrap();
+        let imports: Vec<(i64, i64, String)> = jarida_store::q_all!(
+            c.conn(),
+            (i64, i64, String),
+            "SELECT rows_read, rows_imported, format FROM imports ORDER BY id"
+        )
+        .unwrap();
+        assert_eq!(
+            imports,
+            vec![
+                (1, 1, "CSV".to_string()),
+                (25_001, 24_999, "CSV".to_string())
+            ]
+        );
+        let (events,): (i64,) =
+            jarida_store::q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM subscriber_events")
+                .unwrap();
+        assert_eq!(events, 0, "no per-reader rows for an import");
+        drop(c);
+
+        let data = jarida_audience::subscribers::export_data(&d, id)
+            .await
+            .unwrap();
+        let first = &data["events"][0];
+        assert_eq!(first["kind"], "imported", "{data}");
+        assert!(
+            first["detail"]["wording"]
+                .as_str()
+                .unwrap()
+                .starts_with("imported from CSV on "),
+            "{data}"
+        );
+        assert_eq!(data["newsletters"].as_array().unwrap().len(), 1, "{data}");
+
+        jarida_audience::subscribers::erase(&d, id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let mut c = d.acquire().await.unwrap();
+        let (left,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM subscriber_newsletters WHERE subscriber_id = $1",
+            id
+        )
+        .unwrap();
+        assert_eq!(left, 0, "an erased reader's memberships go with them");
+        drop(c);
+        d.close().await;
+    });
+}
