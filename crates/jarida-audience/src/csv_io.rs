@@ -118,14 +118,14 @@ struct Row {
     unsubscribed: bool,
 }
 
-/// Imports a CSV stream. `on_batch` is called after each committed batch with the rows read so far
+/// Imports a CSV stream. `on_batch` is awaited after each committed batch with the rows read so far
 /// and the readers that need a confirmation email.
-pub async fn import<R: Read>(
+pub async fn import<R: Read, Fut: std::future::Future<Output = ()>>(
     db: &Db,
     input: R,
     opts: &ImportOptions,
     now: OffsetDateTime,
-    mut on_batch: impl FnMut(u64, Vec<PendingReader>),
+    mut on_batch: impl FnMut(u64, Vec<PendingReader>) -> Fut,
 ) -> Result<ImportReport, AudienceError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let headers: Vec<String> = match rdr.byte_headers() {
@@ -202,14 +202,14 @@ pub async fn import<R: Read>(
             report.errors.push((line, reason));
         }
     };
-    let mut finish = |report: &mut ImportReport, written: Written| {
+    let finish = |report: &mut ImportReport, written: Written| {
         report.imported += written.imported;
         report.existing += written.existing;
         for (line, email) in written.duplicates {
             report.duplicates += 1;
             fail(report, line, format!("{email} appears earlier in the file"));
         }
-        on_batch(written.rows_read, written.pending);
+        (written.rows_read, written.pending)
     };
     loop {
         match rdr.read_byte_record(&mut record) {
@@ -318,7 +318,8 @@ pub async fn import<R: Read>(
         batch.push(row);
         if batch.len() >= batch_size {
             if let Some(w) = writing.take() {
-                finish(&mut report, joined(w.await)?);
+                let (read, pending) = finish(&mut report, joined(w.await)?);
+                on_batch(read, pending).await;
             }
             in_batch.clear();
             let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
@@ -326,11 +327,13 @@ pub async fn import<R: Read>(
         }
     }
     if let Some(w) = writing.take() {
-        finish(&mut report, joined(w.await)?);
+        let (read, pending) = finish(&mut report, joined(w.await)?);
+        on_batch(read, pending).await;
     }
     if !batch.is_empty() {
         let written = write_batch(ctx.clone(), batch, report.rows).await?;
-        finish(&mut report, written);
+        let (read, pending) = finish(&mut report, written);
+        on_batch(read, pending).await;
     }
     let mut c = db.acquire().await?;
     jarida_store::q_exec!(

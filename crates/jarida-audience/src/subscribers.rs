@@ -191,28 +191,44 @@ async fn default_newsletter(c: Conn<'_>) -> Result<i64, AudienceError> {
     Ok(id)
 }
 
-/// Records a sign-up and says which email to send. Rate limits hold across processes because their
-/// counters are in the database.
-pub async fn signup(
+/// The part of a sign-up that depends only on what was typed and who asks: the address is valid and
+/// the asker is within the per-IP limit. Returns the normalized address for [`signup`]. Rate limits
+/// hold across processes because their counters are in the database.
+///
+/// A caller that must not reveal whether an address is known answers after this and runs [`signup`]
+/// off the request path: everything that depends on the address's state happens there.
+pub async fn admit(
     db: &Db,
     s: &Signup,
     limits: Limits,
     now: OffsetDateTime,
-) -> Result<SignupOutcome, AudienceError> {
+) -> Result<String, AudienceError> {
     let addr = email::normalize(&s.email).map_err(AudienceError::Email)?;
-    let now_s = now.unix_timestamp();
     if let Some(ip) = &s.ip
         && throttle::hit(
             db,
             &format!("signup-ip:{}", throttle::ip_bucket(ip)),
             3600,
-            now_s,
+            now.unix_timestamp(),
         )
         .await?
             > limits.per_ip_hour
     {
         return Err(AudienceError::RateLimited);
     }
+    Ok(addr)
+}
+
+/// Records an admitted sign-up of `addr` (from [`admit`]) and says which email to send.
+pub async fn signup(
+    db: &Db,
+    s: &Signup,
+    addr: &str,
+    limits: Limits,
+    now: OffsetDateTime,
+) -> Result<SignupOutcome, AudienceError> {
+    let addr = addr.to_string();
+    let now_s = now.unix_timestamp();
     let mut tx = db.begin().await?;
     if is_suppressed(tx.conn(), &addr).await? {
         return Ok(SignupOutcome::Quiet("suppressed"));

@@ -5,6 +5,7 @@
 
 pub mod bulk;
 pub mod dkim;
+pub mod queue;
 pub mod relay;
 
 use std::path::PathBuf;
@@ -29,6 +30,12 @@ pub enum MailError {
     /// The relay answered with an error code: 4xx may be retried, 5xx may not.
     #[error("SMTP relay refused: {code} {message}")]
     Rejected { code: u16, message: String },
+    #[error("mail queue: {0}")]
+    Store(#[from] jarida_store::StoreError),
+    #[error("mail queue: {0}")]
+    Sql(#[from] jarida_store::sqlx::Error),
+    #[error("mail queue: {0}")]
+    Queue(String),
 }
 
 /// One message to send.
@@ -163,12 +170,16 @@ async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<(), MailErr
 
 fn reply_error(relay: &str, e: mail_send::Error) -> MailError {
     match e {
-        mail_send::Error::UnexpectedReply(r) | mail_send::Error::AuthenticationFailed(r) => {
-            MailError::Rejected {
-                code: r.code,
-                message: r.message,
-            }
-        }
+        mail_send::Error::UnexpectedReply(r) => MailError::Rejected {
+            code: r.code,
+            message: r.message,
+        },
+        // A refused login is the relay's configuration, not the recipient: never a 5xx that would
+        // fail the message for good.
+        mail_send::Error::AuthenticationFailed(r) => MailError::Connect {
+            relay: relay.to_string(),
+            reason: format!("login refused: {} {}", r.code, r.message),
+        },
         other => MailError::Connect {
             relay: relay.to_string(),
             reason: other.to_string(),

@@ -98,7 +98,9 @@ pub struct App {
     pub cache: PageCache,
     /// Key for CSRF tokens and signed links.
     pub secret: [u8; 32],
-    pub mailer: jarida_mail::Transport,
+    /// Transactional email (confirmation and preference links) goes through this queue; the
+    /// process that serves the site runs its worker ([`jarida_mail::queue::Queue::run`]).
+    pub mail: Arc<jarida_mail::queue::Queue>,
 }
 
 pub type AppRef = Arc<App>;
@@ -114,12 +116,12 @@ impl App {
         let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
         let cache = PageCache::new(version, cfg.cache_max_entries);
         Ok(Arc::new(App {
+            mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             db,
             cfg,
             theme,
             cache,
             secret,
-            mailer,
         }))
     }
 }

@@ -109,13 +109,26 @@ async fn import_api(
         mapping: None,
         confirm_ttl_secs: app.cfg.limits.confirm_ttl_secs,
     };
-    let mut pending = Vec::new();
+    // Each batch's confirmation emails are queued as soon as the batch is written, so memory does
+    // not grow with the file and a crash leaves no imported reader without their email queued
+    // beyond the batch in flight.
+    let queued = std::sync::Arc::new(std::sync::Mutex::new((0usize, None)));
     let report = match jarida_audience::csv_io::import(
         &app.db,
         &body[..],
         &opts,
         OffsetDateTime::now_utc(),
-        |_, p| pending.extend(p),
+        |_, p| {
+            let (app, queued) = (app.clone(), queued.clone());
+            async move {
+                let r = queue_confirmations(&app, &p).await;
+                let mut q = queued.lock().unwrap_or_else(|e| e.into_inner());
+                match r {
+                    Ok(n) => q.0 += n,
+                    Err(e) => q.1 = Some(e),
+                }
+            }
+        },
     )
     .await
     {
@@ -136,16 +149,15 @@ async fn import_api(
                 .into_response();
         }
     };
-    let confirmations = pending.len();
-    if !pending.is_empty() {
-        let app = app.clone();
-        tokio::spawn(async move {
-            for r in &pending {
-                if let Err(e) = send_confirmation(&app, r).await {
-                    tracing::error!(error = %e, to = %r.email, "confirmation email not sent");
-                }
-            }
-        });
+    let (confirmations, queue_error) =
+        std::mem::take(&mut *queued.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Some(e) = queue_error {
+        tracing::error!(error = %e, "queueing the imported readers' confirmation emails failed");
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": "internal" })),
+        )
+            .into_response();
     }
     Json(json!({
         "format": report.format,
@@ -313,9 +325,9 @@ async fn subscribe_form(
         form_url,
         wording: wording(&app, &lang),
     };
-    match subs::signup(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
-        Ok(outcome) => {
-            send_for(&app, outcome);
+    match subs::admit(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
+        Ok(addr) => {
+            record_off_path(&app, s, addr);
             sent(&app, f.email.trim())
         }
         Err(AudienceError::Email(e)) => {
@@ -386,9 +398,9 @@ async fn subscribe_api(
         form_url: app.abs("/api/v1/subscribers"),
         wording: wording(&app, &lang),
     };
-    match subs::signup(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
-        Ok(outcome) => {
-            send_for(&app, outcome);
+    match subs::admit(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
+        Ok(addr) => {
+            record_off_path(&app, s, addr);
             (
                 StatusCode::ACCEPTED,
                 Json(json!({ "status": "check-your-email" })),
@@ -417,9 +429,23 @@ async fn subscribe_api(
     }
 }
 
-/// Sends what a sign-up calls for, off the request path so the answer takes the same time whatever
-/// the address's state.
-fn send_for(app: &AppRef, outcome: SignupOutcome) {
+/// Records an admitted sign-up and queues the email it calls for, after the answer has gone: what
+/// happens here depends on whether the address is new, pending, active, bounced or suppressed, and
+/// the time the answer takes must not tell which. A failure is logged; the reader, told to check
+/// their email, can sign up again.
+fn record_off_path(app: &AppRef, s: Signup, addr: String) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let now = OffsetDateTime::now_utc();
+        match subs::signup(&app.db, &s, &addr, app.cfg.limits, now).await {
+            Ok(outcome) => send_for(&app, outcome).await,
+            Err(e) => tracing::error!(error = %e, "recording a sign-up failed"),
+        }
+    });
+}
+
+/// Queues the email a sign-up calls for.
+async fn send_for(app: &AppRef, outcome: SignupOutcome) {
     let msg = match outcome {
         SignupOutcome::Confirm {
             subscriber,
@@ -470,25 +496,21 @@ fn send_for(app: &AppRef, outcome: SignupOutcome) {
             return;
         }
     };
-    dispatch(app, msg);
+    if let Some(msg) = msg
+        && let Err(e) = enqueue(app, &msg).await
+    {
+        tracing::error!(error = %e, to = %msg.to_address, "queueing an email failed");
+    }
 }
 
-fn dispatch(app: &AppRef, msg: Option<jarida_mail::Message>) {
-    let Some(msg) = msg else { return };
-    let app = app.clone();
-    tokio::spawn(async move {
-        let bytes = match msg.to_bytes() {
-            Ok(b) => b,
-            Err(e) => return tracing::error!(error = %e, "building an email failed"),
-        };
-        if let Err(e) = app
-            .mailer
-            .send(&app.cfg.mail_from_address, &msg.to_address, &bytes)
-            .await
-        {
-            tracing::error!(error = %e, to = %msg.to_address, "sending an email failed");
-        }
-    });
+async fn enqueue(app: &App, msg: &jarida_mail::Message) -> Result<(), jarida_mail::MailError> {
+    app.mail
+        .enqueue(
+            &app.cfg.mail_from_address,
+            &msg.to_address,
+            &msg.to_bytes()?,
+        )
+        .await
 }
 
 /// One transactional email in the reader's language, HTML and text from the theme's `email.*`.
@@ -580,32 +602,33 @@ fn transactional(
     })
 }
 
-/// Sends the confirmation email of a reader imported as pending, waiting for the relay's answer.
-pub async fn send_confirmation(
+/// Queues the confirmation emails of readers imported as pending, all in one transaction; returns
+/// how many were queued.
+pub async fn queue_confirmations(
     app: &App,
-    r: &jarida_audience::csv_io::PendingReader,
-) -> Result<(), jarida_mail::MailError> {
-    let url = app.abs(&format!("/{}/newsletter/confirm/{}", r.lang, r.token));
-    let Some(msg) = transactional(
-        app,
-        &r.lang,
-        &r.email,
-        "",
-        "email-confirm-subject",
-        "email-confirm-text",
-        Some(("confirm-button", url)),
-        None,
-        r.id,
-    ) else {
-        return Ok(());
-    };
-    app.mailer
-        .send(
-            &app.cfg.mail_from_address,
-            &msg.to_address,
-            &msg.to_bytes()?,
-        )
-        .await
+    readers: &[jarida_audience::csv_io::PendingReader],
+) -> Result<usize, jarida_mail::MailError> {
+    let mut msgs = Vec::with_capacity(readers.len());
+    for r in readers {
+        let url = app.abs(&format!("/{}/newsletter/confirm/{}", r.lang, r.token));
+        if let Some(msg) = transactional(
+            app,
+            &r.lang,
+            &r.email,
+            "",
+            "email-confirm-subject",
+            "email-confirm-text",
+            Some(("confirm-button", url)),
+            None,
+            r.id,
+        ) {
+            msgs.push((msg.to_address.clone(), msg.to_bytes()?));
+        }
+    }
+    app.mail
+        .enqueue_many(&app.cfg.mail_from_address, &msgs)
+        .await?;
+    Ok(msgs.len())
 }
 
 fn token_problem(app: &App, lang: &str, state: TokenState) -> Response {
@@ -682,7 +705,11 @@ async fn confirm_post(
                     Some(unsub),
                     sub.id,
                 );
-                dispatch(&app, msg);
+                if let Some(msg) = msg
+                    && let Err(e) = enqueue(&app, &msg).await
+                {
+                    tracing::error!(error = %e, "queueing the welcome email failed");
+                }
                 let mut extra = BTreeMap::new();
                 extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/manage/{link}"), "label": app.t(&lang, "manage-link") })));
                 return message(

@@ -153,6 +153,7 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         .await?
         .map(|t| format!("{base}/setup/{t}"));
     jarida_web::spawn_refresher(app.clone());
+    tokio::spawn(app.mail.clone().run());
     if cfg.delivery.enabled {
         let engine = engine(cfg, &db, &base).await?;
         spawn_background(engine, cfg.mail_transport());

@@ -272,7 +272,7 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                 read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             };
             let read = counter.read.clone();
-            let mut to_confirm = Vec::new();
+            let (queued, not_queued) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
             let report = jarida_audience::csv_io::import(
                 &db,
                 counter,
@@ -284,7 +284,20 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                         b.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
                         b.set_message(format!("{rows} rows"));
                     }
-                    to_confirm.extend(pending);
+                    let (app, queued, not_queued) = (&app, &queued, &not_queued);
+                    async move {
+                        let Some(app) = app else { return };
+                        match jarida_web::subscribe::queue_confirmations(app, &pending).await {
+                            Ok(n) => queued.set(queued.get() + n),
+                            Err(e) => {
+                                eprintln!(
+                                    "confirmation emails of {} readers not queued: {e}",
+                                    pending.len()
+                                );
+                                not_queued.set(not_queued.get() + pending.len());
+                            }
+                        }
+                    }
                 },
             )
             .await
@@ -292,14 +305,14 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
-            let mut sent = 0;
-            if let Some(app) = &app {
-                for r in &to_confirm {
-                    match jarida_web::subscribe::send_confirmation(app, r).await {
-                        Ok(()) => sent += 1,
-                        Err(e) => eprintln!("{}: confirmation email not sent: {e}", r.email),
-                    }
-                }
+            // The queued confirmations are sent now; what the relay defers stays queued for the
+            // site's worker (`jarida serve` or `jarida worker`) to retry.
+            let mut drained = jarida_mail::queue::Drained::default();
+            let (queued, not_queued) = (queued.get(), not_queued.get());
+            if let Some(app) = &app
+                && queued > 0
+            {
+                drained = app.mail.drain().await?;
             }
             for (line, reason) in &report.errors {
                 eprintln!("{}:{line}: {reason}", file.display());
@@ -319,14 +332,27 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                 if confirmed {
                     String::new()
                 } else {
-                    format!(" ({sent} confirmation emails sent)")
+                    let mut s = format!(" ({} confirmation emails sent", drained.sent);
+                    if drained.deferred > 0 {
+                        s += &format!(
+                            ", {} deferred by the relay and queued for retry",
+                            drained.deferred
+                        );
+                    }
+                    if drained.failed > 0 {
+                        s += &format!(", {} refused by the relay", drained.failed);
+                    }
+                    if not_queued > 0 {
+                        s += &format!(", {not_queued} not queued");
+                    }
+                    s + ")"
                 },
                 report.existing,
                 report.suppressed,
                 report.duplicates,
                 report.error_count - report.duplicates,
             );
-            Ok(if report.error_count > 0 {
+            Ok(if report.error_count > 0 || not_queued > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

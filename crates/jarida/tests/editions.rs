@@ -68,7 +68,7 @@ fn add_readers<E: AsRef<str>>(app: &TestApp, readers: &[(E, &str)]) {
             csv.as_bytes(),
             &opts,
             OffsetDateTime::now_utc(),
-            |_, _| {},
+            |_, _| async {},
         ))
         .unwrap();
     assert_eq!(r.imported, readers.len() as u64, "{:?}", r.errors);

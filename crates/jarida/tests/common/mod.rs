@@ -562,7 +562,8 @@ class Handler:
         return "250 2.0.0 OK"
 def auth(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login == b"jarida" and data.password == b"s3cret-relay"
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd answers a failure (535) itself; with the default it sends nothing.
+    return AuthResult(success=ok, handled=False)
 kw = dict(authenticator=auth, auth_required=True)
 if mode == "starttls":
     c = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
