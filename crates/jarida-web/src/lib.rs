@@ -129,12 +129,16 @@ impl App {
 /// The whole HTTP application.
 pub fn router(app: AppRef) -> Router {
     use tower_http::set_header::SetResponseHeaderLayer as Set;
+    // `if_not_present`: cached pages carry these headers already (prebuilt with the page, so the
+    // hot path copies one header map instead of growing it header by header); every other
+    // response gets them here.
     let fixed = |name: &'static str, value: &'static str| {
-        Set::overriding(
+        Set::if_not_present(
             header::HeaderName::from_static(name),
             HeaderValue::from_static(value),
         )
     };
+    let [csp, nosniff, referrer, frame, coop, permissions] = SECURITY_HEADERS;
     // Plain header layers rather than a middleware function: they add no boxed future to the hot path.
     let public = Router::new()
         .merge(setup::routes())
@@ -145,24 +149,31 @@ pub fn router(app: AppRef) -> Router {
     subscribe::admin_routes()
         .merge(editions::api_routes())
         .merge(public)
-        .layer(Set::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(fixed("x-content-type-options", "nosniff"))
-        .layer(fixed("referrer-policy", "strict-origin-when-cross-origin"))
-        .layer(fixed("x-frame-options", "DENY"))
-        .layer(fixed("cross-origin-opener-policy", "same-origin"))
-        .layer(fixed(
-            "permissions-policy",
-            "interest-cohort=(), browsing-topics=()",
-        ))
+        .layer(fixed(csp.0, csp.1))
+        .layer(fixed(nosniff.0, nosniff.1))
+        .layer(fixed(referrer.0, referrer.1))
+        .layer(fixed(frame.0, frame.1))
+        .layer(fixed(coop.0, coop.1))
+        .layer(fixed(permissions.0, permissions.1))
         .with_state(app)
 }
 
 /// Public pages load nothing from elsewhere and run no script at all, so the policy can be this strict.
 const CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'self'; form-action 'self'; \
                    base-uri 'none'; frame-ancestors 'none'";
+
+/// The headers every response carries (names in lower case).
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    (
+        "permissions-policy",
+        "interest-cohort=(), browsing-topics=()",
+    ),
+];
 
 /// Keeps this process's view of the content current: publishes scheduled posts that are due and
 /// drops the page cache when another process (or this one) changed content.
