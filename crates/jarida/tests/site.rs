@@ -410,14 +410,34 @@ fn cache_etag_compression_and_headers() {
         .unwrap();
     assert_eq!(plain, first.bytes);
     let br_etag = br.header("etag").unwrap().to_string();
-    assert_eq!(
-        app.get_with(
-            "/en/water-crisis",
-            &[("if-none-match", &br_etag), ("accept-encoding", "br")]
-        )
-        .status,
-        304
+    let not_modified = app.get_with(
+        "/en/water-crisis",
+        &[("if-none-match", &br_etag), ("accept-encoding", "br")],
     );
+    assert_eq!(not_modified.status, 304);
+
+    // Every kind of answer carries the same security headers: the first (rendered) one, cached
+    // ones in each encoding (their headers are prebuilt), a 304, a 404 page, a refused method.
+    let security = |r: &common::Resp| {
+        [
+            "content-security-policy",
+            "x-content-type-options",
+            "referrer-policy",
+            "x-frame-options",
+            "cross-origin-opener-policy",
+            "permissions-policy",
+        ]
+        .map(|h| r.header(h).map(str::to_string))
+    };
+    let expected = security(&first);
+    assert!(expected.iter().all(Option::is_some), "{expected:?}");
+    let missing = app.get("/en/no-such-page");
+    assert_eq!(missing.status, 404);
+    let refused = app.post_form("/en/water-crisis", &[("a", "b")]);
+    assert_eq!(refused.status, 405);
+    for r in [&br, &gz, &not_modified, &missing, &refused] {
+        assert_eq!(security(r), expected, "status {}", r.status);
+    }
 
     // The page is now cached; a content change elsewhere must reach readers after a refresh.
     assert!(app.app.cache.get("/en/water-crisis").is_some());
