@@ -13,7 +13,7 @@ pub async fn tick(
     db: &Db,
     newsletters: &[Newsletter],
     site: &SiteInfo,
-    mailer: &jarida_mail::Transport,
+    mail: &jarida_mail::queue::Queue,
     now: OffsetDateTime,
 ) -> Result<Vec<i64>, NewsletterError> {
     let mut made = Vec::new();
@@ -37,18 +37,19 @@ pub async fn tick(
         if nl.auto_send {
             editions::approve(db, id, now).await?;
         } else {
-            notify_editors(db, nl, site, mailer, id).await?;
+            notify_editors(db, nl, site, mail, id).await?;
         }
     }
     Ok(made)
 }
 
-/// Tells the editors a draft is ready. A failure to mail is logged, not fatal: the draft is there.
+/// Tells the editors a draft is ready, through the transactional mail queue. A failure to queue is
+/// logged, not fatal: the draft is there.
 pub async fn notify_editors(
     db: &Db,
     nl: &Newsletter,
     site: &SiteInfo,
-    mailer: &jarida_mail::Transport,
+    mail: &jarida_mail::queue::Queue,
     id: i64,
 ) -> Result<(), NewsletterError> {
     let e = editions::get(db, id).await?;
@@ -88,11 +89,11 @@ pub async fn notify_editors(
             text: text.clone(),
             ..Default::default()
         };
-        let sent = match msg.to_bytes() {
-            Ok(b) => mailer.send(&nl.from_address, &addr, &b).await,
+        let queued = match msg.to_bytes() {
+            Ok(b) => mail.enqueue(&nl.from_address, &addr, &b).await,
             Err(e) => Err(e),
         };
-        if let Err(err) = sent {
+        if let Err(err) = queued {
             tracing::warn!(to = %addr, error = %err, "telling an editor about a draft");
         }
     }

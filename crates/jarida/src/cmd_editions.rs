@@ -377,8 +377,9 @@ fn print_figures(f: &Figures) {
 pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(cfg).await?;
     let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
-    jarida::spawn_background(engine, cfg.mail_transport());
-    tokio::spawn(jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport()).run());
+    let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
+    tokio::spawn(mail.clone().run());
+    jarida::spawn_background(engine, mail);
     tracing::info!("delivery worker and transactional mail queue running");
     let _ = tokio::signal::ctrl_c().await;
     Ok(ExitCode::SUCCESS)

@@ -102,7 +102,7 @@ pub async fn engine(
 /// Runs the delivery workers and the cadence scheduler until the process ends.
 pub fn spawn_background(
     engine: Arc<jarida_newsletter::deliver::Engine>,
-    mailer: jarida_mail::Transport,
+    mail: Arc<jarida_mail::queue::Queue>,
 ) {
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let e = engine.clone();
@@ -118,7 +118,7 @@ pub fn spawn_background(
                 &engine.db,
                 &engine.newsletters,
                 &engine.site,
-                &mailer,
+                &mail,
                 now,
             )
             .await
@@ -156,7 +156,7 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     tokio::spawn(app.mail.clone().run());
     if cfg.delivery.enabled {
         let engine = engine(cfg, &db, &base).await?;
-        spawn_background(engine, cfg.mail_transport());
+        spawn_background(engine, app.mail.clone());
     }
     let router = jarida_web::router(app.clone());
     let task = tokio::spawn(async move {

@@ -979,14 +979,13 @@ fn cadence_composes_a_draft_per_slot_in_the_newsroom_time_zone_and_tells_editors
         ),
         &[],
     );
-    let mailer = app.cfg.mail_transport();
     let tick = |now: &str| {
         app.rt
             .block_on(jarida_newsletter::scheduler::tick(
                 &app.db,
                 &eng.newsletters,
                 &eng.site,
-                &mailer,
+                &app.app.mail,
                 t(now),
             ))
             .unwrap()
@@ -1049,7 +1048,7 @@ fn auto_send_newsletter_goes_out_at_its_slot() {
             &app.db,
             &eng.newsletters,
             &eng.site,
-            &app.cfg.mail_transport(),
+            &app.app.mail,
             t("2026-10-15T09:30:00Z"),
         ))
         .unwrap();
