@@ -17,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::AudienceError;
 use crate::email;
+use jarida_mail::queue::Outgoing;
 
 use jarida_store::sqlx;
 
@@ -33,6 +34,19 @@ pub struct Mapping {
     pub unsubscribed: Option<(String, bool)>,
 }
 
+/// Writes the confirmation email of a reader imported as pending; it is queued in the same
+/// transaction as the reader and their token.
+#[derive(Clone)]
+pub struct Composer(pub Arc<ComposeFn>);
+
+pub type ComposeFn = dyn Fn(&PendingReader) -> Option<Outgoing> + Send + Sync;
+
+impl std::fmt::Debug for Composer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Composer")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Import as active with consent recorded as "imported from X on D"; otherwise each new reader is
@@ -42,6 +56,8 @@ pub struct ImportOptions {
     /// Overrides layout detection.
     pub mapping: Option<Mapping>,
     pub confirm_ttl_secs: i64,
+    /// Required unless `confirmed`.
+    pub confirmation: Option<Composer>,
 }
 
 /// A reader imported as pending, to be sent a confirmation link.
@@ -66,6 +82,8 @@ pub struct ImportReport {
     /// (line, reason), the first 10,000; `error_count` has them all.
     pub errors: Vec<(u64, String)>,
     pub error_count: u64,
+    /// Confirmation emails queued (imports without `confirmed`).
+    pub confirmations: u64,
 }
 
 const MAX_ERRORS_KEPT: usize = 10_000;
@@ -118,14 +136,13 @@ struct Row {
     unsubscribed: bool,
 }
 
-/// Imports a CSV stream. `on_batch` is awaited after each committed batch with the rows read so far
-/// and the readers that need a confirmation email.
-pub async fn import<R: Read, Fut: std::future::Future<Output = ()>>(
+/// Imports a CSV stream. `on_batch` is called after each committed batch with the rows read so far.
+pub async fn import<R: Read>(
     db: &Db,
     input: R,
     opts: &ImportOptions,
     now: OffsetDateTime,
-    mut on_batch: impl FnMut(u64, Vec<PendingReader>) -> Fut,
+    mut on_batch: impl FnMut(u64),
 ) -> Result<ImportReport, AudienceError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let headers: Vec<String> = match rdr.byte_headers() {
@@ -177,6 +194,12 @@ pub async fn import<R: Read, Fut: std::future::Future<Output = ()>>(
         None => None,
     };
 
+    if !opts.confirmed && opts.confirmation.is_none() {
+        return Err(AudienceError::Csv {
+            line: 0,
+            reason: "an import of unconfirmed readers needs their confirmation email".into(),
+        });
+    }
     let suppressed = suppression_set(db).await?;
     let mut report = ImportReport {
         format: format.to_string(),
@@ -209,7 +232,8 @@ pub async fn import<R: Read, Fut: std::future::Future<Output = ()>>(
             report.duplicates += 1;
             fail(report, line, format!("{email} appears earlier in the file"));
         }
-        (written.rows_read, written.pending)
+        report.confirmations += written.confirmations;
+        written.rows_read
     };
     loop {
         match rdr.read_byte_record(&mut record) {
@@ -318,8 +342,7 @@ pub async fn import<R: Read, Fut: std::future::Future<Output = ()>>(
         batch.push(row);
         if batch.len() >= batch_size {
             if let Some(w) = writing.take() {
-                let (read, pending) = finish(&mut report, joined(w.await)?);
-                on_batch(read, pending).await;
+                on_batch(finish(&mut report, joined(w.await)?));
             }
             in_batch.clear();
             let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
@@ -327,13 +350,11 @@ pub async fn import<R: Read, Fut: std::future::Future<Output = ()>>(
         }
     }
     if let Some(w) = writing.take() {
-        let (read, pending) = finish(&mut report, joined(w.await)?);
-        on_batch(read, pending).await;
+        on_batch(finish(&mut report, joined(w.await)?));
     }
     if !batch.is_empty() {
         let written = write_batch(ctx.clone(), batch, report.rows).await?;
-        let (read, pending) = finish(&mut report, written);
-        on_batch(read, pending).await;
+        on_batch(finish(&mut report, written));
     }
     let mut c = db.acquire().await?;
     jarida_store::q_exec!(
@@ -376,6 +397,7 @@ struct ImportCtx {
     wording: String,
     now_s: i64,
     confirm_ttl_secs: i64,
+    confirmation: Option<Composer>,
     /// SQLite: the highest subscriber id when the import began, then the highest this import wrote.
     last_id: AtomicI64,
 }
@@ -420,6 +442,7 @@ async fn begin_import(
         wording,
         now_s,
         confirm_ttl_secs: opts.confirm_ttl_secs,
+        confirmation: opts.confirmation.clone(),
     })
 }
 
@@ -430,16 +453,20 @@ struct Written {
     existing: u64,
     /// (line, address) of rows whose address an earlier batch of this import brought in.
     duplicates: Vec<(u64, String)>,
-    pending: Vec<PendingReader>,
+    confirmations: u64,
 }
 
 /// Inserts one batch in one transaction: new subscribers (existing ones are left alone), their
-/// newsletter and, for pending readers, a confirmation token.
+/// newsletter and, for pending readers, a confirmation token and the email that carries it.
 async fn write_batch(
     ctx: Arc<ImportCtx>,
     rows: Vec<Row>,
     rows_read: u64,
 ) -> Result<Written, AudienceError> {
+    // In address order, so that two imports sharing addresses take the unique index's locks in the
+    // same order and cannot deadlock on PostgreSQL.
+    let mut rows = rows;
+    rows.sort_unstable_by(|a, b| a.email.cmp(&b.email));
     let now_s = ctx.now_s;
     let import_id = ctx.import_id;
     let nl = ctx.newsletter_id;
@@ -556,7 +583,7 @@ async fn write_batch(
     } else {
         Vec::new()
     };
-    let mut pending = Vec::new();
+    let mut confirmations = 0;
     if !ctx.confirmed {
         let by_email: std::collections::HashMap<&str, &Row> =
             rows.iter().map(|r| (r.email.as_str(), r)).collect();
@@ -577,28 +604,33 @@ async fn write_batch(
                 *id,
                 now_s + ctx.confirm_ttl_secs
             )?;
-            pending.push(PendingReader {
+            let reader = PendingReader {
                 id: *id,
                 email: row.email.clone(),
                 name: row.name.clone(),
                 lang: row.lang.clone(),
                 token,
-            });
+            };
+            if let Some(m) = ctx.confirmation.as_ref().and_then(|c| (c.0)(&reader)) {
+                jarida_mail::queue::enqueue_in(tx.conn(), &m, now_s).await?;
+                confirmations += 1;
+            }
         }
     }
     tx.commit().await?;
     let dup: HashSet<&str> = duplicates.iter().map(String::as_str).collect();
-    let duplicates: Vec<(u64, String)> = rows
+    let mut duplicates: Vec<(u64, String)> = rows
         .iter()
         .filter(|r| dup.contains(r.email.as_str()))
         .map(|r| (r.line, r.email.clone()))
         .collect();
+    duplicates.sort_unstable();
     Ok(Written {
         rows_read,
         imported: count,
         existing: rows.len() as u64 - count - duplicates.len() as u64,
         duplicates,
-        pending,
+        confirmations,
     })
 }
 

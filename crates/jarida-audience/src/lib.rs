@@ -21,4 +21,6 @@ pub enum AudienceError {
     Store(#[from] jarida_store::StoreError),
     #[error("database: {0}")]
     Sql(#[from] jarida_store::sqlx::Error),
+    #[error(transparent)]
+    Mail(#[from] jarida_mail::MailError),
 }

@@ -219,13 +219,15 @@ pub async fn admit(
     Ok(addr)
 }
 
-/// Records an admitted sign-up of `addr` (from [`admit`]) and says which email to send.
+/// Records an admitted sign-up of `addr` (from [`admit`]) and queues the email it calls for, which
+/// `compose` writes (it is not called when nothing is to be sent).
 pub async fn signup(
     db: &Db,
     s: &Signup,
     addr: &str,
     limits: Limits,
     now: OffsetDateTime,
+    compose: impl FnOnce(&SignupOutcome) -> Option<jarida_mail::queue::Outgoing>,
 ) -> Result<SignupOutcome, AudienceError> {
     let addr = addr.to_string();
     let now_s = now.unix_timestamp();
@@ -323,37 +325,45 @@ pub async fn signup(
         ));
     }
     let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
-    if status == "active" {
-        return Ok(SignupOutcome::AlreadyActive {
+    // The token and the email that carries it are written in one transaction: a token exists only
+    // if its email is queued.
+    let mut tx = db.begin().await?;
+    let outcome = if status == "active" {
+        SignupOutcome::AlreadyActive {
             subscriber: id,
             email: sub.email,
             name: sub.name,
             lang: sub.lang,
-        });
+        }
+    } else {
+        let token = random_token();
+        q_exec!(
+            tx.conn(),
+            "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at, lang, consent_at, consent_ip, \
+             consent_user_agent, consent_form, consent_wording) VALUES ($1, $2, 'confirm', $3, $4, $5, $6, $7, $8, $9)",
+            sha256_hex(&token),
+            id,
+            now_s + limits.confirm_ttl_secs,
+            &s.lang,
+            now_s,
+            &s.ip,
+            s.user_agent.as_deref().map(|u| clean_text(u, 500)),
+            clean_text(&s.form_url, 2000),
+            &s.wording
+        )?;
+        SignupOutcome::Confirm {
+            subscriber: id,
+            email: sub.email,
+            name: sub.name,
+            lang: sub.lang,
+            token,
+        }
+    };
+    if let Some(m) = compose(&outcome) {
+        jarida_mail::queue::enqueue_in(tx.conn(), &m, now_s).await?;
     }
-    let token = random_token();
-    let mut c = db.acquire().await?;
-    q_exec!(
-        c.conn(),
-        "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at, lang, consent_at, consent_ip, \
-         consent_user_agent, consent_form, consent_wording) VALUES ($1, $2, 'confirm', $3, $4, $5, $6, $7, $8, $9)",
-        sha256_hex(&token),
-        id,
-        now_s + limits.confirm_ttl_secs,
-        &s.lang,
-        now_s,
-        &s.ip,
-        s.user_agent.as_deref().map(|u| clean_text(u, 500)),
-        clean_text(&s.form_url, 2000),
-        &s.wording
-    )?;
-    Ok(SignupOutcome::Confirm {
-        subscriber: id,
-        email: sub.email,
-        name: sub.name,
-        lang: sub.lang,
-        token,
-    })
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 /// Why a confirmation link does not work.
@@ -641,6 +651,7 @@ pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Audience
     let mut tx = db.begin().await?;
     suppress(tx.conn(), &sub.email, "erased", now).await?;
     q_exec!(tx.conn(), "DELETE FROM subscribers WHERE id = $1", id)?;
+    jarida_mail::queue::forget(tx.conn(), &sub.email).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -27,9 +27,15 @@ pub enum MailError {
     Build(std::io::Error),
     #[error("SMTP relay {relay}: {reason}")]
     Connect { relay: String, reason: String },
-    /// The relay answered with an error code: 4xx may be retried, 5xx may not.
+    /// The relay refused this recipient or this message (RCPT or DATA): 4xx may be retried, 5xx
+    /// may not.
     #[error("SMTP relay refused: {code} {message}")]
     Rejected { code: u16, message: String },
+    /// The relay refused something that is our side's doing rather than the recipient's: our
+    /// sender address, or a policy (5.7.x) reply, which is usually the relay's configuration. Worth
+    /// retrying once that is fixed.
+    #[error("SMTP relay {relay}: {reason}")]
+    Refused { relay: String, reason: String },
     #[error("mail queue: {0}")]
     Store(#[from] jarida_store::StoreError),
     #[error("mail queue: {0}")]
@@ -170,13 +176,13 @@ async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<(), MailErr
 
 fn reply_error(relay: &str, e: mail_send::Error) -> MailError {
     match e {
-        mail_send::Error::UnexpectedReply(r) => MailError::Rejected {
-            code: r.code,
-            message: r.message,
+        mail_send::Error::UnexpectedReply(r) => MailError::Refused {
+            relay: relay.to_string(),
+            reason: format!("{} {}", r.code, r.message),
         },
         // A refused login is the relay's configuration, not the recipient: never a 5xx that would
         // fail the message for good.
-        mail_send::Error::AuthenticationFailed(r) => MailError::Connect {
+        mail_send::Error::AuthenticationFailed(r) => MailError::Refused {
             relay: relay.to_string(),
             reason: format!("login refused: {} {}", r.code, r.message),
         },
@@ -203,23 +209,59 @@ async fn send_smtp(s: &Smtp, from: &str, to: &str, bytes: &[u8]) -> Result<(), M
     if s.accept_invalid_certs {
         b = b.allow_invalid_certs();
     }
-    let msg = mail_send::smtp::message::Message::new(from, [to], bytes);
+    // Greeting, EHLO, STARTTLS and AUTH errors happen here: all on our side or the relay's.
     match s.tls {
         TlsMode::None => {
             let mut c = b
                 .connect_plain()
                 .await
                 .map_err(|e| reply_error(&relay, e))?;
-            c.send(msg).await.map_err(|e| reply_error(&relay, e))?;
+            let r = transaction(&mut c, &relay, from, to, bytes).await;
             let _ = c.quit().await;
+            r
         }
         TlsMode::StartTls | TlsMode::Implicit => {
             let mut c = b.connect().await.map_err(|e| reply_error(&relay, e))?;
-            c.send(msg).await.map_err(|e| reply_error(&relay, e))?;
+            let r = transaction(&mut c, &relay, from, to, bytes).await;
             let _ = c.quit().await;
+            r
         }
     }
-    Ok(())
+}
+
+/// MAIL, RCPT and DATA one by one, so that a refusal says whose it is: a refused sender is ours to
+/// fix (retried), a refused recipient or message is the recipient's (a 5xx is final) unless the
+/// reply is a policy one (5.7.x: relaying denied, authentication required), which is again ours.
+async fn transaction<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    c: &mut mail_send::SmtpClient<T>,
+    relay: &str,
+    from: &str,
+    to: &str,
+    bytes: &[u8],
+) -> Result<(), MailError> {
+    let none = mail_send::smtp::message::Parameters::default();
+    c.mail_from(from, &none).await.map_err(|e| match e {
+        mail_send::Error::UnexpectedReply(r) => MailError::Refused {
+            relay: relay.to_string(),
+            reason: format!("sender <{from}> refused: {} {}", r.code, r.message),
+        },
+        other => reply_error(relay, other),
+    })?;
+    let recipient = |e: mail_send::Error| match e {
+        mail_send::Error::UnexpectedReply(r) if r.esc[0] == 5 && r.esc[1] == 7 => {
+            MailError::Refused {
+                relay: relay.to_string(),
+                reason: format!("policy refusal: {} {}", r.code, r.message),
+            }
+        }
+        mail_send::Error::UnexpectedReply(r) => MailError::Rejected {
+            code: r.code,
+            message: r.message,
+        },
+        other => reply_error(relay, other),
+    };
+    c.rcpt_to(to, &none).await.map_err(recipient)?;
+    c.data(bytes).await.map_err(recipient)
 }
 
 #[cfg(test)]

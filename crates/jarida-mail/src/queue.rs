@@ -1,13 +1,17 @@
-//! The transactional mail queue: confirmation and preference emails are written to the `mail_queue`
-//! table and sent from there by a worker in every `jarida serve` / `jarida worker` process, so that a
-//! crash, a restart or a relay outage delays them instead of losing them.
+//! The transactional mail queue: confirmation, preference and welcome emails and editors' notices
+//! are written to the `mail_queue` table and sent from there by a worker in every `jarida serve` /
+//! `jarida worker` process, so that a crash, a restart or a relay outage delays them instead of
+//! losing them.
 //!
-//! Claiming a row pushes its `next_try_at` past a lease: a worker that dies mid-send leaves rows that
-//! fall due again by themselves, and several processes share the queue (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL, the single writer on SQLite). A message the relay takes is deleted, because its body
-//! holds a live confirmation link that is otherwise stored only hashed. A temporary failure (a 4xx
-//! reply, a refused connection or login, an unwritable outbox) is retried with a doubling delay for a
-//! day; a 5xx reply fails the message for good, and it keeps its error but loses its body.
+//! A worker claims as many due messages as it sends at once, pushing their `next_try_at` past a
+//! lease and naming the claim in `claimed_by`; it records each outcome as the relay answers, only
+//! while its claim still holds the row. A worker that dies mid-send leaves rows that fall due again
+//! by themselves, and several processes share the queue (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+//! the single writer on SQLite). A message the relay takes is deleted, because its body holds a live
+//! confirmation link that is otherwise stored only hashed. Temporary failures (a 4xx reply, a
+//! refused connection, login or sender, a policy 5.7.x refusal) are retried with a doubling delay
+//! for a day; a 5xx refusal of the recipient or the message fails it for good, keeping its error
+//! (for 30 days) but not its body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +22,25 @@ use tokio::sync::Notify;
 
 use crate::{MailError, Transport};
 
-/// How long a claimed message is left to its worker before another may take it.
-const LEASE_SECS: i64 = 300;
+/// How long a claimed message is left to its worker before another may take it: well over the
+/// worst case of one send (each SMTP step has its own timeout, 30 s by default), because a worker
+/// claims only as many messages as it sends at once and records each outcome as it comes.
+const LEASE_SECS: i64 = 600;
 /// How long temporary failures are retried before the message is given up.
 const GIVE_UP_SECS: i64 = 86_400;
-const CLAIM: i64 = 16;
+/// How long a message that failed for good is kept (with its error, without its body).
+const KEEP_FAILED_SECS: i64 = 30 * 86_400;
 /// Messages sent at once by one worker: transactional mail opens a connection per message.
-const PARALLEL: usize = 4;
+const PARALLEL: i64 = 4;
+
+/// A message to queue inside the caller's own transaction ([`enqueue_in`]), so that what the message
+/// carries (a confirmation token) and the message are written together.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub envelope_from: String,
+    pub to: String,
+    pub body: Vec<u8>,
+}
 
 /// What one pass over the due messages did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -99,24 +115,33 @@ impl Queue {
         Ok(())
     }
 
+    /// Wakes this process's worker (after messages were queued with [`enqueue_in`]).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Sends every message due now, each once (a deferred one waits for its next turn), and says
-    /// what happened.
+    /// what happened. A message can go out twice only if this process dies (or cannot record the
+    /// outcome) between the relay's acceptance and the record.
     pub async fn drain(&self) -> Result<Drained, MailError> {
         let mut d = Drained::default();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut c = self.db.acquire().await?;
+        q_exec!(
+            c.conn(),
+            "DELETE FROM mail_queue WHERE failed_at < $1",
+            now - KEEP_FAILED_SECS
+        )?;
+        drop(c);
         loop {
+            let claim = format!("{:016x}", rand::random::<u64>());
             let now = OffsetDateTime::now_utc().unix_timestamp();
-            let jobs = self.claim(now).await?;
+            let jobs = self.claim(now, &claim).await?;
             if jobs.is_empty() {
                 return Ok(d);
             }
             let mut set = tokio::task::JoinSet::new();
-            let mut results = Vec::with_capacity(jobs.len());
             for job in jobs {
-                if set.len() >= PARALLEL
-                    && let Some(r) = set.join_next().await
-                {
-                    results.push(r.map_err(|e| MailError::Queue(e.to_string()))?);
-                }
                 let t = self.transport.clone();
                 set.spawn(async move {
                     let r = t.send(&job.from, &job.to, &job.body).await;
@@ -124,10 +149,8 @@ impl Queue {
                 });
             }
             while let Some(r) = set.join_next().await {
-                results.push(r.map_err(|e| MailError::Queue(e.to_string()))?);
-            }
-            for (job, r) in results {
-                self.record(&job, r, &mut d).await?;
+                let (job, r) = r.map_err(|e| MailError::Queue(e.to_string()))?;
+                self.record(&job, &claim, r, &mut d).await?;
             }
         }
     }
@@ -175,7 +198,7 @@ impl Queue {
         Ok(n)
     }
 
-    async fn claim(&self, now: i64) -> Result<Vec<Claimed>, MailError> {
+    async fn claim(&self, now: i64, claim: &str) -> Result<Vec<Claimed>, MailError> {
         let lock = match self.db.dialect() {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
@@ -190,13 +213,14 @@ impl Queue {
                  WHERE failed_at IS NULL AND next_try_at <= $1 ORDER BY next_try_at, id LIMIT $2{lock}"
             )),
             now,
-            CLAIM
+            PARALLEL
         )?;
         for (id, ..) in &rows {
             q_exec!(
                 tx.conn(),
-                "UPDATE mail_queue SET next_try_at = $1, attempts = attempts + 1 WHERE id = $2",
+                "UPDATE mail_queue SET next_try_at = $1, attempts = attempts + 1, claimed_by = $2 WHERE id = $3",
                 now + LEASE_SECS,
+                claim,
                 *id
             )?;
         }
@@ -214,49 +238,86 @@ impl Queue {
             .collect())
     }
 
+    /// Writes the outcome of one send, if this claim still holds the row.
     async fn record(
         &self,
         job: &Claimed,
+        claim: &str,
         r: Result<(), MailError>,
         d: &mut Drained,
     ) -> Result<(), MailError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut c = self.db.acquire().await?;
-        let error = match r {
+        let (n, outcome) = match r {
             Ok(()) => {
-                q_exec!(c.conn(), "DELETE FROM mail_queue WHERE id = $1", job.id)?;
                 d.sent += 1;
-                return Ok(());
+                let n = q_exec!(
+                    c.conn(),
+                    "DELETE FROM mail_queue WHERE id = $1 AND claimed_by = $2",
+                    job.id,
+                    claim
+                )?;
+                (n, "sent")
             }
-            Err(e) => e,
+            Err(error) => {
+                let permanent = matches!(&error, MailError::Rejected { code, .. } if *code >= 500)
+                    || matches!(&error, MailError::Build(_));
+                if permanent || now - job.created_at >= GIVE_UP_SECS {
+                    tracing::error!(to = %job.to, attempts = job.attempts, error = %error, "transactional email failed for good");
+                    d.failed += 1;
+                    let n = q_exec!(
+                        c.conn(),
+                        "UPDATE mail_queue SET failed_at = $1, last_error = $2, body = $3, claimed_by = NULL \
+                         WHERE id = $4 AND claimed_by = $5",
+                        now,
+                        error.to_string(),
+                        Vec::<u8>::new(),
+                        job.id,
+                        claim
+                    )?;
+                    (n, "failed")
+                } else {
+                    let delay = (60_i64 << (job.attempts - 1).clamp(0, 6)).min(3_600);
+                    tracing::warn!(to = %job.to, attempts = job.attempts, retry_in_s = delay, error = %error, "transactional email deferred");
+                    d.deferred += 1;
+                    let n = q_exec!(
+                        c.conn(),
+                        "UPDATE mail_queue SET next_try_at = $1, last_error = $2, claimed_by = NULL \
+                         WHERE id = $3 AND claimed_by = $4",
+                        now + delay,
+                        error.to_string(),
+                        job.id,
+                        claim
+                    )?;
+                    (n, "deferred")
+                }
+            }
         };
-        let permanent = matches!(&error, MailError::Rejected { code, .. } if *code >= 500)
-            || matches!(&error, MailError::Build(_));
-        if permanent || now - job.created_at >= GIVE_UP_SECS {
-            tracing::error!(to = %job.to, attempts = job.attempts, error = %error, "transactional email failed for good");
-            q_exec!(
-                c.conn(),
-                "UPDATE mail_queue SET failed_at = $1, last_error = $2, body = $3 WHERE id = $4",
-                now,
-                error.to_string(),
-                Vec::<u8>::new(),
-                job.id
-            )?;
-            d.failed += 1;
-        } else {
-            let delay = (60_i64 << (job.attempts - 1).clamp(0, 6)).min(3_600);
-            tracing::warn!(to = %job.to, attempts = job.attempts, retry_in_s = delay, error = %error, "transactional email deferred");
-            q_exec!(
-                c.conn(),
-                "UPDATE mail_queue SET next_try_at = $1, last_error = $2 WHERE id = $3",
-                now + delay,
-                error.to_string(),
-                job.id
-            )?;
-            d.deferred += 1;
+        if n == 0 {
+            tracing::warn!(to = %job.to, outcome, "a transactional email's lease ran out before its outcome was recorded; another worker holds it");
         }
         Ok(())
     }
+}
+
+/// Forgets every message to `recipient`, waiting or failed (erasure: nothing more goes to an erased
+/// reader, and their address does not stay behind in the queue).
+pub async fn forget(c: jarida_store::Conn<'_>, recipient: &str) -> Result<u64, MailError> {
+    Ok(q_exec!(
+        c,
+        "DELETE FROM mail_queue WHERE recipient = $1",
+        recipient
+    )?)
+}
+
+/// Queues a message inside the caller's transaction. The worker finds it within five seconds, or at
+/// once after [`Queue::wake`].
+pub async fn enqueue_in(
+    c: jarida_store::Conn<'_>,
+    m: &Outgoing,
+    now: i64,
+) -> Result<(), MailError> {
+    insert(c, &m.envelope_from, &m.to, &m.body, now).await
 }
 
 async fn insert(

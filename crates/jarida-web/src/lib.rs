@@ -101,6 +101,57 @@ pub struct App {
     /// Transactional email (confirmation and preference links) goes through this queue; the
     /// process that serves the site runs its worker ([`jarida_mail::queue::Queue::run`]).
     pub mail: Arc<jarida_mail::queue::Queue>,
+    /// Work that runs after its request was answered (recording sign-ups); a graceful shutdown
+    /// waits for it.
+    pub after_answer: Arc<Tracker>,
+}
+
+/// Counts spawned tasks so that shutdown can wait for them. (tokio-util's `TaskTracker` does this
+/// too; this is the 30 lines we need rather than another dependency.)
+#[derive(Default)]
+pub struct Tracker {
+    running: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+struct Running(Arc<Tracker>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // On completion or panic alike.
+        if self
+            .0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.done.notify_waiters();
+        }
+    }
+}
+
+impl Tracker {
+    pub fn spawn(self: &Arc<Self>, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let guard = Running(self.clone());
+        tokio::spawn(async move {
+            let _guard = guard;
+            task.await;
+        });
+    }
+
+    /// Returns once no tracked task is running.
+    pub async fn idle(&self) {
+        loop {
+            // Created before the check: it catches a notification that comes in between.
+            let done = self.done.notified();
+            if self.running.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
 }
 
 pub type AppRef = Arc<App>;
@@ -117,6 +168,7 @@ impl App {
         let cache = PageCache::new(version, cfg.cache_max_entries);
         Ok(Arc::new(App {
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
+            after_answer: Arc::default(),
             db,
             cfg,
             theme,
@@ -205,4 +257,26 @@ pub fn spawn_refresher(app: AppRef) -> tokio::task::JoinHandle<()> {
 /// Any serializable value as a template value.
 pub(crate) fn ser<T: Serialize>(v: T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tracker_waits_for_its_tasks_even_when_one_panics() {
+        let t = Arc::new(Tracker::default());
+        t.idle().await;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        t.spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            d.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        t.spawn(async { panic!("a failing task") });
+        tokio::time::timeout(std::time::Duration::from_secs(5), t.idle())
+            .await
+            .expect("idle once both tasks ended");
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+    }
 }

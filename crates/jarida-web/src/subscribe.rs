@@ -108,27 +108,14 @@ async fn import_api(
         default_lang: lang,
         mapping: None,
         confirm_ttl_secs: app.cfg.limits.confirm_ttl_secs,
+        confirmation: Some(confirmation_composer(&app)),
     };
-    // Each batch's confirmation emails are queued as soon as the batch is written, so memory does
-    // not grow with the file and a crash leaves no imported reader without their email queued
-    // beyond the batch in flight.
-    let queued = std::sync::Arc::new(std::sync::Mutex::new((0usize, None)));
     let report = match jarida_audience::csv_io::import(
         &app.db,
         &body[..],
         &opts,
         OffsetDateTime::now_utc(),
-        |_, p| {
-            let (app, queued) = (app.clone(), queued.clone());
-            async move {
-                let r = queue_confirmations(&app, &p).await;
-                let mut q = queued.lock().unwrap_or_else(|e| e.into_inner());
-                match r {
-                    Ok(n) => q.0 += n,
-                    Err(e) => q.1 = Some(e),
-                }
-            }
-        },
+        |_| {},
     )
     .await
     {
@@ -149,16 +136,8 @@ async fn import_api(
                 .into_response();
         }
     };
-    let (confirmations, queue_error) =
-        std::mem::take(&mut *queued.lock().unwrap_or_else(|e| e.into_inner()));
-    if let Some(e) = queue_error {
-        tracing::error!(error = %e, "queueing the imported readers' confirmation emails failed");
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": "internal" })),
-        )
-            .into_response();
-    }
+    app.mail.wake();
+    let confirmations = report.confirmations;
     Json(json!({
         "format": report.format,
         "rows": report.rows,
@@ -435,17 +414,18 @@ async fn subscribe_api(
 /// their email, can sign up again.
 fn record_off_path(app: &AppRef, s: Signup, addr: String) {
     let app = app.clone();
-    tokio::spawn(async move {
+    app.after_answer.clone().spawn(async move {
         let now = OffsetDateTime::now_utc();
-        match subs::signup(&app.db, &s, &addr, app.cfg.limits, now).await {
-            Ok(outcome) => send_for(&app, outcome).await,
+        let compose = |o: &SignupOutcome| compose_for(&app, o);
+        match subs::signup(&app.db, &s, &addr, app.cfg.limits, now, compose).await {
+            Ok(_) => app.mail.wake(),
             Err(e) => tracing::error!(error = %e, "recording a sign-up failed"),
         }
     });
 }
 
-/// Queues the email a sign-up calls for.
-async fn send_for(app: &AppRef, outcome: SignupOutcome) {
+/// The email a sign-up calls for, ready for the queue.
+fn compose_for(app: &App, outcome: &SignupOutcome) -> Option<jarida_mail::queue::Outgoing> {
     let msg = match outcome {
         SignupOutcome::Confirm {
             subscriber,
@@ -459,14 +439,14 @@ async fn send_for(app: &AppRef, outcome: SignupOutcome) {
             // stranger's address cannot make us carry their words to it.
             transactional(
                 app,
-                &lang,
-                &email,
+                lang,
+                email,
                 "",
                 "email-confirm-subject",
                 "email-confirm-text",
                 Some(("confirm-button", url)),
                 None,
-                subscriber,
+                *subscriber,
             )
         }
         SignupOutcome::AlreadyActive {
@@ -477,29 +457,39 @@ async fn send_for(app: &AppRef, outcome: SignupOutcome) {
         } => {
             let url = app.abs(&format!(
                 "/{lang}/newsletter/manage/{}",
-                subs::link_token(&app.secret, subscriber, &email)
+                subs::link_token(&app.secret, *subscriber, email)
             ));
             transactional(
                 app,
-                &lang,
-                &email,
-                &name,
+                lang,
+                email,
+                name,
                 "email-manage-subject",
                 "email-manage-text",
                 Some(("manage-link", url)),
                 None,
-                subscriber,
+                *subscriber,
             )
         }
         SignupOutcome::Quiet(why) => {
             tracing::info!(why, "sign-up sends no email");
-            return;
+            return None;
         }
     };
-    if let Some(msg) = msg
-        && let Err(e) = enqueue(app, &msg).await
-    {
-        tracing::error!(error = %e, to = %msg.to_address, "queueing an email failed");
+    outgoing(app, msg?)
+}
+
+fn outgoing(app: &App, msg: jarida_mail::Message) -> Option<jarida_mail::queue::Outgoing> {
+    match msg.to_bytes() {
+        Ok(body) => Some(jarida_mail::queue::Outgoing {
+            envelope_from: app.cfg.mail_from_address.clone(),
+            to: msg.to_address,
+            body,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "building an email failed");
+            None
+        }
     }
 }
 
@@ -602,17 +592,14 @@ fn transactional(
     })
 }
 
-/// Queues the confirmation emails of readers imported as pending, all in one transaction; returns
-/// how many were queued.
-pub async fn queue_confirmations(
-    app: &App,
-    readers: &[jarida_audience::csv_io::PendingReader],
-) -> Result<usize, jarida_mail::MailError> {
-    let mut msgs = Vec::with_capacity(readers.len());
-    for r in readers {
+/// Writes the confirmation email of a reader imported as pending; the import queues it with the
+/// reader's token, in the batch's transaction.
+pub fn confirmation_composer(app: &AppRef) -> jarida_audience::csv_io::Composer {
+    let app = app.clone();
+    jarida_audience::csv_io::Composer(std::sync::Arc::new(move |r| {
         let url = app.abs(&format!("/{}/newsletter/confirm/{}", r.lang, r.token));
-        if let Some(msg) = transactional(
-            app,
+        let msg = transactional(
+            &app,
             &r.lang,
             &r.email,
             "",
@@ -621,14 +608,9 @@ pub async fn queue_confirmations(
             Some(("confirm-button", url)),
             None,
             r.id,
-        ) {
-            msgs.push((msg.to_address.clone(), msg.to_bytes()?));
-        }
-    }
-    app.mail
-        .enqueue_many(&app.cfg.mail_from_address, &msgs)
-        .await?;
-    Ok(msgs.len())
+        )?;
+        outgoing(&app, msg)
+    }))
 }
 
 fn token_problem(app: &App, lang: &str, state: TokenState) -> Response {

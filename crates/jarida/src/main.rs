@@ -156,6 +156,17 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
                 println!("Create the owner account (one-time link): {url}");
             }
             running.task.await??;
+            // Sign-ups answered just before the signal are recorded (and their emails queued)
+            // before the process goes.
+            if tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                running.app.after_answer.idle(),
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!("stopped with sign-ups still being recorded");
+            }
         }
         Command::Migrate => {
             jarida::open(&cfg).await?;
@@ -246,12 +257,6 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                 .len();
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let opts = jarida_audience::csv_io::ImportOptions {
-                confirmed,
-                default_lang: lang,
-                mapping,
-                confirm_ttl_secs: cfg.signup.confirm_hours * 3600,
-            };
             let app = if confirmed {
                 None
             } else {
@@ -266,37 +271,31 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                     .await?,
                 )
             };
+            let opts = jarida_audience::csv_io::ImportOptions {
+                confirmed,
+                default_lang: lang,
+                mapping,
+                confirm_ttl_secs: cfg.signup.confirm_hours * 3600,
+                confirmation: app
+                    .as_ref()
+                    .map(jarida_web::subscribe::confirmation_composer),
+            };
             let bar = progress_bar();
             let counter = CountingReader {
                 inner: std::io::BufReader::with_capacity(1 << 20, f),
                 read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             };
             let read = counter.read.clone();
-            let (queued, not_queued) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
             let report = jarida_audience::csv_io::import(
                 &db,
                 counter,
                 &opts,
                 time::OffsetDateTime::now_utc(),
-                |rows, pending| {
+                |rows| {
                     if let Some(b) = &bar {
                         b.set_length(size);
                         b.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
                         b.set_message(format!("{rows} rows"));
-                    }
-                    let (app, queued, not_queued) = (&app, &queued, &not_queued);
-                    async move {
-                        let Some(app) = app else { return };
-                        match jarida_web::subscribe::queue_confirmations(app, &pending).await {
-                            Ok(n) => queued.set(queued.get() + n),
-                            Err(e) => {
-                                eprintln!(
-                                    "confirmation emails of {} readers not queued: {e}",
-                                    pending.len()
-                                );
-                                not_queued.set(not_queued.get() + pending.len());
-                            }
-                        }
                     }
                 },
             )
@@ -305,15 +304,12 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
-            // The queued confirmations are sent now; what the relay defers stays queued for the
-            // site's worker (`jarida serve` or `jarida worker`) to retry.
-            let mut drained = jarida_mail::queue::Drained::default();
-            let (queued, not_queued) = (queued.get(), not_queued.get());
-            if let Some(app) = &app
-                && queued > 0
-            {
-                drained = app.mail.drain().await?;
-            }
+            // The confirmations were queued with their readers; they are sent now, and what the relay
+            // defers stays queued for the site's worker (`jarida serve` or `jarida worker`).
+            let drained = match &app {
+                Some(app) if report.confirmations > 0 => Some(app.mail.drain().await),
+                _ => None,
+            };
             for (line, reason) in &report.errors {
                 eprintln!("{}:{line}: {reason}", file.display());
             }
@@ -329,34 +325,29 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                 report.rows,
                 report.format,
                 report.imported,
-                if confirmed {
-                    String::new()
-                } else {
-                    let mut s = format!(" ({} confirmation emails sent", drained.sent);
-                    if drained.deferred > 0 {
-                        s += &format!(
-                            ", {} deferred by the relay and queued for retry",
-                            drained.deferred
-                        );
-                    }
-                    if drained.failed > 0 {
-                        s += &format!(", {} refused by the relay", drained.failed);
-                    }
-                    if not_queued > 0 {
-                        s += &format!(", {not_queued} not queued");
-                    }
-                    s + ")"
+                match &drained {
+                    _ if confirmed => String::new(),
+                    Some(Ok(d)) => format!(
+                        " ({} confirmation emails queued; the mail queue sent {}, {} deferred for retry, {} refused)",
+                        report.confirmations, d.sent, d.deferred, d.failed
+                    ),
+                    _ => format!(" ({} confirmation emails queued)", report.confirmations),
                 },
                 report.existing,
                 report.suppressed,
                 report.duplicates,
                 report.error_count - report.duplicates,
             );
-            Ok(if report.error_count > 0 || not_queued > 0 {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            if let Some(Err(e)) = &drained {
+                eprintln!("sending the queued emails: {e}; the site's worker will retry them");
+            }
+            Ok(
+                if report.error_count > 0 || matches!(drained, Some(Err(_))) {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                },
+            )
         }
     }
 }

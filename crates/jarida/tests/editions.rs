@@ -60,6 +60,7 @@ fn add_readers<E: AsRef<str>>(app: &TestApp, readers: &[(E, &str)]) {
             ..Default::default()
         }),
         confirm_ttl_secs: 3600,
+        confirmation: None,
     };
     let r = app
         .rt
@@ -68,7 +69,7 @@ fn add_readers<E: AsRef<str>>(app: &TestApp, readers: &[(E, &str)]) {
             csv.as_bytes(),
             &opts,
             OffsetDateTime::now_utc(),
-            |_, _| async {},
+            |_| {},
         ))
         .unwrap();
     assert_eq!(r.imported, readers.len() as u64, "{:?}", r.errors);

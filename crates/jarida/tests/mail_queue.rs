@@ -261,3 +261,63 @@ fn two_workers_share_the_queue_and_send_each_message_once() {
     );
     assert!(queued(&app).is_empty());
 }
+
+#[test]
+fn refusals_of_our_sender_or_by_policy_are_retried_and_erasure_forgets_queued_mail() {
+    let port = free_port();
+    let app = TestApp::spawn_with(|c| {
+        c.mail.smtp_host = "127.0.0.1".into();
+        c.mail.smtp_port = port;
+        c.mail.smtp_tls = "none".into();
+    });
+    let last_error = |app: &TestApp| queued(app).first().and_then(|r| r.1.clone());
+    for (flags, email, expect) in [
+        // Our envelope sender refused: a configuration to fix, not a reason to drop the email.
+        (
+            ["-f", "mail", "-B", "553 5.1.8 Sender address rejected"],
+            "sender@example.org",
+            "sender <",
+        ),
+        // Relaying denied for the recipient: policy, usually the relay's configuration.
+        (
+            ["-f", "rcpt", "-B", "550 5.7.1 Relaying denied"],
+            "policy@example.org",
+            "policy refusal: 550",
+        ),
+    ] {
+        let sink = Sink::start_at(port, &flags);
+        sign_up(&app, email);
+        wait_until("a refused attempt", || {
+            last_error(&app).is_some_and(|e| e.contains(expect))
+        });
+        let rows = queued(&app);
+        assert_eq!(rows.len(), 1, "{email}");
+        assert_eq!(rows[0].2, None, "{email}: deferred, not failed");
+        assert!(rows[0].3 > 0, "{email}: the message is kept for the retry");
+        assert!(sink.messages().is_empty());
+        exec(&app, "DELETE FROM mail_queue");
+        drop(sink);
+    }
+
+    // A reader erased while their email waits: it never goes, and their address leaves the queue.
+    sign_up(&app, "gone@example.org");
+    wait_until("a failed attempt", || last_error(&app).is_some());
+    let id: i64 = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        let (id,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT id FROM subscribers WHERE email = 'gone@example.org'"
+        )
+        .unwrap();
+        id
+    });
+    app.rt
+        .block_on(jarida_audience::subscribers::erase(
+            &app.db,
+            id,
+            time::OffsetDateTime::now_utc(),
+        ))
+        .unwrap();
+    assert!(queued(&app).is_empty(), "{:?}", queued(&app));
+}

@@ -199,7 +199,9 @@ fn ghost_layout_and_confirmation_emails_for_unconfirmed_imports() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("(Ghost layout): 2 imported (1 confirmation emails sent)"),
+        stdout.contains(
+            "(Ghost layout): 2 imported (1 confirmation emails queued; the mail queue sent 1, 0 deferred for retry, 0 refused)"
+        ),
         "{stdout}"
     );
     let rows = statuses(&rt, &db);

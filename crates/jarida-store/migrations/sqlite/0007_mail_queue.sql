@@ -1,8 +1,10 @@
--- Transactional emails (confirmation and preference links) waiting for the relay, so that a crash
--- or a relay outage does not lose them. A claimed row's `next_try_at` is pushed past a lease: if its
--- worker dies, the row simply falls due again. A row is deleted once the relay takes the message (its
--- body holds a live confirmation link, which is otherwise only stored hashed); a row that failed for
--- good keeps its error and loses its body.
+-- Transactional emails (confirmation, preference and welcome links, editors' notices) waiting for
+-- the relay, so that a crash or a relay outage does not lose them. A claim pushes the row's
+-- `next_try_at` past a lease and names itself in `claimed_by`: if its worker dies the row falls due
+-- again, and a worker whose lease ran out cannot overwrite the outcome of the one that took the row
+-- after it. A row is deleted once the relay takes the message (its body holds a live confirmation
+-- link, which is otherwise only stored hashed); a row that failed for good keeps its error, loses
+-- its body and is purged after 30 days. Erasing a reader deletes their rows.
 CREATE TABLE mail_queue (
     id INTEGER PRIMARY KEY,
     envelope_from TEXT NOT NULL,
@@ -11,6 +13,7 @@ CREATE TABLE mail_queue (
     created_at INTEGER NOT NULL,
     next_try_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
     last_error TEXT,
     failed_at INTEGER
 );
