@@ -1093,8 +1093,9 @@ impl Pool {
             return unsent;
         }
         // One task per connection, taking messages from the shared queue. Each builds (and signs) the
-        // message it is about to send, so only one message per connection is in memory and the
-        // CPU work spreads over the runtime's threads while other connections wait on the network.
+        // message it is about to send, and the next one while the relay answers, so at most two
+        // messages per connection are in memory and the CPU work spreads over the runtime's threads
+        // while connections wait on the network.
         let rx = Arc::new(tokio::sync::Mutex::new(jobs));
         let mut set = tokio::task::JoinSet::new();
         for slot in 0..self.conns.len() {
@@ -1107,7 +1108,9 @@ impl Pool {
             );
             set.spawn(async move { pool.sender(slot, &rx, &builder, &out, &halt).await });
         }
-        while set.join_next().await.is_some() {}
+        while let Some(held) = set.join_next().await {
+            unsent.extend(held.unwrap_or_default());
+        }
         // What the senders left in the queue when halted; the claimer stops soon after.
         let mut rx = rx.lock().await;
         while let Some(j) = rx.recv().await {
@@ -1116,6 +1119,8 @@ impl Pool {
         unsent
     }
 
+    /// Sends messages from the queue over connection `slot` until the queue closes or sending is
+    /// halted; returns the rows it took but did not attempt.
     async fn sender(
         &self,
         slot: usize,
@@ -1123,14 +1128,27 @@ impl Pool {
         builder: &Builder,
         out: &mpsc::Sender<Outcome>,
         halt: &std::sync::atomic::AtomicBool,
-    ) {
+    ) -> Vec<i64> {
         let relay = self.slot_relay[slot];
+        let halted = || halt.load(std::sync::atomic::Ordering::Relaxed);
+        let held = |jobs: &[Option<&Job>]| -> Vec<i64> {
+            jobs.iter().flatten().map(|j| j.row.subscriber_id).collect()
+        };
+        // The next message, built (and signed) while the current one waits for the relay's replies.
+        let mut next: Option<(Job, Result<Vec<u8>, NewsletterError>)> = None;
         loop {
-            if halt.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
+            if halted() {
+                return held(&[next.as_ref().map(|(j, _)| j)]);
             }
-            let Some(j) = rx.lock().await.recv().await else {
-                return;
+            let (j, built) = match next.take() {
+                Some(n) => n,
+                None => {
+                    let Some(j) = rx.lock().await.recv().await else {
+                        return Vec::new();
+                    };
+                    let b = builder.build(&j);
+                    (j, b)
+                }
             };
             // The pause comes after taking a message, so an empty queue ends the batch now.
             let strikes = self.strikes[relay].load(std::sync::atomic::Ordering::Relaxed);
@@ -1138,13 +1156,29 @@ impl Pool {
                 let pause = Duration::from_millis(100 << strikes.min(6));
                 tokio::time::sleep(pause).await;
             }
-            let r = match builder.build(&j) {
+            let r = match built {
                 Ok(b) => {
                     let gate = self.domain_gate(&j.email);
                     let _permit = gate.acquire().await;
                     self.pace().await;
-                    self.send_one(slot, &builder.envelope(j.row.subscriber_id), &j.email, &b)
-                        .await
+                    // A pause or cancel that came while this message waited for its turn.
+                    if halted() {
+                        return held(&[Some(&j)]);
+                    }
+                    let envelope = builder.envelope(j.row.subscriber_id);
+                    let send = self.send_one(slot, &envelope, &j.email, &b);
+                    // Only a message already waiting in the queue: waiting for one here would hold
+                    // back this message's outcome.
+                    let prepare = async {
+                        let j = rx.try_lock().ok()?.try_recv().ok()?;
+                        let b = builder.build(&j);
+                        Some((j, b))
+                    };
+                    // `biased`: the send goes first, writes its message and waits on the network;
+                    // building the next one then fills that wait instead of adding to it.
+                    let (r, prepared) = tokio::join!(biased; send, prepare);
+                    next = prepared;
+                    r
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "building a message");
@@ -1162,7 +1196,7 @@ impl Pool {
             }
             // The recorder is gone (it failed): stop rather than send what cannot be recorded.
             if out.send(outcome(&j, r)).await.is_err() {
-                return;
+                return held(&[next.as_ref().map(|(j, _)| j)]);
             }
         }
     }

@@ -92,7 +92,10 @@ pub struct DeliverySection {
     /// SMTP relays for newsletters. Empty: the `mail` section's relay, or with none configured,
     /// `<data_dir>/outbox/edition-<id>/`.
     pub relays: Vec<RelaySection>,
-    /// Connections to the `mail` section's relay when `relays` is empty.
+    /// Connections to the `mail` section's relay when `relays` is empty. Each connection waits
+    /// for the relay's answers (the 354 before the body, the 250 after it) with one message in
+    /// flight, so throughput grows with connections until the CPU is busy: 16 measured 11-24% faster
+    /// than 8 against a local relay (docs/benchmarks.md).
     pub connections: usize,
     /// Messages per second across the process; 0: no limit.
     pub rate_per_second: u32,
@@ -117,7 +120,7 @@ impl Default for DeliverySection {
         DeliverySection {
             enabled: true,
             relays: Vec::new(),
-            connections: 8,
+            connections: 16,
             rate_per_second: 0,
             per_domain: 8,
             retry_base_seconds: 300,
@@ -151,7 +154,7 @@ impl Default for RelaySection {
             tls: "starttls".into(),
             username: String::new(),
             password: String::new(),
-            max_connections: 8,
+            max_connections: 16,
             accept_invalid_certs: false,
         }
     }
