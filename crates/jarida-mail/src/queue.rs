@@ -96,25 +96,6 @@ impl Queue {
         Ok(())
     }
 
-    /// Stores several messages (recipient, body) in one transaction.
-    pub async fn enqueue_many(
-        &self,
-        envelope_from: &str,
-        msgs: &[(String, Vec<u8>)],
-    ) -> Result<(), MailError> {
-        if msgs.is_empty() {
-            return Ok(());
-        }
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let mut tx = self.db.begin().await?;
-        for (to, body) in msgs {
-            insert(tx.conn(), envelope_from, to, body, now).await?;
-        }
-        tx.commit().await?;
-        self.wake.notify_one();
-        Ok(())
-    }
-
     /// Wakes this process's worker (after messages were queued with [`enqueue_in`]).
     pub fn wake(&self) {
         self.wake.notify_one();

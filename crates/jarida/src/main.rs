@@ -62,6 +62,20 @@ enum Command {
         #[command(subcommand)]
         command: cmd_editions::DkimCommand,
     },
+    /// The transactional mail queue (confirmation, preference and welcome emails).
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// How many emails wait, and those the relay refused for good (kept 30 days).
+    Status,
+    /// Send the emails that are due now, then exit (`jarida serve` and `jarida worker` do this on
+    /// their own).
+    Send,
 }
 
 #[derive(Subcommand)]
@@ -211,6 +225,29 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
         Command::Editions { command } => return cmd_editions::editions(command, &cfg).await,
         Command::Worker => return cmd_editions::worker(&cfg).await,
         Command::Dkim { command } => return cmd_editions::dkim(command, &cfg),
+        Command::Mail { command } => {
+            let db = jarida::open(&cfg).await?;
+            let queue = jarida_mail::queue::Queue::new(db, cfg.mail_transport());
+            if let MailCommand::Send = command {
+                let d = queue.drain().await?;
+                println!(
+                    "sent {}, deferred {}, failed {}",
+                    d.sent, d.deferred, d.failed
+                );
+            }
+            let failed = queue.failed().await?;
+            println!(
+                "{} waiting, {} failed",
+                queue.waiting().await?,
+                failed.len()
+            );
+            for f in &failed {
+                println!(
+                    "failed: {} after {} attempts: {}",
+                    f.recipient, f.attempts, f.error
+                );
+            }
+        }
         Command::Export { dir } => {
             let db = jarida::open(&cfg).await?;
             let n = jarida_content::folder::export(&db, &dir, &cfg.media_dir()).await?;

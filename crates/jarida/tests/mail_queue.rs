@@ -216,6 +216,21 @@ fn a_relay_outage_delays_mail_a_dead_workers_lease_runs_out_and_5xx_fails_for_go
     assert_eq!(failed[0].recipient, "nobody@example.org");
     assert!(failed[0].error.contains("550"), "{:?}", failed[0]);
     assert_eq!(app.rt.block_on(app.app.mail.waiting()).unwrap(), 0);
+    // The operator sees it too.
+    let out = common::jarida_cmd(app.dir.path(), &app.test_db)
+        .env("JARIDA_MAIL__SMTP_HOST", "127.0.0.1")
+        .env("JARIDA_MAIL__SMTP_PORT", port.to_string())
+        .env("JARIDA_MAIL__SMTP_TLS", "none")
+        .args(["mail", "status"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("0 waiting, 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("failed: nobody@example.org after 1 attempts: ") && stdout.contains("550"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -240,9 +255,13 @@ fn two_workers_share_the_queue_and_send_each_message_once() {
         })
         .collect();
     // Enqueued through a queue whose worker does not run; the app's own worker may join in too.
-    app.rt
-        .block_on(a.enqueue_many("newsletter@jarida.example", &msgs))
-        .unwrap();
+    app.rt.block_on(async {
+        for (to, body) in &msgs {
+            a.enqueue("newsletter@jarida.example", to, body)
+                .await
+                .unwrap();
+        }
+    });
     let (da, db) = app
         .rt
         .block_on(async { tokio::join!(a.drain(), b.drain()) });
