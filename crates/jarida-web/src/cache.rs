@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 #[derive(Clone)]
 pub struct Cached {
     pub status: StatusCode,
-    pub content_type: HeaderValue,
     pub cache_control: HeaderValue,
     etag: String,
     etag_h: HeaderValue,
@@ -78,7 +77,6 @@ impl Cached {
         };
         Cached {
             status,
-            content_type: HeaderValue::from_static(content_type),
             cache_control: HeaderValue::from_static(cache_control),
             headers_h: set(&etag_h, None),
             headers_br: set(&etag_br, Some("br")),

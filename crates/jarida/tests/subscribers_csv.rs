@@ -22,6 +22,19 @@ fn statuses(rt: &tokio::runtime::Runtime, db: &TestDb) -> Vec<(String, String, S
     })
 }
 
+/// `jarida subscribers import --confirmed FILE`.
+fn import_confirmed(
+    dir: &std::path::Path,
+    db: &TestDb,
+    file: &std::path::Path,
+) -> std::process::Output {
+    jarida(dir, db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn malformed_rows_are_reported_and_valid_rows_import() {
     let rt = rt();
@@ -55,11 +68,7 @@ fn malformed_rows_are_reported_and_valid_rows_import() {
     csv.extend_from_slice(b"sara@example.org,\"Sara,Khalil,en\n"); // 7: bad quoting swallows the rest
     let dir_path = dir.path().join("mailchimp.csv");
     std::fs::write(&dir_path, &csv).unwrap();
-    let out = jarida(dir.path(), &db)
-        .args(["subscribers", "import", "--confirmed"])
-        .arg(&dir_path)
-        .output()
-        .unwrap();
+    let out = import_confirmed(dir.path(), &db, &dir_path);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -103,11 +112,7 @@ fn malformed_rows_are_reported_and_valid_rows_import() {
     latin.extend_from_slice(b"noor@example.org,Noor\n");
     let p = dir.path().join("latin1.csv");
     std::fs::write(&p, latin).unwrap();
-    let out = jarida(dir.path(), &db)
-        .args(["subscribers", "import", "--confirmed"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = import_confirmed(dir.path(), &db, &p);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("latin1.csv:2: column \"name\" is not UTF-8 text"),
@@ -116,11 +121,7 @@ fn malformed_rows_are_reported_and_valid_rows_import() {
     assert_eq!(statuses(&rt, &db).len(), 3);
 
     // Re-importing the good file changes nothing.
-    let out = jarida(dir.path(), &db)
-        .args(["subscribers", "import", "--confirmed"])
-        .arg(&dir_path)
-        .output()
-        .unwrap();
+    let out = import_confirmed(dir.path(), &db, &dir_path);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 imported, 2 already subscribed"));
 
     // No email column.
@@ -224,11 +225,7 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
     let db = TestDb::new(&rt, dir.path());
     let pre = dir.path().join("pre.csv");
     std::fs::write(&pre, "email,name\nr12345@example.org,Already Here\n").unwrap();
-    let out = jarida(dir.path(), &db)
-        .args(["subscribers", "import", "--confirmed"])
-        .arg(&pre)
-        .output()
-        .unwrap();
+    let out = import_confirmed(dir.path(), &db, &pre);
     assert!(
         out.status.success(),
         "{}",
@@ -242,11 +239,7 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
     csv.push_str("R00007@Example.org,Seven Again,en\n"); // line 25,002: duplicate of line 8
     let p = dir.path().join("big.csv");
     std::fs::write(&p, csv).unwrap();
-    let out = jarida(dir.path(), &db)
-        .args(["subscribers", "import", "--confirmed"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = import_confirmed(dir.path(), &db, &p);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
