@@ -264,12 +264,14 @@ pub async fn import<R: Read>(
             continue;
         }
         let field = |i: usize| -> Result<&str, String> {
-            std::str::from_utf8(record.get(i).unwrap_or(b"")).map_err(|_| {
-                format!(
-                    "column {:?} is not UTF-8 text; save the file as UTF-8",
-                    headers[i]
-                )
-            })
+            std::str::from_utf8(record.get(i).unwrap_or(b""))
+                .map(unneutralize)
+                .map_err(|_| {
+                    format!(
+                        "column {:?} is not UTF-8 text; save the file as UTF-8",
+                        headers[i]
+                    )
+                })
         };
         let parsed = (|| -> Result<Row, String> {
             let raw_email = field(email_i)?;
@@ -716,8 +718,8 @@ pub async fn export<W: std::io::Write>(db: &Db, out: W) -> Result<u64, AudienceE
         after = last.0;
         for (_, email, name, lang, status, source, created, consent, confirmed) in rows {
             w.write_record([
-                email,
-                name,
+                neutralize(email),
+                neutralize(name),
                 lang,
                 status,
                 source,
@@ -734,6 +736,25 @@ pub async fn export<W: std::io::Write>(db: &Db, out: W) -> Result<u64, AudienceE
         reason: e.to_string(),
     })?;
     Ok(n)
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage return
+/// that some read as one) gets a leading `'`, which spreadsheets show as text: a reader's name must
+/// not become a formula on the operator's machine. [`unneutralize`] undoes it on import, so an
+/// export imports back unchanged.
+pub fn neutralize(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+fn unneutralize(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
 }
 
 #[cfg(test)]
@@ -787,5 +808,16 @@ mod tests {
             "Substack"
         );
         assert!(detect(&headers("name,phone")).is_none());
+    }
+
+    #[test]
+    fn formula_cells_are_neutralized_and_restored() {
+        for cell in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx"] {
+            let out = super::neutralize(cell.to_string());
+            assert!(out.starts_with('\''), "{cell}");
+            assert_eq!(super::unneutralize(&out), cell);
+        }
+        assert_eq!(super::neutralize("Lina".into()), "Lina");
+        assert_eq!(super::unneutralize("'quoted"), "'quoted");
     }
 }

@@ -340,7 +340,7 @@ pub async fn signup(
         q_exec!(
             tx.conn(),
             "INSERT INTO subscriber_tokens (token_sha256, subscriber_id, purpose, expires_at, lang, consent_at, consent_ip, \
-             consent_user_agent, consent_form, consent_wording) VALUES ($1, $2, 'confirm', $3, $4, $5, $6, $7, $8, $9)",
+             consent_user_agent, consent_form, consent_wording, name) VALUES ($1, $2, 'confirm', $3, $4, $5, $6, $7, $8, $9, $10)",
             sha256_hex(&token),
             id,
             now_s + limits.confirm_ttl_secs,
@@ -349,7 +349,8 @@ pub async fn signup(
             &s.ip,
             s.user_agent.as_deref().map(|u| clean_text(u, 500)),
             clean_text(&s.form_url, 2000),
-            &s.wording
+            &s.wording,
+            &name
         )?;
         SignupOutcome::Confirm {
             subscriber: id,
@@ -431,6 +432,8 @@ pub async fn confirm(
     let changed = q_exec!(
         tx.conn(),
         "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1, \
+           name = COALESCE((SELECT CASE WHEN subscribers.status = 'pending' THEN t.name END \
+                            FROM subscriber_tokens t WHERE t.token_sha256 = $3), name), \
            lang = COALESCE((SELECT t.lang FROM subscriber_tokens t WHERE t.token_sha256 = $3), lang), \
            consent_at = COALESCE((SELECT t.consent_at FROM subscriber_tokens t WHERE t.token_sha256 = $3), consent_at), \
            consent_ip = (SELECT t.consent_ip FROM subscriber_tokens t WHERE t.token_sha256 = $3), \
@@ -483,6 +486,47 @@ pub async fn from_link(
         return Ok(None);
     };
     let expected = link_token(secret, sub.id, &sub.email);
+    let ok: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), token.as_bytes()).into();
+    Ok(ok.then_some(sub))
+}
+
+/// How long an emailed "your data" link works.
+pub const DATA_LINK_SECS: i64 = 3600;
+
+/// The token of a link to download or erase a subscriber's data: `<id>-<expiry>-<hmac>`. Preference
+/// links never expire and travel in every newsletter, so a forwarded newsletter would hand a
+/// stranger the reader's data and the power to erase it; these two actions need this fresh link,
+/// emailed to the address on request and valid for an hour.
+pub fn data_link_token(secret: &[u8], id: i64, email: &str, expires: i64) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+    mac.update(format!("data-link\0{id}\0{}\0{expires}", email.to_lowercase()).as_bytes());
+    format!(
+        "{id}-{expires}-{}",
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    )
+}
+
+/// The subscriber a data link names, if its signature holds and it has not expired.
+pub async fn from_data_link(
+    db: &Db,
+    secret: &[u8],
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Subscriber>, AudienceError> {
+    let mut parts = token.splitn(3, '-');
+    let (Some(id), Some(exp), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(None);
+    };
+    let (Ok(id), Ok(exp)) = (id.parse::<i64>(), exp.parse::<i64>()) else {
+        return Ok(None);
+    };
+    if exp < now.unix_timestamp() {
+        return Ok(None);
+    }
+    let Some(sub) = by_id(db, id).await? else {
+        return Ok(None);
+    };
+    let expected = data_link_token(secret, sub.id, &sub.email, exp);
     let ok: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), token.as_bytes()).into();
     Ok(ok.then_some(sub))
 }
@@ -616,13 +660,46 @@ pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, Audience
             serde_json::json!({ "source": "import", "wording": wording, "import": import });
         events.insert(0, ("imported".into(), at, detail.to_string()));
     }
+    type TokenRow = (
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let tokens: Vec<TokenRow> = q_all!(
+        c.conn(),
+        TokenRow,
+        "SELECT purpose, expires_at, used_at, lang, consent_at, consent_ip, consent_user_agent, consent_form, \
+         consent_wording, name FROM subscriber_tokens WHERE subscriber_id = $1 ORDER BY expires_at",
+        id
+    )?;
     let ts = |t: i64| {
         OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| {
             d.format(&time::format_description::well_known::Rfc3339)
                 .ok()
         })
     };
+    // Each link we sent carries the evidence of the sign-up that asked for it.
+    let links: Vec<serde_json::Value> = tokens
+        .iter()
+        .map(
+            |(purpose, exp, used, lang, at, ip, ua, form, wording, name)| {
+                serde_json::json!({
+                    "purpose": purpose, "expires_at": ts(*exp), "used_at": used.and_then(ts),
+                    "language": lang, "requested_at": at.and_then(ts), "ip": ip, "user_agent": ua,
+                    "form": form, "wording_version": wording, "name": name,
+                })
+            },
+        )
+        .collect();
     Ok(serde_json::json!({
+        "links": links,
         "email": sub.email,
         "name": sub.name,
         "language": sub.lang,
@@ -644,16 +721,69 @@ pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, Audience
     }))
 }
 
-/// Erases a subscriber: the record and its history go; a hash of the address stays on the suppression
-/// list so that no import can bring it back.
-pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), AudienceError> {
+/// Erases a subscriber: the record, its history, its tokens and their evidence, its queued mail and
+/// the per-address rate-limit counter go; a hash of the address stays on the suppression list so that
+/// no import can bring it back. Returns the erased address, for the caller to remove what lies
+/// outside the database (outbox files). On SQLite the write-ahead log is then checkpointed so the
+/// deleted rows do not linger in it (the file itself zeroes deleted rows: `secure_delete`).
+pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<String, AudienceError> {
     let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
     let mut tx = db.begin().await?;
     suppress(tx.conn(), &sub.email, "erased", now).await?;
     q_exec!(tx.conn(), "DELETE FROM subscribers WHERE id = $1", id)?;
     jarida_mail::queue::forget(tx.conn(), &sub.email).await?;
+    q_exec!(
+        tx.conn(),
+        "DELETE FROM rate_limits WHERE key = $1",
+        format!("mail-to:{}", email::fingerprint(&sub.email))
+    )?;
     tx.commit().await?;
-    Ok(())
+    Ok(sub.email)
+}
+
+/// What [`purge_expired`] removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Sign-ups never confirmed whose every link has expired.
+    pub unconfirmed: u64,
+    /// Used or expired links (and the evidence they carried).
+    pub tokens: u64,
+    /// Rate-limit windows that ended.
+    pub rate_limits: u64,
+}
+
+/// Forgets what has no reason to be kept: a sign-up nobody confirmed, once its links have expired
+/// (its record holds a stranger's typing as much as the owner's), used and expired links with their
+/// evidence (a confirmed link's evidence lives on in the record), and ended rate-limit windows
+/// (they hold address hashes and IPs). Readers imported as pending stay: the operator's list.
+pub async fn purge_expired(db: &Db, now: OffsetDateTime) -> Result<Purged, AudienceError> {
+    let now_s = now.unix_timestamp();
+    let mut tx = db.begin().await?;
+    let unconfirmed = q_exec!(
+        tx.conn(),
+        "DELETE FROM subscribers WHERE status = 'pending' AND source IN ('form', 'api') \
+         AND confirmed_at IS NULL AND created_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM subscriber_tokens t WHERE t.subscriber_id = subscribers.id \
+                         AND t.used_at IS NULL AND t.expires_at >= $1)",
+        now_s
+    )?;
+    let tokens = q_exec!(
+        tx.conn(),
+        "DELETE FROM subscriber_tokens WHERE expires_at < $1",
+        now_s
+    )?;
+    // The longest window is a day; a row whose window started before that is over in every sense.
+    let rate_limits = q_exec!(
+        tx.conn(),
+        "DELETE FROM rate_limits WHERE window_start < $1",
+        now_s - 86_400
+    )?;
+    tx.commit().await?;
+    Ok(Purged {
+        unconfirmed,
+        tokens,
+        rate_limits,
+    })
 }
 
 pub async fn suppress(

@@ -5,14 +5,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use jarida_store::Db;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::confined::Confined;
 use crate::frontmatter::{self, FileError};
+use crate::media::{MAX_IMAGE_BYTES, MediaDir, Pending};
 use crate::repo::{self, Saved};
 use crate::{ContentError, markdown};
-
-const IMAGE_EXTS: &[&str] = &["png", "jpg", "jpeg", "gif", "webp", "avif", "svg"];
 
 /// The outcome of an import: counts and each failed file with its reason.
 #[derive(Debug, Default)]
@@ -23,28 +22,69 @@ pub struct ImportReport {
     pub failed: Vec<(PathBuf, FileError)>,
 }
 
-/// The Markdown files under `dir`, sorted so runs are reproducible.
-pub fn post_files(dir: &Path) -> Result<Vec<PathBuf>, ContentError> {
+/// Entries of an imported folder that were not read, with the reason.
+pub type Refused = Vec<(PathBuf, FileError)>;
+
+/// The largest post file read (a long report is a few hundred kilobytes).
+pub const MAX_POST_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The Markdown files under `dir`, sorted so runs are reproducible, and the entries that were not
+/// read: links (never followed, so a link cannot pull in a file from elsewhere) and unreadable ones.
+pub fn post_files(dir: &Path) -> Result<(Vec<PathBuf>, Refused), ContentError> {
     if !dir.is_dir() {
         return Err(ContentError::Folder {
             path: dir.to_path_buf(),
             reason: "is not a folder".into(),
         });
     }
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md" || e == "markdown"))
-        .collect();
+    let mut files = Vec::new();
+    let mut refused = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                let path = err.path().map(Path::to_path_buf).unwrap_or_default();
+                let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+                refused.push((
+                    rel,
+                    FileError {
+                        line: None,
+                        reason: format!("cannot be read: {err}"),
+                    },
+                ));
+                continue;
+            }
+        };
+        let is_post = e
+            .path()
+            .extension()
+            .is_some_and(|x| x == "md" || x == "markdown");
+        if !is_post {
+            continue;
+        }
+        if e.path_is_symlink() {
+            let rel = e.path().strip_prefix(dir).unwrap_or(e.path()).to_path_buf();
+            refused.push((
+                rel,
+                FileError {
+                    line: None,
+                    reason: "is a symbolic link; links are not followed".into(),
+                },
+            ));
+        } else if e.file_type().is_file() {
+            files.push(e.into_path());
+        }
+    }
     files.sort();
-    Ok(files)
+    Ok((files, refused))
 }
 
 /// Imports every post file under `dir`. Each file is saved in its own transaction: a bad file is
 /// reported and the others still import. `progress` is called after each file.
+///
+/// Everything a post names is read through [`Confined`]: only files inside `dir`, no links, capped
+/// sizes. Its images are read and checked before anything is written, and written to `media/` only
+/// once the post has validated and saved; a transaction that then fails removes them again.
 pub async fn import(
     db: &Db,
     dir: &Path,
@@ -52,11 +92,19 @@ pub async fn import(
     now: OffsetDateTime,
     mut progress: impl FnMut(usize, usize, &Path),
 ) -> Result<ImportReport, ContentError> {
-    let files = post_files(dir)?;
-    let mut report = ImportReport::default();
+    let (files, refused) = post_files(dir)?;
+    let folder = Confined::new(dir).map_err(|e| ContentError::Folder {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let media = MediaDir::new(media_dir);
+    let mut report = ImportReport {
+        failed: refused,
+        ..Default::default()
+    };
     for (i, path) in files.iter().enumerate() {
         let rel = path.strip_prefix(dir).unwrap_or(path);
-        match import_file(db, path, rel, media_dir, now).await {
+        match import_file(db, &folder, rel, &media, now).await {
             Ok(Saved::Created(_)) => report.created += 1,
             Ok(Saved::Updated(_)) => report.updated += 1,
             Ok(Saved::Unchanged(_)) => report.unchanged += 1,
@@ -65,6 +113,7 @@ pub async fn import(
         }
         progress(i + 1, files.len(), rel);
     }
+    report.failed.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(report)
 }
 
@@ -79,35 +128,34 @@ impl From<ContentError> for ImportFileError {
     }
 }
 
+fn bad(line: Option<usize>, reason: String) -> ImportFileError {
+    ImportFileError::Bad(FileError { line, reason })
+}
+
 async fn import_file(
     db: &Db,
-    path: &Path,
+    folder: &Confined,
     rel: &Path,
-    media_dir: &Path,
+    media: &MediaDir,
     now: OffsetDateTime,
 ) -> Result<Saved, ImportFileError> {
-    let bytes = fs::read(path).map_err(|e| {
-        ImportFileError::Bad(FileError {
-            line: None,
-            reason: format!("cannot read: {e}"),
-        })
-    })?;
+    let bytes = folder
+        .read_rel(rel, &rel.display().to_string(), MAX_POST_BYTES)
+        .map_err(|e| bad(None, e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
             .iter()
             .filter(|b| **b == b'\n')
             .count()
             + 1;
-        ImportFileError::Bad(FileError {
-            line: Some(line),
-            reason: "is not valid UTF-8 text".into(),
-        })
+        bad(Some(line), "is not valid UTF-8 text".into())
     })?;
     let parsed = frontmatter::parse(&text, rel, now).map_err(ImportFileError::Bad)?;
     let mut post = parsed.post;
-    let base = path.parent().unwrap_or(Path::new("."));
+    let base = rel.parent().unwrap_or(Path::new(""));
 
-    // Relative images are copied into media under a content-addressed name and the body points at it.
+    // Relative images: read and checked now, written only after the post has saved.
+    let mut images: Vec<Pending> = Vec::new();
     for url in markdown::image_urls(&post.body_md) {
         if !is_relative(&url) {
             continue;
@@ -117,23 +165,28 @@ async fn import_file(
             .lines()
             .position(|l| l.contains(&url))
             .map(|i| i + parsed.body_line);
-        let stored = store_media(base, &url, media_dir)
-            .map_err(|reason| ImportFileError::Bad(FileError { line, reason }))?;
-        post.body_md = rewrite_url(&post.body_md, &url, &stored);
+        let img = read_image(folder, base, &url).map_err(|reason| bad(line, reason))?;
+        post.body_md = rewrite_url(&post.body_md, &url, &img.url());
+        images.push(img);
     }
     if let Some(c) = post.cover.clone()
         && is_relative(&c)
     {
         let line = text.lines().position(|l| l.contains(&c)).map(|i| i + 1);
-        post.cover = Some(
-            store_media(base, &c, media_dir)
-                .map_err(|reason| ImportFileError::Bad(FileError { line, reason }))?,
-        );
+        let img = read_image(folder, base, &c).map_err(|reason| bad(line, reason))?;
+        post.cover = Some(img.url());
+        images.push(img);
     }
 
     let mut tx = db.begin().await.map_err(ContentError::from)?;
     let saved = repo::save(tx.conn(), &post, now).await?;
-    tx.commit().await.map_err(ContentError::from)?;
+    let created = media
+        .write_all(&images)
+        .map_err(|reason| bad(None, reason))?;
+    if let Err(e) = tx.commit().await {
+        crate::media::remove(&created);
+        return Err(ContentError::from(e).into());
+    }
     Ok(saved)
 }
 
@@ -145,50 +198,30 @@ fn is_relative(url: &str) -> bool {
         || url.starts_with("data:"))
 }
 
-/// Copies `base/rel` into the media folder; returns its site URL (`/media/NAME`). The name keeps the
-/// original stem for readability and adds a hash of the bytes, so the same image imported twice (or
-/// exported and imported again) lands on the same name.
-fn store_media(base: &Path, rel: &str, media_dir: &Path) -> Result<String, String> {
-    let decoded = percent_decode(rel);
-    let src = base.join(&decoded);
-    let ext = src
+/// Reads an image a post refers to by relative path, confined to the imported folder.
+fn read_image(folder: &Confined, base: &Path, reference: &str) -> Result<Pending, String> {
+    let rel = folder
+        .resolve(base, reference)
+        .map_err(|e| format!("image {e}"))?;
+    let file_name = rel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let ext_ok = Path::new(&file_name)
         .extension()
         .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    if !IMAGE_EXTS.contains(&ext.as_str()) {
+        .is_some_and(|e| crate::media::IMAGE_EXTS.contains(&e.to_ascii_lowercase().as_str()));
+    if !ext_ok {
         return Err(format!(
-            "image {rel:?} is not one of {}",
-            IMAGE_EXTS.join(", ")
+            "image {reference:?} is not one of {}",
+            crate::media::IMAGE_EXTS.join(", ")
         ));
     }
-    let bytes = fs::read(&src)
-        .map_err(|e| format!("image {rel:?} cannot be read ({}): {e}", src.display()))?;
-    let hash = hex::encode(&Sha256::digest(&bytes)[..6]);
-    let stem = src
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .map(crate::model::slugify)
-        .unwrap_or_default();
-    let stem = stem.strip_suffix(&format!("-{hash}")).unwrap_or(&stem);
-    let stem = if stem.is_empty() { "image" } else { stem };
-    let name = format!("{stem}-{hash}.{ext}");
-    fs::create_dir_all(media_dir)
-        .map_err(|e| format!("cannot create {}: {e}", media_dir.display()))?;
-    let dest = media_dir.join(&name);
-    if !dest.exists() {
-        let tmp = media_dir.join(format!(".{name}.tmp"));
-        fs::write(&tmp, &bytes)
-            .and_then(|_| fs::rename(&tmp, &dest))
-            .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
-    }
-    Ok(format!("/media/{name}"))
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    let bytes = folder
+        .read_rel(&rel, reference, MAX_IMAGE_BYTES)
+        .map_err(|e| format!("image {e}"))?;
+    Pending::image(&file_name, bytes).map_err(|e| format!("image {reference:?} {e}"))
 }
 
 /// Points the Markdown's references to `from` at `to`, in the inline (`](x`, `](<x>`) and reference
@@ -265,12 +298,5 @@ mod tests {
         assert!(is_relative("../x.png"));
         assert!(!is_relative("/media/x.png"));
         assert!(!is_relative("https://x/y.png"));
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("my%20chart.png"), "my chart.png");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%é%"), "%é%");
     }
 }

@@ -409,7 +409,9 @@ fn parse_sources(f: &mut Fields<'_>) -> Result<Vec<Source>, FileError> {
         let Value::Object(mut o) = item else {
             return Err(f.bad(
                 &key,
-                format!("entry {n} must be a table with publisher and url"),
+                format!(
+                    "entry {n} must be a table with a publisher (and url, title, authors, date)"
+                ),
             ));
         };
         let mut text = |k: &str| -> Result<Option<String>, FileError> {
@@ -435,8 +437,10 @@ fn parse_sources(f: &mut Fields<'_>) -> Result<Vec<Source>, FileError> {
         let date = text("date")?;
         let publisher =
             publisher.ok_or_else(|| f.bad(&key, format!("entry {n} has no `publisher`")))?;
-        let url = url.ok_or_else(|| f.bad(&key, format!("entry {n} has no `url`")))?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        // Reporting is often cited by publisher and authors alone (an interview, a book, a print
+        // investigation): the URL is optional, and an empty one means none.
+        let url = url.unwrap_or_default();
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err(f.bad(
                 &key,
                 format!("entry {n}: url {url:?} must start with https:// or http://"),
@@ -559,7 +563,9 @@ pub fn write(post: &Post) -> String {
             .map(|src| {
                 let mut m = toml::Table::new();
                 m.insert("publisher".into(), s(&src.publisher));
-                m.insert("url".into(), s(&src.url));
+                if !src.url.is_empty() {
+                    m.insert("url".into(), s(&src.url));
+                }
                 if !src.title.is_empty() {
                     m.insert("title".into(), s(&src.title));
                 }

@@ -3,9 +3,11 @@
 //! format of `jarida import` / `jarida export`. Owns the `posts`, `post_authors`, `post_tags`, `sources`,
 //! `corrections` and `content_version` tables.
 
+pub mod confined;
 pub mod folder;
 pub mod frontmatter;
 pub mod markdown;
+pub mod media;
 pub mod model;
 pub mod repo;
 

@@ -93,6 +93,8 @@ pub struct Source {
     pub authors: String,
     #[serde(default)]
     pub title: String,
+    /// Empty when the source has no address (an interview, a book, a print edition).
+    #[serde(default)]
     pub url: String,
     /// `YYYY-MM-DD` when known.
     #[serde(default)]

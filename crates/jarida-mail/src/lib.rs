@@ -67,9 +67,15 @@ pub struct Message {
 impl Message {
     /// The message as RFC 5322 bytes with CRLF line endings.
     pub fn to_bytes(&self) -> Result<Vec<u8>, MailError> {
-        let mut b = MessageBuilder::new()
-            .from((self.from_name.as_str(), self.from_address.as_str()))
-            .to((self.to_name.as_str(), self.to_address.as_str()))
+        let mut b =
+            MessageBuilder::new().from((self.from_name.as_str(), self.from_address.as_str()));
+        // A reader with no name yet gets `To: address`, not `To: "" <address>`.
+        b = if self.to_name.trim().is_empty() {
+            b.to(self.to_address.as_str())
+        } else {
+            b.to((self.to_name.as_str(), self.to_address.as_str()))
+        };
+        let mut b = b
             .subject(self.subject.as_str())
             .text_body(self.text.as_str());
         if let Some(r) = &self.reply_to {
@@ -149,18 +155,75 @@ impl Transport {
     /// Sends one message to `to` with `from` as the envelope sender (the Return-Path).
     pub async fn send(&self, envelope_from: &str, to: &str, bytes: &[u8]) -> Result<(), MailError> {
         match self {
-            Transport::Outbox(dir) => write_outbox(dir, bytes).await,
+            Transport::Outbox(dir) => write_outbox(dir, to, bytes).await,
             Transport::Smtp(s) => send_smtp(s, envelope_from, to, bytes).await,
         }
     }
 }
 
-async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<(), MailError> {
+/// A short, stable stand-in for an address in logs and file names: enough to correlate lines about
+/// one reader, and gone from view with the reader (logs must not hold addresses that erasure cannot
+/// reach).
+pub fn addr_hash(addr: &str) -> String {
+    use aws_lc_rs::digest;
+    let d = digest::digest(&digest::SHA256, addr.trim().to_lowercase().as_bytes());
+    hex::encode(&d.as_ref()[..8])
+}
+
+/// `text` with every email address in it replaced by its [`addr_hash`]: relays quote recipients in
+/// their replies, and those replies end up in logs and delivery records.
+pub fn redact_addresses(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_string();
+    }
+    let is_addr_char = |c: char| c.is_alphanumeric() || "._%+-=!#$&'*/?^`{|}~@".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if let Some(at) = word.find('@')
+            && at > 0
+            && at + 1 < word.len()
+        {
+            out.push_str("addr:");
+            out.push_str(&addr_hash(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if is_addr_char(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The outbox file names of mail to `addr` end with this, so erasing the reader can find them.
+pub fn outbox_suffix(addr: &str) -> String {
+    format!("-{}.eml", addr_hash(addr))
+}
+
+/// Writes a file readable by the owner only (the outbox holds live confirmation links).
+pub async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true).mode(0o600);
+    let mut f = opts.open(path).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut f, bytes).await?;
+    f.sync_data().await
+}
+
+async fn write_outbox(dir: &std::path::Path, to: &str, bytes: &[u8]) -> Result<(), MailError> {
     let now = time::OffsetDateTime::now_utc();
     let name = format!(
-        "{}-{:016x}.eml",
+        "{}-{:016x}{}",
         now.unix_timestamp_nanos(),
-        rand::random::<u64>()
+        rand::random::<u64>(),
+        outbox_suffix(to)
     );
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(&name);
@@ -169,7 +232,7 @@ async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<(), MailErr
         source: e,
     };
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+    write_private(&tmp, bytes).await.map_err(io)?;
     tokio::fs::rename(&tmp, &path).await.map_err(io)?;
     Ok(())
 }

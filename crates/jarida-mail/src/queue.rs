@@ -244,7 +244,7 @@ impl Queue {
                 let permanent = matches!(&error, MailError::Rejected { code, .. } if *code >= 500)
                     || matches!(&error, MailError::Build(_));
                 if permanent || now - job.created_at >= GIVE_UP_SECS {
-                    tracing::error!(to = %job.to, attempts = job.attempts, error = %error, "transactional email failed for good");
+                    tracing::error!(to = %crate::addr_hash(&job.to), attempts = job.attempts, error = %crate::redact_addresses(&error.to_string()), "transactional email failed for good");
                     d.failed += 1;
                     let n = q_exec!(
                         c.conn(),
@@ -259,7 +259,7 @@ impl Queue {
                     (n, "failed")
                 } else {
                     let delay = (60_i64 << (job.attempts - 1).clamp(0, 6)).min(3_600);
-                    tracing::warn!(to = %job.to, attempts = job.attempts, retry_in_s = delay, error = %error, "transactional email deferred");
+                    tracing::warn!(to = %crate::addr_hash(&job.to), attempts = job.attempts, retry_in_s = delay, error = %crate::redact_addresses(&error.to_string()), "transactional email deferred");
                     d.deferred += 1;
                     let n = q_exec!(
                         c.conn(),
@@ -275,7 +275,7 @@ impl Queue {
             }
         };
         if n == 0 {
-            tracing::warn!(to = %job.to, outcome, "a transactional email's lease ran out before its outcome was recorded; another worker holds it");
+            tracing::warn!(to = %crate::addr_hash(&job.to), outcome, "a transactional email's lease ran out before its outcome was recorded; another worker holds it");
         }
         Ok(())
     }

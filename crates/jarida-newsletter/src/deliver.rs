@@ -51,7 +51,7 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     /// Rows claimed at once.
     pub batch: usize,
-    /// Domain of the VERP return path (`b+<token>@<domain>`) and of the mailto unsubscribe address.
+    /// Domain of the VERP return path (`b+<token>@<domain>`).
     pub bounce_domain: String,
     pub dkim: Option<Arc<DkimSigner>>,
     /// How often an idle worker looks for work.
@@ -76,6 +76,9 @@ pub struct Engine {
     pub secret: Vec<u8>,
     pub newsletters: Vec<Newsletter>,
     pub renderer: Renderer,
+    /// Set on a graceful stop: sending halts, rows claimed but not attempted are handed back at
+    /// once (not when their lease runs out), and the messages in flight finish and are recorded.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Counts of an edition's ledger.
@@ -691,7 +694,7 @@ impl Engine {
     /// Works until `stop` turns true: starts due editions, reclaims dead workers' rows and sends.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
-            if *stop.borrow() {
+            if *stop.borrow() || self.is_stopping() {
                 return;
             }
             let busy = match self.tick().await {
@@ -708,6 +711,10 @@ impl Engine {
                 }
             }
         }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// One round of work; `true` when something was sent (so look again at once).
@@ -766,8 +773,20 @@ impl Engine {
         let worker = format!("{:016x}", rand_u64());
         let watch = async {
             let mut renewed = Instant::now();
+            let mut polled = Instant::now();
             loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                if self.is_stopping() {
+                    halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if self.is_stopping() {
+                    halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                if polled.elapsed() < Duration::from_millis(500) {
+                    continue;
+                }
+                polled = Instant::now();
                 if let Ok(cur) = editions::get(&self.db, e.id).await
                     && cur.status != "sending"
                 {
@@ -943,10 +962,9 @@ impl Builder {
         bulk::raw_header(
             &mut m,
             "List-Unsubscribe",
-            &format!(
-                "<{unsubscribe}>, <mailto:u+{token}@{}?subject=unsubscribe>",
-                self.bounce_domain
-            ),
+            // Only the https one-click target: nothing reads mail sent to the bounce domain yet, and
+            // advertising an address that goes unread would lose those unsubscribes.
+            &format!("<{unsubscribe}>"),
         );
         bulk::raw_header(
             &mut m,
@@ -1218,7 +1236,7 @@ impl Pool {
         };
         let r = c.send(from, to, bytes).await;
         if let Err(e) = &r {
-            tracing::debug!(to, error = %e, "relay refused or failed");
+            tracing::debug!(to = %jarida_mail::addr_hash(to), error = %jarida_mail::redact_addresses(&e.to_string()), "relay refused or failed");
         }
         if matches!(r, Err(SendError::Connection(_))) || !c.usable() {
             *guard = None;
@@ -1248,6 +1266,6 @@ fn outcome(j: &Job, result: Result<(), SendError>) -> Outcome {
 async fn write_eml(dir: &std::path::Path, subscriber: i64, bytes: &[u8]) -> std::io::Result<()> {
     let path = dir.join(format!("{subscriber}.eml"));
     let tmp = dir.join(format!(".{subscriber}.eml.tmp"));
-    tokio::fs::write(&tmp, bytes).await?;
+    jarida_mail::write_private(&tmp, bytes).await?;
     tokio::fs::rename(&tmp, &path).await
 }

@@ -4,6 +4,7 @@
 
 pub mod deliver;
 pub mod editions;
+pub mod erasure;
 pub mod render;
 pub mod scheduler;
 

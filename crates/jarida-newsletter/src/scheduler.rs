@@ -94,7 +94,7 @@ pub async fn notify_editors(
             Err(e) => Err(e),
         };
         if let Err(err) = queued {
-            tracing::warn!(to = %addr, error = %err, "telling an editor about a draft");
+            tracing::warn!(to = %jarida_mail::addr_hash(&addr), error = %err, "telling an editor about a draft");
         }
     }
     Ok(())

@@ -113,12 +113,27 @@ impl Db {
     }
 
     pub async fn open_sqlite(path: &Path) -> Result<Db, StoreError> {
+        // The file holds every reader's address: created readable by the owner only (SQLite gives
+        // its -wal and -shm files the same mode).
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
+        }
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted rows are overwritten with zeros, so an erased reader's address does not
+            // linger in free pages of the file.
+            .pragma("secure_delete", "on")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -127,6 +142,19 @@ impl Db {
             .await
             .map_err(StoreError::Connect)?;
         Ok(Db::Sqlite(pool))
+    }
+
+    /// After an erasure: copies the write-ahead log into the database file and truncates it, so
+    /// the log's older page images (which still hold what was deleted) are gone from disk too.
+    /// Best effort: a reader holding an old snapshot can keep the log from being reset, and the
+    /// next checkpoint does it. PostgreSQL has nothing to do here (its WAL is the server's).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if let Db::Sqlite(p) = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await?;
+        }
+        Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {

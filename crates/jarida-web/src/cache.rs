@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -214,43 +214,97 @@ fn accepted(req: &HeaderMap) -> Enc {
     }
 }
 
-/// Pages by request path, valid for one content version.
+/// Pages by request path, valid for one content version, bounded by count and by bytes.
+///
+/// When a bound is reached the least recently used pages go (down to 90% of the bound, so eviction
+/// runs once per many insertions), never the whole cache: a crawler of made-up URLs cannot evict
+/// the pages readers actually ask for. Recency is a tick stamped on an entry under the read lock, so
+/// a hit stays a shared lock and two relaxed atomics (an LRU list would need the write lock on every
+/// hit; the crates that offer byte-weighted caches either do that or evict by frequency, and this is
+/// the forty lines we need).
 pub struct PageCache {
-    pages: RwLock<HashMap<String, std::sync::Arc<Cached>>>,
+    inner: RwLock<Inner>,
     version: AtomicI64,
+    /// Advances on every insertion; a hit stamps its entry with the current value.
+    tick: AtomicU64,
     max_entries: usize,
+    max_bytes: usize,
+}
+
+struct Inner {
+    pages: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+struct Entry {
+    page: Arc<Cached>,
+    used: AtomicU64,
+    size: usize,
+}
+
+impl Cached {
+    /// Memory this page holds, roughly: its bodies and headers.
+    pub fn size(&self) -> usize {
+        self.identity.len()
+            + self.gzip.as_ref().map_or(0, |b| b.len())
+            + self.br.as_ref().map_or(0, |b| b.len())
+            + 3 * 1024
+    }
 }
 
 impl PageCache {
-    pub fn new(version: i64, max_entries: usize) -> PageCache {
+    pub fn new(version: i64, max_entries: usize, max_bytes: usize) -> PageCache {
         PageCache {
-            pages: RwLock::new(HashMap::new()),
+            inner: RwLock::new(Inner {
+                pages: HashMap::new(),
+                bytes: 0,
+            }),
             version: AtomicI64::new(version),
-            max_entries,
+            tick: AtomicU64::new(0),
+            max_entries: max_entries.max(1),
+            max_bytes,
         }
     }
 
-    pub fn get(&self, path: &str) -> Option<std::sync::Arc<Cached>> {
-        self.pages
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(path)
-            .cloned()
+    pub fn get(&self, path: &str) -> Option<Arc<Cached>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let e = inner.pages.get(path)?;
+        e.used
+            .store(self.tick.load(Ordering::Relaxed), Ordering::Relaxed);
+        Some(e.page.clone())
     }
 
     /// Stores a page rendered while the content was at `version`; a page rendered from content that
-    /// has since changed is not kept.
-    pub fn put(&self, path: String, version: i64, page: std::sync::Arc<Cached>) {
-        let mut pages = self.pages.write().unwrap_or_else(|e| e.into_inner());
+    /// has since changed is not kept, nor one larger than a quarter of the byte bound.
+    pub fn put(&self, path: String, version: i64, page: Arc<Cached>) {
+        let size = page.size() + path.len();
+        if size > self.max_bytes / 4 {
+            return;
+        }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if version != self.version.load(Ordering::Acquire) {
             return;
         }
-        if pages.len() >= self.max_entries {
-            // A crude bound, but pages are cheap to rebuild and the set of real paths is small; this
-            // only stops a crawler of made-up pagination URLs from growing memory without limit.
-            pages.clear();
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = Entry {
+            page,
+            used: AtomicU64::new(tick),
+            size,
+        };
+        if let Some(old) = inner.pages.insert(path, entry) {
+            inner.bytes -= old.size;
         }
-        pages.insert(path, page);
+        inner.bytes += size;
+        if inner.pages.len() > self.max_entries || inner.bytes > self.max_bytes {
+            let (entries, bytes) = (self.max_entries * 9 / 10, self.max_bytes / 10 * 9);
+            evict(&mut inner, entries, bytes);
+        }
+    }
+
+    /// Pages held and the bytes they take.
+    pub fn usage(&self) -> (usize, usize) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        (inner.pages.len(), inner.bytes)
     }
 
     pub fn version(&self) -> i64 {
@@ -259,13 +313,34 @@ impl PageCache {
 
     /// Moves to a new content version, dropping every page built from the old one.
     pub fn set_version(&self, version: i64) -> bool {
-        let mut pages = self.pages.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if self.version.swap(version, Ordering::AcqRel) == version {
             return false;
         }
-        pages.clear();
+        inner.pages.clear();
+        inner.bytes = 0;
         true
     }
+}
+
+/// Drops the least recently used pages until at most `entries` pages of at most `bytes` remain.
+fn evict(inner: &mut Inner, entries: usize, bytes: usize) {
+    let mut by_age: Vec<(u64, usize, String)> = inner
+        .pages
+        .iter()
+        .map(|(k, e)| (e.used.load(Ordering::Relaxed), e.size, k.clone()))
+        .collect();
+    by_age.sort_unstable_by_key(|(used, _, _)| *used);
+    let (mut n, mut b) = (inner.pages.len(), inner.bytes);
+    for (_, size, key) in by_age {
+        if n <= entries && b <= bytes {
+            break;
+        }
+        inner.pages.remove(&key);
+        n -= 1;
+        b -= size;
+    }
+    inner.bytes = b;
 }
 
 #[cfg(test)]
@@ -322,8 +397,8 @@ mod tests {
 
     #[test]
     fn stale_pages_are_not_kept() {
-        let cache = PageCache::new(1, 10);
-        let page = std::sync::Arc::new(Cached::new(
+        let cache = PageCache::new(1, 10, 1 << 20);
+        let page = Arc::new(Cached::new(
             StatusCode::OK,
             "text/plain",
             "no-cache",
@@ -335,5 +410,54 @@ mod tests {
         assert!(cache.get("/a").is_none());
         cache.put("/a".into(), 1, page);
         assert!(cache.get("/a").is_none());
+    }
+
+    fn page(n: usize) -> Arc<Cached> {
+        Arc::new(Cached::new(
+            StatusCode::OK,
+            "text/plain",
+            "no-cache",
+            vec![b'x'; n],
+        ))
+    }
+
+    #[test]
+    fn a_flood_evicts_the_least_recently_used_not_everything() {
+        let cache = PageCache::new(1, 100, 1 << 30);
+        cache.put("/en/".into(), 1, page(100));
+        cache.put("/en/story".into(), 1, page(100));
+        for i in 0..1_000 {
+            // Readers keep reading the real pages while a crawler invents URLs.
+            assert!(cache.get("/en/").is_some(), "evicted at {i}");
+            assert!(cache.get("/en/story").is_some(), "evicted at {i}");
+            cache.put(format!("/en/archive/{i}/01/"), 1, page(100));
+        }
+        let (n, _) = cache.usage();
+        assert!(n <= 100, "{n} pages held");
+        assert!(
+            cache.get("/en/archive/999/01/").is_some(),
+            "the newest stays"
+        );
+        assert!(cache.get("/en/archive/0/01/").is_none(), "the oldest went");
+    }
+
+    #[test]
+    fn bounded_by_bytes() {
+        let cache = PageCache::new(1, 1_000_000, 1_000_000);
+        for i in 0..1_000 {
+            cache.put(format!("/p/{i}"), 1, page(10_000));
+        }
+        let (n, bytes) = cache.usage();
+        assert!(bytes <= 1_000_000, "{bytes} bytes held");
+        assert!(n > 10 && n < 100, "{n} pages held");
+        cache.put("/huge".into(), 1, page(600_000));
+        assert!(
+            cache.get("/huge").is_none(),
+            "one page may not take the cache"
+        );
+        // Replacing a page (its compressed twin) accounts for the old size.
+        let before = cache.usage().1;
+        cache.put("/p/999".into(), 1, page(10_000));
+        assert_eq!(cache.usage().1, before);
     }
 }

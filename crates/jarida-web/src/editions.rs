@@ -5,17 +5,18 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use axum::{Router, http::HeaderValue};
 use jarida_newsletter::editions::{self, Edition, LangPart};
 use minijinja::Value;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 
+use crate::api_auth::ApiToken;
 use crate::cache::Cached;
 use crate::public::{Fail, Meta, Out, REVALIDATE, Res, iso};
 use crate::{App, AppRef};
@@ -280,19 +281,6 @@ pub fn api_routes() -> Router<AppRef> {
         .route("/api/v1/editions/{id}/{action}", post(api_action))
 }
 
-fn unauthorized() -> Response {
-    let mut r = (
-        StatusCode::UNAUTHORIZED,
-        Json(
-            json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" }),
-        ),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    r
-}
-
 fn problem(e: jarida_newsletter::NewsletterError) -> Response {
     use jarida_newsletter::NewsletterError as E;
     let (status, kind) = match &e {
@@ -346,14 +334,7 @@ struct ListQuery {
     status: Option<String>,
 }
 
-async fn api_list(
-    State(app): State<AppRef>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    if !crate::subscribe::bearer_ok(&app, &headers) {
-        return unauthorized();
-    }
+async fn api_list(_: ApiToken, State(app): State<AppRef>, Query(q): Query<ListQuery>) -> Response {
     if let Some(s) = &q.status
         && !editions::STATUSES.contains(&s.as_str())
     {
@@ -375,14 +356,7 @@ struct ComposeBody {
     until: Option<String>,
 }
 
-async fn api_compose(
-    State(app): State<AppRef>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if !crate::subscribe::bearer_ok(&app, &headers) {
-        return unauthorized();
-    }
+async fn api_compose(_: ApiToken, State(app): State<AppRef>, body: axum::body::Bytes) -> Response {
     let b: ComposeBody = match optional_json(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -415,10 +389,7 @@ async fn api_compose(
     }
 }
 
-async fn api_get(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    if !crate::subscribe::bearer_ok(&app, &headers) {
-        return unauthorized();
-    }
+async fn api_get(_: ApiToken, State(app): State<AppRef>, Path(id): Path<i64>) -> Response {
     match detail(&app, id).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => problem(e),
@@ -426,14 +397,11 @@ async fn api_get(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i
 }
 
 async fn api_edit(
+    _: ApiToken,
     State(app): State<AppRef>,
-    headers: HeaderMap,
     Path((id, lang)): Path<(i64, String)>,
     body: Result<Json<editions::Edit>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if !crate::subscribe::bearer_ok(&app, &headers) {
-        return unauthorized();
-    }
     let Json(ed) = match body {
         Ok(b) => b,
         Err(e) => return bad("body", e.body_text()),
@@ -454,14 +422,11 @@ struct ActionBody {
 }
 
 async fn api_action(
+    _: ApiToken,
     State(app): State<AppRef>,
-    headers: HeaderMap,
     Path((id, action)): Path<(i64, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    if !crate::subscribe::bearer_ok(&app, &headers) {
-        return unauthorized();
-    }
     let now = OffsetDateTime::now_utc();
     let b: ActionBody = match optional_json(&body) {
         Ok(b) => b,

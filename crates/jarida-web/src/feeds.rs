@@ -68,13 +68,16 @@ fn content_html(app: &App, p: &Post) -> String {
             esc(&app.t(lang, "sources-heading"))
         ));
         for s in &p.sources {
+            let mut item = esc(&s.publisher);
             let label = if s.title.is_empty() { &s.url } else { &s.title };
-            out.push_str(&format!(
-                "<li>{}: <a href=\"{}\">{}</a></li>",
-                esc(&s.publisher),
-                esc(&s.url),
-                esc(label)
-            ));
+            match (s.url.is_empty(), label.is_empty()) {
+                (false, _) => {
+                    item.push_str(&format!(": <a href=\"{}\">{}</a>", esc(&s.url), esc(label)))
+                }
+                (true, false) => item.push_str(&format!(": {}", esc(label))),
+                (true, true) => {}
+            }
+            out.push_str(&format!("<li>{item}</li>"));
         }
         out.push_str("</ul>");
     }

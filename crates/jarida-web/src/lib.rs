@@ -3,11 +3,13 @@
 //! unsubscribe), the page cache and the security headers every response carries.
 //! Depends on the domain crates; nothing depends on it but the binary.
 
+mod api_auth;
 pub mod cache;
 mod editions;
 mod feeds;
 pub mod i18n;
 mod public;
+pub mod server;
 pub mod setup;
 pub mod subscribe;
 pub mod theme;
@@ -54,8 +56,12 @@ pub struct SiteConfig {
     pub providers: Vec<Provider>,
     pub bank_details: String,
     pub media_dir: PathBuf,
+    /// Where mail goes without a relay (erasure removes a reader's files from it).
+    pub outbox_dir: PathBuf,
     pub theme_dir: Option<PathBuf>,
     pub cache_max_entries: usize,
+    /// Most bytes of pages (all encodings) kept in memory.
+    pub cache_max_bytes: usize,
     /// How often each process looks for content changes and scheduled posts that are due.
     pub refresh_every: Duration,
     /// Sender of transactional email (confirmations, preference links).
@@ -68,6 +74,8 @@ pub struct SiteConfig {
     /// Request header a reverse proxy puts the client's address in (`X-Forwarded-For`,
     /// `X-Real-IP`); `None` uses the connecting socket.
     pub client_ip_header: Option<String>,
+    /// Deadline of a request that reads a body from the public (forms, sign-up API).
+    pub request_timeout: Duration,
     /// The configured newsletters (for composing editions through the API).
     pub newsletters: Vec<jarida_newsletter::Newsletter>,
 }
@@ -165,7 +173,7 @@ impl App {
     ) -> anyhow::Result<AppRef> {
         let theme = Theme::load(cfg.theme_dir.as_deref())?;
         let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
-        let cache = PageCache::new(version, cfg.cache_max_entries);
+        let cache = PageCache::new(version, cfg.cache_max_entries, cfg.cache_max_bytes);
         Ok(Arc::new(App {
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
@@ -192,9 +200,18 @@ pub fn router(app: AppRef) -> Router {
     };
     let [csp, nosniff, referrer, frame, coop, permissions] = SECURITY_HEADERS;
     // Plain header layers rather than a middleware function: they add no boxed future to the hot path.
-    let public = Router::new()
+    // Routes that read a body from the public get a deadline, so a client trickling one cannot
+    // hold a handler (the header timeout of `server` covers the request head). The page handler
+    // reads no body and answers from memory; it stays free of a timer per request.
+    let forms = Router::new()
         .merge(setup::routes())
         .merge(subscribe::routes())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            app.cfg.request_timeout,
+        ));
+    let public = Router::new()
+        .merge(forms)
         .fallback(public::handle)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     // Only the authenticated import takes large bodies.

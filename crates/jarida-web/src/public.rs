@@ -623,11 +623,17 @@ struct ListSpec<'a> {
     feed_url: Option<String>,
     other_base: Option<String>,
     kind: Option<&'static str>,
+    /// A listing whose URL comes from a parameter (a month) is a 404 without posts: otherwise
+    /// every made-up month would render, and be cached, as an empty page.
+    empty_is_missing: bool,
 }
 
 async fn listing(app: &App, lang: &str, spec: ListSpec<'_>, page: i64) -> Res {
     let per = app.cfg.per_page;
     let (posts, total) = repo::list(&app.db, &spec.filter, per, (page - 1) * per).await?;
+    if total == 0 && spec.empty_is_missing {
+        return Err(Fail::NotFound(lang.into()));
+    }
     let pagination =
         paginate(total, page, per, &spec.base).map_err(|_| Fail::NotFound(lang.into()))?;
     let at = |base: &str| {
@@ -704,6 +710,7 @@ async fn kind_list(app: &App, lang: &str, kind: Kind, page: i64) -> Res {
         feed_url: Some(format!("/{lang}/{}/feed.xml", kind.plural())),
         other_base: Some(format!("/{}/{}/", other_lang(lang), kind.plural())),
         kind: Some(kind.as_str()),
+        empty_is_missing: false,
     };
     listing(app, lang, spec, page).await
 }
@@ -745,6 +752,7 @@ async fn taxonomy(app: &App, lang: &str, tax: &str, slug: &str, page: i64) -> Re
         feed_url: None,
         other_base: None,
         kind: None,
+        empty_is_missing: true,
     };
     listing(app, lang, spec, page).await
 }
@@ -803,6 +811,7 @@ async fn archive_month(app: &App, lang: &str, y: &str, m: &str, page: i64) -> Re
         feed_url: None,
         other_base: Some(format!("/{}/archive/{y}/{m}/", other_lang(lang))),
         kind: None,
+        empty_is_missing: true,
     };
     listing(app, lang, spec, page).await
 }
@@ -878,7 +887,10 @@ async fn article(app: &App, lang: &str, slug: &str) -> Res {
         .sources
         .iter()
         .map(|s| {
-            let mut v = json!({ "@type": "CreativeWork", "url": s.url, "publisher": { "@type": "Organization", "name": s.publisher } });
+            let mut v = json!({ "@type": "CreativeWork", "publisher": { "@type": "Organization", "name": s.publisher } });
+            if !s.url.is_empty() {
+                v["url"] = json!(s.url);
+            }
             if !s.title.is_empty() {
                 v["name"] = json!(s.title);
             }
@@ -1042,7 +1054,9 @@ pub(crate) fn post_text(app: &App, post: &Post) -> String {
                 line.push_str(&format!(" ({d})"));
             }
             out.push_str(&wrap(&line, "- ", "  "));
-            out.push_str(&format!("  {}\n", s.url));
+            if !s.url.is_empty() {
+                out.push_str(&format!("  {}\n", s.url));
+            }
         }
     }
     out.trim_end().to_string() + "\n"

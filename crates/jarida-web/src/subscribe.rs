@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppRef> {
             get(manage_page).post(manage_post),
         )
         .route(
+            "/{lang}/newsletter/data/{token}",
+            get(data_page).post(data_post),
+        )
+        .route(
             "/newsletter/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe_post),
         )
@@ -55,36 +59,15 @@ pub struct ImportQuery {
     lang: Option<String>,
 }
 
-pub(crate) fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
-    let Some(expected) = &app.cfg.api_token else {
-        return false;
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    // Hashing first makes the comparison's time independent of the lengths too.
-    crate::setup::constant_eq(
-        &Sha256::digest(given.as_bytes()),
-        &Sha256::digest(expected.as_bytes()),
-    )
-}
-
 /// `POST /api/v1/subscribers/import?confirmed=true&lang=en` with the CSV as the body: the same import
 /// as `jarida subscribers import`, answered with its report.
 async fn import_api(
+    // Checked before a byte of the body is read: only the token's holder may send 200 MB.
+    _: crate::api_auth::ApiToken,
     State(app): State<AppRef>,
     axum::extract::Query(q): axum::extract::Query<ImportQuery>,
     req: axum::extract::Request,
 ) -> Response {
-    // The token is checked before a byte of the body is read: only its holder may send 200 MB.
-    if !bearer_ok(&app, req.headers()) {
-        let mut r = (StatusCode::UNAUTHORIZED, Json(json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" }))).into_response();
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
-    }
     let lang = q.lang.unwrap_or_else(|| app.cfg.default_lang.clone());
     if !lang_ok(&lang) {
         return (
@@ -240,18 +223,26 @@ pub struct SignupForm {
     from: String,
 }
 
-/// The reader's address: the socket's, or behind a reverse proxy the one it reports (the rightmost
-/// entry, which is the one our own proxy added).
-fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
+/// The reader's address: the socket's, or behind a reverse proxy the one it reports. The proxy
+/// appends what it saw to whatever the client sent, as the last entry of the last header line (a
+/// client may send its own lines and entries first), so only that rightmost entry is trusted.
+pub(crate) fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
     app.cfg
         .client_ip_header
         .as_deref()
-        .and_then(|h| headers.get(h))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .and_then(|h| forwarded_ip(headers, h))
         .unwrap_or(peer.ip())
         .to_string()
+}
+
+/// The rightmost entry of the last `name` header line, when it is an IP address.
+pub fn forwarded_ip(headers: &HeaderMap, name: &str) -> Option<std::net::IpAddr> {
+    let last = headers.get_all(name).iter().next_back()?;
+    let entry = last.to_str().ok()?.rsplit(',').next()?.trim();
+    entry
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 fn user_agent(h: &HeaderMap) -> Option<String> {
@@ -286,10 +277,15 @@ async fn subscribe_form(
         )
     };
     if !f.website.is_empty() {
-        // A bot filled the honeypot: answer as if all went well and do nothing.
-        return sent(&app, f.email.trim());
+        // A bot filled the honeypot: answer as a person would be answered and do nothing. The page
+        // repeats an address only once it is a valid one, so this path cannot put arbitrary text
+        // on a page of ours either.
+        return match jarida_audience::email::normalize(&f.email) {
+            Ok(addr) => sent(&app, &addr),
+            Err(e) => invalid_address(&app, &lang, &e),
+        };
     }
-    let form_url = if f.from.starts_with(&app.cfg.base_url) {
+    let form_url = if same_site(&app.cfg.base_url, &f.from) {
         f.from.clone()
     } else {
         app.abs(&format!("/{lang}/newsletter/"))
@@ -306,22 +302,11 @@ async fn subscribe_form(
     };
     match subs::admit(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
         Ok(addr) => {
+            let shown = addr.clone();
             record_off_path(&app, s, addr);
-            sent(&app, f.email.trim())
+            sent(&app, &shown)
         }
-        Err(AudienceError::Email(e)) => {
-            let reason = app.t(&lang, email_error_key(&e));
-            let mut extra = BTreeMap::new();
-            extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/"), "label": app.t(&lang, "nav-newsletter") })));
-            message(
-                &app,
-                &lang,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &app.t(&lang, "subscribe-invalid-title"),
-                vec![reason],
-                extra,
-            )
-        }
+        Err(AudienceError::Email(e)) => invalid_address(&app, &lang, &e),
         Err(AudienceError::RateLimited) => message(
             &app,
             &lang,
@@ -332,6 +317,27 @@ async fn subscribe_form(
         ),
         Err(e) => internal(&app, &lang, e),
     }
+}
+
+fn invalid_address(app: &App, lang: &str, e: &EmailError) -> Response {
+    let reason = app.t(lang, email_error_key(e));
+    let mut extra = BTreeMap::new();
+    extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/"), "label": app.t(lang, "nav-newsletter") })));
+    message(
+        app,
+        lang,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &app.t(lang, "subscribe-invalid-title"),
+        vec![reason],
+        extra,
+    )
+}
+
+/// Whether `url` is a page of the site at `base` (same scheme, host and port, and a path under the
+/// base's): `https://news.example.evil/` starts with `https://news.example` but is not ours.
+pub fn same_site(base: &str, url: &str) -> bool {
+    url.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 #[derive(serde::Deserialize)]
@@ -790,24 +796,11 @@ async fn manage_post(
         Ok(s) => s,
         Err(r) => return r,
     };
-    // Repeated `newsletter` fields: parse the form by hand rather than into a struct.
-    let fields: Vec<(String, String)> = url_form(&body);
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+    let form = match LinkForm::checked(&app, &link, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
     };
-    let token = get("csrf");
-    let expected = csrf(&app, &link);
-    if !crate::setup::constant_eq(token.as_bytes(), expected.as_bytes()) {
-        return (
-            StatusCode::FORBIDDEN,
-            "The form expired or did not come from this site. Reload the page.",
-        )
-            .into_response();
-    }
+    let get = |k: &str| form.get(k);
     let now = OffsetDateTime::now_utc();
     match get("action").as_str() {
         "save" => {
@@ -817,10 +810,9 @@ async fn manage_post(
             } else {
                 sub.lang.clone()
             };
-            let newsletters: Vec<i64> = fields
-                .iter()
-                .filter(|(k, _)| k == "newsletter")
-                .filter_map(|(_, v)| v.parse().ok())
+            let newsletters: Vec<i64> = form
+                .all("newsletter")
+                .filter_map(|v| v.parse().ok())
                 .collect();
             let p = subs::Preferences {
                 name: get("name"),
@@ -841,6 +833,123 @@ async fn manage_post(
             Ok(_) => unsubscribed(&app, &lang, &link),
             Err(e) => internal(&app, &lang, e),
         },
+        "download" | "erase" => send_data_link(&app, &lang, &sub, now).await,
+        _ => (StatusCode::BAD_REQUEST, "Unknown action.").into_response(),
+    }
+}
+
+/// Emails the reader a link that works for an hour, on which they can download or erase their
+/// data (see [`subs::data_link_token`]). Counted against the address's daily email limit, so a
+/// forwarded newsletter cannot be used to flood its reader either.
+async fn send_data_link(
+    app: &App,
+    lang: &str,
+    sub: &subs::Subscriber,
+    now: OffsetDateTime,
+) -> Response {
+    let key = format!(
+        "mail-to:{}",
+        jarida_audience::email::fingerprint(&sub.email)
+    );
+    match jarida_audience::throttle::hit(&app.db, &key, 86_400, now.unix_timestamp()).await {
+        Ok(n) if n > app.cfg.limits.per_address_day => {
+            return message(
+                app,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                &app.t(lang, "rate-limited-title"),
+                vec![app.t(lang, "rate-limited-text")],
+                BTreeMap::new(),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return internal(app, lang, e),
+    }
+    let token = subs::data_link_token(
+        &app.secret,
+        sub.id,
+        &sub.email,
+        now.unix_timestamp() + subs::DATA_LINK_SECS,
+    );
+    let url = app.abs(&format!("/{}/newsletter/data/{token}", sub.lang));
+    let msg = transactional(
+        app,
+        &sub.lang,
+        &sub.email,
+        &sub.name,
+        "email-data-subject",
+        "email-data-text",
+        Some(("data-link-button", url)),
+        None,
+        sub.id,
+    );
+    let queued = match msg {
+        Some(m) => enqueue(app, &m).await.map_err(|e| e.to_string()),
+        None => Err("the email could not be built".into()),
+    };
+    if let Err(e) = queued {
+        return internal(app, lang, e);
+    }
+    app.mail.wake();
+    message(
+        app,
+        lang,
+        StatusCode::OK,
+        &app.t(lang, "data-sent-title"),
+        vec![app.t(lang, "data-sent-text")],
+        BTreeMap::new(),
+    )
+}
+
+/// The page behind an emailed data link: download or erase.
+async fn data_page(
+    State(app): State<AppRef>,
+    Path((lang, token)): Path<(String, String)>,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    let sub = match data_linked(&app, &lang, &token).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let meta = Meta::private(app.t(&lang, "data-title"));
+    let mut ctx = app.base(&lang, meta, Some("newsletter"), None);
+    ctx.insert("email", Value::from(sub.email));
+    ctx.insert(
+        "action",
+        Value::from(format!("/{lang}/newsletter/data/{token}")),
+    );
+    ctx.insert("csrf", Value::from(csrf(&app, &token)));
+    page(&app, "data.html", StatusCode::OK, ctx)
+}
+
+async fn data_linked(app: &App, lang: &str, token: &str) -> Result<subs::Subscriber, Response> {
+    match subs::from_data_link(&app.db, &app.secret, token, OffsetDateTime::now_utc()).await {
+        Ok(Some(sub)) => Ok(sub),
+        Ok(None) => Err(token_problem(app, lang, TokenState::Expired)),
+        Err(e) => Err(internal(app, lang, e)),
+    }
+}
+
+async fn data_post(
+    State(app): State<AppRef>,
+    Path((lang, token)): Path<(String, String)>,
+    RawForm(body): RawForm,
+) -> Response {
+    if !lang_ok(&lang) {
+        return not_found(&app);
+    }
+    let sub = match data_linked(&app, &lang, &token).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = match LinkForm::checked(&app, &token, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let now = OffsetDateTime::now_utc();
+    match form.get("action").as_str() {
         "download" => match subs::export_data(&app.db, sub.id).await {
             Ok(data) => {
                 let mut r = (
@@ -862,7 +971,14 @@ async fn manage_post(
             }
             Err(e) => internal(&app, &lang, e),
         },
-        "erase" => match subs::erase(&app.db, sub.id, now).await {
+        "erase" => match jarida_newsletter::erasure::erase_reader(
+            &app.db,
+            sub.id,
+            now,
+            &app.cfg.outbox_dir,
+        )
+        .await
+        {
             Ok(()) => message(
                 &app,
                 &lang,
@@ -874,6 +990,42 @@ async fn manage_post(
             Err(e) => internal(&app, &lang, e),
         },
         _ => (StatusCode::BAD_REQUEST, "Unknown action.").into_response(),
+    }
+}
+
+/// A form posted behind a signed link, its CSRF token checked. Parsed by hand rather than into a
+/// struct because the preference form repeats its `newsletter` field.
+struct LinkForm {
+    fields: Vec<(String, String)>,
+}
+
+impl LinkForm {
+    fn checked(app: &App, link: &str, body: &[u8]) -> Result<LinkForm, Box<Response>> {
+        let form = LinkForm {
+            fields: url_form(body),
+        };
+        if crate::setup::constant_eq(form.get("csrf").as_bytes(), csrf(app, link).as_bytes()) {
+            Ok(form)
+        } else {
+            Err(Box::new(
+                (
+                    StatusCode::FORBIDDEN,
+                    "The form expired or did not come from this site. Reload the page.",
+                )
+                    .into_response(),
+            ))
+        }
+    }
+
+    fn get(&self, name: &str) -> String {
+        self.all(name).next().unwrap_or_default().to_string()
+    }
+
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = default_templates!(
     "setup.html",
     "message.html",
     "manage.html",
+    "data.html",
     "email.html",
     "email.txt",
     "rss.xml",

@@ -300,6 +300,12 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                     b.set_message(format!("{} deferred, {} failed", f.deferred, f.failed));
                 }
             };
+            // Ctrl-C or SIGTERM: stop sending, hand back what was claimed, record what went out.
+            let stopping = engine.stopping.clone();
+            tokio::spawn(async move {
+                jarida::shutdown_signal().await;
+                stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
             // Until nothing is pending or in flight: rows a killed process held come back when
             // their lease runs out, so a restarted `send` finishes what the dead one started.
             loop {
@@ -313,6 +319,10 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 show(&f);
                 if cur.status != "sending" || f.pending + f.sending == 0 {
                     break;
+                }
+                if engine.is_stopping() {
+                    eprintln!("stopped; `jarida editions send {id}` (or a worker) carries on");
+                    return Ok(ExitCode::from(130));
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
@@ -378,10 +388,13 @@ pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(cfg).await?;
     let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
     let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
-    tokio::spawn(mail.clone().run());
-    jarida::spawn_background(engine, mail);
+    let background = jarida::Background::spawn(&db, Some(engine), mail);
     tracing::info!("delivery worker and transactional mail queue running");
-    let _ = tokio::signal::ctrl_c().await;
+    jarida::shutdown_signal().await;
+    tracing::info!("stopping: handing back what was claimed");
+    background
+        .shutdown(std::time::Duration::from_secs(30))
+        .await;
     Ok(ExitCode::SUCCESS)
 }
 

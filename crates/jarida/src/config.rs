@@ -33,6 +33,7 @@ pub struct Config {
     pub site: SiteSection,
     pub support: SupportSection,
     pub cache: CacheSection,
+    pub server: ServerSection,
     pub mail: MailSection,
     pub signup: SignupSection,
     pub api: ApiSection,
@@ -267,8 +268,10 @@ pub struct SupportSection {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheSection {
-    /// Most pages kept in memory before the cache starts over.
+    /// Most pages kept in memory; past it the least recently used go.
     pub max_pages: usize,
+    /// Most megabytes of pages (every encoding) kept in memory; past it the least recently used go.
+    pub max_megabytes: usize,
     /// Seconds between checks for content changes and scheduled posts that are due.
     pub refresh_seconds: u64,
 }
@@ -287,6 +290,7 @@ impl Default for Config {
             site: SiteSection::default(),
             support: SupportSection::default(),
             cache: CacheSection::default(),
+            server: ServerSection::default(),
             mail: MailSection::default(),
             signup: SignupSection::default(),
             api: ApiSection::default(),
@@ -310,10 +314,44 @@ impl Default for SiteSection {
     }
 }
 
+/// What a client may hold of the HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Seconds a connection may take to send a request's headers (or sit idle) before it is closed.
+    pub header_timeout_seconds: u64,
+    /// Seconds a form or API request (its body included) may take before it gets a 408.
+    pub request_timeout_seconds: u64,
+    /// Connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            header_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Config {
+    pub fn server_limits(&self) -> jarida_web::server::Limits {
+        jarida_web::server::Limits {
+            header_timeout: std::time::Duration::from_secs(self.server.header_timeout_seconds),
+            request_timeout: std::time::Duration::from_secs(self.server.request_timeout_seconds),
+            max_connections: self.server.max_connections,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for CacheSection {
     fn default() -> Self {
         CacheSection {
             max_pages: 20_000,
+            max_megabytes: 64,
             refresh_seconds: 2,
         }
     }
@@ -432,8 +470,37 @@ impl Config {
                 format!("{} is not between 1 and 3600", self.cache.refresh_seconds),
             );
         }
+        for (key, v) in [
+            (
+                "server.header_timeout_seconds",
+                self.server.header_timeout_seconds,
+            ),
+            (
+                "server.request_timeout_seconds",
+                self.server.request_timeout_seconds,
+            ),
+        ] {
+            if v == 0 || v > 3600 {
+                return bad(key, format!("{v} is not between 1 and 3600"));
+            }
+        }
+        if self.server.max_connections == 0 || self.server.max_connections > 1_000_000 {
+            return bad(
+                "server.max_connections",
+                format!(
+                    "{} is not between 1 and 1000000",
+                    self.server.max_connections
+                ),
+            );
+        }
         if self.cache.max_pages == 0 {
             return bad("cache.max_pages", "must be at least 1".into());
+        }
+        if self.cache.max_megabytes == 0 || self.cache.max_megabytes > 1 << 20 {
+            return bad(
+                "cache.max_megabytes",
+                format!("{} is not between 1 and 1048576", self.cache.max_megabytes),
+            );
         }
         for (i, p) in self.support.providers.iter().enumerate() {
             if !p.url.starts_with("https://") && !p.url.starts_with("http://") {
@@ -810,10 +877,19 @@ fn flatten(v: &toml::Value) -> Vec<(String, toml::Value)> {
     out
 }
 
+/// Whether a key holds a credential, which `jarida config` never prints (its output ends up in
+/// support requests and terminal scrollback).
+fn is_secret(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    last == "token" || last.ends_with("password") || last.ends_with("secret")
+}
+
 fn show(key: &str, v: &toml::Value) -> String {
     let s = v.to_string();
     if key == "database_url" {
         jarida_store::redact(&s)
+    } else if is_secret(key) && v.as_str().is_some_and(|t| !t.is_empty()) {
+        "\"(set, not shown)\"".into()
     } else {
         s
     }
@@ -859,6 +935,8 @@ pub fn defaults_toml() -> String {
     s
 }
 
+/// Creates the data folder and its parts, readable by the owner only: it holds the database (every
+/// reader's address), the outbox (emails with live links) and the keys.
 pub fn ensure_dirs(cfg: &Config) -> std::io::Result<()> {
     for d in [
         cfg.data_dir.clone(),
@@ -866,7 +944,12 @@ pub fn ensure_dirs(cfg: &Config) -> std::io::Result<()> {
         cfg.data_dir.join("outbox"),
         cfg.data_dir.join("keys"),
     ] {
-        std::fs::create_dir_all(d)?;
+        std::fs::create_dir_all(&d)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+        }
     }
     Ok(())
 }

@@ -41,9 +41,12 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         providers: cfg.support.providers.clone(),
         bank_details: cfg.support.bank_details.clone(),
         media_dir: cfg.media_dir(),
+        outbox_dir: cfg.data_dir.join("outbox"),
         theme_dir: Some(cfg.theme_dir()),
         cache_max_entries: cfg.cache.max_pages,
+        cache_max_bytes: cfg.cache.max_megabytes.saturating_mul(1024 * 1024),
         refresh_every: Duration::from_secs(cfg.cache.refresh_seconds),
+        request_timeout: Duration::from_secs(cfg.server.request_timeout_seconds),
         mail_from_name: if cfg.mail.from_name.is_empty() {
             cfg.site.name_en.clone()
         } else {
@@ -96,38 +99,104 @@ pub async fn engine(
         secret: secret.to_vec(),
         newsletters,
         renderer: jarida_newsletter::render::Renderer::new(Some(&cfg.theme_dir()))?,
+        stopping: Default::default(),
     }))
 }
 
-/// Runs the delivery workers and the cadence scheduler until the process ends.
-pub fn spawn_background(
-    engine: Arc<jarida_newsletter::deliver::Engine>,
-    mail: Arc<jarida_mail::queue::Queue>,
-) {
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let e = engine.clone();
-    tokio::spawn(async move {
-        // The sender is kept alive for the life of the task: stopping means the runtime ends.
-        let _keep = _stop_tx;
-        e.run(stop).await;
-    });
-    tokio::spawn(async move {
-        loop {
-            let now = time::OffsetDateTime::now_utc();
-            if let Err(err) = jarida_newsletter::scheduler::tick(
-                &engine.db,
-                &engine.newsletters,
-                &engine.site,
-                &mail,
-                now,
-            )
-            .await
-            {
-                tracing::error!(error = %err, "newsletter scheduler");
-            }
-            tokio::time::sleep(Duration::from_secs(30)).await;
+/// The background work of a process: delivery, the edition scheduler, the transactional mail queue
+/// and housekeeping. [`Background::shutdown`] stops it so that nothing is left claimed.
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    engine: Option<Arc<jarida_newsletter::deliver::Engine>>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Background {
+    /// Starts the mail queue and housekeeping, and with an engine the delivery workers and the
+    /// cadence scheduler.
+    pub fn spawn(
+        db: &Db,
+        engine: Option<Arc<jarida_newsletter::deliver::Engine>>,
+        mail: Arc<jarida_mail::queue::Queue>,
+    ) -> Background {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        // The mail queue keeps its own leases: a stop between claim and outcome hands the rows
+        // back when the lease ends; aborting it at shutdown loses nothing.
+        tasks.spawn(until_stopped(stopped.clone(), mail.clone().run()));
+        tasks.spawn(until_stopped(stopped.clone(), housekeeping(db.clone())));
+        if let Some(engine) = &engine {
+            tasks.spawn(engine.clone().run(stopped.clone()));
+            let engine = engine.clone();
+            tasks.spawn(until_stopped(stopped, async move {
+                loop {
+                    let now = time::OffsetDateTime::now_utc();
+                    if let Err(err) = jarida_newsletter::scheduler::tick(
+                        &engine.db,
+                        &engine.newsletters,
+                        &engine.site,
+                        &mail,
+                        now,
+                    )
+                    .await
+                    {
+                        tracing::error!(error = %err, "newsletter scheduler");
+                    }
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+            }));
         }
-    });
+        Background {
+            stop,
+            engine,
+            tasks,
+        }
+    }
+
+    /// Stops every task: delivery halts, hands back the rows it claimed but did not attempt, and
+    /// records the messages in flight; the others end at their next await. Waits up to `within`.
+    pub async fn shutdown(mut self, within: Duration) {
+        if let Some(e) = &self.engine {
+            e.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let _ = self.stop.send(true);
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(within, all).await.is_err() {
+            tracing::warn!("background work did not stop in time; its leases hand rows back");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Runs `work` until the stop signal.
+async fn until_stopped(
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    work: impl std::future::Future<Output = ()>,
+) {
+    tokio::select! {
+        _ = work => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+/// Forgets, every hour, what has no reason to be kept (unconfirmed sign-ups past their links,
+/// expired links and their evidence, ended rate-limit windows).
+async fn housekeeping(db: Db) {
+    loop {
+        match jarida_audience::subscribers::purge_expired(&db, time::OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(p) if p != Default::default() => tracing::info!(
+                unconfirmed = p.unconfirmed,
+                links = p.tokens,
+                rate_limits = p.rate_limits,
+                "purged expired records"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired records"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 /// A started server: its address, the setup link if no owner exists yet, and the app it serves.
@@ -136,6 +205,7 @@ pub struct Running {
     pub setup_url: Option<String>,
     pub app: AppRef,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub background: Background,
 }
 
 /// Starts serving on `listener` (bound by the caller, so tests can use port 0).
@@ -153,29 +223,31 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         .await?
         .map(|t| format!("{base}/setup/{t}"));
     jarida_web::spawn_refresher(app.clone());
-    tokio::spawn(app.mail.clone().run());
-    if cfg.delivery.enabled {
-        let engine = engine(cfg, &db, &base).await?;
-        spawn_background(engine, app.mail.clone());
-    }
+    let engine = if cfg.delivery.enabled {
+        Some(engine(cfg, &db, &base).await?)
+    } else {
+        None
+    };
+    let background = Background::spawn(&db, engine, app.mail.clone());
     let router = jarida_web::router(app.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    });
+    let limits = cfg.server_limits();
+    let task = tokio::spawn(jarida_web::server::serve(
+        listener,
+        router,
+        limits,
+        shutdown_signal(),
+    ));
     Ok(Running {
         addr,
         setup_url,
         app: Arc::clone(&app),
         task,
+        background,
     })
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -102,6 +102,14 @@ enum SubscribersCommand {
 }
 
 fn main() -> ExitCode {
+    // Everything this program writes (database, outbox, keys, exports of subscriber lists) is
+    // for its owner alone.
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail and touches no
+    // memory. It runs before any thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let src = Sources {
         explicit: cli.config.is_some(),
@@ -170,6 +178,11 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
                 println!("Create the owner account (one-time link): {url}");
             }
             running.task.await??;
+            // Delivery hands back what it claimed and records what is in flight.
+            running
+                .background
+                .shutdown(std::time::Duration::from_secs(20))
+                .await;
             // Sign-ups answered just before the signal are recorded (and their emails queued)
             // before the process goes.
             if tokio::time::timeout(

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Sink, TestApp, url_with, use_sink};
+use common::{Sink, TestApp, form_field, url_with, use_sink};
 
 fn app_with_sink(tweak: impl FnOnce(&mut jarida::config::Config)) -> (TestApp, Sink) {
     let sink = Sink::start(&[]);
@@ -11,15 +11,6 @@ fn app_with_sink(tweak: impl FnOnce(&mut jarida::config::Config)) -> (TestApp, S
         tweak(c);
     });
     (app, sink)
-}
-
-fn form_field(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\" value=\""))
-        .unwrap_or_else(|| panic!("no {name} field in {html}"))
-        + name.len()
-        + 15;
-    html[at..at + html[at..].find('"').unwrap()].to_string()
 }
 
 #[test]
@@ -144,8 +135,18 @@ fn double_opt_in_preferences_and_one_click_unsubscribe() {
     bad.push(if mpath.ends_with('0') { '1' } else { '0' });
     assert_eq!(app.get(&bad).status, 404, "a forged preference link");
 
-    // Download my data.
-    let data = app.post_form(&mpath, &[("csrf", &csrf), ("action", "download")]);
+    // Download my data: the preference link asks for a fresh emailed link (a forwarded newsletter
+    // must not hand over the reader's data).
+    let asked = app.post_form(&mpath, &[("csrf", &csrf), ("action", "download")]);
+    assert!(
+        asked.text().contains("Check your email"),
+        "{}",
+        asked.text()
+    );
+    let data_mail = &sink.wait_for(stored, 3)[2];
+    let dpath = app.path_of(&url_with(&data_mail.text(), "/newsletter/data/").unwrap());
+    let dcsrf = form_field(&app.get(&dpath).text(), "csrf");
+    let data = app.post_form(&dpath, &[("csrf", &dcsrf), ("action", "download")]);
     assert_eq!(
         data.header("content-type"),
         Some("application/json; charset=utf-8")
@@ -326,6 +327,11 @@ fn erasure_keeps_only_a_suppression_hash() {
     let csrf = form_field(&app.get(&manage).text(), "csrf");
     let r = app.post_form(&manage, &[("csrf", &csrf), ("action", "erase")]);
     assert_eq!(r.status, 200);
+    let data_mail = &sink.wait_for("gone@example.org", 3)[2];
+    let data = app.path_of(&url_with(&data_mail.text(), "/newsletter/data/").unwrap());
+    let csrf = form_field(&app.get(&data).text(), "csrf");
+    let r = app.post_form(&data, &[("csrf", &csrf), ("action", "erase")]);
+    assert_eq!(r.status, 200);
     assert_eq!(
         app.status_of("gone@example.org"),
         None,
@@ -349,7 +355,8 @@ fn erasure_keeps_only_a_suppression_hash() {
             .into_iter()
             .filter(|m| m.rcpt == "gone@example.org")
             .count(),
-        2
+        3,
+        "confirmation, welcome and the data link; nothing after the erasure"
     );
 }
 

@@ -103,6 +103,8 @@ pub struct TestApp {
     pub app: jarida_web::AppRef,
     pub db: Db,
     pub agent: ureq::Agent,
+    /// Delivery, scheduler, mail queue: stopped when the test ends.
+    pub background: Option<jarida::Background>,
     // Dropped last: the server's pool must close before the database goes.
     pub test_db: TestDb,
 }
@@ -169,6 +171,7 @@ impl TestApp {
             app: running.app,
             db,
             agent: agent(),
+            background: Some(running.background),
             test_db,
         }
     }
@@ -263,6 +266,10 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if let Some(bg) = self.background.take() {
+            self.rt
+                .block_on(bg.shutdown(std::time::Duration::from_secs(5)));
+        }
         self.rt.block_on(self.db.close());
     }
 }
@@ -510,6 +517,16 @@ pub fn use_sink(cfg: &mut Config, sink: &Sink) {
     cfg.mail.smtp_port = sink.port;
     cfg.mail.smtp_tls = "none".into();
     cfg.mail.from_address = "newsletter@jarida.example".into();
+}
+
+/// The value of the hidden input `name` in a page.
+pub fn form_field(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        + name.len()
+        + 15;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
 }
 
 /// The first URL in `text` that contains `needle`.
