@@ -40,7 +40,12 @@ pub async fn has_owner(db: &Db) -> Result<bool, jarida_store::StoreError> {
     Ok(n > 0)
 }
 
-/// A fresh setup token when no owner exists (each start replaces the previous one), else `None`.
+/// How long a setup link works. It is printed at start, so it ends up in the service's log; each
+/// start replaces it, creating the owner burns it, and an unused one expires.
+pub const SETUP_LINK_SECS: i64 = 24 * 3600;
+
+/// A fresh setup token when no owner exists (each start replaces the previous one, and it expires
+/// after [`SETUP_LINK_SECS`]), else `None`.
 pub async fn issue_token(db: &Db) -> Result<Option<String>, jarida_store::StoreError> {
     if has_owner(db).await? {
         return Ok(None);
@@ -54,7 +59,11 @@ pub async fn issue_token(db: &Db) -> Result<Option<String>, jarida_store::StoreE
         tx.conn(),
         "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         TOKEN_KEY,
-        token_hash(&token)
+        format!(
+            "{}:{}",
+            token_hash(&token),
+            time::OffsetDateTime::now_utc().unix_timestamp() + SETUP_LINK_SECS
+        )
     )?;
     tx.commit().await?;
     Ok(Some(token))
@@ -71,7 +80,12 @@ async fn token_valid(db: &Db, token: &str) -> Result<bool, jarida_store::StoreEr
         "SELECT value FROM kv WHERE key = $1",
         TOKEN_KEY
     )?;
-    Ok(row.is_some_and(|(h,)| constant_eq(h.as_bytes(), token_hash(token).as_bytes())))
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(row.is_some_and(|(v,)| {
+        let (h, expires) = v.split_once(':').unwrap_or((&v, "0"));
+        constant_eq(h.as_bytes(), token_hash(token).as_bytes())
+            && expires.parse::<i64>().is_ok_and(|e| e > now)
+    }))
 }
 
 /// Secret comparison whose time does not depend on where the inputs differ.

@@ -303,18 +303,27 @@ fn erasure_leaves_no_copy_of_the_address() {
     });
     assert_eq!(counters, 0, "the per-address counter remains");
     if !app.test_db.is_postgres() {
-        for f in std::fs::read_dir(&app.cfg.data_dir).unwrap() {
+        let db_file = app.test_db.url.trim_start_matches("sqlite://");
+        let db_dir = Path::new(db_file).parent().unwrap();
+        let mut scanned = 0;
+        for f in std::fs::read_dir(db_dir).unwrap() {
             let path = f.unwrap().path();
             if !path.is_file() {
                 continue;
             }
             let bytes = std::fs::read(&path).unwrap();
+            scanned += usize::from(path.to_string_lossy().contains("jarida.db"));
             assert!(
                 !bytes.windows(addr.len()).any(|w| w == addr.as_bytes()),
                 "{} still holds the address",
                 path.display()
             );
         }
+        assert!(
+            scanned >= 1,
+            "the database file was not found in {}",
+            db_dir.display()
+        );
     }
 }
 
@@ -567,4 +576,20 @@ fn sources_without_a_url() {
             .text()
             .contains("<bdi>Al-Ayyam</bdi>")
     );
+}
+
+/// Design point 7: the setup link printed at start (and so kept in the service's log) stops working
+/// after a day even while no owner exists.
+#[test]
+fn setup_links_expire() {
+    let app = TestApp::spawn();
+    let link = app.path_of(app.setup_url.as_ref().expect("a setup link"));
+    assert_eq!(app.get(&link).status, 200);
+    assert_eq!(
+        app.sql_exec(
+            "UPDATE kv SET value = substr(value, 1, 64) || ':1' WHERE key = 'setup_token_sha256'"
+        ),
+        1
+    );
+    assert_eq!(app.get(&link).status, 404, "an expired setup link");
 }
