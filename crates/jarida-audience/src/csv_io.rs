@@ -128,12 +128,120 @@ pub fn detect(headers: &[String]) -> Option<(&'static str, Mapping)> {
     Some(("CSV", m))
 }
 
-struct Row {
+/// One reader read from a file.
+pub struct Row {
     line: u64,
     email: String,
     name: String,
     lang: String,
     unsubscribed: bool,
+}
+
+/// Where each field of a row is, once the header has been read: turns a record into a [`Row`]
+/// without touching the database (and so can be tested on any input).
+pub struct Columns {
+    headers: Vec<String>,
+    email: usize,
+    name: Option<usize>,
+    first_name: Option<usize>,
+    last_name: Option<usize>,
+    lang: Option<usize>,
+    unsubscribed: Option<(usize, bool)>,
+}
+
+impl Columns {
+    /// Finds the mapped columns in the header; a column the mapping names but the header lacks is
+    /// an error on line 1.
+    pub fn new(headers: &[String], mapping: &Mapping) -> Result<Columns, AudienceError> {
+        let col = |n: &str| -> Result<usize, AudienceError> {
+            headers
+                .iter()
+                .position(|h| h.trim().trim_start_matches('\u{feff}') == n || norm(h) == norm(n))
+                .ok_or_else(|| AudienceError::Csv {
+                    line: 1,
+                    reason: format!("the header has no column {n:?}"),
+                })
+        };
+        let opt = |n: &Option<String>| n.as_deref().map(col).transpose();
+        Ok(Columns {
+            headers: headers.to_vec(),
+            email: col(&mapping.email)?,
+            name: opt(&mapping.name)?,
+            first_name: opt(&mapping.first_name)?,
+            last_name: opt(&mapping.last_name)?,
+            lang: opt(&mapping.lang)?,
+            unsubscribed: match &mapping.unsubscribed {
+                Some((c, when)) => Some((col(c)?, *when)),
+                None => None,
+            },
+        })
+    }
+
+    /// The reader a record describes, or why it is refused (for `file:line: reason`).
+    pub fn row(
+        &self,
+        record: &csv::ByteRecord,
+        line: u64,
+        default_lang: &str,
+    ) -> Result<Row, String> {
+        if record.len() != self.headers.len() {
+            return Err(format!(
+                "{} fields where the header has {} (check the quoting)",
+                record.len(),
+                self.headers.len()
+            ));
+        }
+        let field = |i: usize| -> Result<&str, String> {
+            std::str::from_utf8(record.get(i).unwrap_or(b""))
+                .map(unneutralize)
+                .map_err(|_| {
+                    format!(
+                        "column {:?} is not UTF-8 text; save the file as UTF-8",
+                        self.headers[i]
+                    )
+                })
+        };
+        let raw_email = field(self.email)?;
+        let email = email::normalize(raw_email).map_err(|e| format!("email {raw_email:?}: {e}"))?;
+        let name = match (self.name, self.first_name) {
+            (Some(i), _) => field(i)?.trim().to_string(),
+            (None, Some(f)) => {
+                let last = match self.last_name {
+                    Some(l) => field(l)?.trim(),
+                    None => "",
+                };
+                format!("{} {last}", field(f)?.trim()).trim().to_string()
+            }
+            _ => String::new(),
+        };
+        let lang = match self.lang {
+            Some(i) => {
+                let l = field(i)?.trim().to_lowercase();
+                let l = l.split(['-', '_']).next().unwrap_or("").to_string();
+                if l == "ar" || l == "en" {
+                    l
+                } else {
+                    default_lang.to_string()
+                }
+            }
+            None => default_lang.to_string(),
+        };
+        let unsubscribed = match self.unsubscribed {
+            Some((i, when)) => {
+                let v = field(i)?.trim().to_lowercase();
+                let truthy = matches!(v.as_str(), "true" | "1" | "yes" | "y");
+                truthy == when
+            }
+            None => false,
+        };
+        Ok(Row {
+            line,
+            email,
+            name: crate::subscribers::clean_text(&name, 200),
+            lang,
+            unsubscribed,
+        })
+    }
 }
 
 /// Imports a CSV stream. `on_batch` is called after each committed batch with the rows read so far.
@@ -171,28 +279,7 @@ pub async fn import<R: Read>(
             ),
         })?,
     };
-    let col = |name: &Option<String>| -> Result<Option<usize>, AudienceError> {
-        match name {
-            None => Ok(None),
-            Some(n) => headers
-                .iter()
-                .position(|h| h.trim().trim_start_matches('\u{feff}') == n || norm(h) == norm(n))
-                .map(Some)
-                .ok_or_else(|| AudienceError::Csv {
-                    line: 1,
-                    reason: format!("the header has no column {n:?}"),
-                }),
-        }
-    };
-    let email_i = col(&Some(mapping.email.clone()))?.expect("named column");
-    let name_i = col(&mapping.name)?;
-    let first_i = col(&mapping.first_name)?;
-    let last_i = col(&mapping.last_name)?;
-    let lang_i = col(&mapping.lang)?;
-    let unsub_i = match &mapping.unsubscribed {
-        Some((c, when)) => col(&Some(c.clone()))?.map(|i| (i, *when)),
-        None => None,
-    };
+    let cols = Columns::new(&headers, &mapping)?;
 
     if !opts.confirmed && opts.confirmation.is_none() {
         return Err(AudienceError::Csv {
@@ -251,71 +338,7 @@ pub async fn import<R: Read>(
         }
         report.rows += 1;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.len() != headers.len() {
-            fail(
-                &mut report,
-                line,
-                format!(
-                    "{} fields where the header has {} (check the quoting)",
-                    record.len(),
-                    headers.len()
-                ),
-            );
-            continue;
-        }
-        let field = |i: usize| -> Result<&str, String> {
-            std::str::from_utf8(record.get(i).unwrap_or(b""))
-                .map(unneutralize)
-                .map_err(|_| {
-                    format!(
-                        "column {:?} is not UTF-8 text; save the file as UTF-8",
-                        headers[i]
-                    )
-                })
-        };
-        let parsed = (|| -> Result<Row, String> {
-            let raw_email = field(email_i)?;
-            let email =
-                email::normalize(raw_email).map_err(|e| format!("email {raw_email:?}: {e}"))?;
-            let name = match (name_i, first_i) {
-                (Some(i), _) => field(i)?.trim().to_string(),
-                (None, Some(f)) => {
-                    let last = match last_i {
-                        Some(l) => field(l)?.trim(),
-                        None => "",
-                    };
-                    format!("{} {last}", field(f)?.trim()).trim().to_string()
-                }
-                _ => String::new(),
-            };
-            let lang = match lang_i {
-                Some(i) => {
-                    let l = field(i)?.trim().to_lowercase();
-                    let l = l.split(['-', '_']).next().unwrap_or("").to_string();
-                    if l == "ar" || l == "en" {
-                        l
-                    } else {
-                        opts.default_lang.clone()
-                    }
-                }
-                None => opts.default_lang.clone(),
-            };
-            let unsubscribed = match unsub_i {
-                Some((i, when)) => {
-                    let v = field(i)?.trim().to_lowercase();
-                    let truthy = matches!(v.as_str(), "true" | "1" | "yes" | "y");
-                    truthy == when
-                }
-                None => false,
-            };
-            Ok(Row {
-                line,
-                email,
-                name: crate::subscribers::clean_text(&name, 200),
-                lang,
-                unsubscribed,
-            })
-        })();
+        let parsed = cols.row(&record, line, &opts.default_lang);
         let row = match parsed {
             Ok(r) => r,
             Err(reason) => {
@@ -743,16 +766,22 @@ pub async fn export<W: std::io::Write>(db: &Db, out: W) -> Result<u64, AudienceE
 /// not become a formula on the operator's machine. [`unneutralize`] undoes it on import, so an
 /// export imports back unchanged.
 pub fn neutralize(cell: String) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    // A cell that already looks neutralized gets a quote too, so that the import's undoing of it
+    // gives back exactly what was exported.
+    if is_formula(&cell) || cell.strip_prefix('\'').is_some_and(is_formula) {
         format!("'{cell}")
     } else {
         cell
     }
 }
 
+fn is_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 fn unneutralize(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        Some(rest) if is_formula(rest) || rest.strip_prefix('\'').is_some_and(is_formula) => rest,
         _ => cell,
     }
 }
@@ -819,5 +848,72 @@ mod tests {
         }
         assert_eq!(super::neutralize("Lina".into()), "Lina");
         assert_eq!(super::unneutralize("'quoted"), "'quoted");
+    }
+}
+
+/// Property tests over what outsiders hand us: any bytes as a CSV file, any text as an address.
+/// `scripts/fuzz` runs them with a million cases each; CI with proptest's default.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn csv_like() -> impl Strategy<Value = Vec<u8>> {
+        let cell = prop_oneof![
+            "[a-zA-Z0-9._%+@=-]{0,20}",
+            "\"[^\"]{0,20}\"",
+            "\"([^\"]|\"\"){0,20}\"?",
+            ".{0,30}",
+            Just("lina@example.org".to_string()),
+            Just("ar-SA".to_string()),
+            Just("true".to_string()),
+        ];
+        let row = prop::collection::vec(cell, 0..6).prop_map(|c| c.join(","));
+        prop_oneof![
+            prop::collection::vec(row, 0..8).prop_map(|rows| {
+                let mut s = String::from("Email Address,First Name,Last Name,Language\n");
+                s.push_str(&rows.join("\r\n"));
+                s.into_bytes()
+            }),
+            prop::collection::vec(any::<u8>(), 0..400),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fuzz_csv_rows(bytes in csv_like()) {
+            let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(&bytes[..]);
+            let Ok(h) = rdr.byte_headers() else { return Ok(()) };
+            let headers: Vec<String> = h.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+            let Some((_, mapping)) = detect(&headers) else { return Ok(()) };
+            let cols = Columns::new(&headers, &mapping).expect("detected columns exist");
+            let mut record = csv::ByteRecord::new();
+            while let Ok(true) = rdr.read_byte_record(&mut record) {
+                if let Ok(row) = cols.row(&record, 2, "en") {
+                    // What is accepted is a normalized address and a known language.
+                    prop_assert_eq!(email::normalize(&row.email).ok(), Some(row.email.clone()));
+                    prop_assert!(row.lang == "en" || row.lang == "ar");
+                    prop_assert!(row.name.chars().count() <= 200);
+                }
+            }
+        }
+
+        #[test]
+        fn fuzz_email_addresses(s in prop_oneof![".{0,80}", "[a-zA-Z0-9.+_-]{0,20}@[a-zA-Z0-9.-]{0,30}"]) {
+            if let Ok(n) = email::normalize(&s) {
+                prop_assert_eq!(email::normalize(&n).ok(), Some(n.clone()), "normalizing is idempotent");
+                prop_assert!(n.len() <= 254 && n.contains('@'));
+            }
+        }
+
+        #[test]
+        fn fuzz_spreadsheet_cells(s in ".{0,40}") {
+            let out = neutralize(s.clone());
+            prop_assert!(!out.starts_with(['=', '+', '-', '@', '\t', '\r']));
+            prop_assert_eq!(unneutralize(&out), s.as_str());
+        }
     }
 }

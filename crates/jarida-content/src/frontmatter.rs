@@ -171,6 +171,14 @@ fn line_at(text: &str, offset: usize) -> usize {
 /// key default from its name as Hugo does (`story.ar.md` is the Arabic version of `story`).
 pub fn parse(text: &str, rel: &Path, now: OffsetDateTime) -> Result<ParsedFile, FileError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // NUL is no character of a text (and PostgreSQL refuses it): CommonMark's replacement.
+    let cleaned;
+    let text = if text.contains('\0') {
+        cleaned = text.replace('\0', "\u{FFFD}");
+        cleaned.as_str()
+    } else {
+        text
+    };
     let mut lines = text.split_inclusive('\n');
     let opener = lines.next().unwrap_or("").trim_end();
     let is_toml = match opener {

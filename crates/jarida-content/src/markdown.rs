@@ -53,6 +53,15 @@ pub fn sanitize(html: &str) -> String {
 
 /// Renders a Markdown body.
 pub fn render(md: &str) -> Rendered {
+    // CommonMark replaces NUL with U+FFFD; comrak does so in its HTML but not in the tree our text
+    // writer walks, and PostgreSQL refuses NUL in text.
+    let cleaned;
+    let md = if md.contains('\0') {
+        cleaned = md.replace('\0', "\u{FFFD}");
+        cleaned.as_str()
+    } else {
+        md
+    };
     let opts = options();
     let arena = Arena::new();
     let root = comrak::parse_document(&arena, md, &opts);

@@ -323,3 +323,61 @@ mod payload_tests {
         assert_eq!(out, b".\r\n");
     }
 }
+
+/// Property tests over what relays send back and what we send them. `scripts/fuzz` runs them with
+/// a million cases each; CI with proptest's default.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use smtp_proto::response::parser::ResponseReceiver;
+
+    use super::*;
+
+    fn replies() -> impl Strategy<Value = Vec<u8>> {
+        let line = (
+            "[0-9]{3}",
+            prop_oneof![Just(" "), Just("-")],
+            prop_oneof![
+                "[245]\\.[0-9]{1,3}\\.[0-9]{1,3} .{0,40}",
+                ".{0,60}",
+                "[ -~]{0,60}",
+            ],
+        )
+            .prop_map(|(c, sep, text)| format!("{c}{sep}{text}\r\n"));
+        prop_oneof![
+            prop::collection::vec(line, 1..4).prop_map(|l| l.concat().into_bytes()),
+            prop::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fuzz_smtp_replies(bytes in replies()) {
+            let mut parser = ResponseReceiver::default();
+            if let Ok(r) = parser.parse(&mut bytes.iter()) {
+                // Whatever the relay said is classified, and a refusal reads back with its code.
+                let e = rejected(r.code, r.esc, &r.message);
+                prop_assert_eq!(e.is_transient(), (400..500).contains(&r.code));
+                prop_assert!(e.reply().starts_with(&r.code.to_string()));
+                let s = sender_refused(r.code, &r.message);
+                prop_assert!(s.is_transient(), "a refused sender is never the reader's fault");
+            }
+        }
+
+        #[test]
+        fn fuzz_data_payload(body in prop::collection::vec(prop_oneof![
+            Just(b'.'), Just(b'\r'), Just(b'\n'), any::<u8>()
+        ], 0..300)) {
+            let mut out = Vec::new();
+            data_payload(&body, &mut out);
+            prop_assert!(out.ends_with(b"\r\n.\r\n") || out == b".\r\n");
+            // No line of the payload but the last is a lone dot: the message cannot end early.
+            let inner = &out[..out.len() - 3];
+            for line in inner.split(|&b| b == b'\n') {
+                prop_assert!(line != b"." && line != b".\r", "{:?}", String::from_utf8_lossy(&out));
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod cache;
 mod editions;
 mod feeds;
 pub mod i18n;
+pub mod page;
 mod public;
 pub mod server;
 pub mod setup;

@@ -19,6 +19,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::cache::Cached;
+use crate::page::{self, FeedFormat, Page};
 use crate::{App, AppRef, feeds};
 
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
@@ -125,115 +126,58 @@ fn decode(seg: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-fn page_no(s: &str) -> Option<i64> {
-    if s.starts_with('0') {
-        return None;
-    }
-    s.parse::<i64>().ok().filter(|n| *n >= 1 && *n <= 100_000)
-}
-
 async fn route(app: &App, path: &str) -> Res {
-    // One spelling per page: `/en/%61rticle` and `/en/article` are the same page, and only the
-    // canonical one is rendered and cached, so made-up spellings cannot fill or churn the cache.
-    let mut canonical = String::with_capacity(path.len());
-    for (i, seg) in path.split('/').enumerate() {
-        if i > 0 {
-            canonical.push('/');
-        }
-        canonical.push_str(&enc(
-            &decode(seg).ok_or_else(|| Fail::NotFound(lang_of(app, path)))?
-        ));
-    }
-    if canonical != path {
-        return Ok(Out::Redirect(canonical));
-    }
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let nf = || Fail::NotFound(lang_of(app, path));
-    match segs.as_slice() {
-        [""] => Ok(Out::Redirect(format!("/{}/", app.cfg.default_lang))),
-        ["robots.txt"] => Ok(Out::Page(robots(app))),
-        ["sitemap.xml"] => feeds::sitemap(app).await,
-        ["static", file] if *file == &app.theme.css_url["/static/".len()..] => {
-            Ok(Out::Page(Cached::new(
-                StatusCode::OK,
-                "text/css; charset=utf-8",
-                IMMUTABLE,
-                app.theme.css.clone(),
-            )))
-        }
-        [lang, rest @ ..] if LANGS.contains(lang) => {
-            let lang = *lang;
-            let section = |s: &str| {
-                matches!(
-                    s,
-                    "reports" | "news" | "designs" | "support" | "newsletter" | "archive"
-                )
+    let css = &app.theme.css_url["/static/".len()..];
+    match page::parse(path, &app.cfg.default_lang, css) {
+        Page::Redirect(to) => Ok(Out::Redirect(to)),
+        Page::NotFound => Err(nf()),
+        Page::Robots => Ok(Out::Page(robots(app))),
+        Page::Sitemap => feeds::sitemap(app).await,
+        Page::Stylesheet => Ok(Out::Page(Cached::new(
+            StatusCode::OK,
+            "text/css; charset=utf-8",
+            IMMUTABLE,
+            app.theme.css.clone(),
+        ))),
+        Page::Home { lang, page } => home(app, lang, page).await,
+        Page::Feed { lang, kind, format } => {
+            let format = match format {
+                FeedFormat::Rss => feeds::Format::Rss,
+                FeedFormat::Atom => feeds::Format::Atom,
+                FeedFormat::Json => feeds::Format::Json,
             };
-            match rest {
-                [] => Ok(Out::Redirect(format!("/{lang}/"))),
-                [""] => home(app, lang, 1).await,
-                ["page", "1", ""] => Ok(Out::Redirect(format!("/{lang}/"))),
-                ["page", n, ""] => home(app, lang, page_no(n).ok_or_else(nf)?).await,
-                ["feed.xml"] => feeds::feed(app, lang, None, feeds::Format::Rss).await,
-                ["atom.xml"] => feeds::feed(app, lang, None, feeds::Format::Atom).await,
-                ["feed.json"] => feeds::feed(app, lang, None, feeds::Format::Json).await,
-                ["support", ""] => support(app, lang),
-                ["newsletter", ""] => newsletter(app, lang).await,
-                ["newsletter", "feed.xml"] => crate::editions::feed(app, lang, false).await,
-                ["newsletter", "atom.xml"] => crate::editions::feed(app, lang, true).await,
-                ["newsletter", n] if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-                    crate::editions::page(app, lang, n).await
-                }
-                ["archive", ""] => archive_index(app, lang).await,
-                ["archive", y, m, ""] => archive_month(app, lang, y, m, 1).await,
-                ["archive", y, m, "page", n, ""] => {
-                    archive_month(app, lang, y, m, page_no(n).ok_or_else(nf)?).await
-                }
-                [s] if section(s) => Ok(Out::Redirect(format!("/{lang}/{s}/"))),
-                [plural, ""] if Kind::from_plural(plural).is_some() => {
-                    kind_list(app, lang, Kind::from_plural(plural).ok_or_else(nf)?, 1).await
-                }
-                [plural, "page", n, ""] if Kind::from_plural(plural).is_some() => {
-                    kind_list(
-                        app,
-                        lang,
-                        Kind::from_plural(plural).ok_or_else(nf)?,
-                        page_no(n).ok_or_else(nf)?,
-                    )
-                    .await
-                }
-                [plural, file] if Kind::from_plural(plural).is_some() => {
-                    let kind = Kind::from_plural(plural);
-                    match *file {
-                        "feed.xml" => feeds::feed(app, lang, kind, feeds::Format::Rss).await,
-                        "atom.xml" => feeds::feed(app, lang, kind, feeds::Format::Atom).await,
-                        "feed.json" => feeds::feed(app, lang, kind, feeds::Format::Json).await,
-                        _ => Err(nf()),
-                    }
-                }
-                [tax @ ("tags" | "authors"), slug, ""] => {
-                    taxonomy(app, lang, tax, &decode(slug).ok_or_else(nf)?, 1).await
-                }
-                [tax @ ("tags" | "authors"), slug, "page", n, ""] => {
-                    taxonomy(
-                        app,
-                        lang,
-                        tax,
-                        &decode(slug).ok_or_else(nf)?,
-                        page_no(n).ok_or_else(nf)?,
-                    )
-                    .await
-                }
-                [slug] if slug.ends_with(".txt") => {
-                    let s = decode(&slug[..slug.len() - 4]).ok_or_else(nf)?;
-                    article_text(app, lang, &s).await
-                }
-                [slug] => article(app, lang, &decode(slug).ok_or_else(nf)?).await,
-                [slug, ""] if !slug.is_empty() => Ok(Out::Redirect(format!("/{lang}/{slug}"))),
-                _ => Err(nf()),
-            }
+            feeds::feed(app, lang, kind, format).await
         }
-        _ => Err(nf()),
+        Page::Support { lang } => support(app, lang),
+        Page::Newsletter { lang } => newsletter(app, lang).await,
+        Page::EditionsFeed { lang, atom } => crate::editions::feed(app, lang, atom).await,
+        Page::Edition { lang, number } => crate::editions::page(app, lang, &number).await,
+        Page::ArchiveIndex { lang } => archive_index(app, lang).await,
+        Page::ArchiveMonth {
+            lang,
+            year,
+            month,
+            page,
+        } => archive_month(app, lang, year, month, page).await,
+        Page::Kind { lang, kind, page } => kind_list(app, lang, kind, page).await,
+        Page::Taxonomy {
+            lang,
+            tags,
+            slug,
+            page,
+        } => {
+            taxonomy(
+                app,
+                lang,
+                if tags { "tags" } else { "authors" },
+                &slug,
+                page,
+            )
+            .await
+        }
+        Page::ArticleText { lang, slug } => article_text(app, lang, &slug).await,
+        Page::Article { lang, slug } => article(app, lang, &slug).await,
     }
 }
 
@@ -777,17 +721,9 @@ async fn archive_index(app: &App, lang: &str) -> Res {
     app.html("archive.html", ctx)
 }
 
-async fn archive_month(app: &App, lang: &str, y: &str, m: &str, page: i64) -> Res {
+async fn archive_month(app: &App, lang: &str, year: i32, month: u8, page: i64) -> Res {
     let nf = || Fail::NotFound(lang.into());
-    if y.len() != 4 || m.len() != 2 {
-        return Err(nf());
-    }
-    let year: i32 = y.parse().map_err(|_| nf())?;
-    let month = m
-        .parse::<u8>()
-        .ok()
-        .and_then(|m| Month::try_from(m).ok())
-        .ok_or_else(nf)?;
+    let month = Month::try_from(month).map_err(|_| nf())?;
     let start = Date::from_calendar_date(year, month, 1).map_err(|_| nf())?;
     let end = if month == Month::December {
         Date::from_calendar_date(year + 1, Month::January, 1)
@@ -795,6 +731,7 @@ async fn archive_month(app: &App, lang: &str, y: &str, m: &str, page: i64) -> Re
         Date::from_calendar_date(year, month.next(), 1)
     }
     .map_err(|_| nf())?;
+    let (y, m) = (format!("{year:04}"), format!("{:02}", month as u8));
     let between = (
         start.with_time(Time::MIDNIGHT).assume_utc(),
         end.with_time(Time::MIDNIGHT).assume_utc(),

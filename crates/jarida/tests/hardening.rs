@@ -593,3 +593,25 @@ fn setup_links_expire() {
     );
     assert_eq!(app.get(&link).status, 404, "an expired setup link");
 }
+
+/// Found by the URL property test: `//%65vil.example` was "canonicalized" into a redirect to
+/// `//evil.example`, which browsers read as another host. No redirect leaves the site.
+#[test]
+fn no_open_redirect_through_path_canonicalization() {
+    let app = TestApp::spawn();
+    for path in [
+        "//%65vil.example",
+        "//%65vil.example/",
+        "/%2F%65vil.example",
+        "//",
+    ] {
+        let r = app.get(path);
+        assert!(
+            r.header("location")
+                .is_none_or(|l| l.starts_with('/') && !l.starts_with("//")),
+            "{path} -> {:?}",
+            r.header("location")
+        );
+    }
+    assert_eq!(app.get("//%65vil.example").status, 404);
+}
