@@ -202,19 +202,19 @@ pub async fn admit(
     s: &Signup,
     limits: Limits,
     now: OffsetDateTime,
+    blocked: &throttle::Blocked,
 ) -> Result<String, AudienceError> {
     let addr = email::normalize(&s.email).map_err(AudienceError::Email)?;
-    if let Some(ip) = &s.ip
-        && throttle::hit(
-            db,
-            &format!("signup-ip:{}", throttle::ip_bucket(ip)),
-            3600,
-            now.unix_timestamp(),
-        )
-        .await?
-            > limits.per_ip_hour
-    {
-        return Err(AudienceError::RateLimited);
+    if let Some(ip) = &s.ip {
+        let key = format!("signup-ip:{}", throttle::ip_bucket(ip));
+        let now_s = now.unix_timestamp();
+        if blocked.contains(&key, 3600, now_s) {
+            return Err(AudienceError::RateLimited);
+        }
+        if throttle::hit(db, &key, 3600, now_s).await? > limits.per_ip_hour {
+            blocked.insert(&key, 3600, now_s);
+            return Err(AudienceError::RateLimited);
+        }
     }
     Ok(addr)
 }

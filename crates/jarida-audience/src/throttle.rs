@@ -23,6 +23,36 @@ pub async fn hit(db: &Db, key: &str, window: i64, now: i64) -> Result<i64, Audie
     Ok(n)
 }
 
+/// Buckets this process has seen go over their limit, and the window in which they did: further
+/// requests from them in that window are refused without a database write. The database counter
+/// stays the one that holds across processes; this only spares it a flood's writes (a flood from
+/// one address would otherwise take SQLite's write lock once per request). Bounded: when full it
+/// starts over, which costs at most one more write per bucket.
+#[derive(Default)]
+pub struct Blocked {
+    buckets: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+const BLOCKED_MAX: usize = 10_000;
+
+impl Blocked {
+    /// Whether `key` went over its limit in the window that contains `now`.
+    pub fn contains(&self, key: &str, window: i64, now: i64) -> bool {
+        let start = now - now.rem_euclid(window);
+        let b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        b.get(key) == Some(&start)
+    }
+
+    pub fn insert(&self, key: &str, window: i64, now: i64) {
+        let start = now - now.rem_euclid(window);
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if b.len() >= BLOCKED_MAX {
+            b.clear();
+        }
+        b.insert(key.to_string(), start);
+    }
+}
+
 /// The bucket an address is limited in: an IPv4 address on its own, an IPv6 address by its /64, which
 /// is what one subscriber line usually gets (limiting single IPv6 addresses would limit nothing).
 pub fn ip_bucket(ip: &str) -> String {

@@ -214,6 +214,10 @@ pub async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Res
     opts.write(true).create(true).truncate(true).mode(0o600);
     let mut f = opts.open(path).await?;
     tokio::io::AsyncWriteExt::write_all(&mut f, bytes).await?;
+    // tokio's file hands writes to a blocking thread: a failed write (a full disk) surfaces only at
+    // the next flush, and `sync_data` alone does not report it. Without this, an empty file was
+    // taken for a written message.
+    tokio::io::AsyncWriteExt::flush(&mut f).await?;
     f.sync_data().await
 }
 
@@ -232,8 +236,14 @@ async fn write_outbox(dir: &std::path::Path, to: &str, bytes: &[u8]) -> Result<(
         source: e,
     };
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    write_private(&tmp, bytes).await.map_err(io)?;
-    tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+    let written = match write_private(&tmp, bytes).await {
+        Ok(()) => tokio::fs::rename(&tmp, &path).await,
+        Err(e) => Err(e),
+    };
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written.map_err(io)?;
     Ok(())
 }
 

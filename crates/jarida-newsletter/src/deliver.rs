@@ -1266,6 +1266,13 @@ fn outcome(j: &Job, result: Result<(), SendError>) -> Outcome {
 async fn write_eml(dir: &std::path::Path, subscriber: i64, bytes: &[u8]) -> std::io::Result<()> {
     let path = dir.join(format!("{subscriber}.eml"));
     let tmp = dir.join(format!(".{subscriber}.eml.tmp"));
-    jarida_mail::write_private(&tmp, bytes).await?;
-    tokio::fs::rename(&tmp, &path).await
+    // A full disk leaves no partial file behind: the row is deferred and written whole later.
+    let written = match jarida_mail::write_private(&tmp, bytes).await {
+        Ok(()) => tokio::fs::rename(&tmp, &path).await,
+        Err(e) => Err(e),
+    };
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written
 }

@@ -113,6 +113,8 @@ pub struct App {
     /// Work that runs after its request was answered (recording sign-ups); a graceful shutdown
     /// waits for it.
     pub after_answer: Arc<Tracker>,
+    /// Addresses over their sign-up limit in this window, refused without a database write.
+    pub blocked: jarida_audience::throttle::Blocked,
 }
 
 /// Counts spawned tasks so that shutdown can wait for them. (tokio-util's `TaskTracker` does this
@@ -178,6 +180,7 @@ impl App {
         Ok(Arc::new(App {
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
+            blocked: Default::default(),
             db,
             cfg,
             theme,

@@ -300,7 +300,15 @@ async fn subscribe_form(
         form_url,
         wording: wording(&app, &lang),
     };
-    match subs::admit(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
+    match subs::admit(
+        &app.db,
+        &s,
+        app.cfg.limits,
+        OffsetDateTime::now_utc(),
+        &app.blocked,
+    )
+    .await
+    {
         Ok(addr) => {
             let shown = addr.clone();
             record_off_path(&app, s, addr);
@@ -383,7 +391,15 @@ async fn subscribe_api(
         form_url: app.abs("/api/v1/subscribers"),
         wording: wording(&app, &lang),
     };
-    match subs::admit(&app.db, &s, app.cfg.limits, OffsetDateTime::now_utc()).await {
+    match subs::admit(
+        &app.db,
+        &s,
+        app.cfg.limits,
+        OffsetDateTime::now_utc(),
+        &app.blocked,
+    )
+    .await
+    {
         Ok(addr) => {
             record_off_path(&app, s, addr);
             (

@@ -900,6 +900,92 @@ fn sigterm_mid_edition_hands_back_claimed_rows_and_records_what_went_out() {
     assert!(count.values().all(|n| *n == 1), "nobody got two copies");
 }
 
+/// The disk holding the outbox fills up during a send (no relay: messages are written there): what
+/// could not be written is deferred, never marked sent, and goes out once there is room; every row
+/// marked sent has its file.
+#[test]
+fn a_full_disk_during_a_send_defers_what_could_not_be_written() {
+    let app = app_with(|_| {});
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..40)
+        .map(|i| (format!("d{i:02}@example.org"), "en"))
+        .collect();
+    add_readers(&app, &readers);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let outbox = app.cfg.data_dir.join("outbox");
+    let copy = tempfile::tempdir().unwrap();
+    let env = format!(
+        "export JARIDA_DATA_DIR={data} JARIDA_DATABASE_URL='{db}' JARIDA_LOG=warn JARIDA_BASE_URL={base} \
+         JARIDA_MAIL__FROM_ADDRESS=newsletter@jarida.example JARIDA_DELIVERY__RETRY_BASE_SECONDS=1",
+        data = app.cfg.data_dir.display(),
+        db = app.test_db.url,
+        base = app.base,
+    );
+    let script = format!(
+        "set -e; mount -t tmpfs -o size=32k tmpfs {outbox}; {env}; cd {dir}; \
+         {bin} editions send {id} > {copy}/stdout 2>&1 || true; cp -a {outbox}/. {copy}/",
+        outbox = outbox.display(),
+        dir = app.dir.path().display(),
+        bin = env!("CARGO_BIN_EXE_jarida"),
+        copy = copy.path().display(),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: Vec<String> = std::fs::read_dir(copy.path().join(format!("edition-{id}")))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        written.iter().all(|n| n.ends_with(".eml")),
+        "no partial file left: {written:?}"
+    );
+    for n in &written {
+        let len = std::fs::metadata(copy.path().join(format!("edition-{id}")).join(n))
+            .unwrap()
+            .len();
+        assert!(
+            len > 1000,
+            "{n} is a truncated message ({len} bytes) marked sent"
+        );
+    }
+    let f = figures(&app, id);
+    assert!(
+        f.sent > 0 && f.sent < 40,
+        "the disk filled up mid-edition: {f:?}"
+    );
+    assert_eq!(
+        f.sent,
+        written.len() as i64,
+        "every row marked sent has its file"
+    );
+    assert_eq!((f.deferred, f.failed), (40 - f.sent, 0), "{f:?}");
+
+    // With room again (the outbox on the real disk), the deferred rows go out.
+    std::thread::sleep(Duration::from_secs(2));
+    let out = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["editions", "send", &id.to_string()])
+        .env("JARIDA_BASE_URL", &app.base)
+        .env("JARIDA_MAIL__FROM_ADDRESS", "newsletter@jarida.example")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = figures(&app, id);
+    assert_eq!((f.sent, f.deferred, f.failed), (40, 0, 0), "{f:?}");
+    assert_eq!(status(&app, id), "sent");
+}
+
 const TOKEN: &str = "0123456789abcdef0123456789abcdef-token";
 
 fn api(
