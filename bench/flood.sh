@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for t in wrk curl sqlite3; do command -v $t >/dev/null || { echo "error: $t is not installed (apt-get install wrk curl sqlite3)" >&2; exit 1; }; done
-SECS="${1:-20}"
+SECS="${1:-25}"
 RATE="${2:-2500}"       # requests per second of each flood
 CONNS=10
 DELAY_MS=$(( 1000 * CONNS / RATE ))

@@ -115,6 +115,9 @@ pub struct App {
     pub after_answer: Arc<Tracker>,
     /// Addresses over their sign-up limit in this window, refused without a database write.
     pub blocked: jarida_audience::throttle::Blocked,
+    /// The "too many requests" page per language, rendered once.
+    pub(crate) rate_limited_pages:
+        [std::sync::OnceLock<axum::body::Bytes>; jarida_content::LANGS.len()],
 }
 
 /// Counts spawned tasks so that shutdown can wait for them. (tokio-util's `TaskTracker` does this
@@ -181,6 +184,7 @@ impl App {
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
             blocked: Default::default(),
+            rate_limited_pages: Default::default(),
             db,
             cfg,
             theme,
