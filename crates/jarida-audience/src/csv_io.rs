@@ -766,9 +766,9 @@ pub async fn export<W: std::io::Write>(db: &Db, out: W) -> Result<u64, AudienceE
 /// not become a formula on the operator's machine. [`unneutralize`] undoes it on import, so an
 /// export imports back unchanged.
 pub fn neutralize(cell: String) -> String {
-    // A cell that already looks neutralized gets a quote too, so that the import's undoing of it
-    // gives back exactly what was exported.
-    if is_formula(&cell) || cell.strip_prefix('\'').is_some_and(is_formula) {
+    // A cell that starts with a quote gets one more, so that the import's undoing of the quote gives
+    // back exactly what was exported.
+    if is_formula(&cell) || cell.starts_with('\'') {
         format!("'{cell}")
     } else {
         cell
@@ -779,9 +779,11 @@ fn is_formula(cell: &str) -> bool {
     cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
 }
 
+/// Undoes [`neutralize`]: one leading quote goes when what follows it would have been quoted. (A
+/// name another tool exported as `'Bob` stays as it is.)
 fn unneutralize(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if is_formula(rest) || rest.strip_prefix('\'').is_some_and(is_formula) => rest,
+        Some(rest) if is_formula(rest) || rest.starts_with('\'') => rest,
         _ => cell,
     }
 }
@@ -848,6 +850,9 @@ mod tests {
         }
         assert_eq!(super::neutralize("Lina".into()), "Lina");
         assert_eq!(super::unneutralize("'quoted"), "'quoted");
+        for cell in ["''=x", "'x", "'''"] {
+            assert_eq!(super::unneutralize(&super::neutralize(cell.into())), cell);
+        }
     }
 }
 

@@ -407,11 +407,28 @@ async fn token_state(
     })
 }
 
-/// Confirms the subscription a token was issued for; single use.
+/// The name to show on a confirmation page: what the sign-up that sent this link typed, else the
+/// record's. The person confirming sees it and may change it before the name is kept.
+pub async fn confirm_name(db: &Db, token: &str) -> Result<String, AudienceError> {
+    let mut c = db.acquire().await?;
+    let row: Option<(String,)> = q_opt!(
+        c.conn(),
+        (String,),
+        "SELECT COALESCE(NULLIF(t.name, ''), s.name) FROM subscriber_tokens t \
+         JOIN subscribers s ON s.id = t.subscriber_id WHERE t.token_sha256 = $1",
+        sha256_hex(token)
+    )?;
+    Ok(row.map(|r| r.0).unwrap_or_default())
+}
+
+/// Confirms the subscription a token was issued for; single use. `name`, when given, is the name
+/// the person confirming chose on the confirmation page (a name typed with a sign-up is only
+/// shown there: whoever typed it may not be the address's owner); without it the name stays.
 pub async fn confirm(
     db: &Db,
     token: &str,
     now: OffsetDateTime,
+    name: Option<&str>,
 ) -> Result<TokenState, AudienceError> {
     let mut tx = db.begin().await?;
     let state = token_state(tx.conn(), token, now).await?;
@@ -432,8 +449,7 @@ pub async fn confirm(
     let changed = q_exec!(
         tx.conn(),
         "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1, \
-           name = COALESCE((SELECT CASE WHEN subscribers.status = 'pending' THEN t.name END \
-                            FROM subscriber_tokens t WHERE t.token_sha256 = $3), name), \
+           name = COALESCE($4, name), \
            lang = COALESCE((SELECT t.lang FROM subscriber_tokens t WHERE t.token_sha256 = $3), lang), \
            consent_at = COALESCE((SELECT t.consent_at FROM subscriber_tokens t WHERE t.token_sha256 = $3), consent_at), \
            consent_ip = (SELECT t.consent_ip FROM subscriber_tokens t WHERE t.token_sha256 = $3), \
@@ -443,7 +459,8 @@ pub async fn confirm(
          WHERE id = $2 AND status IN ('pending', 'unsubscribed')",
         now_s,
         id,
-        sha256_hex(token)
+        sha256_hex(token),
+        name.map(|n| clean_text(n, 200))
     )?;
     // Every other link of this sign-up dies with it; one confirmed after an unsubscribe must not
     // quietly subscribe the reader again.
@@ -727,25 +744,50 @@ pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, Audience
 /// outside the database (outbox files). On SQLite the write-ahead log is then checkpointed so the
 /// deleted rows do not linger in it (the file itself zeroes deleted rows: `secure_delete`).
 pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<String, AudienceError> {
-    let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
     let mut tx = db.begin().await?;
-    suppress(tx.conn(), &sub.email, "erased", now).await?;
+    let email = erase_in(&mut tx, id, now).await?;
+    tx.commit().await?;
+    Ok(email)
+}
+
+/// [`erase`] inside the caller's transaction, so that other holders of the reader's data can be
+/// cleared in the same one.
+pub async fn erase_in(
+    tx: &mut jarida_store::Tx,
+    id: i64,
+    now: OffsetDateTime,
+) -> Result<String, AudienceError> {
+    let sub = email_of(tx.conn(), id)
+        .await?
+        .ok_or(AudienceError::NotFound)?;
+    suppress(tx.conn(), &sub, "erased", now).await?;
     q_exec!(tx.conn(), "DELETE FROM subscribers WHERE id = $1", id)?;
-    jarida_mail::queue::forget(tx.conn(), &sub.email).await?;
+    jarida_mail::queue::forget(tx.conn(), &sub).await?;
     q_exec!(
         tx.conn(),
         "DELETE FROM rate_limits WHERE key = $1",
-        format!("mail-to:{}", email::fingerprint(&sub.email))
+        format!("mail-to:{}", email::fingerprint(&sub))
     )?;
-    tx.commit().await?;
-    Ok(sub.email)
+    Ok(sub)
+}
+
+/// The address of subscriber `id`.
+async fn email_of(c: Conn<'_>, id: i64) -> Result<Option<String>, AudienceError> {
+    Ok(q_opt!(
+        c,
+        (String,),
+        "SELECT email FROM subscribers WHERE id = $1",
+        id
+    )?
+    .map(|r| r.0))
 }
 
 /// What [`purge_expired`] removed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Purged {
-    /// Sign-ups never confirmed whose every link has expired.
-    pub unconfirmed: u64,
+    /// Sign-ups never confirmed whose every link has expired: their addresses, for the caller to
+    /// clear what lies outside the database (outbox files).
+    pub unconfirmed: Vec<String>,
     /// Used or expired links (and the evidence they carried).
     pub tokens: u64,
     /// Rate-limit windows that ended.
@@ -753,20 +795,28 @@ pub struct Purged {
 }
 
 /// Forgets what has no reason to be kept: a sign-up nobody confirmed, once its links have expired
-/// (its record holds a stranger's typing as much as the owner's), used and expired links with their
-/// evidence (a confirmed link's evidence lives on in the record), and ended rate-limit windows
-/// (they hold address hashes and IPs). Readers imported as pending stay: the operator's list.
+/// and a day has passed (its record holds a stranger's typing as much as the owner's), with its
+/// queued mail; used and expired links with their evidence (a confirmed link's evidence lives on in
+/// the record); and ended rate-limit windows (they hold address hashes and IPs). Readers imported as
+/// pending stay: the operator's list.
 pub async fn purge_expired(db: &Db, now: OffsetDateTime) -> Result<Purged, AudienceError> {
     let now_s = now.unix_timestamp();
     let mut tx = db.begin().await?;
-    let unconfirmed = q_exec!(
+    // The day's grace also keeps this away from a sign-up between its record and its token.
+    let gone: Vec<(String,)> = q_all!(
         tx.conn(),
+        (String,),
         "DELETE FROM subscribers WHERE status = 'pending' AND source IN ('form', 'api') \
-         AND confirmed_at IS NULL AND created_at < $1 \
+         AND confirmed_at IS NULL AND created_at < $2 \
          AND NOT EXISTS (SELECT 1 FROM subscriber_tokens t WHERE t.subscriber_id = subscribers.id \
-                         AND t.used_at IS NULL AND t.expires_at >= $1)",
-        now_s
+                         AND t.used_at IS NULL AND t.expires_at >= $1) \
+         RETURNING email",
+        now_s,
+        now_s - 86_400
     )?;
+    for (addr,) in &gone {
+        jarida_mail::queue::forget(tx.conn(), addr).await?;
+    }
     let tokens = q_exec!(
         tx.conn(),
         "DELETE FROM subscriber_tokens WHERE expires_at < $1",
@@ -780,7 +830,7 @@ pub async fn purge_expired(db: &Db, now: OffsetDateTime) -> Result<Purged, Audie
     )?;
     tx.commit().await?;
     Ok(Purged {
-        unconfirmed,
+        unconfirmed: gone.into_iter().map(|r| r.0).collect(),
         tokens,
         rate_limits,
     })

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Why a referenced file was not read. Each names the reference as it was written.
@@ -102,60 +101,82 @@ impl Confined {
     }
 
     /// Reads `rel` (components relative to the root, as [`Confined::resolve`] gives them).
+    ///
+    /// The walk opens one component at a time relative to the folder opened before it, never
+    /// following a link (`O_NOFOLLOW`), so a folder swapped for a link while the import runs cannot
+    /// take the read elsewhere either; the file is opened non-blocking (a FIFO cannot hang the
+    /// import) and checked through its own descriptor.
     pub fn read_rel(&self, rel: &Path, reference: &str, max: u64) -> Result<Vec<u8>, PathError> {
-        let io = |error| PathError::Io {
+        use rustix::fs::{CWD, FileType, Mode, OFlags, fstat, openat};
+        let io = |error: std::io::Error| PathError::Io {
             reference: reference.to_string(),
             error,
         };
-        // Every step is looked at without following links, so neither a linked folder nor a linked
-        // file can take the read elsewhere.
-        let mut cur = self.root.clone();
-        let n = rel.components().count();
-        let mut last = None;
-        for (i, c) in rel.components().enumerate() {
-            let Component::Normal(seg) = c else {
-                return Err(PathError::Escapes(reference.to_string()));
-            };
-            cur.push(seg);
-            let meta = fs::symlink_metadata(&cur).map_err(io)?;
-            if meta.file_type().is_symlink() {
-                return Err(PathError::Symlink {
-                    reference: reference.to_string(),
-                    link: rel
-                        .components()
-                        .take(i + 1)
-                        .collect::<PathBuf>()
-                        .display()
-                        .to_string(),
-                });
-            }
-            if i + 1 < n && !meta.is_dir() {
-                return Err(PathError::NotFile(reference.to_string()));
-            }
-            last = Some(meta);
-        }
-        let Some(meta) = last else {
+        let link = |i: usize| PathError::Symlink {
+            reference: reference.to_string(),
+            link: rel
+                .components()
+                .take(i + 1)
+                .collect::<PathBuf>()
+                .display()
+                .to_string(),
+        };
+        let segs: Vec<&std::ffi::OsStr> = rel
+            .components()
+            .map(|c| match c {
+                Component::Normal(s) => Ok(s),
+                _ => Err(PathError::Escapes(reference.to_string())),
+            })
+            .collect::<Result<_, _>>()?;
+        let Some((last, dirs)) = segs.split_last() else {
             return Err(PathError::Invalid(reference.to_string()));
         };
-        if !meta.is_file() {
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut dir = openat(
+            CWD,
+            &self.root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io(e.into()))?;
+        for (i, seg) in dirs.iter().enumerate() {
+            dir = match openat(&dir, *seg, dir_flags, Mode::empty()) {
+                Ok(d) => d,
+                // A link (ELOOP under O_NOFOLLOW) or not a folder at all.
+                Err(rustix::io::Errno::LOOP) => return Err(link(i)),
+                Err(rustix::io::Errno::NOTDIR) => {
+                    return Err(
+                        match rustix::fs::statat(&dir, *seg, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                        {
+                            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                                link(i)
+                            }
+                            _ => PathError::NotFile(reference.to_string()),
+                        },
+                    );
+                }
+                Err(e) => return Err(io(e.into())),
+            };
+        }
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match openat(&dir, *last, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::LOOP) => return Err(link(dirs.len())),
+            Err(e) => return Err(io(e.into())),
+        };
+        let st = fstat(&fd).map_err(|e| io(e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return Err(PathError::NotFile(reference.to_string()));
         }
-        if meta.len() > max {
+        let len = u64::try_from(st.st_size).unwrap_or(u64::MAX);
+        if len > max {
             return Err(PathError::TooLarge {
                 reference: reference.to_string(),
                 max,
             });
         }
-        let file = fs::File::open(&cur).map_err(io)?;
-        // The file opened must be the one looked at: a link swapped in between is refused.
-        let opened = file.metadata().map_err(io)?;
-        if opened.ino() != meta.ino() || opened.dev() != meta.dev() || !opened.is_file() {
-            return Err(PathError::Symlink {
-                reference: reference.to_string(),
-                link: rel.display().to_string(),
-            });
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        let file = fs::File::from(fd);
+        let mut bytes = Vec::with_capacity(len as usize);
         file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
         if bytes.len() as u64 > max {
             return Err(PathError::TooLarge {
@@ -243,6 +264,19 @@ mod tests {
             d.path().join("posts/inside.png"),
         )
         .unwrap();
+        // A FIFO cannot hang the import: it is opened without blocking and refused.
+        let fifo = d.path().join("posts/pipe.png");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(matches!(
+            c.read(Path::new("posts"), "pipe.png", 100),
+            Err(PathError::NotFile(_))
+        ));
         let from = Path::new("posts");
         for r in ["chart.png", "linked/secret.key", "inside.png"] {
             assert!(

@@ -154,8 +154,10 @@ async fn import_file(
     let mut post = parsed.post;
     let base = rel.parent().unwrap_or(Path::new(""));
 
-    // Relative images: read and checked now, written only after the post has saved.
-    let mut images: Vec<Pending> = Vec::new();
+    // Relative images: read and checked now, written only after the post has saved. Each file is
+    // read once however often (and however spelled) the post names it, and a post's images are
+    // capped in number and in total size, so one file cannot make the import hold gigabytes.
+    let mut images = Images::default();
     for url in markdown::image_urls(&post.body_md) {
         if !is_relative(&url) {
             continue;
@@ -165,18 +167,21 @@ async fn import_file(
             .lines()
             .position(|l| l.contains(&url))
             .map(|i| i + parsed.body_line);
-        let img = read_image(folder, base, &url).map_err(|reason| bad(line, reason))?;
-        post.body_md = rewrite_url(&post.body_md, &url, &img.url());
-        images.push(img);
+        let to = images
+            .add(folder, base, &url)
+            .map_err(|reason| bad(line, reason))?;
+        post.body_md = rewrite_url(&post.body_md, &url, &to);
     }
     if let Some(c) = post.cover.clone()
         && is_relative(&c)
     {
         let line = text.lines().position(|l| l.contains(&c)).map(|i| i + 1);
-        let img = read_image(folder, base, &c).map_err(|reason| bad(line, reason))?;
-        post.cover = Some(img.url());
-        images.push(img);
+        let to = images
+            .add(folder, base, &c)
+            .map_err(|reason| bad(line, reason))?;
+        post.cover = Some(to);
     }
+    let images = images.read;
 
     let mut tx = db.begin().await.map_err(ContentError::from)?;
     let saved = repo::save(tx.conn(), &post, now).await?;
@@ -198,11 +203,49 @@ fn is_relative(url: &str) -> bool {
         || url.starts_with("data:"))
 }
 
-/// Reads an image a post refers to by relative path, confined to the imported folder.
-fn read_image(folder: &Confined, base: &Path, reference: &str) -> Result<Pending, String> {
-    let rel = folder
-        .resolve(base, reference)
-        .map_err(|e| format!("image {e}"))?;
+/// Most images one post may carry, and their total size.
+const MAX_IMAGES_PER_POST: usize = 200;
+const MAX_IMAGE_BYTES_PER_POST: u64 = 200 * 1024 * 1024;
+
+/// The images of one post, each read once.
+#[derive(Default)]
+struct Images {
+    read: Vec<Pending>,
+    by_path: std::collections::HashMap<PathBuf, String>,
+    bytes: u64,
+}
+
+impl Images {
+    /// Reads the image `reference` names (once per file) and returns its media URL.
+    fn add(&mut self, folder: &Confined, base: &Path, reference: &str) -> Result<String, String> {
+        let rel = folder
+            .resolve(base, reference)
+            .map_err(|e| format!("image {e}"))?;
+        if let Some(url) = self.by_path.get(&rel) {
+            return Ok(url.clone());
+        }
+        if self.read.len() >= MAX_IMAGES_PER_POST {
+            return Err(format!(
+                "image {reference:?}: a post may carry at most {MAX_IMAGES_PER_POST} images"
+            ));
+        }
+        let img = read_image(folder, &rel, reference)?;
+        self.bytes += img.bytes.len() as u64;
+        if self.bytes > MAX_IMAGE_BYTES_PER_POST {
+            return Err(format!(
+                "image {reference:?}: the post's images exceed {} MB in all",
+                MAX_IMAGE_BYTES_PER_POST / (1024 * 1024)
+            ));
+        }
+        let url = img.url();
+        self.by_path.insert(rel, url.clone());
+        self.read.push(img);
+        Ok(url)
+    }
+}
+
+/// Reads an image a post refers to by relative path (`rel`, resolved inside the imported folder).
+fn read_image(folder: &Confined, rel: &Path, reference: &str) -> Result<Pending, String> {
     let file_name = rel
         .file_name()
         .and_then(|n| n.to_str())
@@ -219,7 +262,7 @@ fn read_image(folder: &Confined, base: &Path, reference: &str) -> Result<Pending
         ));
     }
     let bytes = folder
-        .read_rel(&rel, reference, MAX_IMAGE_BYTES)
+        .read_rel(rel, reference, MAX_IMAGE_BYTES)
         .map_err(|e| format!("image {e}"))?;
     Pending::image(&file_name, bytes).map_err(|e| format!("image {reference:?} {e}"))
 }

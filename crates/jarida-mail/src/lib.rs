@@ -208,6 +208,37 @@ pub fn outbox_suffix(addr: &str) -> String {
     format!("-{}.eml", addr_hash(addr))
 }
 
+/// Removes the outbox files of mail to `addr`: transactional ones (their names end with
+/// [`outbox_suffix`]) and, in each `edition-*` folder, `edition_file` (a reader's `<id>.eml`).
+pub async fn forget_outbox(
+    outbox: &std::path::Path,
+    addr: &str,
+    edition_file: Option<&str>,
+) -> std::io::Result<()> {
+    let suffix = outbox_suffix(addr);
+    let mut entries = match tokio::fs::read_dir(outbox).await {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ft = entry.file_type().await?;
+        if ft.is_file() && name.ends_with(&suffix) {
+            tokio::fs::remove_file(entry.path()).await?;
+        } else if let Some(f) = edition_file
+            && ft.is_dir()
+            && name.starts_with("edition-")
+        {
+            match tokio::fs::remove_file(entry.path().join(f)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes a file readable by the owner only (the outbox holds live confirmation links).
 pub async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut opts = tokio::fs::OpenOptions::new();

@@ -296,7 +296,7 @@ impl PageCache {
         }
         inner.bytes += size;
         if inner.pages.len() > self.max_entries || inner.bytes > self.max_bytes {
-            let (entries, bytes) = (self.max_entries * 9 / 10, self.max_bytes / 10 * 9);
+            let (entries, bytes) = ((self.max_entries * 9 / 10).max(1), self.max_bytes / 10 * 9);
             evict(&mut inner, entries, bytes);
         }
     }

@@ -28,6 +28,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Connections open at once; past it new ones wait in the listen queue until one closes.
     pub max_connections: usize,
+    /// A connection whose reads or writes make no progress for this long is closed (a client that
+    /// never reads its answer, or stops sending a body).
+    pub stall_timeout: Duration,
     /// How long a graceful stop waits for requests in flight.
     pub drain: Duration,
 }
@@ -38,6 +41,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            stall_timeout: Duration::from_secs(30),
             drain: Duration::from_secs(10),
         }
     }
@@ -81,6 +85,12 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // A client that stops reading (or sending a body) for this long loses its connection: a
+        // thousand of them must not hold every slot by never taking their answers.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.stall_timeout));
+        stream.set_read_timeout(Some(limits.stall_timeout));
+        let stream = Box::pin(stream);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));

@@ -388,7 +388,8 @@ pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(cfg).await?;
     let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
     let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
-    let background = jarida::Background::spawn(&db, Some(engine), mail);
+    let background =
+        jarida::Background::spawn(&db, &cfg.data_dir.join("outbox"), Some(engine), mail);
     tracing::info!("delivery worker and transactional mail queue running");
     jarida::shutdown_signal().await;
     tracing::info!("stopping: handing back what was claimed");

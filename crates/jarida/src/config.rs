@@ -342,6 +342,7 @@ impl Config {
             header_timeout: std::time::Duration::from_secs(self.server.header_timeout_seconds),
             request_timeout: std::time::Duration::from_secs(self.server.request_timeout_seconds),
             max_connections: self.server.max_connections,
+            stall_timeout: std::time::Duration::from_secs(self.server.request_timeout_seconds),
             ..Default::default()
         }
     }

@@ -116,6 +116,7 @@ impl Background {
     /// cadence scheduler.
     pub fn spawn(
         db: &Db,
+        outbox: &std::path::Path,
         engine: Option<Arc<jarida_newsletter::deliver::Engine>>,
         mail: Arc<jarida_mail::queue::Queue>,
     ) -> Background {
@@ -124,7 +125,10 @@ impl Background {
         // The mail queue keeps its own leases: a stop between claim and outcome hands the rows
         // back when the lease ends; aborting it at shutdown loses nothing.
         tasks.spawn(until_stopped(stopped.clone(), mail.clone().run()));
-        tasks.spawn(until_stopped(stopped.clone(), housekeeping(db.clone())));
+        tasks.spawn(until_stopped(
+            stopped.clone(),
+            housekeeping(db.clone(), outbox.to_path_buf()),
+        ));
         if let Some(engine) = &engine {
             tasks.spawn(engine.clone().run(stopped.clone()));
             let engine = engine.clone();
@@ -179,21 +183,33 @@ async fn until_stopped(
     }
 }
 
-/// Forgets, every hour, what has no reason to be kept (unconfirmed sign-ups past their links,
-/// expired links and their evidence, ended rate-limit windows).
-async fn housekeeping(db: Db) {
+/// Forgets, every hour, what has no reason to be kept (unconfirmed sign-ups past their links, with
+/// their outbox files; expired links and their evidence; ended rate-limit windows), and truncates
+/// SQLite's write-ahead log so deleted rows do not linger in it.
+async fn housekeeping(db: Db, outbox: std::path::PathBuf) {
     loop {
         match jarida_audience::subscribers::purge_expired(&db, time::OffsetDateTime::now_utc())
             .await
         {
-            Ok(p) if p != Default::default() => tracing::info!(
-                unconfirmed = p.unconfirmed,
-                links = p.tokens,
-                rate_limits = p.rate_limits,
-                "purged expired records"
-            ),
-            Ok(_) => {}
+            Ok(p) => {
+                for addr in &p.unconfirmed {
+                    if let Err(e) = jarida_mail::forget_outbox(&outbox, addr, None).await {
+                        tracing::warn!(error = %e, "removing a purged sign-up's outbox files");
+                    }
+                }
+                if p != Default::default() {
+                    tracing::info!(
+                        unconfirmed = p.unconfirmed.len(),
+                        links = p.tokens,
+                        rate_limits = p.rate_limits,
+                        "purged expired records"
+                    );
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "purging expired records"),
+        }
+        if let Err(e) = db.checkpoint().await {
+            tracing::debug!(error = %e, "hourly checkpoint");
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -206,6 +222,38 @@ pub struct Running {
     pub app: AppRef,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     pub background: Background,
+    /// Set by Ctrl-C or SIGTERM (or by hand): the server stops accepting and drains.
+    pub stop: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Running {
+    /// Waits for the stop signal, then stops the server and the background work together: the
+    /// server drains its requests while delivery hands back what it claimed. Returns the server's
+    /// result; the background is stopped even when the server failed.
+    pub async fn until_stopped(self, within: Duration) -> std::io::Result<()> {
+        let mut stopped = self.stop.subscribe();
+        let background = self.background;
+        let bg = tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            background.shutdown(within).await;
+        });
+        let served = match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        // A server that ended on its own (an error) stops the rest too.
+        let _ = self.stop.send(true);
+        let _ = bg.await;
+        // Sign-ups answered just before the signal are recorded (and their emails queued) before
+        // the process goes.
+        if tokio::time::timeout(within, self.app.after_answer.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopped with sign-ups still being recorded");
+        }
+        served
+    }
 }
 
 /// Starts serving on `listener` (bound by the caller, so tests can use port 0).
@@ -228,14 +276,25 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     } else {
         None
     };
-    let background = Background::spawn(&db, engine, app.mail.clone());
+    let background = Background::spawn(&db, &cfg.data_dir.join("outbox"), engine, app.mail.clone());
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();
+    // One stop signal for the server and the background work, so that delivery starts handing
+    // back its rows at the signal rather than after the server has drained.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = on_signal.send(true);
+    });
     let task = tokio::spawn(jarida_web::server::serve(
         listener,
         router,
         limits,
-        shutdown_signal(),
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
     ));
     Ok(Running {
         addr,
@@ -243,6 +302,7 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         app: Arc::clone(&app),
         task,
         background,
+        stop,
     })
 }
 

@@ -177,23 +177,10 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
             if let Some(url) = &running.setup_url {
                 println!("Create the owner account (one-time link): {url}");
             }
-            running.task.await??;
-            // Delivery hands back what it claimed and records what is in flight.
+            // The server drains while delivery hands back what it claimed, within ten seconds.
             running
-                .background
-                .shutdown(std::time::Duration::from_secs(20))
-                .await;
-            // Sign-ups answered just before the signal are recorded (and their emails queued)
-            // before the process goes.
-            if tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                running.app.after_answer.idle(),
-            )
-            .await
-            .is_err()
-            {
-                tracing::warn!("stopped with sign-ups still being recorded");
-            }
+                .until_stopped(std::time::Duration::from_secs(10))
+                .await?;
         }
         Command::Migrate => {
             jarida::open(&cfg).await?;

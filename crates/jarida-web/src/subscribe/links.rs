@@ -13,10 +13,18 @@ pub(super) async fn confirm_page(
     }
     match subs::check_confirm(&app.db, &token, OffsetDateTime::now_utc()).await {
         Ok(TokenState::Valid(_)) => {
+            let name = match subs::confirm_name(&app.db, &token).await {
+                Ok(n) => n,
+                Err(e) => return internal(&app, &lang, e),
+            };
             let mut extra = BTreeMap::new();
             extra.insert(
                 "form",
-                ser(json!({ "action": format!("/{lang}/newsletter/confirm/{token}"), "button": app.t(&lang, "confirm-button"), "name": "confirm", "value": "1", "hidden": [] })),
+                ser(json!({
+                    "action": format!("/{lang}/newsletter/confirm/{token}"),
+                    "button": app.t(&lang, "confirm-button"), "name": "confirm", "value": "1", "hidden": [],
+                    "fields": [{ "name": "name", "label": app.t(&lang, "signup-name"), "value": name, "autocomplete": "name" }],
+                })),
             );
             message(
                 &app,
@@ -35,11 +43,17 @@ pub(super) async fn confirm_page(
 pub(super) async fn confirm_post(
     State(app): State<AppRef>,
     Path((lang, token)): Path<(String, String)>,
+    RawForm(body): RawForm,
 ) -> Response {
     if !lang_ok(&lang) {
         return not_found(&app);
     }
-    match subs::confirm(&app.db, &token, OffsetDateTime::now_utc()).await {
+    let fields = url_form(&body);
+    let name = fields
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.as_str());
+    match subs::confirm(&app.db, &token, OffsetDateTime::now_utc(), name).await {
         Ok(TokenState::Valid(id)) => {
             if let Ok(Some(sub)) = subs::by_id(&app.db, id).await {
                 let link = subs::link_token(&app.secret, sub.id, &sub.email);
@@ -332,14 +346,7 @@ pub(super) async fn data_post(
             }
             Err(e) => internal(&app, &lang, e),
         },
-        "erase" => match jarida_newsletter::erasure::erase_reader(
-            &app.db,
-            sub.id,
-            now,
-            &app.cfg.outbox_dir,
-        )
-        .await
-        {
+        "erase" => match erase_tracked(&app, sub.id, now).await {
             Ok(()) => message(
                 &app,
                 &lang,
@@ -464,4 +471,24 @@ pub(super) async fn unsubscribe_post(
         Ok(_) => unsubscribed(&app, &sub.lang, &link),
         Err(e) => internal(&app, &sub.lang, e),
     }
+}
+
+/// Erases a reader as tracked work: a request cut off (a timeout, a closed connection) must not
+/// leave the erasure half-done between the database and the outbox.
+async fn erase_tracked(
+    app: &App,
+    id: i64,
+    now: OffsetDateTime,
+) -> Result<(), jarida_newsletter::NewsletterError> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let (db, outbox) = (app.db.clone(), app.cfg.outbox_dir.clone());
+    app.after_answer.spawn(async move {
+        let r = jarida_newsletter::erasure::erase_reader(&db, id, now, &outbox).await;
+        let _ = done.send(r);
+    });
+    result.await.unwrap_or_else(|_| {
+        Err(jarida_newsletter::NewsletterError::Invalid(
+            "the erasure task ended early".into(),
+        ))
+    })
 }
