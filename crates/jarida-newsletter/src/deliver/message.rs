@@ -1,0 +1,140 @@
+//! One reader's message: the VERP envelope, the Message-ID, the headers, the spliced body and the
+//! DKIM signature.
+
+use super::*;
+
+/// The VERP return path of one message; a later bounce names the edition and reader without a lookup.
+pub fn verp(secret: &[u8], bounce_domain: &str, edition: i64, subscriber: i64) -> String {
+    let t = format!("{edition}-{subscriber}");
+    format!(
+        "b+{t}-{}@{bounce_domain}",
+        hmac_hex(secret, &format!("verp\0{t}"), 8)
+    )
+}
+
+/// The same Message-ID every time this edition goes to this reader, so a resent message after a crash
+/// is recognisable as a duplicate.
+pub fn message_id(secret: &[u8], domain: &str, edition: i64, subscriber: i64) -> String {
+    let t = format!("e{edition}.s{subscriber}");
+    format!(
+        "{t}.{}@{domain}",
+        hmac_hex(secret, &format!("message-id\0{t}"), 6)
+    )
+}
+
+/// Everything needed to build one reader's message, owned so that sender tasks can share it.
+pub(super) struct Builder {
+    pub(super) edition_id: i64,
+    pub(super) edition_number: i64,
+    pub(super) nl: Newsletter,
+    pub(super) prepared: Arc<HashMap<String, Prepared>>,
+    pub(super) secret: Vec<u8>,
+    pub(super) site: SiteInfo,
+    pub(super) bounce_domain: String,
+    pub(super) dkim: Option<Arc<DkimSigner>>,
+}
+
+impl Builder {
+    pub(super) fn envelope(&self, subscriber: i64) -> String {
+        verp(
+            &self.secret,
+            &self.bounce_domain,
+            self.edition_id,
+            subscriber,
+        )
+    }
+
+    /// Builds the message of one reader: headers, the spliced body, then the DKIM signature.
+    pub(super) fn build(&self, job: &Job) -> Result<Vec<u8>, NewsletterError> {
+        let nl = &self.nl;
+        let p = self.prepared.get(&job.row.lang).ok_or_else(|| {
+            NewsletterError::Render(format!(
+                "edition has no rendering for language {}",
+                job.row.lang
+            ))
+        })?;
+        let sid = job.row.subscriber_id;
+        let token = jarida_audience::subscribers::link_token(&self.secret, sid, &job.email);
+        let unsubscribe = self.site.abs(&format!("/newsletter/unsubscribe/{token}"));
+        let manage = self
+            .site
+            .abs(&format!("/{}/newsletter/manage/{token}", job.row.lang));
+        let from_domain = nl.from_address.rsplit('@').next().unwrap_or("localhost");
+        let mut m = Vec::with_capacity(p.body.len_hint() + 1024);
+        bulk::address_header(&mut m, "From", &nl.from_name, &nl.from_address);
+        if let Some(r) = &nl.reply_to {
+            bulk::address_header(&mut m, "Reply-To", "", r);
+        }
+        bulk::address_header(
+            &mut m,
+            "To",
+            job.row.name.as_deref().unwrap_or(""),
+            &job.email,
+        );
+        m.extend_from_slice(&p.subject_header);
+        let date = OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        bulk::raw_header(&mut m, "Date", &date);
+        bulk::raw_header(
+            &mut m,
+            "Message-ID",
+            &format!(
+                "<{}>",
+                message_id(&self.secret, from_domain, self.edition_id, sid)
+            ),
+        );
+        bulk::raw_header(&mut m, "MIME-Version", "1.0");
+        bulk::raw_header(
+            &mut m,
+            "List-Id",
+            &format!("{} <{}.{from_domain}>", ascii_phrase(&nl.name), nl.slug),
+        );
+        bulk::raw_header(
+            &mut m,
+            "List-Unsubscribe",
+            // Only the https one-click target: nothing reads mail sent to the bounce domain yet, and
+            // advertising an address that goes unread would lose those unsubscribes.
+            &format!("<{unsubscribe}>"),
+        );
+        bulk::raw_header(
+            &mut m,
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click",
+        );
+        bulk::raw_header(
+            &mut m,
+            "Feedback-ID",
+            &format!(
+                "{}:{}:{}:jarida",
+                self.edition_number, nl.slug, job.row.lang
+            ),
+        );
+        bulk::raw_header(&mut m, "Content-Type", &p.body.content_type());
+        m.extend_from_slice(b"\r\n");
+        let mut values = [""; SLOTS];
+        values[SLOT_UNSUBSCRIBE] = &unsubscribe;
+        values[SLOT_MANAGE] = &manage;
+        p.body.render(&values, &mut m);
+        match &self.dkim {
+            Some(s) => s
+                .sign(&m, OffsetDateTime::now_utc().unix_timestamp())
+                .map_err(|e| NewsletterError::Render(format!("DKIM: {e}"))),
+            None => Ok(m),
+        }
+    }
+}
+
+/// A display name fit for `List-Id` (ASCII phrase); non-ASCII names fall back to the slug's owner.
+pub(super) fn ascii_phrase(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ' || *c == '-')
+        .collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        "Newsletter".into()
+    } else {
+        format!("\"{clean}\"")
+    }
+}

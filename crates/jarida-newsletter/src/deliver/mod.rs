@@ -1,0 +1,212 @@
+//! The delivery engine: a ledger row per (edition, subscriber), frozen when sending starts, drained by
+//! workers in claimed batches over pooled SMTP connections (or into an outbox folder).
+//!
+//! Crash safety rests on three rules. A row is `sending` only while a worker holds its lease; a row is
+//! marked `sent` only after the relay's 250 reply; an edition is marked `sent` only when no row is
+//! pending, sending or deferred. A process killed at any moment leaves at most its leased rows in
+//! `sending`; when the lease runs out, any worker puts them back to `pending`, so nobody is skipped and
+//! only messages that were in flight can go out twice. Claims use `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL (several processes share the work) and `BEGIN IMMEDIATE` on SQLite.
+
+mod ledger;
+mod message;
+mod pool;
+mod worker;
+
+use crate::editions::{self, Edition};
+use crate::render::{Renderer, SLOT_MANAGE, SLOT_UNSUBSCRIBE, SLOTS, SiteInfo};
+use crate::{Fallback, Newsletter, NewsletterError};
+use hmac::{Hmac, Mac};
+use jarida_mail::bulk::{self, BulkBody};
+use jarida_mail::dkim::DkimSigner;
+use jarida_mail::relay::{Connection, SendError};
+use jarida_store::{Db, Dialect, q_all, q_exec, q_one};
+use serde::Serialize;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use message::*;
+pub use message::{message_id, verp};
+use pool::*;
+
+/// One SMTP relay of the pool.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub smtp: jarida_mail::Smtp,
+    pub max_connections: usize,
+}
+
+#[derive(Clone)]
+pub struct DeliveryConfig {
+    /// Empty: messages are written to `<outbox_dir>/edition-<id>/` as `.eml` files.
+    pub relays: Vec<RelayConfig>,
+    pub outbox_dir: PathBuf,
+    /// Messages per second across the process; 0 means no limit.
+    pub rate_per_second: u32,
+    /// Messages in flight to one recipient domain at a time.
+    pub per_domain: usize,
+    /// First retry delay after a 4xx reply; doubled on each attempt.
+    pub retry_base: Duration,
+    /// A deferred message is given up (failed) once this long has passed since its first attempt.
+    pub retry_horizon: Duration,
+    /// How long a claimed row stays reserved to its worker; a dead worker's rows return after it.
+    pub lease: Duration,
+    /// Rows claimed at once.
+    pub batch: usize,
+    /// Domain of the VERP return path (`b+<token>@<domain>`).
+    pub bounce_domain: String,
+    pub dkim: Option<Arc<DkimSigner>>,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryConfig")
+            .field("relays", &self.relays.len())
+            .field("rate_per_second", &self.rate_per_second)
+            .field("dkim", &self.dkim.is_some())
+            .finish()
+    }
+}
+
+/// Everything a worker needs.
+pub struct Engine {
+    pub db: Db,
+    pub cfg: DeliveryConfig,
+    pub site: SiteInfo,
+    pub secret: Vec<u8>,
+    pub newsletters: Vec<Newsletter>,
+    pub renderer: Renderer,
+    /// Set on a graceful stop: sending halts, rows claimed but not attempted are handed back at
+    /// once (not when their lease runs out), and the messages in flight finish and are recorded.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Counts of an edition's ledger.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Figures {
+    pub recipients: i64,
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub deferred: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub bounced: i64,
+    pub unsubscribed_after: i64,
+}
+
+pub async fn figures(db: &Db, edition: i64) -> Result<Figures, NewsletterError> {
+    let mut pc = db.acquire().await?;
+    let rows: Vec<(String, i64)> = q_all!(
+        pc.conn(),
+        (String, i64),
+        "SELECT state, COUNT(*) FROM deliveries WHERE edition_id = $1 GROUP BY state",
+        edition
+    )?;
+    let mut f = Figures::default();
+    for (state, n) in rows {
+        f.recipients += n;
+        match state.as_str() {
+            "pending" => f.pending = n,
+            "sending" => f.sending = n,
+            "sent" => f.sent = n,
+            "deferred" => f.deferred = n,
+            "failed" => f.failed = n,
+            _ => f.skipped = n,
+        }
+    }
+    (f.bounced,) = q_one!(
+        pc.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state = 'failed' AND last_reply LIKE '5__ 5.1.%'",
+        edition
+    )?;
+    (f.unsubscribed_after,) = q_one!(
+        pc.conn(),
+        (i64,),
+        "SELECT COUNT(DISTINCT ev.subscriber_id) FROM subscriber_events ev \
+         JOIN deliveries d ON d.subscriber_id = ev.subscriber_id AND d.edition_id = $1 AND d.state = 'sent' \
+         WHERE ev.kind = 'unsubscribed' AND ev.at >= d.done_at",
+        edition
+    )?;
+    Ok(f)
+}
+
+/// One claimed row with what is needed to address the message.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Claimed {
+    subscriber_id: i64,
+    lang: String,
+    attempts: i64,
+    first_try_at: Option<i64>,
+    email: Option<String>,
+    name: Option<String>,
+    status: Option<String>,
+    member: Option<i64>,
+}
+
+/// What happened to one message.
+#[derive(Debug)]
+struct Outcome {
+    subscriber_id: i64,
+    attempts: i64,
+    first_try_at: i64,
+    result: Result<(), SendError>,
+}
+
+/// A frozen language of the edition being sent, ready for per-reader splicing.
+struct Prepared {
+    subject_header: Vec<u8>,
+    body: BulkBody,
+}
+
+struct Job {
+    row: Claimed,
+    email: String,
+}
+
+fn hmac_hex(secret: &[u8], msg: &str, bytes: usize) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
+    mac.update(msg.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..bytes])
+}
+
+/// A random id for a worker's claims (no `rand` dependency: the hasher's random keys suffice).
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// A subquery yielding the elements of a JSON array bound as parameter `$n`. Lists of ids go in as one
+/// JSON parameter rather than spliced into the SQL: one SQL text means one prepared statement, where
+/// spliced lists made every claim a new statement for sqlx's per-connection cache to keep (memory
+/// grew with the size of the send).
+fn json_list(db: &Db, n: usize, int: bool) -> String {
+    match (db.dialect(), int) {
+        (Dialect::Sqlite, _) => format!("SELECT value FROM json_each(${n})"),
+        (Dialect::Postgres, true) => {
+            format!("SELECT value::bigint FROM jsonb_array_elements_text(${n}::jsonb)")
+        }
+        (Dialect::Postgres, false) => {
+            format!("SELECT value FROM jsonb_array_elements_text(${n}::jsonb)")
+        }
+    }
+}
+
+fn json_of<T: serde::Serialize>(v: &[T]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
