@@ -107,6 +107,7 @@ fn main() -> ExitCode {
     // SAFETY: umask only sets the process's file-creation mask; it cannot fail and touches no
     // memory. It runs before any thread exists.
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     unsafe {
         libc::umask(0o077);
     }

@@ -2,6 +2,7 @@
 //! an Arabic article at phone and desktop widths: the computed direction must be right and nothing may
 //! overflow the page horizontally. WebDriver is four JSON calls, so this speaks it with the HTTP client
 //! the other tests already use rather than pulling in a WebDriver crate and its async stack.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 

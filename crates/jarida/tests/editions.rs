@@ -1,6 +1,7 @@
 //! Newsletter editions: composition from fixture posts across periods (with corrections and language
 //! routing), editing, and delivery into a real `smtp-sink`: headers, DKIM checked by dkimpy, faults,
 //! suppression, and a send killed mid-edition and restarted.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 

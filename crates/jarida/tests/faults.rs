@@ -1,6 +1,7 @@
 //! Faults from outside the program: the database going away or locked under a running server, and a
 //! disk that fills up during an import. Each ends in an error the reader or operator can see, and
 //! in recovery without a restart or a loss of what was acknowledged.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! outside an imported folder, cache flooding, slow clients, forged client addresses, what erasure
 //! leaves behind, secrets printed, world-readable files, echoed input, and bodies read before the
 //! token is checked.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 

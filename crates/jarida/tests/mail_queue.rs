@@ -1,5 +1,6 @@
 //! The transactional mail queue (confirmation, preference and welcome emails) against real relays:
 //! Postfix's smtp-sink for outages and refusals, aiosmtpd for STARTTLS / implicit TLS with AUTH.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 

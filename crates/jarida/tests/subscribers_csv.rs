@@ -1,4 +1,5 @@
 //! `jarida subscribers import` and `export` against both databases.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 

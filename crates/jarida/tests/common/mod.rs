@@ -2,6 +2,8 @@
 //! database of its own — SQLite by default, a fresh PostgreSQL database when
 //! `JARIDA_TEST_DATABASE_URL` is set.
 #![allow(dead_code)]
+// Test support: a failed set-up step should panic with its cause.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
