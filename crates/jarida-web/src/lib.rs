@@ -4,6 +4,7 @@
 //! Depends on the domain crates; nothing depends on it but the binary.
 
 mod api_auth;
+mod api_editions;
 pub mod cache;
 mod editions;
 mod feeds;
@@ -224,7 +225,7 @@ pub fn router(app: AppRef) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     // Only the authenticated import takes large bodies.
     subscribe::admin_routes()
-        .merge(editions::api_routes())
+        .merge(api_editions::api_routes())
         .merge(public)
         .layer(fixed(csp.0, csp.1))
         .layer(fixed(nosniff.0, nosniff.1))

@@ -1,0 +1,280 @@
+//! The listing pages: home, kinds, tags and authors, the archive, support and the newsletter page.
+
+use super::*;
+
+pub(super) async fn home(app: &App, lang: &str, page: i64) -> Res {
+    let per = app.cfg.per_page;
+    let featured = if page == 1 {
+        let f = Filter {
+            lang: lang.into(),
+            featured: Some(true),
+            ..Default::default()
+        };
+        repo::list(&app.db, &f, 3, 0).await?.0
+    } else {
+        Vec::new()
+    };
+    let skip: Vec<i64> = featured.iter().map(|p| p.id).collect();
+    let f = Filter {
+        lang: lang.into(),
+        ..Default::default()
+    };
+    let (posts, total) = repo::list(&app.db, &f, per, (page - 1) * per).await?;
+    let pagination = paginate(total, page, per, &format!("/{lang}/"))
+        .map_err(|_| Fail::NotFound(lang.into()))?;
+    let path = |l: &str| {
+        if page == 1 {
+            format!("/{l}/")
+        } else {
+            format!("/{l}/page/{page}/")
+        }
+    };
+    let (alternates, x_default) = app.both(path);
+    let meta = Meta {
+        title: if page == 1 { String::new() } else { app.theme.i18n.t(lang, "page-of", &[("page", page.into()), ("pages", pagination.pages.into())]) },
+        description: app.cfg.description(lang).to_string(),
+        canonical: app.abs(&path(lang)),
+        alternates,
+        x_default,
+        jsonld: (page == 1).then(|| jsonld(&json!({
+            "@context": "https://schema.org",
+            "@type": "WebSite",
+            "name": app.cfg.name(lang),
+            "url": app.abs(&format!("/{lang}/")),
+            "inLanguage": lang,
+            "publisher": { "@type": "NewsMediaOrganization", "name": app.cfg.name(lang), "url": app.cfg.base_url },
+        }))),
+        ..Default::default()
+    };
+    let mut ctx = app.base(lang, meta, Some("home"), Some(path(other_lang(lang))));
+    ctx.insert(
+        "featured",
+        crate::ser(featured.iter().map(|p| app.card(p)).collect::<Vec<_>>()),
+    );
+    let posts: Vec<Card> = posts
+        .iter()
+        .filter(|p| !skip.contains(&p.id))
+        .map(|p| app.card(p))
+        .collect();
+    ctx.insert("posts", crate::ser(posts));
+    ctx.insert("pagination", crate::ser(pagination));
+    app.html("home.html", ctx)
+}
+
+pub(super) struct ListSpec<'a> {
+    pub(super) heading: String,
+    pub(super) base: String,
+    pub(super) filter: Filter,
+    pub(super) current: Option<&'a str>,
+    pub(super) feed_url: Option<String>,
+    pub(super) other_base: Option<String>,
+    pub(super) kind: Option<&'static str>,
+    /// A listing whose URL comes from a parameter (a month) is a 404 without posts: otherwise
+    /// every made-up month would render, and be cached, as an empty page.
+    pub(super) empty_is_missing: bool,
+}
+
+pub(super) async fn listing(app: &App, lang: &str, spec: ListSpec<'_>, page: i64) -> Res {
+    let per = app.cfg.per_page;
+    let (posts, total) = repo::list(&app.db, &spec.filter, per, (page - 1) * per).await?;
+    if total == 0 && spec.empty_is_missing {
+        return Err(Fail::NotFound(lang.into()));
+    }
+    let pagination =
+        paginate(total, page, per, &spec.base).map_err(|_| Fail::NotFound(lang.into()))?;
+    let at = |base: &str| {
+        if page == 1 {
+            base.to_string()
+        } else {
+            format!("{base}page/{page}/")
+        }
+    };
+    let (alternates, x_default) = match &spec.other_base {
+        Some(ob) => {
+            let mut v = vec![
+                Alt {
+                    lang: lang.into(),
+                    url: app.abs(&at(&spec.base)),
+                },
+                Alt {
+                    lang: other_lang(lang).into(),
+                    url: app.abs(&at(ob)),
+                },
+            ];
+            v.sort_by(|a, b| a.lang.cmp(&b.lang));
+            let def = v
+                .iter()
+                .find(|a| a.lang == app.cfg.default_lang)
+                .map(|a| a.url.clone());
+            (v, def)
+        }
+        None => (Vec::new(), None),
+    };
+    let title = if page == 1 {
+        spec.heading.clone()
+    } else {
+        format!(
+            "{} · {}",
+            spec.heading,
+            app.theme.i18n.t(
+                lang,
+                "page-of",
+                &[("page", page.into()), ("pages", pagination.pages.into())]
+            )
+        )
+    };
+    let meta = Meta {
+        title,
+        canonical: app.abs(&at(&spec.base)),
+        alternates,
+        x_default,
+        kind: spec.kind,
+        ..Default::default()
+    };
+    let mut ctx = app.base(lang, meta, spec.current, spec.other_base.as_deref().map(at));
+    ctx.insert("heading", Value::from(spec.heading));
+    ctx.insert("total", Value::from(total));
+    ctx.insert("feed_url", crate::ser(&spec.feed_url));
+    ctx.insert(
+        "posts",
+        crate::ser(posts.iter().map(|p| app.card(p)).collect::<Vec<_>>()),
+    );
+    ctx.insert("pagination", crate::ser(pagination));
+    app.html("list.html", ctx)
+}
+
+pub(super) async fn kind_list(app: &App, lang: &str, kind: Kind, page: i64) -> Res {
+    let spec = ListSpec {
+        heading: app.t(lang, &format!("title-{}", kind.plural())),
+        base: format!("/{lang}/{}/", kind.plural()),
+        filter: Filter {
+            lang: lang.into(),
+            kind: Some(kind),
+            ..Default::default()
+        },
+        current: Some(kind.plural()),
+        feed_url: Some(format!("/{lang}/{}/feed.xml", kind.plural())),
+        other_base: Some(format!("/{}/{}/", other_lang(lang), kind.plural())),
+        kind: Some(kind.as_str()),
+        empty_is_missing: false,
+    };
+    listing(app, lang, spec, page).await
+}
+
+pub(super) async fn taxonomy(app: &App, lang: &str, tax: &str, slug: &str, page: i64) -> Res {
+    let what = if tax == "tags" {
+        Taxonomy::Tag
+    } else {
+        Taxonomy::Author
+    };
+    let name = repo::name_of(&app.db, what, lang, slug)
+        .await?
+        .ok_or_else(|| Fail::NotFound(lang.into()))?;
+    let (heading, filter) = match what {
+        Taxonomy::Tag => (
+            app.theme.i18n.t(lang, "tag-title", &[("tag", name.into())]),
+            Filter {
+                lang: lang.into(),
+                tag: Some(slug.into()),
+                ..Default::default()
+            },
+        ),
+        Taxonomy::Author => (
+            app.theme
+                .i18n
+                .t(lang, "author-title", &[("author", name.into())]),
+            Filter {
+                lang: lang.into(),
+                author: Some(slug.into()),
+                ..Default::default()
+            },
+        ),
+    };
+    let spec = ListSpec {
+        heading,
+        base: format!("/{lang}/{tax}/{}/", enc(slug)),
+        filter,
+        current: None,
+        feed_url: None,
+        other_base: None,
+        kind: None,
+        empty_is_missing: true,
+    };
+    listing(app, lang, spec, page).await
+}
+
+pub(super) async fn archive_index(app: &App, lang: &str) -> Res {
+    let months = repo::months(&app.db, lang).await?;
+    let mut ctx = app.section(
+        lang,
+        "archive",
+        app.t(lang, "nav-archive"),
+        String::new(),
+        None,
+    );
+    let list: Vec<_> = months
+        .iter()
+        .map(|(y, m, n)| {
+            let count = if lang == "ar" { crate::i18n::arabic_digits(&n.to_string()) } else { n.to_string() };
+            json!({ "url": format!("/{lang}/archive/{y}/{m:02}/"), "label": app.theme.i18n.month_year(lang, *y, *m), "count": count })
+        })
+        .collect();
+    ctx.insert("months", crate::ser(list));
+    app.html("archive.html", ctx)
+}
+
+pub(super) async fn archive_month(app: &App, lang: &str, year: i32, month: u8, page: i64) -> Res {
+    let nf = || Fail::NotFound(lang.into());
+    let month = Month::try_from(month).map_err(|_| nf())?;
+    let start = Date::from_calendar_date(year, month, 1).map_err(|_| nf())?;
+    let end = if month == Month::December {
+        Date::from_calendar_date(year + 1, Month::January, 1)
+    } else {
+        Date::from_calendar_date(year, month.next(), 1)
+    }
+    .map_err(|_| nf())?;
+    let (y, m) = (format!("{year:04}"), format!("{:02}", month as u8));
+    let between = (
+        start.with_time(Time::MIDNIGHT).assume_utc(),
+        end.with_time(Time::MIDNIGHT).assume_utc(),
+    );
+    let spec = ListSpec {
+        heading: app.theme.i18n.month_year(lang, year, month as u8),
+        base: format!("/{lang}/archive/{y}/{m}/"),
+        filter: Filter {
+            lang: lang.into(),
+            between: Some(between),
+            ..Default::default()
+        },
+        current: None,
+        feed_url: None,
+        other_base: Some(format!("/{}/archive/{y}/{m}/", other_lang(lang))),
+        kind: None,
+        empty_is_missing: true,
+    };
+    listing(app, lang, spec, page).await
+}
+
+pub(super) fn support(app: &App, lang: &str) -> Res {
+    let (title, intro) = (app.t(lang, "support-title"), app.t(lang, "support-intro"));
+    let mut ctx = app.section(lang, "support", title, intro, Some("support"));
+    ctx.insert(
+        "support",
+        crate::ser(json!({ "providers": app.cfg.providers, "bank_details": app.cfg.bank_details })),
+    );
+    app.html("support.html", ctx)
+}
+
+pub(super) async fn newsletter(app: &App, lang: &str) -> Res {
+    let (title, pitch) = (
+        app.t(lang, "nav-newsletter"),
+        app.t(lang, "newsletter-pitch"),
+    );
+    let mut ctx = app.section(lang, "newsletter", title, pitch, Some("newsletter"));
+    ctx.insert("editions", crate::editions::past_links(app, lang).await?);
+    ctx.insert(
+        "editions_feed",
+        Value::from(format!("/{lang}/newsletter/feed.xml")),
+    );
+    app.html("newsletter.html", ctx)
+}
