@@ -267,17 +267,16 @@ pub async fn refresh(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn spawn_refresher(app: AppRef) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(app.cfg.refresh_every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = refresh(&app).await {
-                tracing::warn!(error = %e, "content refresh failed");
-            }
+/// Refreshes this process's view of the content every `cache.refresh_seconds`, until dropped.
+pub async fn refresher(app: AppRef) {
+    let mut tick = tokio::time::interval(app.cfg.refresh_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = refresh(&app).await {
+            tracing::warn!(error = %e, "content refresh failed");
         }
-    })
+    }
 }
 
 /// Any serializable value as a template value.

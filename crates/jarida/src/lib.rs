@@ -157,6 +157,12 @@ impl Background {
         }
     }
 
+    /// Adds a task that runs until the stop signal.
+    pub fn add(&mut self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let stopped = self.stop.subscribe();
+        self.tasks.spawn(until_stopped(stopped, work));
+    }
+
     /// Stops every task: delivery halts, hands back the rows it claimed but did not attempt, and
     /// records the messages in flight; the others end at their next await. Waits up to `within`.
     pub async fn shutdown(mut self, within: Duration) {
@@ -270,13 +276,14 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     let setup_url = jarida_web::setup::issue_token(&db)
         .await?
         .map(|t| format!("{base}/setup/{t}"));
-    jarida_web::spawn_refresher(app.clone());
     let engine = if cfg.delivery.enabled {
         Some(engine(cfg, &db, &base).await?)
     } else {
         None
     };
-    let background = Background::spawn(&db, &cfg.data_dir.join("outbox"), engine, app.mail.clone());
+    let mut background =
+        Background::spawn(&db, &cfg.data_dir.join("outbox"), engine, app.mail.clone());
+    background.add(jarida_web::refresher(app.clone()));
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();
     // One stop signal for the server and the background work, so that delivery starts handing

@@ -901,6 +901,67 @@ fn sigterm_mid_edition_hands_back_claimed_rows_and_records_what_went_out() {
     assert!(count.values().all(|n| *n == 1), "nobody got two copies");
 }
 
+/// `jarida worker` gets SIGTERM while it sends an approved edition: it exits within seconds with no
+/// row left `sending` (leases of a minute: only the hand-back explains it) and every message the
+/// relay took recorded as sent.
+#[test]
+fn sigterm_to_a_worker_mid_edition_leaves_nothing_claimed() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| use_sink(c, &sink));
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..300)
+        .map(|i| (format!("w{i:03}@example.org"), "en"))
+        .collect();
+    add_readers(&app, &readers);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    app.rt
+        .block_on(editions::approve(&app.db, id, OffsetDateTime::now_utc()))
+        .unwrap();
+    let mut cmd = jarida_cmd(app.dir.path(), &app.test_db);
+    cmd.arg("worker")
+        .env("JARIDA_BASE_URL", &app.base)
+        .env("JARIDA_MAIL__SMTP_HOST", "127.0.0.1")
+        .env("JARIDA_MAIL__SMTP_PORT", sink.port.to_string())
+        .env("JARIDA_MAIL__SMTP_TLS", "none")
+        .env("JARIDA_MAIL__FROM_ADDRESS", "newsletter@jarida.example")
+        .env("JARIDA_DELIVERY__RATE_PER_SECOND", "100")
+        .env("JARIDA_DELIVERY__LEASE_SECONDS", "60")
+        .env("JARIDA_DELIVERY__POLL_SECONDS", "0.2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.messages().len() < 50 {
+        assert!(Instant::now() < deadline, "the worker never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped_at = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(15),
+        "took {:?} to stop",
+        stopped_at.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = figures(&app, id);
+    assert_eq!(f.sending, 0, "claimed rows were handed back: {f:?}");
+    assert!(f.sent < 300, "stopped mid-edition: {f:?}");
+    assert_eq!(
+        sink.messages().len() as i64,
+        f.sent,
+        "every message the relay took is recorded as sent"
+    );
+}
+
 /// The disk holding the outbox fills up during a send (no relay: messages are written there): what
 /// could not be written is deferred, never marked sent, and goes out once there is room; every row
 /// marked sent has its file.
