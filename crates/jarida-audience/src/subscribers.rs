@@ -760,6 +760,8 @@ pub async fn erase_in(
     let sub = email_of(tx.conn(), id)
         .await?
         .ok_or(AudienceError::NotFound)?;
+    // Zeroed, not only unlinked.
+    tx.conn().secure_delete(true).await?;
     suppress(tx.conn(), &sub, "erased", now).await?;
     q_exec!(tx.conn(), "DELETE FROM subscribers WHERE id = $1", id)?;
     jarida_mail::queue::forget(tx.conn(), &sub).await?;
@@ -768,6 +770,7 @@ pub async fn erase_in(
         "DELETE FROM rate_limits WHERE key = $1",
         format!("mail-to:{}", email::fingerprint(&sub))
     )?;
+    tx.conn().secure_delete(false).await?;
     Ok(sub)
 }
 
@@ -802,6 +805,7 @@ pub struct Purged {
 pub async fn purge_expired(db: &Db, now: OffsetDateTime) -> Result<Purged, AudienceError> {
     let now_s = now.unix_timestamp();
     let mut tx = db.begin().await?;
+    tx.conn().secure_delete(true).await?;
     // The day's grace also keeps this away from a sign-up between its record and its token.
     let gone: Vec<(String,)> = q_all!(
         tx.conn(),
@@ -828,6 +832,7 @@ pub async fn purge_expired(db: &Db, now: OffsetDateTime) -> Result<Purged, Audie
         "DELETE FROM rate_limits WHERE window_start < $1",
         now_s - 86_400
     )?;
+    tx.conn().secure_delete(false).await?;
     tx.commit().await?;
     Ok(Purged {
         unconfirmed: gone.into_iter().map(|r| r.0).collect(),

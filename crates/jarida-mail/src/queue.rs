@@ -232,12 +232,15 @@ impl Queue {
         let (n, outcome) = match r {
             Ok(()) => {
                 d.sent += 1;
+                // The body holds the address and a live link: zeroed, not only unlinked.
+                c.conn().secure_delete(true).await?;
                 let n = q_exec!(
                     c.conn(),
                     "DELETE FROM mail_queue WHERE id = $1 AND claimed_by = $2",
                     job.id,
                     claim
                 )?;
+                c.conn().secure_delete(false).await?;
                 (n, "sent")
             }
             Err(error) => {
@@ -246,6 +249,7 @@ impl Queue {
                 if permanent || now - job.created_at >= GIVE_UP_SECS {
                     tracing::error!(to = %crate::addr_hash(&job.to), attempts = job.attempts, error = %crate::redact_addresses(&error.to_string()), "transactional email failed for good");
                     d.failed += 1;
+                    c.conn().secure_delete(true).await?;
                     let n = q_exec!(
                         c.conn(),
                         "UPDATE mail_queue SET failed_at = $1, last_error = $2, body = $3, claimed_by = NULL \
@@ -256,6 +260,7 @@ impl Queue {
                         job.id,
                         claim
                     )?;
+                    c.conn().secure_delete(false).await?;
                     (n, "failed")
                 } else {
                     let delay = (60_i64 << (job.attempts - 1).clamp(0, 6)).min(3_600);

@@ -60,6 +60,24 @@ pub enum Tx {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
+impl Conn<'_> {
+    /// Makes this SQLite connection zero what it deletes, even whole pages it frees (`ON`), or only
+    /// what costs no extra I/O (`FAST`, the pool's default). Deleting a reader's data (an erasure,
+    /// a sent email's row) switches it on around the delete: with it on for every write, imports
+    /// and sends ran 10-15% slower. PostgreSQL: nothing to do.
+    pub async fn secure_delete(&mut self, on: bool) -> Result<(), StoreError> {
+        if let Conn::Sqlite(c) = self {
+            let sql = if on {
+                "PRAGMA secure_delete = ON"
+            } else {
+                "PRAGMA secure_delete = FAST"
+            };
+            sqlx::query(sql).execute(&mut **c).await?;
+        }
+        Ok(())
+    }
+}
+
 impl PoolConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
@@ -131,9 +149,10 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            // Deleted rows are overwritten with zeros, so an erased reader's address does not
-            // linger in free pages of the file.
-            .pragma("secure_delete", "on")
+            // Deleted content is overwritten with zeros where that costs no extra I/O; deletions
+            // of readers' data switch to full zeroing (`Conn::secure_delete`), so an erased
+            // reader's address does not linger in free pages of the file either.
+            .pragma("secure_delete", "fast")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
