@@ -3,7 +3,7 @@
 //! `subscriber_tokens`, `suppressions` and `newsletters` (until the newsletter crate takes that one).
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use jarida_core::Secret;
 use jarida_store::{Conn, Db, q_all, q_exec, q_one, q_opt};
 use rand::RngCore;
 use serde::Serialize;
@@ -481,16 +481,19 @@ pub async fn confirm(
 
 /// The signed token of a subscriber's preference and unsubscribe links: `<id>-<hmac>`. It names the
 /// address too, so it stops working if the record is erased.
-pub fn link_token(secret: &[u8], id: i64, email: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-    mac.update(format!("subscriber-link\0{id}\0{}", email.to_lowercase()).as_bytes());
-    format!("{id}-{}", hex::encode(&mac.finalize().into_bytes()[..16]))
+pub fn link_token(secret: &Secret, id: i64, email: &str) -> String {
+    let sig = secret.sign_hex(
+        "subscriber-link",
+        &format!("{id}\0{}", email.to_lowercase()),
+        16,
+    );
+    format!("{id}-{sig}")
 }
 
 /// The subscriber a link token names, if its signature holds.
 pub async fn from_link(
     db: &Db,
-    secret: &[u8],
+    secret: &Secret,
     token: &str,
 ) -> Result<Option<Subscriber>, AudienceError> {
     let Some((id, _)) = token.split_once('-') else {
@@ -514,19 +517,19 @@ pub const DATA_LINK_SECS: i64 = 3600;
 /// links never expire and travel in every newsletter, so a forwarded newsletter would hand a
 /// stranger the reader's data and the power to erase it; these two actions need this fresh link,
 /// emailed to the address on request and valid for an hour.
-pub fn data_link_token(secret: &[u8], id: i64, email: &str, expires: i64) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-    mac.update(format!("data-link\0{id}\0{}\0{expires}", email.to_lowercase()).as_bytes());
-    format!(
-        "{id}-{expires}-{}",
-        hex::encode(&mac.finalize().into_bytes()[..16])
-    )
+pub fn data_link_token(secret: &Secret, id: i64, email: &str, expires: i64) -> String {
+    let sig = secret.sign_hex(
+        "data-link",
+        &format!("{id}\0{}\0{expires}", email.to_lowercase()),
+        16,
+    );
+    format!("{id}-{expires}-{sig}")
 }
 
 /// The subscriber a data link names, if its signature holds and it has not expired.
 pub async fn from_data_link(
     db: &Db,
-    secret: &[u8],
+    secret: &Secret,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Option<Subscriber>, AudienceError> {

@@ -107,7 +107,7 @@ pub struct App {
     pub theme: Theme,
     pub cache: PageCache,
     /// Key for CSRF tokens and signed links.
-    pub secret: [u8; 32],
+    pub secret: jarida_core::Secret,
     /// Transactional email (confirmation and preference links) goes through this queue; the
     /// process that serves the site runs its worker ([`jarida_mail::queue::Queue::run`]).
     pub mail: Arc<jarida_mail::queue::Queue>,
@@ -175,7 +175,7 @@ impl App {
     pub async fn new(
         db: Db,
         cfg: SiteConfig,
-        secret: [u8; 32],
+        secret: jarida_core::Secret,
         mailer: jarida_mail::Transport,
     ) -> anyhow::Result<AppRef> {
         let theme = Theme::load(cfg.theme_dir.as_deref())?;

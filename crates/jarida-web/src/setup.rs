@@ -11,7 +11,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hmac::{Hmac, Mac};
+
 use jarida_store::{Db, q_exec, q_one, q_opt};
 use minijinja::Value;
 use rand::RngCore;
@@ -95,10 +95,7 @@ pub(crate) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The form's CSRF token: bound to the setup token by our secret, so only a page we served can post.
 fn csrf(app: &App, token: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.secret).expect("any key length works");
-    mac.update(b"setup-form:");
-    mac.update(token.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    app.secret.sign_hex("setup-form", token, 32)
 }
 
 #[derive(serde::Deserialize)]

@@ -96,7 +96,7 @@ pub async fn engine(
         db: db.clone(),
         cfg: cfg.delivery()?,
         site: site_info(cfg, base_url),
-        secret: secret.to_vec(),
+        secret: jarida_core::Secret::new(secret),
         newsletters,
         renderer: jarida_newsletter::render::Renderer::new(Some(&cfg.theme_dir()))?,
         stopping: Default::default(),
@@ -272,7 +272,13 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         site.base_url = format!("http://{addr}");
     }
     let base = site.base_url.clone();
-    let app = App::new(db.clone(), site, secret, cfg.mail_transport()).await?;
+    let app = App::new(
+        db.clone(),
+        site,
+        jarida_core::Secret::new(secret),
+        cfg.mail_transport(),
+    )
+    .await?;
     let setup_url = jarida_web::setup::issue_token(&db)
         .await?
         .map(|t| format!("{base}/setup/{t}"));

@@ -298,7 +298,7 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
             let app = if confirmed {
                 None
             } else {
-                let secret = config::secret(&cfg.data_dir)?;
+                let secret = jarida_core::Secret::new(config::secret(&cfg.data_dir)?);
                 Some(
                     jarida_web::App::new(
                         db.clone(),

@@ -498,7 +498,7 @@ fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
     let mut rcpts: Vec<&str> = msgs.iter().map(|m| m.rcpt.as_str()).collect();
     rcpts.sort();
     assert_eq!(rcpts, ["ar1@example.org", "en1@example.org"]);
-    let secret = jarida::config::secret(&app.cfg.data_dir).unwrap();
+    let secret = jarida_core::Secret::new(jarida::config::secret(&app.cfg.data_dir).unwrap());
     for m in &msgs {
         let sid = subscriber_id(&app, &m.rcpt);
         assert!(m.raw.len() < 100_000, "under Gmail's clipping size");

@@ -4,22 +4,26 @@
 use super::*;
 
 /// The VERP return path of one message; a later bounce names the edition and reader without a lookup.
-pub fn verp(secret: &[u8], bounce_domain: &str, edition: i64, subscriber: i64) -> String {
+pub fn verp(
+    secret: &jarida_core::Secret,
+    bounce_domain: &str,
+    edition: i64,
+    subscriber: i64,
+) -> String {
     let t = format!("{edition}-{subscriber}");
-    format!(
-        "b+{t}-{}@{bounce_domain}",
-        hmac_hex(secret, &format!("verp\0{t}"), 8)
-    )
+    format!("b+{t}-{}@{bounce_domain}", secret.sign_hex("verp", &t, 8))
 }
 
 /// The same Message-ID every time this edition goes to this reader, so a resent message after a crash
 /// is recognisable as a duplicate.
-pub fn message_id(secret: &[u8], domain: &str, edition: i64, subscriber: i64) -> String {
+pub fn message_id(
+    secret: &jarida_core::Secret,
+    domain: &str,
+    edition: i64,
+    subscriber: i64,
+) -> String {
     let t = format!("e{edition}.s{subscriber}");
-    format!(
-        "{t}.{}@{domain}",
-        hmac_hex(secret, &format!("message-id\0{t}"), 6)
-    )
+    format!("{t}.{}@{domain}", secret.sign_hex("message-id", &t, 6))
 }
 
 /// Everything needed to build one reader's message, owned so that sender tasks can share it.
@@ -28,7 +32,7 @@ pub(super) struct Builder {
     pub(super) edition_number: i64,
     pub(super) nl: Newsletter,
     pub(super) prepared: Arc<HashMap<String, Prepared>>,
-    pub(super) secret: Vec<u8>,
+    pub(super) secret: jarida_core::Secret,
     pub(super) site: SiteInfo,
     pub(super) bounce_domain: String,
     pub(super) dkim: Option<Arc<DkimSigner>>,

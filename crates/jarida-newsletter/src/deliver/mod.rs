@@ -16,13 +16,13 @@ mod worker;
 use crate::editions::{self, Edition};
 use crate::render::{Renderer, SLOT_MANAGE, SLOT_UNSUBSCRIBE, SLOTS, SiteInfo};
 use crate::{Fallback, Newsletter, NewsletterError};
-use hmac::{Hmac, Mac};
+
 use jarida_mail::bulk::{self, BulkBody};
 use jarida_mail::dkim::DkimSigner;
 use jarida_mail::relay::{Connection, SendError};
 use jarida_store::{Db, Dialect, q_all, q_exec, q_one};
 use serde::Serialize;
-use sha2::Sha256;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -80,7 +80,7 @@ pub struct Engine {
     pub db: Db,
     pub cfg: DeliveryConfig,
     pub site: SiteInfo,
-    pub secret: Vec<u8>,
+    pub secret: jarida_core::Secret,
     pub newsletters: Vec<Newsletter>,
     pub renderer: Renderer,
     /// Set on a graceful stop: sending halts, rows claimed but not attempted are handed back at
@@ -170,12 +170,6 @@ struct Prepared {
 struct Job {
     row: Claimed,
     email: String,
-}
-
-fn hmac_hex(secret: &[u8], msg: &str, bytes: usize) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-    mac.update(msg.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..bytes])
 }
 
 /// A random id for a worker's claims (no `rand` dependency: the hasher's random keys suffice).

@@ -101,10 +101,7 @@ pub(super) async fn confirm_post(
 
 /// The preference page's CSRF token, bound to the signed link by our secret.
 pub(super) fn csrf(app: &App, link: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&app.secret).expect("any key length");
-    mac.update(b"manage-form:");
-    mac.update(link.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    app.secret.sign_hex("manage-form", link, 32)
 }
 
 pub(super) async fn manage_view(

@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, Form, Json, Path, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hmac::{Hmac, Mac};
+
 use jarida_audience::AudienceError;
 use jarida_audience::email::EmailError;
 use jarida_audience::subscribers::{self as subs, Signup, SignupOutcome, Source, TokenState};
