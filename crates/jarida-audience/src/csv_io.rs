@@ -538,7 +538,7 @@ async fn write_batch(
             .bind(import_id)
             .bind(batch)
             .execute(&mut *c)
-            .await?
+            .await.map_err(jarida_store::StoreError::from)?
             .rows_affected();
             let above = ctx.last_id.load(Ordering::Relaxed);
             sqlx::query(
@@ -549,20 +549,23 @@ async fn write_batch(
             .bind(above)
             .bind(import_id)
             .execute(&mut *c)
-            .await?;
+            .await
+            .map_err(jarida_store::StoreError::from)?;
             let (last,): (Option<i64>,) =
                 sqlx::query_as("SELECT MAX(id) FROM subscribers WHERE id > ?1 AND import_id = ?2")
                     .bind(above)
                     .bind(import_id)
                     .fetch_one(&mut *c)
-                    .await?;
+                    .await
+                    .map_err(jarida_store::StoreError::from)?;
             ctx.last_id.store(last.unwrap_or(above), Ordering::Relaxed);
             let inserted = if !ctx.confirmed || count < rows.len() as u64 {
                 sqlx::query_as("SELECT id, email FROM subscribers WHERE id > ?1 AND import_id = ?2")
                     .bind(above)
                     .bind(import_id)
                     .fetch_all(&mut *c)
-                    .await?
+                    .await
+                    .map_err(jarida_store::StoreError::from)?
             } else {
                 Vec::new()
             };
@@ -585,13 +588,13 @@ async fn write_batch(
             .bind(&ctx.wording)
             .bind(import_id)
             .fetch_all(&mut *c)
-            .await?;
+            .await.map_err(jarida_store::StoreError::from)?;
             let ids: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();
             sqlx::query("INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) SELECT unnest($1::int8[]), $2")
                 .bind(&ids)
                 .bind(nl)
                 .execute(&mut *c)
-                .await?;
+                .await.map_err(jarida_store::StoreError::from)?;
             (inserted.len() as u64, inserted)
         }
     };
@@ -678,14 +681,17 @@ async fn imported_by(
             for e in emails {
                 q = q.bind(*e);
             }
-            q.fetch_all(&mut *c).await?
+            q.fetch_all(&mut *c)
+                .await
+                .map_err(jarida_store::StoreError::from)?
         }
         Conn::Postgres(c) => {
             sqlx::query_as("SELECT email FROM subscribers WHERE import_id = $1 AND email = ANY($2)")
                 .bind(import_id)
                 .bind(emails)
                 .fetch_all(&mut *c)
-                .await?
+                .await
+                .map_err(jarida_store::StoreError::from)?
         }
     };
     Ok(rows.into_iter().map(|(e,)| e).collect())

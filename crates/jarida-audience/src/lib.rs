@@ -19,8 +19,6 @@ pub enum AudienceError {
     NotFound,
     #[error(transparent)]
     Store(#[from] jarida_store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] jarida_store::sqlx::Error),
     #[error(transparent)]
     Mail(#[from] jarida_mail::MailError),
 }

@@ -21,6 +21,4 @@ pub enum ContentError {
     Folder { path: PathBuf, reason: String },
     #[error(transparent)]
     Store(#[from] jarida_store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] jarida_store::sqlx::Error),
 }

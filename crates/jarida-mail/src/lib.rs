@@ -39,8 +39,6 @@ pub enum MailError {
     #[error("mail queue: {0}")]
     Store(#[from] jarida_store::StoreError),
     #[error("mail queue: {0}")]
-    Sql(#[from] jarida_store::sqlx::Error),
-    #[error("mail queue: {0}")]
     Queue(String),
 }
 

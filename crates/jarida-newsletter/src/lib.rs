@@ -81,8 +81,6 @@ pub enum NewsletterError {
     Mail(#[from] jarida_mail::MailError),
     #[error(transparent)]
     Store(#[from] jarida_store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] jarida_store::sqlx::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -247,8 +247,8 @@ pub fn redact(url: &str) -> String {
 macro_rules! q_all {
     ($conn:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $conn {
-            $crate::Conn::Sqlite(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_all(&mut *c).await,
-            $crate::Conn::Postgres(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_all(&mut *c).await,
+            $crate::Conn::Sqlite(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_all(&mut *c).await.map_err($crate::StoreError::from),
+            $crate::Conn::Postgres(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_all(&mut *c).await.map_err($crate::StoreError::from),
         }
     };
 }
@@ -258,8 +258,8 @@ macro_rules! q_all {
 macro_rules! q_opt {
     ($conn:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $conn {
-            $crate::Conn::Sqlite(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_optional(&mut *c).await,
-            $crate::Conn::Postgres(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_optional(&mut *c).await,
+            $crate::Conn::Sqlite(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_optional(&mut *c).await.map_err($crate::StoreError::from),
+            $crate::Conn::Postgres(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_optional(&mut *c).await.map_err($crate::StoreError::from),
         }
     };
 }
@@ -269,19 +269,22 @@ macro_rules! q_opt {
 macro_rules! q_one {
     ($conn:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $conn {
-            $crate::Conn::Sqlite(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_one(&mut *c).await,
-            $crate::Conn::Postgres(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_one(&mut *c).await,
+            $crate::Conn::Sqlite(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_one(&mut *c).await.map_err($crate::StoreError::from),
+            $crate::Conn::Postgres(c) => $crate::sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_one(&mut *c).await.map_err($crate::StoreError::from),
         }
     };
 }
 
 /// A statement without result rows; evaluates to the number of rows affected.
+///
+/// Every `q_*!` macro evaluates to a `Result<_, StoreError>`: domain crates convert one store
+/// error, not sqlx's as well.
 #[macro_export]
 macro_rules! q_exec {
     ($conn:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $conn {
-            $crate::Conn::Sqlite(c) => $crate::sqlx::query($sql)$(.bind($arg))*.execute(&mut *c).await.map(|r| r.rows_affected()),
-            $crate::Conn::Postgres(c) => $crate::sqlx::query($sql)$(.bind($arg))*.execute(&mut *c).await.map(|r| r.rows_affected()),
+            $crate::Conn::Sqlite(c) => $crate::sqlx::query($sql)$(.bind($arg))*.execute(&mut *c).await.map(|r| r.rows_affected()).map_err($crate::StoreError::from),
+            $crate::Conn::Postgres(c) => $crate::sqlx::query($sql)$(.bind($arg))*.execute(&mut *c).await.map(|r| r.rows_affected()).map_err($crate::StoreError::from),
         }
     };
 }
