@@ -218,7 +218,7 @@ impl Columns {
             Some(i) => {
                 let l = field(i)?.trim().to_lowercase();
                 let l = l.split(['-', '_']).next().unwrap_or("").to_string();
-                if l == "ar" || l == "en" {
+                if jarida_core::Lang::parse(&l).is_some() {
                     l
                 } else {
                     default_lang.to_string()

@@ -3,12 +3,9 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-/// Languages the site publishes in. Arabic is written right to left.
-pub const LANGS: [&str; 2] = ["en", "ar"];
-
-pub fn is_rtl(lang: &str) -> bool {
-    lang == "ar"
-}
+/// Languages the site publishes in, by code (what each implies is `jarida_core::Lang`).
+pub use jarida_core::LANG_CODES as LANGS;
+pub use jarida_core::is_rtl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,5 +1,6 @@
 //! Types at the bottom of the house, which every other crate may use and which use nothing of ours.
-//! For now: [`Secret`], the site's key, and the one way anything is signed with it.
+//! For now: [`Secret`], the site's key and the one way anything is signed with it, and [`Lang`],
+//! the languages the site publishes in and what each implies.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -63,5 +64,98 @@ mod tests {
         mac.update(b"subscriber-link\x001\x00a@example.org");
         assert_eq!(a, hex::encode(&mac.finalize().into_bytes()[..16]));
         assert_eq!(format!("{s:?}"), "Secret(…)");
+    }
+}
+
+/// A language the site publishes in. What a language implies (direction, digits, locale, which
+/// language stands in for it) is said here once; adding one is a variant here plus its strings
+/// and templates' locale files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lang {
+    En,
+    Ar,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ar];
+
+    /// The language's code in URLs, files and the database (`en`, `ar`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ar => "ar",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// Written right to left.
+    pub const fn is_rtl(self) -> bool {
+        matches!(self, Lang::Ar)
+    }
+
+    /// Numbers are written with Arabic-Indic digits.
+    pub const fn arabic_digits(self) -> bool {
+        matches!(self, Lang::Ar)
+    }
+
+    /// The Open Graph locale of pages in this language.
+    pub const fn og_locale(self) -> &'static str {
+        match self {
+            Lang::En => "en_US",
+            Lang::Ar => "ar_AR",
+        }
+    }
+
+    /// The language a reader of this one is offered when a page or an edition is missing in it.
+    pub const fn fallback(self) -> Lang {
+        match self {
+            Lang::En => Lang::Ar,
+            Lang::Ar => Lang::En,
+        }
+    }
+}
+
+/// The codes of every language, in order (`["en", "ar"]`).
+pub const LANG_CODES: [&str; 2] = [Lang::En.code(), Lang::Ar.code()];
+
+/// `s` with its ASCII digits as Arabic-Indic ones, as Arabic newspapers print them.
+pub fn arabic_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_u32(0x0660 + d).unwrap_or(c),
+            None => c,
+        })
+        .collect()
+}
+
+/// `n` written as readers of `code` read numbers.
+pub fn number(code: &str, n: i64) -> String {
+    match Lang::parse(code) {
+        Some(l) if l.arabic_digits() => arabic_digits(&n.to_string()),
+        _ => n.to_string(),
+    }
+}
+
+/// Whether text in the language with this code is written right to left.
+pub fn is_rtl(code: &str) -> bool {
+    Lang::parse(code).is_some_and(Lang::is_rtl)
+}
+
+#[cfg(test)]
+mod lang_tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for l in Lang::ALL {
+            assert_eq!(Lang::parse(l.code()), Some(l));
+            assert_ne!(l.fallback(), l);
+        }
+        assert_eq!(Lang::parse("fr"), None);
+        assert!(is_rtl("ar") && !is_rtl("en") && !is_rtl("xx"));
+        assert_eq!(LANG_CODES, ["en", "ar"]);
     }
 }

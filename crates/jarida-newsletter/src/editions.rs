@@ -256,14 +256,7 @@ fn default_subject(nl: &Newsletter, lang: &str, number: i64) -> String {
     }
 }
 
-pub fn arabic_digits(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '0'..='9' => char::from_u32(0x0660 + (c as u32 - '0' as u32)).unwrap_or(c),
-            c => c,
-        })
-        .collect()
-}
+pub use jarida_core::arabic_digits;
 
 pub async fn get(db: &Db, id: i64) -> Result<Edition, NewsletterError> {
     let mut pc = db.acquire().await?;

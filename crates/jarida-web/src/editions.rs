@@ -158,7 +158,7 @@ pub(crate) async fn page(app: &App, lang: &str, number: &str) -> Res {
         "edition",
         crate::ser(json!({
             "title": heading,
-            "number_label": format!("{} {}", app.t(lang, "edition-number"), if lang == "ar" { crate::i18n::arabic_digits(&n.to_string()) } else { n.to_string() }),
+            "number_label": format!("{} {}", app.t(lang, "edition-number"), jarida_core::number(lang, n)),
             "date_iso": iso(at),
             "date_display": app.theme.i18n.date(lang, at),
             "intro": p.intro.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),

@@ -20,15 +20,7 @@ pub struct I18n {
     bundles: HashMap<&'static str, FluentBundle<FluentResource>>,
 }
 
-/// Arabic pages show Arabic-Indic digits, as Arabic newspapers print them.
-pub fn arabic_digits(s: &str) -> String {
-    s.chars()
-        .map(|c| match c.to_digit(10) {
-            Some(d) => char::from_u32(0x0660 + d).unwrap_or(c),
-            None => c,
-        })
-        .collect()
-}
+pub use jarida_core::arabic_digits;
 
 fn arabic_number(
     v: &FluentValue,
@@ -49,8 +41,8 @@ impl I18n {
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             // Isolation marks keep Latin names and numbers from reordering the punctuation around them
             // in right-to-left text; in English they would only add invisible characters.
-            bundle.set_use_isolating(lang == "ar");
-            if lang == "ar" {
+            bundle.set_use_isolating(jarida_core::is_rtl(lang));
+            if jarida_core::Lang::parse(lang).is_some_and(jarida_core::Lang::arabic_digits) {
                 bundle.set_formatter(Some(arabic_number));
             }
             let default = DEFAULTS

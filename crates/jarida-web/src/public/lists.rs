@@ -215,7 +215,7 @@ pub(super) async fn archive_index(app: &App, lang: &str) -> Res {
     let list: Vec<_> = months
         .iter()
         .map(|(y, m, n)| {
-            let count = if lang == "ar" { crate::i18n::arabic_digits(&n.to_string()) } else { n.to_string() };
+            let count = jarida_core::number(lang, *n);
             json!({ "url": format!("/{lang}/archive/{y}/{m:02}/"), "label": app.theme.i18n.month_year(lang, *y, *m), "count": count })
         })
         .collect();

@@ -70,7 +70,10 @@ pub(crate) fn iso(t: OffsetDateTime) -> String {
 }
 
 pub(crate) fn other_lang(lang: &str) -> &'static str {
-    if lang == "ar" { "en" } else { "ar" }
+    jarida_core::Lang::parse(lang)
+        .unwrap_or(jarida_core::Lang::En)
+        .fallback()
+        .code()
 }
 
 impl App {
@@ -153,7 +156,11 @@ impl App {
         m.insert("dir", Value::from(if is_rtl(lang) { "rtl" } else { "ltr" }));
         m.insert(
             "locale",
-            Value::from(if lang == "ar" { "ar_AR" } else { "en_US" }),
+            Value::from(
+                jarida_core::Lang::parse(lang)
+                    .unwrap_or(jarida_core::Lang::En)
+                    .og_locale(),
+            ),
         );
         m.insert(
             "site",
