@@ -838,6 +838,35 @@ fn killed_mid_edition_and_restarted_everyone_gets_it_once_but_the_in_flight() {
     );
 }
 
+/// Runs `cmd`, sends it SIGTERM once `sink` has `messages` messages, and returns its output; it
+/// must stop within `within`.
+fn sigterm_after(
+    mut cmd: std::process::Command,
+    sink: &Sink,
+    messages: usize,
+    within: Duration,
+) -> std::process::Output {
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.messages().len() < messages {
+        assert!(Instant::now() < deadline, "the send never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped_at = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        stopped_at.elapsed() < within,
+        "took {:?} to stop",
+        stopped_at.elapsed()
+    );
+    out
+}
+
 /// `jarida editions send` gets SIGTERM mid-edition: it stops within seconds, hands back the rows it
 /// had claimed but not attempted (with a lease of a minute, only the hand-back can explain no row
 /// left `sending`), and records every message the relay accepted, so a rerun sends nobody twice.
@@ -852,24 +881,7 @@ fn sigterm_mid_edition_hands_back_claimed_rows_and_records_what_went_out() {
     add_readers(&app, &readers);
     let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
     let send_cmd = || send_command(&app, &sink, id, 60);
-    let child = send_cmd().spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sink.messages().len() < 50 {
-        assert!(Instant::now() < deadline, "the send never got going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let stopped_at = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        stopped_at.elapsed() < Duration::from_secs(10),
-        "took {:?} to stop",
-        stopped_at.elapsed()
-    );
+    let out = sigterm_after(send_cmd(), &sink, 50, Duration::from_secs(10));
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -929,24 +941,7 @@ fn sigterm_to_a_worker_mid_edition_leaves_nothing_claimed() {
         .env("JARIDA_DELIVERY__POLL_SECONDS", "0.2")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sink.messages().len() < 50 {
-        assert!(Instant::now() < deadline, "the worker never got going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let stopped_at = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        stopped_at.elapsed() < Duration::from_secs(15),
-        "took {:?} to stop",
-        stopped_at.elapsed()
-    );
+    let out = sigterm_after(cmd, &sink, 50, Duration::from_secs(15));
     assert!(
         out.status.success(),
         "{}",

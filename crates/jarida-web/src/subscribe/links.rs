@@ -166,15 +166,8 @@ pub(super) async fn manage_post(
     Path((lang, link)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
-    let sub = match linked(&app, &lang, &link).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let form = match LinkForm::checked(&app, &link, &body) {
-        Ok(f) => f,
+    let (sub, form) = match posted(&app, &lang, Link::Preferences, &link, &body).await {
+        Ok(v) => v,
         Err(r) => return *r,
     };
     let get = |k: &str| form.get(k);
@@ -309,15 +302,8 @@ pub(super) async fn data_post(
     Path((lang, token)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
-    let sub = match data_linked(&app, &lang, &token).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let form = match LinkForm::checked(&app, &token, &body) {
-        Ok(f) => f,
+    let (sub, form) = match posted(&app, &lang, Link::Data, &token, &body).await {
+        Ok(v) => v,
         Err(r) => return *r,
     };
     let now = OffsetDateTime::now_utc();
@@ -488,4 +474,34 @@ async fn erase_tracked(
             "the erasure task ended early".into(),
         ))
     })
+}
+
+/// Which signed link a form was posted behind.
+#[derive(Clone, Copy)]
+pub(super) enum Link {
+    /// The preference link every email carries.
+    Preferences,
+    /// The hour-long data link.
+    Data,
+}
+
+/// The reader a form posted behind a signed link is about, and the form with its CSRF token
+/// checked; or the page that says why not.
+async fn posted(
+    app: &App,
+    lang: &str,
+    kind: Link,
+    token: &str,
+    body: &[u8],
+) -> Result<(subs::Subscriber, LinkForm), Box<Response>> {
+    if !lang_ok(lang) {
+        return Err(Box::new(not_found(app)));
+    }
+    let sub = match kind {
+        Link::Preferences => linked(app, lang, token).await,
+        Link::Data => data_linked(app, lang, token).await,
+    }
+    .map_err(Box::new)?;
+    let form = LinkForm::checked(app, token, body)?;
+    Ok((sub, form))
 }
