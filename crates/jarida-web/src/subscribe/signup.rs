@@ -115,15 +115,7 @@ pub(super) async fn subscribe_form(
         form_url,
         wording: wording(&app, &lang),
     };
-    match subs::admit(
-        &app.db,
-        &s,
-        app.cfg.limits,
-        OffsetDateTime::now_utc(),
-        &app.blocked,
-    )
-    .await
-    {
+    match admit(&app, &s).await {
         Ok(addr) => {
             let shown = addr.clone();
             record_off_path(&app, s, addr);
@@ -133,6 +125,18 @@ pub(super) async fn subscribe_form(
         Err(AudienceError::RateLimited) => rate_limited(&app, &lang),
         Err(e) => internal(&app, &lang, e),
     }
+}
+
+/// The part of a sign-up the answer waits for: a valid address, and the asker within their limit.
+async fn admit(app: &App, s: &Signup) -> Result<String, AudienceError> {
+    subs::admit(
+        &app.db,
+        s,
+        app.cfg.limits,
+        OffsetDateTime::now_utc(),
+        &app.blocked,
+    )
+    .await
 }
 
 pub(super) fn invalid_address(app: &App, lang: &str, e: &EmailError) -> Response {
@@ -199,15 +203,7 @@ pub(super) async fn subscribe_api(
         form_url: app.abs("/api/v1/subscribers"),
         wording: wording(&app, &lang),
     };
-    match subs::admit(
-        &app.db,
-        &s,
-        app.cfg.limits,
-        OffsetDateTime::now_utc(),
-        &app.blocked,
-    )
-    .await
-    {
+    match admit(&app, &s).await {
         Ok(addr) => {
             record_off_path(&app, s, addr);
             (
