@@ -739,8 +739,18 @@ fn disconnect_mid_data_is_retried_on_a_healthy_relay() {
 
 /// `jarida editions send ID` against `sink` at 100 messages a second, with leases of `lease` seconds.
 fn send_command(app: &TestApp, sink: &Sink, id: i64, lease: u32) -> std::process::Command {
+    delivery_command(app, sink, &["editions", "send", &id.to_string()], lease)
+}
+
+/// `jarida ARGS` delivering to `sink` at 100 messages a second, with leases of `lease` seconds.
+fn delivery_command(
+    app: &TestApp,
+    sink: &Sink,
+    args: &[&str],
+    lease: u32,
+) -> std::process::Command {
     let mut c = jarida_cmd(app.dir.path(), &app.test_db);
-    c.args(["editions", "send", &id.to_string()])
+    c.args(args)
         .env("JARIDA_BASE_URL", &app.base)
         .env("JARIDA_MAIL__SMTP_HOST", "127.0.0.1")
         .env("JARIDA_MAIL__SMTP_PORT", sink.port.to_string())
@@ -838,6 +848,15 @@ fn killed_mid_edition_and_restarted_everyone_gets_it_once_but_the_in_flight() {
     );
 }
 
+/// Adds `n` English readers (`<prefix>000@example.org`…) and composes an edition for them.
+fn edition_to_readers(app: &TestApp, n: usize, prefix: &str) -> i64 {
+    let readers: Vec<(String, &str)> = (0..n)
+        .map(|i| (format!("{prefix}{i:03}@example.org"), "en"))
+        .collect();
+    add_readers(app, &readers);
+    compose(app, &engine(app), "2026-10-15T09:00:00Z")
+}
+
 /// Runs `cmd`, sends it SIGTERM once `sink` has `messages` messages, and returns its output; it
 /// must stop within `within`.
 fn sigterm_after(
@@ -874,12 +893,7 @@ fn sigterm_after(
 fn sigterm_mid_edition_hands_back_claimed_rows_and_records_what_went_out() {
     let sink = Sink::start(&[]);
     let app = app_with(|c| use_sink(c, &sink));
-    let eng = engine(&app);
-    let readers: Vec<(String, &str)> = (0..300)
-        .map(|i| (format!("t{i:03}@example.org"), "en"))
-        .collect();
-    add_readers(&app, &readers);
-    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let id = edition_to_readers(&app, 300, "t");
     let send_cmd = || send_command(&app, &sink, id, 60);
     let out = sigterm_after(send_cmd(), &sink, 50, Duration::from_secs(10));
     assert_eq!(
@@ -920,27 +934,12 @@ fn sigterm_mid_edition_hands_back_claimed_rows_and_records_what_went_out() {
 fn sigterm_to_a_worker_mid_edition_leaves_nothing_claimed() {
     let sink = Sink::start(&[]);
     let app = app_with(|c| use_sink(c, &sink));
-    let eng = engine(&app);
-    let readers: Vec<(String, &str)> = (0..300)
-        .map(|i| (format!("w{i:03}@example.org"), "en"))
-        .collect();
-    add_readers(&app, &readers);
-    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    let id = edition_to_readers(&app, 300, "w");
     app.rt
         .block_on(editions::approve(&app.db, id, OffsetDateTime::now_utc()))
         .unwrap();
-    let mut cmd = jarida_cmd(app.dir.path(), &app.test_db);
-    cmd.arg("worker")
-        .env("JARIDA_BASE_URL", &app.base)
-        .env("JARIDA_MAIL__SMTP_HOST", "127.0.0.1")
-        .env("JARIDA_MAIL__SMTP_PORT", sink.port.to_string())
-        .env("JARIDA_MAIL__SMTP_TLS", "none")
-        .env("JARIDA_MAIL__FROM_ADDRESS", "newsletter@jarida.example")
-        .env("JARIDA_DELIVERY__RATE_PER_SECOND", "100")
-        .env("JARIDA_DELIVERY__LEASE_SECONDS", "60")
-        .env("JARIDA_DELIVERY__POLL_SECONDS", "0.2")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    let mut cmd = delivery_command(&app, &sink, &["worker"], 60);
+    cmd.env("JARIDA_DELIVERY__POLL_SECONDS", "0.2");
     let out = sigterm_after(cmd, &sink, 50, Duration::from_secs(15));
     assert!(
         out.status.success(),
