@@ -89,32 +89,7 @@ pub fn image_urls(md: &str) -> Vec<String> {
         .collect()
 }
 
-const WIDTH: usize = 72;
-
-/// Wraps text at 72 columns, keeping its hard line breaks: `first` prefixes the first line and `rest`
-/// every other (for list bullets and quote markers). Ends with a newline.
-pub fn wrap(text: &str, first: &str, rest: &str) -> String {
-    let mut out = String::new();
-    let mut prefix = first.to_string();
-    for hard_line in text.split('\n') {
-        let mut line = String::new();
-        for word in hard_line.split_whitespace() {
-            let len = prefix.chars().count() + line.chars().count() + 1 + word.chars().count();
-            if !line.is_empty() && len > WIDTH {
-                out.push_str(&format!("{prefix}{line}\n"));
-                prefix = rest.to_string();
-                line.clear();
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-        out.push_str(&format!("{prefix}{line}\n"));
-        prefix = rest.to_string();
-    }
-    out
-}
+pub use jarida_core::text::{WIDTH, wrap};
 
 /// Builds the plain-text rendering block by block.
 struct TextWriter {

@@ -1,12 +1,15 @@
-//! Rendering an edition: once per language, the MJML layout (a theme template, through minijinja) is
-//! turned into email HTML by mrml, and a plain-text part is rendered beside it. The per-reader links
-//! are left as slots (see `jarida_mail::bulk`) so delivery only splices them in.
+//! Rendering an edition: once per language, the theme's MJML layout (`newsletter.mjml`, through
+//! minijinja) is turned into email HTML by mrml, and a plain-text part (`newsletter.txt`) is
+//! rendered beside it. The per-reader links are left as slots (see `jarida_mail::bulk`) so delivery
+//! only splices them in. The words of the frame are the theme's Fluent strings (`edition-label-*`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use minijinja::{Environment, Value, context};
-use time::OffsetDateTime;
+use jarida_core::Lang;
+pub use jarida_core::SiteInfo;
+use jarida_theme::Theme;
+use minijinja::{Value, context};
 
 use crate::NewsletterError;
 use crate::editions::{Edition, LangPart};
@@ -19,63 +22,22 @@ pub const SLOT_UNSUBSCRIBE: usize = 0;
 pub const SLOT_MANAGE: usize = 1;
 pub const SLOTS: usize = 2;
 
-const MJML: &str = include_str!("../../../themes/default/templates/newsletter.mjml");
-const TEXT: &str = include_str!("../../../themes/default/templates/newsletter.txt");
-
-/// Site facts the layout needs.
-#[derive(Debug, Clone)]
-pub struct SiteInfo {
-    pub base_url: String,
-    /// Site name per language.
-    pub names: Vec<(String, String)>,
-}
-
-impl SiteInfo {
-    pub fn name(&self, lang: &str) -> &str {
-        self.names
-            .iter()
-            .find(|(l, _)| l == lang)
-            .or(self.names.first())
-            .map(|(_, n)| n.as_str())
-            .unwrap_or("")
-    }
-
-    pub fn abs(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-}
-
-/// HTML escaping for the site's and the email's templates. minijinja's own also escapes `/`, which
-/// bloats every URL for no safety gain; these five characters are what HTML text and quoted
-/// attributes need.
-pub fn install_html_formatter(env: &mut Environment<'_>) {
-    env.set_formatter(|out, state, value| {
-        if !matches!(state.auto_escape(), minijinja::AutoEscape::Html)
-            || value.is_safe()
-            || value.is_undefined()
-            || value.is_none()
-        {
-            return minijinja::escape_formatter(out, state, value);
-        }
-        let s = value.to_string();
-        let mut last = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let rep = match b {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                b'\'' => "&#39;",
-                _ => continue,
-            };
-            out.write_str(&s[last..i])?;
-            out.write_str(rep)?;
-            last = i + 1;
-        }
-        out.write_str(&s[last..])?;
-        Ok(())
-    });
-}
+/// The words of the frame a layout receives as `labels`.
+const LABELS: &[&str] = &[
+    "web",
+    "number",
+    "featured",
+    "reports",
+    "news",
+    "designs",
+    "read",
+    "corrections",
+    "more",
+    "support",
+    "why",
+    "manage",
+    "unsubscribe",
+];
 
 /// One language of an edition, ready to send.
 #[derive(Debug, Clone)]
@@ -89,45 +51,14 @@ pub struct Rendered {
     pub trimmed: usize,
 }
 
-/// The email templates: the built-in ones, or the data folder's theme where it has them.
+/// Renders editions with the site's theme.
 pub struct Renderer {
-    env: Environment<'static>,
+    theme: Arc<Theme>,
 }
 
 impl Renderer {
-    pub fn new(theme_dir: Option<&Path>) -> Result<Renderer, NewsletterError> {
-        let mut env = Environment::new();
-        install_html_formatter(&mut env);
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".mjml") {
-                minijinja::AutoEscape::Html
-            } else {
-                minijinja::AutoEscape::None
-            }
-        });
-        env.add_filter("wrap", |s: String, indent: Option<String>| -> String {
-            let rest = indent.unwrap_or_default();
-            jarida_content::markdown::wrap(&s, "", &rest)
-                .trim_end()
-                .to_string()
-        });
-        let load = |name: &str, builtin: &'static str| -> Result<String, NewsletterError> {
-            if let Some(dir) = theme_dir {
-                let p: PathBuf = dir.join("templates").join(name);
-                if p.is_file() {
-                    return std::fs::read_to_string(&p).map_err(|e| {
-                        NewsletterError::Render(format!("reading {}: {e}", p.display()))
-                    });
-                }
-            }
-            Ok(builtin.to_string())
-        };
-        for (name, builtin) in [("newsletter.mjml", MJML), ("newsletter.txt", TEXT)] {
-            let src = load(name, builtin)?;
-            env.add_template_owned(name.to_string(), src)
-                .map_err(|e| NewsletterError::Render(format!("{name}: {e}")))?;
-        }
-        Ok(Renderer { env })
+    pub fn new(theme: Arc<Theme>) -> Renderer {
+        Renderer { theme }
     }
 
     /// Renders one language of an edition. Items are dropped from the end (and a link to the web
@@ -172,9 +103,9 @@ impl Renderer {
         part: &LangPart,
         keep: usize,
     ) -> Result<(String, String), NewsletterError> {
-        let lang = part.lang.as_str();
-        let ar = lang == "ar";
-        let labels = labels(lang);
+        let lang = Lang::parse(&part.lang).unwrap_or(Lang::En);
+        let i18n = &self.theme.i18n;
+        let labels = i18n.group(lang, "edition-label-", LABELS);
         let items = &part.items[..keep];
         let mut sections: Vec<(String, Vec<Value>)> = Vec::new();
         let mut push = |title: &str, v: Value| match sections.iter_mut().find(|s| s.0 == title) {
@@ -182,15 +113,16 @@ impl Renderer {
             None => sections.push((title.to_string(), vec![v])),
         };
         for it in items {
-            let title = if it.featured {
-                labels["featured"]
+            let section = if it.featured {
+                "featured"
             } else {
                 match it.kind.as_str() {
-                    "report" => labels["reports"],
-                    "news" => labels["news"],
-                    _ => labels["designs"],
+                    "report" => "reports",
+                    "news" => "news",
+                    _ => "designs",
                 }
             };
+            let title = labels.get(section).map(String::as_str).unwrap_or(section);
             let cover = it.cover.as_ref().map(|c| {
                 if c.starts_with('/') {
                     site.abs(c)
@@ -220,16 +152,12 @@ impl Renderer {
                 context! {
                     title => c.title.clone(),
                     url => site.abs(&format!("/{lang}/{}", c.slug)),
-                    date => date(c.at, ar),
+                    date => i18n.date_ts(lang, c.at),
                     note => c.note.clone(),
                 }
             })
             .collect();
-        let number = if ar {
-            crate::editions::arabic_digits(&e.number.to_string())
-        } else {
-            e.number.to_string()
-        };
+        let number = lang.number(e.number);
         let intro: Vec<&str> = part
             .intro
             .split("\n\n")
@@ -245,14 +173,14 @@ impl Renderer {
             .or_else(|| items.first().map(|i| i.title.clone()))
             .unwrap_or_default();
         let ctx = context! {
-            lang => lang.to_string(),
-            dir => if jarida_content::is_rtl(lang) { "rtl" } else { "ltr" },
+            lang => lang.code(),
+            dir => lang.dir(),
             site => site.name(lang).to_string(),
             newsletter => newsletter_name.to_string(),
             subject => part.subject.clone(),
             preview => preview,
             number => number,
-            date => date(e.period_end, ar),
+            date => i18n.date_ts(lang, e.period_end),
             intro => intro.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             sections => sections,
             corrections => corrections,
@@ -264,14 +192,12 @@ impl Renderer {
             labels => labels,
         };
         let mjml = self
-            .env
-            .get_template("newsletter.mjml")
-            .and_then(|t| t.render(&ctx))
+            .theme
+            .render("newsletter.mjml", ctx.clone())
             .map_err(|e| NewsletterError::Render(format!("newsletter.mjml: {e:#}")))?;
         let text = self
-            .env
-            .get_template("newsletter.txt")
-            .and_then(|t| t.render(&ctx))
+            .theme
+            .render("newsletter.txt", ctx)
             .map_err(|e| NewsletterError::Render(format!("newsletter.txt: {e:#}")))?;
         let html = mjml_to_html(&mjml)?;
         Ok((html, text + "\n"))
@@ -290,88 +216,6 @@ pub fn mjml_to_html(mjml: &str) -> Result<String, NewsletterError> {
         .element
         .render(&opts)
         .map_err(|e| NewsletterError::Render(format!("MJML: {e}")))
-}
-
-fn date(ts: i64, ar: bool) -> String {
-    let Ok(d) = OffsetDateTime::from_unix_timestamp(ts) else {
-        return String::new();
-    };
-    const EN: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    const AR: [&str; 12] = [
-        "يناير",
-        "فبراير",
-        "مارس",
-        "أبريل",
-        "مايو",
-        "يونيو",
-        "يوليو",
-        "أغسطس",
-        "سبتمبر",
-        "أكتوبر",
-        "نوفمبر",
-        "ديسمبر",
-    ];
-    let m = usize::from(u8::from(d.month())) - 1;
-    if ar {
-        crate::editions::arabic_digits(&format!("{} {} {}", d.day(), AR[m], d.year()))
-    } else {
-        format!("{} {} {}", d.day(), EN[m], d.year())
-    }
-}
-
-/// The few words of the email's frame. They sit with the layout rather than the site's Fluent files
-/// because a theme that overrides the layout may reword them through the `labels` it receives.
-fn labels(lang: &str) -> HashMap<&'static str, &'static str> {
-    let pairs: &[(&str, &str)] = if lang == "ar" {
-        &[
-            ("web", "اقرأ هذه النشرة في المتصفح"),
-            ("number", "العدد"),
-            ("featured", "مختارات"),
-            ("reports", "تقارير"),
-            ("news", "أخبار"),
-            ("designs", "تصاميم"),
-            ("read", "اقرأ المزيد"),
-            ("corrections", "تصحيحات"),
-            ("more", "المزيد في نسخة الويب من هذا العدد"),
-            ("support", "لا ننشر إعلانات. ادعمنا لنبقى مستقلين"),
-            ("why", "وصلتك هذه الرسالة لأنك اشتركت في نشرتنا البريدية."),
-            ("manage", "إدارة الاشتراك"),
-            ("unsubscribe", "إلغاء الاشتراك"),
-        ]
-    } else {
-        &[
-            ("web", "Read this edition in your browser"),
-            ("number", "No."),
-            ("featured", "Featured"),
-            ("reports", "Reports"),
-            ("news", "News"),
-            ("designs", "Designs"),
-            ("read", "Read more"),
-            ("corrections", "Corrections"),
-            ("more", "More in the web version of this edition"),
-            ("support", "We don't run ads. Help us stay independent"),
-            (
-                "why",
-                "You receive this email because you subscribed to our newsletter.",
-            ),
-            ("manage", "Manage your subscription"),
-            ("unsubscribe", "Unsubscribe"),
-        ]
-    };
-    pairs.iter().copied().collect()
 }
 
 #[cfg(test)]
@@ -418,16 +262,14 @@ mod tests {
     fn site() -> SiteInfo {
         SiteInfo {
             base_url: "https://news.example.org".into(),
-            names: vec![
-                ("en".into(), "Jarida".into()),
-                ("ar".into(), "جريدة".into()),
-            ],
+            names: vec![(Lang::En, "Jarida".into()), (Lang::Ar, "جريدة".into())],
+            default_lang: Lang::En,
         }
     }
 
     #[test]
     fn renders_rtl_arabic_with_sections_corrections_and_slots() {
-        let r = Renderer::new(None).unwrap();
+        let r = Renderer::new(Arc::new(jarida_theme::Theme::load(None).unwrap()));
         let part = LangPart {
             lang: "ar".into(),
             subject: "النشرة".into(),
@@ -471,7 +313,7 @@ mod tests {
 
     #[test]
     fn an_edition_over_100_kb_is_trimmed_with_a_link_to_the_web_version() {
-        let r = Renderer::new(None).unwrap();
+        let r = Renderer::new(Arc::new(jarida_theme::Theme::load(None).unwrap()));
         let part = LangPart {
             lang: "en".into(),
             subject: "Big".into(),

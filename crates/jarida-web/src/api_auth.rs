@@ -2,12 +2,10 @@
 //! handler's arguments, it refuses a request before a byte of its body is read: only the token's
 //! holder may make us read (and buffer) a body.
 
-use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppRef};
@@ -44,14 +42,5 @@ pub(crate) fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
 }
 
 pub(crate) fn unauthorized() -> Response {
-    let mut r = (
-        StatusCode::UNAUTHORIZED,
-        Json(
-            json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" }),
-        ),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    r
+    crate::error::WebError::Unauthorized.json()
 }

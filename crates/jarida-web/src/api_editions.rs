@@ -15,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::api_auth::ApiToken;
 use crate::editions::PUBLIC;
+use crate::error::{ApiError, WebError};
 use crate::{App, AppRef};
 
 /// Routes for holders of the API token.
@@ -26,32 +27,7 @@ pub fn api_routes() -> Router<AppRef> {
         .route("/api/v1/editions/{id}/{action}", post(api_action))
 }
 
-fn problem(e: jarida_newsletter::NewsletterError) -> Response {
-    use jarida_newsletter::NewsletterError as E;
-    let (status, kind) = match &e {
-        E::NoEdition(_) | E::NoNewsletter(_) => (StatusCode::NOT_FOUND, "not_found"),
-        E::State { .. } => (StatusCode::CONFLICT, "state"),
-        E::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-        _ => {
-            tracing::error!(error = %e, "editions API");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-        }
-    };
-    let reason = if status == StatusCode::INTERNAL_SERVER_ERROR {
-        "internal error".to_string()
-    } else {
-        e.to_string()
-    };
-    (status, Json(json!({ "error": kind, "reason": reason }))).into_response()
-}
-
-fn bad(field: &str, reason: String) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({ "error": "invalid", "field": field, "reason": reason })),
-    )
-        .into_response()
-}
+type ApiResult = Result<Response, ApiError>;
 
 async fn detail(
     app: &App,
@@ -64,14 +40,12 @@ async fn detail(
 }
 
 /// A JSON body that may be left out entirely.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    body: &[u8],
-) -> Result<T, Box<Response>> {
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, WebError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(body)
-        .map_err(|e| Box::new(bad("body", format!("not the expected JSON: {e}"))))
+        .map_err(|e| WebError::invalid("body", format!("not the expected JSON: {e}")))
 }
 
 #[derive(serde::Deserialize)]
@@ -79,19 +53,18 @@ struct ListQuery {
     status: Option<String>,
 }
 
-async fn api_list(_: ApiToken, State(app): State<AppRef>, Query(q): Query<ListQuery>) -> Response {
+async fn api_list(_: ApiToken, State(app): State<AppRef>, Query(q): Query<ListQuery>) -> ApiResult {
     if let Some(s) = &q.status
         && !editions::STATUSES.contains(&s.as_str())
     {
-        return bad(
+        return Err(WebError::invalid(
             "status",
             format!("{s:?} is not one of {}", editions::STATUSES.join(", ")),
-        );
+        )
+        .into());
     }
-    match editions::list(&app.db, q.status.as_deref()).await {
-        Ok(v) => Json(json!({ "editions": v })).into_response(),
-        Err(e) => problem(e),
-    }
+    let v = editions::list(&app.db, q.status.as_deref()).await?;
+    Ok(Json(json!({ "editions": v })).into_response())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -101,14 +74,11 @@ struct ComposeBody {
     until: Option<String>,
 }
 
-async fn api_compose(_: ApiToken, State(app): State<AppRef>, body: axum::body::Bytes) -> Response {
-    let b: ComposeBody = match optional_json(&body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
+async fn api_compose(_: ApiToken, State(app): State<AppRef>, body: axum::body::Bytes) -> ApiResult {
+    let b: ComposeBody = optional_json(&body)?;
     let slug = b.newsletter.unwrap_or_else(|| PUBLIC.to_string());
     let Some(nl) = app.cfg.newsletters.iter().find(|n| n.slug == slug) else {
-        return bad("newsletter", format!("no newsletter {slug:?}"));
+        return Err(WebError::invalid("newsletter", format!("no newsletter {slug:?}")).into());
     };
     let now = OffsetDateTime::now_utc();
     let until = match b
@@ -118,27 +88,20 @@ async fn api_compose(_: ApiToken, State(app): State<AppRef>, body: axum::body::B
     {
         None => now,
         Some(Ok(t)) => t,
-        Some(Err(_)) => return bad("until", "not an RFC 3339 time".into()),
+        Some(Err(_)) => return Err(WebError::invalid("until", "not an RFC 3339 time").into()),
     };
     // A period reaching into the future would leave out posts published before its end.
     if until > now {
-        return bad("until", "must not be in the future".into());
+        return Err(WebError::invalid("until", "must not be in the future").into());
     }
-    match editions::compose(&app.db, nl, until, None, now).await {
-        Ok(Some(id)) => match detail(&app, id).await {
-            Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-            Err(e) => problem(e),
-        },
-        Ok(None) => bad("until", "nothing composed".into()),
-        Err(e) => problem(e),
+    match editions::compose(&app.db, nl, until, None, now).await? {
+        Some(id) => Ok((StatusCode::CREATED, Json(detail(&app, id).await?)).into_response()),
+        None => Err(WebError::invalid("until", "nothing composed").into()),
     }
 }
 
-async fn api_get(_: ApiToken, State(app): State<AppRef>, Path(id): Path<i64>) -> Response {
-    match detail(&app, id).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => problem(e),
-    }
+async fn api_get(_: ApiToken, State(app): State<AppRef>, Path(id): Path<i64>) -> ApiResult {
+    Ok(Json(detail(&app, id).await?).into_response())
 }
 
 async fn api_edit(
@@ -146,18 +109,10 @@ async fn api_edit(
     State(app): State<AppRef>,
     Path((id, lang)): Path<(i64, String)>,
     body: Result<Json<editions::Edit>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(ed) = match body {
-        Ok(b) => b,
-        Err(e) => return bad("body", e.body_text()),
-    };
-    match editions::edit(&app.db, id, &lang, &ed, OffsetDateTime::now_utc()).await {
-        Ok(()) => match detail(&app, id).await {
-            Ok(v) => Json(v).into_response(),
-            Err(e) => problem(e),
-        },
-        Err(e) => problem(e),
-    }
+) -> ApiResult {
+    let Json(ed) = body.map_err(|e| WebError::invalid("body", e.body_text()))?;
+    editions::edit(&app.db, id, &lang, &ed, OffsetDateTime::now_utc()).await?;
+    Ok(Json(detail(&app, id).await?).into_response())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -171,38 +126,28 @@ async fn api_action(
     State(app): State<AppRef>,
     Path((id, action)): Path<(i64, String)>,
     body: axum::body::Bytes,
-) -> Response {
+) -> ApiResult {
     let now = OffsetDateTime::now_utc();
-    let b: ActionBody = match optional_json(&body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let r = match action.as_str() {
-        "approve" => editions::approve(&app.db, id, now).await,
+    let b: ActionBody = optional_json(&body)?;
+    match action.as_str() {
+        "approve" => editions::approve(&app.db, id, now).await?,
         "schedule" => {
             let Some(Ok(at)) = b.at.as_deref().map(|a| OffsetDateTime::parse(a, &Rfc3339)) else {
-                return bad("at", "an RFC 3339 time is required".into());
+                return Err(WebError::invalid("at", "an RFC 3339 time is required").into());
             };
-            editions::schedule(&app.db, id, at, now).await
+            editions::schedule(&app.db, id, at, now).await?
         }
         // Sent by the delivery workers at their next look (a few seconds).
-        "send" => editions::schedule(&app.db, id, now, now).await,
-        "pause" => editions::pause(&app.db, id, now).await,
-        "resume" => editions::resume(&app.db, id, now).await,
-        "cancel" => editions::cancel(&app.db, id, now).await,
+        "send" => editions::schedule(&app.db, id, now, now).await?,
+        "pause" => editions::pause(&app.db, id, now).await?,
+        "resume" => editions::resume(&app.db, id, now).await?,
+        "cancel" => editions::cancel(&app.db, id, now).await?,
         _ => {
-            return (
-                StatusCode::NOT_FOUND,
-                Json(json!({ "error": "not_found", "reason": "actions: approve, schedule, send, pause, resume, cancel" })),
+            return Err(WebError::NoSuch(
+                "actions: approve, schedule, send, pause, resume, cancel".into(),
             )
-                .into_response();
+            .into());
         }
-    };
-    match r {
-        Ok(()) => match detail(&app, id).await {
-            Ok(v) => Json(v).into_response(),
-            Err(e) => problem(e),
-        },
-        Err(e) => problem(e),
     }
+    Ok(Json(detail(&app, id).await?).into_response())
 }

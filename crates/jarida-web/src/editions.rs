@@ -2,6 +2,7 @@
 //! (`/<lang>/newsletter/<number>`), their list on the newsletter page, and their feeds. The JSON API
 //! that drives editions is `api_editions.rs`.
 
+use jarida_core::Lang;
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
@@ -13,7 +14,8 @@ use time::format_description::well_known::Rfc2822;
 
 use crate::App;
 use crate::cache::Cached;
-use crate::public::{Fail, Meta, Out, REVALIDATE, Res, iso};
+use crate::error::WebError;
+use crate::public::{Meta, Out, REVALIDATE, Res, iso};
 
 /// The newsletter whose editions the public pages show.
 pub(crate) const PUBLIC: &str = "main";
@@ -29,7 +31,7 @@ fn has_content(p: &LangPart) -> bool {
     !p.items.is_empty() || !p.corrections.is_empty()
 }
 
-fn title(app: &App, lang: &str, e: &Edition, p: &LangPart) -> String {
+fn title(app: &App, lang: Lang, e: &Edition, p: &LangPart) -> String {
     if p.subject.is_empty() {
         format!("{} {}", app.t(lang, "edition-number"), e.number)
     } else {
@@ -38,7 +40,7 @@ fn title(app: &App, lang: &str, e: &Edition, p: &LangPart) -> String {
 }
 
 /// Sent editions with content in `lang`, newest first.
-pub(crate) async fn past(app: &App, lang: &str) -> Result<Vec<(Edition, LangPart)>, Fail> {
+pub(crate) async fn past(app: &App, lang: Lang) -> Result<Vec<(Edition, LangPart)>, WebError> {
     let mut out = Vec::new();
     for e in editions::list(&app.db, None).await? {
         if e.newsletter != PUBLIC || !PUBLISHED.contains(&e.status.as_str()) {
@@ -56,7 +58,7 @@ pub(crate) async fn past(app: &App, lang: &str) -> Result<Vec<(Edition, LangPart
 }
 
 /// The list of past editions for the newsletter page.
-pub(crate) async fn past_links(app: &App, lang: &str) -> Result<Value, Fail> {
+pub(crate) async fn past_links(app: &App, lang: Lang) -> Result<Value, WebError> {
     let list: Vec<serde_json::Value> = past(app, lang)
         .await?
         .iter()
@@ -73,7 +75,7 @@ pub(crate) async fn past_links(app: &App, lang: &str) -> Result<Value, Fail> {
     Ok(crate::ser(list))
 }
 
-fn sections(app: &App, lang: &str, p: &LangPart) -> Vec<serde_json::Value> {
+fn sections(app: &App, lang: Lang, p: &LangPart) -> Vec<serde_json::Value> {
     let mut out: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     for it in &p.items {
         let heading = if it.featured {
@@ -106,21 +108,20 @@ fn sections(app: &App, lang: &str, p: &LangPart) -> Vec<serde_json::Value> {
 }
 
 /// The web version of edition `number` in `lang`.
-pub(crate) async fn page(app: &App, lang: &str, number: &str) -> Res {
-    let nf = || Fail::NotFound(lang.to_string());
+pub(crate) async fn page(app: &App, lang: Lang, number: &str) -> Res {
     if number.starts_with('0') {
-        return Err(nf());
+        return Err(WebError::NotFound);
     }
-    let n: i64 = number.parse().map_err(|_| nf())?;
+    let n: i64 = number.parse().map_err(|_| WebError::NotFound)?;
     let e = editions::by_number(&app.db, PUBLIC, n)
         .await?
         .filter(|e| PUBLISHED.contains(&e.status.as_str()))
-        .ok_or_else(nf)?;
+        .ok_or(WebError::NotFound)?;
     let parts = editions::parts(&app.db, &e).await?;
     let p = parts
         .iter()
         .find(|p| p.lang == lang && has_content(p))
-        .ok_or_else(nf)?;
+        .ok_or(WebError::NotFound)?;
     let other = crate::public::other_lang(lang);
     let other_path = parts
         .iter()
@@ -158,7 +159,7 @@ pub(crate) async fn page(app: &App, lang: &str, number: &str) -> Res {
         "edition",
         crate::ser(json!({
             "title": heading,
-            "number_label": format!("{} {}", app.t(lang, "edition-number"), jarida_core::number(lang, n)),
+            "number_label": format!("{} {}", app.t(lang, "edition-number"), lang.number(n)),
             "date_iso": iso(at),
             "date_display": app.theme.i18n.date(lang, at),
             "intro": p.intro.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),
@@ -171,7 +172,7 @@ pub(crate) async fn page(app: &App, lang: &str, number: &str) -> Res {
 }
 
 /// RSS or Atom of the editions in `lang`.
-pub(crate) async fn feed(app: &App, lang: &str, atom: bool) -> Res {
+pub(crate) async fn feed(app: &App, lang: Lang, atom: bool) -> Res {
     let list = past(app, lang).await?;
     let esc = |s: &str| {
         s.replace('&', "&amp;")
@@ -237,7 +238,7 @@ pub(crate) async fn feed(app: &App, lang: &str, atom: bool) -> Res {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let file = if atom { "atom.xml" } else { "feed.xml" };
     let mut ctx = BTreeMap::new();
-    ctx.insert("lang", Value::from(lang));
+    ctx.insert("lang", Value::from(lang.code()));
     ctx.insert(
         "feed",
         crate::ser(json!({

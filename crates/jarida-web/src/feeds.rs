@@ -1,6 +1,7 @@
 //! RSS 2.0, Atom and JSON Feed per language and per kind, and the sitemap. Feeds carry the full article
 //! with its corrections and sources; the XML ones are theme templates like the pages.
 
+use jarida_core::Lang;
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ use time::format_description::well_known::Rfc2822;
 
 use crate::App;
 use crate::cache::Cached;
-use crate::public::{Fail, Out, REVALIDATE, Res, iso};
+use crate::public::{Out, REVALIDATE, Res, iso};
 
 pub enum Format {
     Rss,
@@ -31,7 +32,7 @@ fn absolutize(app: &App, html: &str) -> String {
 
 /// The article as a feed carries it: body, then sources and corrections.
 fn content_html(app: &App, p: &Post) -> String {
-    let lang = p.lang.as_str();
+    let lang = crate::public::post_lang(app, &p.lang);
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -84,7 +85,7 @@ fn content_html(app: &App, p: &Post) -> String {
     absolutize(app, &out)
 }
 
-pub async fn feed(app: &App, lang: &str, kind: Option<Kind>, format: Format) -> Res {
+pub async fn feed(app: &App, lang: Lang, kind: Option<Kind>, format: Format) -> Res {
     let filter = Filter {
         lang: lang.into(),
         kind,
@@ -163,7 +164,7 @@ pub async fn feed(app: &App, lang: &str, kind: Option<Kind>, format: Format) -> 
         }
         Format::Rss | Format::Atom => {
             let mut ctx = BTreeMap::new();
-            ctx.insert("lang", Value::from(lang));
+            ctx.insert("lang", Value::from(lang.code()));
             ctx.insert(
                 "feed",
                 crate::ser(json!({
@@ -192,9 +193,7 @@ pub async fn feed(app: &App, lang: &str, kind: Option<Kind>, format: Format) -> 
 }
 
 pub async fn sitemap(app: &App) -> Res {
-    let entries = repo::sitemap(&app.db)
-        .await
-        .map_err(|e| Fail::Internal(e.into()))?;
+    let entries = repo::sitemap(&app.db).await?;
     let mut urls = Vec::new();
     let sections = [
         "",

@@ -7,14 +7,14 @@ mod api_auth;
 mod api_editions;
 pub mod cache;
 mod editions;
+pub mod error;
 mod feeds;
-pub mod i18n;
 pub mod page;
 mod public;
 pub mod server;
 pub mod setup;
+mod site_lang;
 pub mod subscribe;
-pub mod theme;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,15 +26,8 @@ use jarida_store::Db;
 use serde::Serialize;
 
 pub use cache::PageCache;
-pub use theme::Theme;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ThemeError {
-    #[error("theme template {name}: {reason}")]
-    Template { name: String, reason: String },
-    #[error("theme messages {file}: {reason}")]
-    Locale { file: String, reason: String },
-}
+use jarida_core::Lang;
+pub use jarida_theme::{Theme, ThemeError};
 
 /// A way to give, shown on the support page.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -50,10 +43,10 @@ pub struct Provider {
 pub struct SiteConfig {
     /// Absolute URL of the site, without a trailing slash.
     pub base_url: String,
-    pub default_lang: String,
+    pub default_lang: Lang,
     /// Site name and description per language.
-    pub names: Vec<(String, String)>,
-    pub descriptions: Vec<(String, String)>,
+    pub names: Vec<(Lang, String)>,
+    pub descriptions: Vec<(Lang, String)>,
     pub per_page: i64,
     pub providers: Vec<Provider>,
     pub bank_details: String,
@@ -83,18 +76,36 @@ pub struct SiteConfig {
 }
 
 impl SiteConfig {
-    pub fn name(&self, lang: &str) -> &str {
+    pub fn name(&self, lang: Lang) -> &str {
         pick(&self.names, lang)
     }
 
-    pub fn description(&self, lang: &str) -> &str {
+    pub fn description(&self, lang: Lang) -> &str {
         pick(&self.descriptions, lang)
+    }
+
+    /// What email and other non-page parts need to know of the site.
+    pub fn site_info(&self) -> jarida_core::SiteInfo {
+        jarida_core::SiteInfo {
+            base_url: self.base_url.clone(),
+            names: self.names.clone(),
+            default_lang: self.default_lang,
+        }
+    }
+
+    /// Who the site's own emails (confirmations, preference links) come from.
+    pub fn sender(&self) -> jarida_notify::Sender {
+        jarida_notify::Sender {
+            name: self.mail_from_name.clone(),
+            address: self.mail_from_address.clone(),
+            reply_to: self.mail_reply_to.clone(),
+        }
     }
 }
 
-fn pick<'a>(v: &'a [(String, String)], lang: &str) -> &'a str {
+fn pick(v: &[(Lang, String)], lang: Lang) -> &str {
     v.iter()
-        .find(|(l, _)| l == lang)
+        .find(|(l, _)| *l == lang)
         .or_else(|| v.first())
         .map(|(_, s)| s.as_str())
         .unwrap_or("")
@@ -104,7 +115,10 @@ fn pick<'a>(v: &'a [(String, String)], lang: &str) -> &'a str {
 pub struct App {
     pub db: Db,
     pub cfg: SiteConfig,
-    pub theme: Theme,
+    /// Loaded once by the binary and shared with the delivery engine.
+    pub theme: Arc<Theme>,
+    /// Every email the site sends a reader about their subscription.
+    pub notify: Arc<jarida_notify::Notifier>,
     pub cache: PageCache,
     /// Key for CSRF tokens and signed links.
     pub secret: jarida_core::Secret,
@@ -117,8 +131,7 @@ pub struct App {
     /// Addresses over their sign-up limit in this window, refused without a database write.
     pub blocked: jarida_audience::throttle::Blocked,
     /// The "too many requests" page per language, rendered once.
-    pub(crate) rate_limited_pages:
-        [std::sync::OnceLock<axum::body::Bytes>; jarida_content::LANGS.len()],
+    pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
 }
 
 /// Counts spawned tasks so that shutdown can wait for them. (tokio-util's `TaskTracker` does this
@@ -176,9 +189,15 @@ impl App {
         db: Db,
         cfg: SiteConfig,
         secret: jarida_core::Secret,
+        theme: Arc<Theme>,
         mailer: jarida_mail::Transport,
     ) -> anyhow::Result<AppRef> {
-        let theme = Theme::load(cfg.theme_dir.as_deref())?;
+        let notify = Arc::new(jarida_notify::Notifier::new(
+            theme.clone(),
+            cfg.site_info(),
+            cfg.sender(),
+            secret.clone(),
+        ));
         let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
         let cache = PageCache::new(version, cfg.cache_max_entries, cfg.cache_max_bytes);
         Ok(Arc::new(App {
@@ -189,6 +208,7 @@ impl App {
             db,
             cfg,
             theme,
+            notify,
             cache,
             secret,
         }))

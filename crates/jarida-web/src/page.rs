@@ -2,7 +2,8 @@
 //! redirect to its one canonical spelling, or nothing. No database, no I/O, so every path a client
 //! may send is tested here (including by property tests), and the handlers only render.
 
-use jarida_content::{Kind, LANGS};
+use jarida_content::Kind;
+use jarida_core::Lang;
 use percent_encoding::percent_decode_str;
 
 use crate::public::enc;
@@ -16,54 +17,54 @@ pub enum Page {
     Sitemap,
     Stylesheet,
     Home {
-        lang: &'static str,
+        lang: Lang,
         page: i64,
     },
     Feed {
-        lang: &'static str,
+        lang: Lang,
         kind: Option<Kind>,
         format: FeedFormat,
     },
     Support {
-        lang: &'static str,
+        lang: Lang,
     },
     Newsletter {
-        lang: &'static str,
+        lang: Lang,
     },
     EditionsFeed {
-        lang: &'static str,
+        lang: Lang,
         atom: bool,
     },
     Edition {
-        lang: &'static str,
+        lang: Lang,
         number: String,
     },
     ArchiveIndex {
-        lang: &'static str,
+        lang: Lang,
     },
     ArchiveMonth {
-        lang: &'static str,
+        lang: Lang,
         year: i32,
         month: u8,
         page: i64,
     },
     Kind {
-        lang: &'static str,
+        lang: Lang,
         kind: Kind,
         page: i64,
     },
     Taxonomy {
-        lang: &'static str,
+        lang: Lang,
         tags: bool,
         slug: String,
         page: i64,
     },
     ArticleText {
-        lang: &'static str,
+        lang: Lang,
         slug: String,
     },
     Article {
-        lang: &'static str,
+        lang: Lang,
         slug: String,
     },
     /// Nothing here (or a path that is not UTF-8).
@@ -92,12 +93,12 @@ fn page_no(s: &str) -> Option<i64> {
     s.parse::<i64>().ok().filter(|n| *n >= 1 && *n <= 100_000)
 }
 
-fn lang(s: &str) -> Option<&'static str> {
-    LANGS.iter().find(|l| **l == s).copied()
+fn lang(s: &str) -> Option<Lang> {
+    Lang::parse(s)
 }
 
 /// The page `path` names. `css_file` is the stylesheet's current (hashed) file name.
-pub fn parse(path: &str, default_lang: &str, css_file: &str) -> Page {
+pub fn parse(path: &str, default_lang: Lang, css_file: &str) -> Page {
     // One spelling per page: `/en/%61rticle` and `/en/article` are the same page, and only the
     // canonical one is rendered and cached, so made-up spellings cannot fill or churn the cache.
     let mut canonical = String::with_capacity(path.len());
@@ -122,7 +123,7 @@ pub fn parse(path: &str, default_lang: &str, css_file: &str) -> Page {
     parse_segments(&segs, default_lang, css_file).unwrap_or(Page::NotFound)
 }
 
-fn parse_segments(segs: &[&str], default_lang: &str, css_file: &str) -> Option<Page> {
+fn parse_segments(segs: &[&str], default_lang: Lang, css_file: &str) -> Option<Page> {
     let feed = |lang, kind, file: &str| {
         let format = match file {
             "feed.xml" => FeedFormat::Rss,
@@ -214,7 +215,7 @@ fn parse_segments(segs: &[&str], default_lang: &str, css_file: &str) -> Option<P
 }
 
 /// An archive month: four digits, two digits, a real month.
-fn month(lang: &'static str, y: &str, m: &str, page: i64) -> Option<Page> {
+fn month(lang: Lang, y: &str, m: &str, page: i64) -> Option<Page> {
     if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -232,7 +233,7 @@ mod tests {
     use super::*;
 
     fn p(path: &str) -> Page {
-        parse(path, "en", "style-abc.css")
+        parse(path, Lang::En, "style-abc.css")
     }
 
     #[test]
@@ -242,14 +243,14 @@ mod tests {
         assert_eq!(
             p("/ar/"),
             Page::Home {
-                lang: "ar",
+                lang: Lang::Ar,
                 page: 1
             }
         );
         assert_eq!(
             p("/en/page/2/"),
             Page::Home {
-                lang: "en",
+                lang: Lang::En,
                 page: 2
             }
         );
@@ -263,7 +264,7 @@ mod tests {
         assert_eq!(
             p("/en/reports/atom.xml"),
             Page::Feed {
-                lang: "en",
+                lang: Lang::En,
                 kind: Some(Kind::Report),
                 format: FeedFormat::Atom
             }
@@ -271,7 +272,7 @@ mod tests {
         assert_eq!(
             p("/ar/feed.json"),
             Page::Feed {
-                lang: "ar",
+                lang: Lang::Ar,
                 kind: None,
                 format: FeedFormat::Json
             }
@@ -280,7 +281,7 @@ mod tests {
         assert_eq!(
             p("/en/designs/page/3/"),
             Page::Kind {
-                lang: "en",
+                lang: Lang::En,
                 kind: Kind::Design,
                 page: 3
             }
@@ -288,7 +289,7 @@ mod tests {
         assert_eq!(
             p("/en/archive/2026/10/"),
             Page::ArchiveMonth {
-                lang: "en",
+                lang: Lang::En,
                 year: 2026,
                 month: 10,
                 page: 1
@@ -302,7 +303,7 @@ mod tests {
         assert_eq!(
             p("/en/newsletter/3"),
             Page::Edition {
-                lang: "en",
+                lang: Lang::En,
                 number: "3".into()
             }
         );
@@ -310,7 +311,7 @@ mod tests {
         assert_eq!(
             p("/ar/tags/%D9%85%D9%8A%D8%A7%D9%87/"),
             Page::Taxonomy {
-                lang: "ar",
+                lang: Lang::Ar,
                 tags: true,
                 slug: "مياه".into(),
                 page: 1
@@ -319,14 +320,14 @@ mod tests {
         assert_eq!(
             p("/en/water.txt"),
             Page::ArticleText {
-                lang: "en",
+                lang: Lang::En,
                 slug: "water".into()
             }
         );
         assert_eq!(
             p("/en/water"),
             Page::Article {
-                lang: "en",
+                lang: Lang::En,
                 slug: "water".into()
             }
         );
@@ -375,13 +376,13 @@ mod fuzz {
 
         #[test]
         fn fuzz_url_paths(path in paths()) {
-            match parse(&path, "en", "style-abc.css") {
+            match parse(&path, Lang::En, "style-abc.css") {
                 Page::Redirect(to) => {
                     // Only ever a path of this site: never `//host` (an open redirect).
                     prop_assert!(to.starts_with('/') && !to.starts_with("//"), "{path} -> {to}");
                     prop_assert!(!to.contains(['\r', '\n']));
                     // A redirect leads somewhere that does not redirect again to itself.
-                    prop_assert_ne!(parse(&to, "en", "style-abc.css"), Page::Redirect(to.clone()));
+                    prop_assert_ne!(parse(&to, Lang::En, "style-abc.css"), Page::Redirect(to.clone()));
                 }
                 Page::Home { page, .. } | Page::Kind { page, .. } | Page::Taxonomy { page, .. }
                 | Page::ArchiveMonth { page, .. } => prop_assert!((1..=100_000).contains(&page)),

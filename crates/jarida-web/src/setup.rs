@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use jarida_store::{Db, q_exec, q_one, q_opt};
+use jarida_store::{Db, q_exec, q_opt};
 use minijinja::Value;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -29,16 +29,7 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Whether an owner account exists yet.
-pub async fn has_owner(db: &Db) -> Result<bool, jarida_store::StoreError> {
-    let mut c = db.acquire().await?;
-    let (n,): (i64,) = q_one!(
-        c.conn(),
-        (i64,),
-        "SELECT COUNT(*) FROM users WHERE role = 'owner'"
-    )?;
-    Ok(n > 0)
-}
+pub use jarida_accounts::users::has_owner;
 
 /// How long a setup link works. It is printed at start, so it ends up in the service's log; each
 /// start replaces it, creating the owner burns it, and an unused one expires.
@@ -112,10 +103,7 @@ pub struct SetupForm {
 
 fn page(app: &App, status: StatusCode, ctx: BTreeMap<&'static str, Value>) -> Response {
     let mut ctx = ctx;
-    ctx.insert(
-        "site_name",
-        Value::from(app.cfg.name(&app.cfg.default_lang)),
-    );
+    ctx.insert("site_name", Value::from(app.cfg.name(app.cfg.default_lang)));
     ctx.insert("css", Value::from(app.theme.css_url.clone()));
     match app.theme.render("setup.html", Value::from(ctx)) {
         Ok(body) => {
@@ -148,7 +136,7 @@ async fn require_token(app: &App, token: &str) -> Result<(), Response> {
 }
 
 fn gone(app: &App) -> Response {
-    crate::public::error_page(app, &app.cfg.default_lang, StatusCode::NOT_FOUND)
+    crate::public::error_page(app, app.cfg.default_lang, StatusCode::NOT_FOUND)
 }
 
 async fn show(State(app): State<AppRef>, Path(token): Path<String>) -> Response {
@@ -241,22 +229,10 @@ async fn create_owner(
     if burned == 0 {
         return Ok(false);
     }
-    let (owners,): (i64,) = q_one!(
-        tx.conn(),
-        (i64,),
-        "SELECT COUNT(*) FROM users WHERE role = 'owner'"
-    )?;
-    if owners > 0 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if !jarida_accounts::users::create_first_owner(&mut tx, name, email, hash, now).await? {
         return Ok(false);
     }
-    q_exec!(
-        tx.conn(),
-        "INSERT INTO users (email, name, password_hash, role, created_at) VALUES ($1, $2, $3, 'owner', $4)",
-        email,
-        name,
-        hash,
-        time::OffsetDateTime::now_utc().unix_timestamp()
-    )?;
     tx.commit().await?;
     Ok(true)
 }

@@ -116,7 +116,7 @@ fn when(ts: Option<i64>) -> String {
 
 pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(cfg).await?;
-    let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
+    let engine = jarida::engine(cfg, &db, &cfg.base_url(), jarida::theme(cfg)?).await?;
     let now = OffsetDateTime::now_utc();
     match cmd {
         EditionsCommand::Compose { newsletter, until } => {
@@ -386,10 +386,17 @@ fn print_figures(f: &Figures) {
 /// `jarida worker`: delivery and scheduling without the web server (scale-out).
 pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(cfg).await?;
-    let engine = jarida::engine(cfg, &db, &cfg.base_url()).await?;
+    let theme = jarida::theme(cfg)?;
+    let notifier = jarida::notifier(cfg, theme.clone(), &cfg.base_url())?;
+    let engine = jarida::engine(cfg, &db, &cfg.base_url(), theme).await?;
     let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
-    let background =
-        jarida::Background::spawn(&db, &cfg.data_dir.join("outbox"), Some(engine), mail);
+    let background = jarida::Background::spawn(
+        &db,
+        &cfg.data_dir.join("outbox"),
+        Some(engine),
+        mail,
+        notifier,
+    );
     tracing::info!("delivery worker and transactional mail queue running");
     jarida::shutdown_signal().await;
     tracing::info!("stopping: handing back what was claimed");

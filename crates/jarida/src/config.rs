@@ -22,7 +22,7 @@ pub struct Config {
     /// `postgres://…` to use PostgreSQL. Empty: SQLite at `<data_dir>/jarida.db`.
     pub database_url: String,
     /// Language of `/` and of the x-default alternates: `en` or `ar`.
-    pub default_lang: String,
+    pub default_lang: jarida_core::Lang,
     /// Posts per listing page.
     pub per_page: i64,
     /// Log filter (tracing's `EnvFilter` syntax); `RUST_LOG` overrides it.
@@ -283,7 +283,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             base_url: String::new(),
             database_url: String::new(),
-            default_lang: "en".into(),
+            default_lang: jarida_core::Lang::En,
             per_page: 12,
             log: "info".into(),
             client_ip_header: String::new(),
@@ -451,12 +451,6 @@ impl Config {
             return bad(
                 "database_url",
                 "must start with postgres:// or sqlite://".into(),
-            );
-        }
-        if !jarida_content::LANGS.contains(&self.default_lang.as_str()) {
-            return bad(
-                "default_lang",
-                format!("{:?} is not one of en, ar", self.default_lang),
             );
         }
         if !(1..=100).contains(&self.per_page) {

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use config::Config;
+use jarida_core::Lang;
 use jarida_store::Db;
-use jarida_web::{App, AppRef, SiteConfig};
+use jarida_web::{App, AppRef, SiteConfig, Theme};
 use tokio::net::TcpListener;
 
 /// Opens the database the configuration names, creating folders and schema as needed.
@@ -28,14 +29,14 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
 pub fn site_config(cfg: &Config) -> SiteConfig {
     SiteConfig {
         base_url: cfg.base_url(),
-        default_lang: cfg.default_lang.clone(),
+        default_lang: cfg.default_lang,
         names: vec![
-            ("en".into(), cfg.site.name_en.clone()),
-            ("ar".into(), cfg.site.name_ar.clone()),
+            (Lang::En, cfg.site.name_en.clone()),
+            (Lang::Ar, cfg.site.name_ar.clone()),
         ],
         descriptions: vec![
-            ("en".into(), cfg.site.description_en.clone()),
-            ("ar".into(), cfg.site.description_ar.clone()),
+            (Lang::En, cfg.site.description_en.clone()),
+            (Lang::Ar, cfg.site.description_ar.clone()),
         ],
         per_page: cfg.per_page,
         providers: cfg.support.providers.clone(),
@@ -66,15 +67,30 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
     }
 }
 
-/// Site facts the newsletter layout needs.
-pub fn site_info(cfg: &Config, base_url: &str) -> jarida_newsletter::render::SiteInfo {
-    jarida_newsletter::render::SiteInfo {
-        base_url: base_url.to_string(),
-        names: vec![
-            ("en".into(), cfg.site.name_en.clone()),
-            ("ar".into(), cfg.site.name_ar.clone()),
-        ],
-    }
+/// The theme of this configuration, loaded once per process and shared by the site and the mail.
+pub fn theme(cfg: &Config) -> anyhow::Result<Arc<Theme>> {
+    let dir = cfg.theme_dir();
+    Ok(Arc::new(Theme::load(Some(&dir)).with_context(|| {
+        format!("loading the theme in {}", dir.display())
+    })?))
+}
+
+/// The builder of the site's notifications (confirmation links, editors' notices) for this
+/// configuration, with the site at `base_url`.
+pub fn notifier(
+    cfg: &Config,
+    theme: Arc<Theme>,
+    base_url: &str,
+) -> anyhow::Result<Arc<jarida_notify::Notifier>> {
+    let mut site = site_config(cfg);
+    site.base_url = base_url.to_string();
+    let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
+    Ok(Arc::new(jarida_notify::Notifier::new(
+        theme,
+        site.site_info(),
+        site.sender(),
+        jarida_core::Secret::new(secret),
+    )))
 }
 
 /// The delivery engine for this configuration.
@@ -82,6 +98,7 @@ pub async fn engine(
     cfg: &Config,
     db: &Db,
     base_url: &str,
+    theme: Arc<Theme>,
 ) -> anyhow::Result<Arc<jarida_newsletter::deliver::Engine>> {
     let newsletters = cfg.newsletters();
     jarida_newsletter::editions::sync(
@@ -92,13 +109,15 @@ pub async fn engine(
     .await
     .context("recording the configured newsletters")?;
     let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
+    let mut site = site_config(cfg);
+    site.base_url = base_url.to_string();
     Ok(Arc::new(jarida_newsletter::deliver::Engine {
         db: db.clone(),
         cfg: cfg.delivery()?,
-        site: site_info(cfg, base_url),
+        site: site.site_info(),
         secret: jarida_core::Secret::new(secret),
         newsletters,
-        renderer: jarida_newsletter::render::Renderer::new(Some(&cfg.theme_dir()))?,
+        renderer: jarida_newsletter::render::Renderer::new(theme),
         stopping: Default::default(),
     }))
 }
@@ -119,6 +138,7 @@ impl Background {
         outbox: &std::path::Path,
         engine: Option<Arc<jarida_newsletter::deliver::Engine>>,
         mail: Arc<jarida_mail::queue::Queue>,
+        notifier: Arc<jarida_notify::Notifier>,
     ) -> Background {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -138,7 +158,7 @@ impl Background {
                     if let Err(err) = jarida_newsletter::scheduler::tick(
                         &engine.db,
                         &engine.newsletters,
-                        &engine.site,
+                        &notifier,
                         &mail,
                         now,
                     )
@@ -272,10 +292,12 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         site.base_url = format!("http://{addr}");
     }
     let base = site.base_url.clone();
+    let theme = theme(cfg)?;
     let app = App::new(
         db.clone(),
         site,
         jarida_core::Secret::new(secret),
+        theme.clone(),
         cfg.mail_transport(),
     )
     .await?;
@@ -283,12 +305,17 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         .await?
         .map(|t| format!("{base}/setup/{t}"));
     let engine = if cfg.delivery.enabled {
-        Some(engine(cfg, &db, &base).await?)
+        Some(engine(cfg, &db, &base, theme).await?)
     } else {
         None
     };
-    let mut background =
-        Background::spawn(&db, &cfg.data_dir.join("outbox"), engine, app.mail.clone());
+    let mut background = Background::spawn(
+        &db,
+        &cfg.data_dir.join("outbox"),
+        engine,
+        app.mail.clone(),
+        app.notify.clone(),
+    );
     background.add(jarida_web::refresher(app.clone()));
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();

@@ -295,28 +295,18 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
                 .len();
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let app = if confirmed {
+            // Pending readers are sent the confirmation email the site would send them.
+            let notifier = if confirmed {
                 None
             } else {
-                let secret = jarida_core::Secret::new(config::secret(&cfg.data_dir)?);
-                Some(
-                    jarida_web::App::new(
-                        db.clone(),
-                        jarida::site_config(cfg),
-                        secret,
-                        cfg.mail_transport(),
-                    )
-                    .await?,
-                )
+                Some(jarida::notifier(cfg, jarida::theme(cfg)?, &cfg.base_url())?)
             };
             let opts = jarida_audience::csv_io::ImportOptions {
                 confirmed,
                 default_lang: lang,
                 mapping,
                 confirm_ttl_secs: cfg.signup.confirm_hours * 3600,
-                confirmation: app
-                    .as_ref()
-                    .map(jarida_web::subscribe::confirmation_composer),
+                confirmation: notifier.as_ref().map(|n| n.confirmation_composer()),
             };
             let bar = progress_bar();
             let counter = CountingReader {
@@ -344,9 +334,11 @@ async fn subscribers(cmd: SubscribersCommand, cfg: &config::Config) -> anyhow::R
             }
             // The confirmations were queued with their readers; they are sent now, and what the relay
             // defers stays queued for the site's worker (`jarida serve` or `jarida worker`).
-            let drained = match &app {
-                Some(app) if report.confirmations > 0 => Some(app.mail.drain().await),
-                _ => None,
+            let drained = if notifier.is_some() && report.confirmations > 0 {
+                let queue = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
+                Some(queue.drain().await)
+            } else {
+                None
             };
             for (line, reason) in &report.errors {
                 eprintln!("{}:{line}: {reason}", file.display());

@@ -41,7 +41,12 @@ fn app_with(tweak: impl FnOnce(&mut jarida::config::Config)) -> TestApp {
 
 fn engine(app: &TestApp) -> Arc<Engine> {
     app.rt
-        .block_on(jarida::engine(&app.cfg, &app.db, &app.base))
+        .block_on(jarida::engine(
+            &app.cfg,
+            &app.db,
+            &app.base,
+            app.app.theme.clone(),
+        ))
         .unwrap()
 }
 
@@ -676,7 +681,12 @@ fn hard_rejections_fail_rows_and_5_1_x_marks_readers_bounced() {
     cfg.mail.smtp_port = policy.port;
     let eng = app
         .rt
-        .block_on(jarida::engine(&cfg, &app.db, &app.base))
+        .block_on(jarida::engine(
+            &cfg,
+            &app.db,
+            &app.base,
+            app.app.theme.clone(),
+        ))
         .unwrap();
     let id2 = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, id2, Duration::from_secs(20));
@@ -729,7 +739,12 @@ fn disconnect_mid_data_is_retried_on_a_healthy_relay() {
     cfg.mail.smtp_port = healthy.port;
     let eng = app
         .rt
-        .block_on(jarida::engine(&cfg, &app.db, &app.base))
+        .block_on(jarida::engine(
+            &cfg,
+            &app.db,
+            &app.base,
+            app.app.theme.clone(),
+        ))
         .unwrap();
     drive(&app, &eng, id, Duration::from_secs(30));
     let mut got: Vec<String> = healthy.messages().into_iter().map(|m| m.rcpt).collect();
@@ -1196,7 +1211,7 @@ fn cadence_composes_a_draft_per_slot_in_the_newsroom_time_zone_and_tells_editors
             .block_on(jarida_newsletter::scheduler::tick(
                 &app.db,
                 &eng.newsletters,
-                &eng.site,
+                &app.app.notify,
                 &app.app.mail,
                 t(now),
             ))
@@ -1260,7 +1275,7 @@ fn auto_send_newsletter_goes_out_at_its_slot() {
         .block_on(jarida_newsletter::scheduler::tick(
             &app.db,
             &eng.newsletters,
-            &eng.site,
+            &app.app.notify,
             &app.app.mail,
             t("2026-10-15T09:30:00Z"),
         ))
@@ -1592,7 +1607,7 @@ fn deferred_past_the_retry_horizon_fails_with_the_last_reply() {
         site: base.site.clone(),
         secret: base.secret.clone(),
         newsletters: base.newsletters.clone(),
-        renderer: jarida_newsletter::render::Renderer::new(None).unwrap(),
+        renderer: jarida_newsletter::render::Renderer::new(app.app.theme.clone()),
         stopping: Default::default(),
     });
     add_readers(&app, &[("late@example.org", "en")]);

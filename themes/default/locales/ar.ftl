@@ -186,3 +186,25 @@ newsletter-editions = الأعداد السابقة
 newsletter-feed = تابع الأعداد عبر RSS
 edition-number = العدد
 edition-featured = مختارات
+
+## إطار النشرة البريدية (`labels.<name>` في newsletter.mjml و newsletter.txt)
+edition-label-web = اقرأ هذه النشرة في المتصفح
+edition-label-number = العدد
+edition-label-featured = مختارات
+edition-label-reports = تقارير
+edition-label-news = أخبار
+edition-label-designs = تصاميم
+edition-label-read = اقرأ المزيد
+edition-label-corrections = تصحيحات
+edition-label-more = المزيد في نسخة الويب من هذا العدد
+edition-label-support = لا ننشر إعلانات. ادعمنا لنبقى مستقلين
+edition-label-why = وصلتك هذه الرسالة لأنك اشتركت في نشرتنا البريدية.
+edition-label-manage = إدارة الاشتراك
+edition-label-unsubscribe = إلغاء الاشتراك
+edition-subject = { $newsletter } — العدد { $number }
+
+## إشعار المحررين بمسودة عدد جديد
+email-draft-subject = مسودة جاهزة: { $newsletter } العدد { $number }
+email-draft-text = العدد { $number } من { $newsletter } جاهز للمراجعة.
+email-draft-part = { $lang }: «{ $subject }»، عدد المواد: { $posts }، التصحيحات: { $corrections }
+email-draft-how = راجعه بالأمر `jarida editions show { $id }`، وعدّله بالأمر `jarida editions edit { $id }`، وأرسله بالأمر `jarida editions approve { $id }` (أو عبر الواجهة البرمجية على { $api }).

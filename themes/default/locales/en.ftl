@@ -180,3 +180,35 @@ newsletter-editions = Past editions
 newsletter-feed = Follow the editions by RSS
 edition-number = No.
 edition-featured = Featured
+
+## The newsletter's email frame (`labels.<name>` in newsletter.mjml and newsletter.txt)
+edition-label-web = Read this edition in your browser
+edition-label-number = No.
+edition-label-featured = Featured
+edition-label-reports = Reports
+edition-label-news = News
+edition-label-designs = Designs
+edition-label-read = Read more
+edition-label-corrections = Corrections
+edition-label-more = More in the web version of this edition
+edition-label-support = We don't run ads. Help us stay independent
+edition-label-why = You receive this email because you subscribed to our newsletter.
+edition-label-manage = Manage your subscription
+edition-label-unsubscribe = Unsubscribe
+# $newsletter (String), $number (Number)
+edition-subject = { $newsletter } — No. { $number }
+
+## The notice editors receive when the cadence composed a draft
+# $newsletter (String), $number (Number)
+email-draft-subject = Draft ready: { $newsletter } No. { $number }
+email-draft-text = Edition { $number } of { $newsletter } is ready for review.
+# $lang (String), $subject (String), $posts (Number), $corrections (Number)
+email-draft-part = { $lang }: “{ $subject }”, { $posts ->
+    [one] 1 post
+   *[other] { $posts } posts
+  }, { $corrections ->
+    [one] 1 correction
+   *[other] { $corrections } corrections
+  }
+# $id (Number), $api (String)
+email-draft-how = Review it with `jarida editions show { $id }`, change it with `jarida editions edit { $id }`, and send it with `jarida editions approve { $id }` (or through the API at { $api }).

@@ -2,6 +2,7 @@
 //! version.
 
 use super::*;
+use jarida_core::Lang;
 
 /// JSON for a `<script type="application/ld+json">` block: `<` and `>` are escaped so no string in
 /// it can close the element.
@@ -13,28 +14,28 @@ pub(super) fn jsonld(v: &serde_json::Value) -> String {
         .replace('&', "\\u0026")
 }
 
-pub(super) async fn article(app: &App, lang: &str, slug: &str) -> Res {
-    let post = repo::published(&app.db, lang, slug)
+pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
+    let post = repo::published(&app.db, lang.code(), slug)
         .await?
-        .ok_or_else(|| Fail::NotFound(lang.into()))?;
+        .ok_or_else(|| WebError::NotFound)?;
     let translations = repo::translations(&app.db, &post).await?;
     let i18n = &app.theme.i18n;
     let url = app.post_url(lang, &post.slug);
     let published = post.published_at.unwrap_or(post.updated_at);
     let modified = post.modified_at();
     let mut alternates: Vec<Alt> = std::iter::once(Alt {
-        lang: lang.into(),
+        lang: lang.code(),
         url: app.abs(&url),
     })
     .chain(translations.iter().map(|(l, s)| Alt {
-        lang: l.clone(),
+        lang: post_lang(app, l).code(),
         url: app.abs(&app.post_url(l, s)),
     }))
     .collect();
-    alternates.sort_by(|a, b| a.lang.cmp(&b.lang));
+    alternates.sort_by(|a, b| a.lang.cmp(b.lang));
     let x_default = alternates
         .iter()
-        .find(|a| a.lang == app.cfg.default_lang)
+        .find(|a| a.lang == app.cfg.default_lang.code())
         .map(|a| a.url.clone());
     let alternates = if alternates.len() > 1 {
         alternates
@@ -43,7 +44,7 @@ pub(super) async fn article(app: &App, lang: &str, slug: &str) -> Res {
     };
     let other_path = translations
         .iter()
-        .find(|(l, _)| l == other_lang(lang))
+        .find(|(l, _)| l.as_str() == other_lang(lang).code())
         .map(|(l, s)| app.post_url(l, s));
     let person = |a: &jarida_content::Named| json!({ "@type": "Person", "name": a.name, "url": app.abs(&format!("/{lang}/authors/{}/", enc(&a.slug))) });
     let based_on: Vec<_> = post
@@ -102,7 +103,7 @@ pub(super) async fn article(app: &App, lang: &str, slug: &str) -> Res {
     if let Some(k) = &post.translation_key
         && !translations.is_empty()
     {
-        ld["workTranslation"] = json!(translations.iter().map(|(l, s)| json!({ "@type": "NewsArticle", "inLanguage": l, "url": app.abs(&app.post_url(l, s)) })).collect::<Vec<_>>());
+        ld["workTranslation"] = json!(translations.iter().map(|(l, s)| json!({ "@type": "NewsArticle", "inLanguage": l, "url": app.abs(&app.post_url(l, s.as_str())) })).collect::<Vec<_>>());
         let _ = k;
     }
     let meta = Meta {
@@ -153,7 +154,10 @@ pub(super) async fn article(app: &App, lang: &str, slug: &str) -> Res {
         crate::ser(
             translations
                 .iter()
-                .map(|(l, s)| json!({ "lang": l, "url": app.post_url(l, s), "dir": if is_rtl(l) { "rtl" } else { "ltr" }, "label": app.t(l, "read-in-this-language") }))
+                .map(|(l, s)| {
+                    let l = post_lang(app, l);
+                    json!({ "lang": l, "url": app.post_url(l, s), "dir": l.dir(), "label": app.t(l, "read-in-this-language") })
+                })
                 .collect::<Vec<_>>(),
         ),
     );
@@ -162,7 +166,7 @@ pub(super) async fn article(app: &App, lang: &str, slug: &str) -> Res {
 
 /// The plain-text rendering of an article: what the newsletter's text part is made from.
 pub(crate) fn post_text(app: &App, post: &Post) -> String {
-    let lang = post.lang.as_str();
+    let lang = post_lang(app, &post.lang);
     let i18n = &app.theme.i18n;
     let underline = |s: &str, c: char| {
         std::iter::repeat_n(c, s.chars().count().clamp(3, 72)).collect::<String>()
@@ -225,10 +229,10 @@ pub(crate) fn post_text(app: &App, post: &Post) -> String {
     out.trim_end().to_string() + "\n"
 }
 
-pub(super) async fn article_text(app: &App, lang: &str, slug: &str) -> Res {
-    let post = repo::published(&app.db, lang, slug)
+pub(super) async fn article_text(app: &App, lang: Lang, slug: &str) -> Res {
+    let post = repo::published(&app.db, lang.code(), slug)
         .await?
-        .ok_or_else(|| Fail::NotFound(lang.into()))?;
+        .ok_or_else(|| WebError::NotFound)?;
     Ok(Out::Page(Cached::new(
         StatusCode::OK,
         TEXT,

@@ -1,8 +1,9 @@
 //! The listing pages: home, kinds, tags and authors, the archive, support and the newsletter page.
 
 use super::*;
+use jarida_core::Lang;
 
-pub(super) async fn home(app: &App, lang: &str, page: i64) -> Res {
+pub(super) async fn home(app: &App, lang: Lang, page: i64) -> Res {
     let per = app.cfg.per_page;
     let featured = if page == 1 {
         let f = Filter {
@@ -20,9 +21,9 @@ pub(super) async fn home(app: &App, lang: &str, page: i64) -> Res {
         ..Default::default()
     };
     let (posts, total) = repo::list(&app.db, &f, per, (page - 1) * per).await?;
-    let pagination = paginate(total, page, per, &format!("/{lang}/"))
-        .map_err(|_| Fail::NotFound(lang.into()))?;
-    let path = |l: &str| {
+    let pagination =
+        paginate(total, page, per, &format!("/{lang}/")).map_err(|_| WebError::NotFound)?;
+    let path = |l: Lang| {
         if page == 1 {
             format!("/{l}/")
         } else {
@@ -74,14 +75,13 @@ pub(super) struct ListSpec<'a> {
     pub(super) empty_is_missing: bool,
 }
 
-pub(super) async fn listing(app: &App, lang: &str, spec: ListSpec<'_>, page: i64) -> Res {
+pub(super) async fn listing(app: &App, lang: Lang, spec: ListSpec<'_>, page: i64) -> Res {
     let per = app.cfg.per_page;
     let (posts, total) = repo::list(&app.db, &spec.filter, per, (page - 1) * per).await?;
     if total == 0 && spec.empty_is_missing {
-        return Err(Fail::NotFound(lang.into()));
+        return Err(WebError::NotFound);
     }
-    let pagination =
-        paginate(total, page, per, &spec.base).map_err(|_| Fail::NotFound(lang.into()))?;
+    let pagination = paginate(total, page, per, &spec.base).map_err(|_| WebError::NotFound)?;
     let at = |base: &str| {
         if page == 1 {
             base.to_string()
@@ -101,7 +101,7 @@ pub(super) async fn listing(app: &App, lang: &str, spec: ListSpec<'_>, page: i64
                     url: app.abs(&at(ob)),
                 },
             ];
-            v.sort_by(|a, b| a.lang.cmp(&b.lang));
+            v.sort_by(|a, b| a.lang.cmp(b.lang));
             let def = v
                 .iter()
                 .find(|a| a.lang == app.cfg.default_lang)
@@ -143,7 +143,7 @@ pub(super) async fn listing(app: &App, lang: &str, spec: ListSpec<'_>, page: i64
     app.html("list.html", ctx)
 }
 
-pub(super) async fn kind_list(app: &App, lang: &str, kind: Kind, page: i64) -> Res {
+pub(super) async fn kind_list(app: &App, lang: Lang, kind: Kind, page: i64) -> Res {
     let spec = ListSpec {
         heading: app.t(lang, &format!("title-{}", kind.plural())),
         base: format!("/{lang}/{}/", kind.plural()),
@@ -161,15 +161,15 @@ pub(super) async fn kind_list(app: &App, lang: &str, kind: Kind, page: i64) -> R
     listing(app, lang, spec, page).await
 }
 
-pub(super) async fn taxonomy(app: &App, lang: &str, tax: &str, slug: &str, page: i64) -> Res {
+pub(super) async fn taxonomy(app: &App, lang: Lang, tax: &str, slug: &str, page: i64) -> Res {
     let what = if tax == "tags" {
         Taxonomy::Tag
     } else {
         Taxonomy::Author
     };
-    let name = repo::name_of(&app.db, what, lang, slug)
+    let name = repo::name_of(&app.db, what, lang.code(), slug)
         .await?
-        .ok_or_else(|| Fail::NotFound(lang.into()))?;
+        .ok_or_else(|| WebError::NotFound)?;
     let (heading, filter) = match what {
         Taxonomy::Tag => (
             app.theme.i18n.t(lang, "tag-title", &[("tag", name.into())]),
@@ -203,8 +203,8 @@ pub(super) async fn taxonomy(app: &App, lang: &str, tax: &str, slug: &str, page:
     listing(app, lang, spec, page).await
 }
 
-pub(super) async fn archive_index(app: &App, lang: &str) -> Res {
-    let months = repo::months(&app.db, lang).await?;
+pub(super) async fn archive_index(app: &App, lang: Lang) -> Res {
+    let months = repo::months(&app.db, lang.code()).await?;
     let mut ctx = app.section(
         lang,
         "archive",
@@ -215,7 +215,7 @@ pub(super) async fn archive_index(app: &App, lang: &str) -> Res {
     let list: Vec<_> = months
         .iter()
         .map(|(y, m, n)| {
-            let count = jarida_core::number(lang, *n);
+            let count = lang.number(*n);
             json!({ "url": format!("/{lang}/archive/{y}/{m:02}/"), "label": app.theme.i18n.month_year(lang, *y, *m), "count": count })
         })
         .collect();
@@ -223,16 +223,15 @@ pub(super) async fn archive_index(app: &App, lang: &str) -> Res {
     app.html("archive.html", ctx)
 }
 
-pub(super) async fn archive_month(app: &App, lang: &str, year: i32, month: u8, page: i64) -> Res {
-    let nf = || Fail::NotFound(lang.into());
-    let month = Month::try_from(month).map_err(|_| nf())?;
-    let start = Date::from_calendar_date(year, month, 1).map_err(|_| nf())?;
+pub(super) async fn archive_month(app: &App, lang: Lang, year: i32, month: u8, page: i64) -> Res {
+    let month = Month::try_from(month).map_err(|_| WebError::NotFound)?;
+    let start = Date::from_calendar_date(year, month, 1).map_err(|_| WebError::NotFound)?;
     let end = if month == Month::December {
         Date::from_calendar_date(year + 1, Month::January, 1)
     } else {
         Date::from_calendar_date(year, month.next(), 1)
     }
-    .map_err(|_| nf())?;
+    .map_err(|_| WebError::NotFound)?;
     let (y, m) = (format!("{year:04}"), format!("{:02}", month as u8));
     let between = (
         start.with_time(Time::MIDNIGHT).assume_utc(),
@@ -255,7 +254,7 @@ pub(super) async fn archive_month(app: &App, lang: &str, year: i32, month: u8, p
     listing(app, lang, spec, page).await
 }
 
-pub(super) fn support(app: &App, lang: &str) -> Res {
+pub(super) fn support(app: &App, lang: Lang) -> Res {
     let (title, intro) = (app.t(lang, "support-title"), app.t(lang, "support-intro"));
     let mut ctx = app.section(lang, "support", title, intro, Some("support"));
     ctx.insert(
@@ -265,7 +264,7 @@ pub(super) fn support(app: &App, lang: &str) -> Res {
     app.html("support.html", ctx)
 }
 
-pub(super) async fn newsletter(app: &App, lang: &str) -> Res {
+pub(super) async fn newsletter(app: &App, lang: Lang) -> Res {
     let (title, pitch) = (
         app.t(lang, "nav-newsletter"),
         app.t(lang, "newsletter-pitch"),

@@ -4,14 +4,14 @@
 use super::*;
 
 pub(super) async fn media(app: &App, name: &str, headers: &HeaderMap) -> Response {
-    let lang = app.cfg.default_lang.clone();
+    let lang = app.cfg.default_lang;
     let name = match decode(name) {
         Some(n)
             if !n.is_empty() && !n.starts_with('.') && !n.contains('/') && !n.contains('\\') =>
         {
             n
         }
-        _ => return error_page(app, &lang, StatusCode::NOT_FOUND),
+        _ => return error_page(app, lang, StatusCode::NOT_FOUND),
     };
     // Media names carry a hash of their bytes, so the name is a strong validator.
     let etag = format!("\"{}\"", enc(&name));
@@ -28,7 +28,7 @@ pub(super) async fn media(app: &App, name: &str, headers: &HeaderMap) -> Respons
     }
     let bytes = match tokio::fs::read(app.cfg.media_dir.join(&name)).await {
         Ok(b) => b,
-        Err(_) => return error_page(app, &lang, StatusCode::NOT_FOUND),
+        Err(_) => return error_page(app, lang, StatusCode::NOT_FOUND),
     };
     let mime = mime_guess::from_path(&name).first_or_octet_stream();
     let mut r = Response::new(Body::from(bytes));

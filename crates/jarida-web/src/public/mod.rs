@@ -9,6 +9,7 @@ mod media;
 mod view;
 
 use crate::cache::Cached;
+use crate::error::WebError;
 use crate::page::{self, FeedFormat, Page};
 use crate::{App, AppRef, feeds};
 use axum::body::Body;
@@ -17,7 +18,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jarida_content::markdown::wrap;
 use jarida_content::repo::{self, Filter, Taxonomy};
-use jarida_content::{Kind, LANGS, Post, PostSummary, is_rtl};
+use jarida_content::{Kind, Post, PostSummary};
+use jarida_core::Lang;
 use minijinja::Value;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Serialize;
@@ -31,7 +33,7 @@ use article::*;
 use lists::*;
 use media::*;
 use view::*;
-pub(crate) use view::{Link, Meta, iso, other_lang};
+pub(crate) use view::{Link, Meta, iso, other_lang, post_lang};
 
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 
@@ -60,18 +62,7 @@ pub(crate) enum Out {
     Redirect(String),
 }
 
-pub(crate) enum Fail {
-    NotFound(String),
-    Internal(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Fail {
-    fn from(e: E) -> Self {
-        Fail::Internal(e.into())
-    }
-}
-
-pub(crate) type Res = Result<Out, Fail>;
+pub(crate) type Res = Result<Out, WebError>;
 
 pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
     // The request by reference: the HeaderMap extractor would copy every header on the hot path.
@@ -103,14 +94,15 @@ pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
             page.respond(headers)
         }
         Ok(Out::Redirect(to)) => redirect(&to),
-        Err(Fail::NotFound(lang)) => error_page(&app, &lang, StatusCode::NOT_FOUND),
-        Err(Fail::Internal(e)) => {
-            tracing::error!(path, error = %format!("{e:#}"), "page failed");
-            error_page(
-                &app,
-                &lang_of(&app, path),
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )
+        Err(e) => {
+            if let WebError::Internal(e) = &e {
+                tracing::error!(path, error = %format!("{e:#}"), "page failed");
+            }
+            let status = match e {
+                WebError::NotFound | WebError::NoSuch(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error_page(&app, lang_of(&app, path), status)
         }
     }
 }
@@ -124,13 +116,10 @@ fn redirect(to: &str) -> Response {
     r
 }
 
-fn lang_of(app: &App, path: &str) -> String {
+/// The language a path is in (its first segment), else the site's.
+pub(crate) fn lang_of(app: &App, path: &str) -> Lang {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    if LANGS.contains(&first) {
-        first.to_string()
-    } else {
-        app.cfg.default_lang.clone()
-    }
+    Lang::parse(first).unwrap_or(app.cfg.default_lang)
 }
 
 fn decode(seg: &str) -> Option<String> {
@@ -141,11 +130,10 @@ fn decode(seg: &str) -> Option<String> {
 }
 
 async fn route(app: &App, path: &str) -> Res {
-    let nf = || Fail::NotFound(lang_of(app, path));
     let css = &app.theme.css_url["/static/".len()..];
-    match page::parse(path, &app.cfg.default_lang, css) {
+    match page::parse(path, app.cfg.default_lang, css) {
         Page::Redirect(to) => Ok(Out::Redirect(to)),
-        Page::NotFound => Err(nf()),
+        Page::NotFound => Err(WebError::NotFound),
         Page::Robots => Ok(Out::Page(robots(app))),
         Page::Sitemap => feeds::sitemap(app).await,
         Page::Stylesheet => Ok(Out::Page(Cached::new(
@@ -205,7 +193,7 @@ fn robots(app: &App) -> Cached {
 
 /// A 404 or 500 in the site's look. Built without the database, so it works when the database
 /// does not.
-pub(crate) fn error_page(app: &App, lang: &str, status: StatusCode) -> Response {
+pub(crate) fn error_page(app: &App, lang: Lang, status: StatusCode) -> Response {
     let (title_key, text_key) = if status == StatusCode::NOT_FOUND {
         ("not-found-title", "not-found-text")
     } else {

@@ -53,7 +53,7 @@ impl Meta {
 
 #[derive(Serialize)]
 pub(crate) struct Alt {
-    pub(super) lang: String,
+    pub(super) lang: &'static str,
     pub(super) url: String,
 }
 
@@ -69,11 +69,14 @@ pub(crate) fn iso(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-pub(crate) fn other_lang(lang: &str) -> &'static str {
-    jarida_core::Lang::parse(lang)
-        .unwrap_or(jarida_core::Lang::En)
-        .fallback()
-        .code()
+pub(crate) fn other_lang(lang: Lang) -> Lang {
+    lang.fallback()
+}
+
+/// The language of a post as stored. Posts are checked on the way in, so an unknown code cannot
+/// occur; should one, the site's default reads it.
+pub(crate) fn post_lang(app: &App, code: &str) -> Lang {
+    Lang::parse(code).unwrap_or(app.cfg.default_lang)
 }
 
 impl App {
@@ -81,15 +84,16 @@ impl App {
         format!("{}{}", self.cfg.base_url, path)
     }
 
-    pub(crate) fn t(&self, lang: &str, key: &str) -> String {
+    pub(crate) fn t(&self, lang: Lang, key: &str) -> String {
         self.theme.i18n.t(lang, key, &[])
     }
 
-    pub(crate) fn post_url(&self, lang: &str, slug: &str) -> String {
+    /// A post's path; `lang` is a [`Lang`] or a stored language code.
+    pub(crate) fn post_url(&self, lang: impl std::fmt::Display, slug: &str) -> String {
         format!("/{lang}/{}", enc(slug))
     }
 
-    pub(crate) fn authors(&self, lang: &str, names: &[jarida_content::Named]) -> Vec<Link> {
+    pub(crate) fn authors(&self, lang: Lang, names: &[jarida_content::Named]) -> Vec<Link> {
         names
             .iter()
             .map(|a| Link {
@@ -100,17 +104,18 @@ impl App {
     }
 
     pub(super) fn card(&self, p: &PostSummary) -> Card {
+        let lang = post_lang(self, &p.lang);
         Card {
             url: self.post_url(&p.lang, &p.slug),
             title: p.title.clone(),
             summary: p.summary.clone(),
             cover: p.cover.clone(),
             kind: p.kind.as_str(),
-            kind_label: self.t(&p.lang, &format!("kind-{}", p.kind.as_str())),
+            kind_label: self.t(lang, &format!("kind-{}", p.kind.as_str())),
             kind_url: format!("/{}/{}/", p.lang, p.kind.plural()),
             published_iso: iso(p.published_at),
-            published_display: self.theme.i18n.date(&p.lang, p.published_at),
-            authors: self.authors(&p.lang, &p.authors),
+            published_display: self.theme.i18n.date(lang, p.published_at),
+            authors: self.authors(lang, &p.authors),
         }
     }
 
@@ -118,7 +123,7 @@ impl App {
     /// language when it has one there.
     pub(crate) fn base(
         &self,
-        lang: &str,
+        lang: Lang,
         mut meta: Meta,
         current: Option<&str>,
         other_path: Option<String>,
@@ -152,16 +157,9 @@ impl App {
             meta.canonical = self.abs(&format!("/{lang}/"));
         }
         let mut m = BTreeMap::new();
-        m.insert("lang", Value::from(lang));
-        m.insert("dir", Value::from(if is_rtl(lang) { "rtl" } else { "ltr" }));
-        m.insert(
-            "locale",
-            Value::from(
-                jarida_core::Lang::parse(lang)
-                    .unwrap_or(jarida_core::Lang::En)
-                    .og_locale(),
-            ),
-        );
+        m.insert("lang", Value::from(lang.code()));
+        m.insert("dir", Value::from(lang.dir()));
+        m.insert("locale", Value::from(lang.og_locale()));
         m.insert(
             "site",
             crate::ser(json!({
@@ -175,7 +173,7 @@ impl App {
             "other_lang",
             crate::ser(json!({
                 "code": other,
-                "dir": if is_rtl(other) { "rtl" } else { "ltr" },
+                "dir": other.dir(),
                 "name": self.t(other, "lang-name"),
                 "url": other_path.unwrap_or_else(|| format!("/{other}/")),
             })),
@@ -214,7 +212,7 @@ impl App {
     /// The context of a fixed section page (`/<lang>/<section>/`) that exists in both languages.
     pub(crate) fn section(
         &self,
-        lang: &str,
+        lang: Lang,
         section: &str,
         title: String,
         description: String,
@@ -238,15 +236,15 @@ impl App {
     }
 
     /// `hreflang` alternates for a path that exists in every language.
-    pub(crate) fn both(&self, path_in: impl Fn(&str) -> String) -> (Vec<Alt>, Option<String>) {
-        let alts = LANGS
+    pub(crate) fn both(&self, path_in: impl Fn(Lang) -> String) -> (Vec<Alt>, Option<String>) {
+        let alts = Lang::ALL
             .iter()
             .map(|l| Alt {
-                lang: l.to_string(),
-                url: self.abs(&path_in(l)),
+                lang: l.code(),
+                url: self.abs(&path_in(*l)),
             })
             .collect();
-        (alts, Some(self.abs(&path_in(&self.cfg.default_lang))))
+        (alts, Some(self.abs(&path_in(self.cfg.default_lang))))
     }
 }
 

@@ -10,7 +10,7 @@ pub struct ImportQuery {
     lang: Option<String>,
 }
 
-/// `POST /api/v1/subscribers/import?confirmed=true&lang=en` with the CSV as the body: the same import
+/// `POST /api/v1/subscribers/import?confirmed=truelang=en` with the CSV as the body: the same import
 /// as `jarida subscribers import`, answered with its report.
 pub(super) async fn import_api(
     // Checked before a byte of the body is read: only the token's holder may send 200 MB.
@@ -19,14 +19,10 @@ pub(super) async fn import_api(
     axum::extract::Query(q): axum::extract::Query<ImportQuery>,
     req: axum::extract::Request,
 ) -> Response {
-    let lang = q.lang.unwrap_or_else(|| app.cfg.default_lang.clone());
-    if !lang_ok(&lang) {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "error": "lang", "reason": "use en or ar" })),
-        )
-            .into_response();
-    }
+    let lang = match requested_lang(&app, q.lang.as_deref()) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
     let body = match axum::body::to_bytes(req.into_body(), 200 * 1024 * 1024).await {
         Ok(b) => b,
         Err(_) => {
@@ -39,7 +35,7 @@ pub(super) async fn import_api(
     };
     let opts = jarida_audience::csv_io::ImportOptions {
         confirmed: q.confirmed,
-        default_lang: lang,
+        default_lang: lang.code().to_string(),
         mapping: None,
         confirm_ttl_secs: app.cfg.limits.confirm_ttl_secs,
         confirmation: Some(confirmation_composer(&app)),

@@ -6,48 +6,44 @@ use super::*;
 
 pub(super) async fn confirm_page(
     State(app): State<AppRef>,
-    Path((lang, token)): Path<(String, String)>,
+    SiteLang(lang): SiteLang,
+    Path((_, token)): Path<(String, String)>,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
     match subs::check_confirm(&app.db, &token, OffsetDateTime::now_utc()).await {
         Ok(TokenState::Valid(_)) => {
             let name = match subs::confirm_name(&app.db, &token).await {
                 Ok(n) => n,
-                Err(e) => return internal(&app, &lang, e),
+                Err(e) => return internal(&app, lang, e),
             };
             let mut extra = BTreeMap::new();
             extra.insert(
                 "form",
                 ser(json!({
                     "action": format!("/{lang}/newsletter/confirm/{token}"),
-                    "button": app.t(&lang, "confirm-button"), "name": "confirm", "value": "1", "hidden": [],
-                    "fields": [{ "name": "name", "label": app.t(&lang, "signup-name"), "value": name, "autocomplete": "name" }],
+                    "button": app.t(lang, "confirm-button"), "name": "confirm", "value": "1", "hidden": [],
+                    "fields": [{ "name": "name", "label": app.t(lang, "signup-name"), "value": name, "autocomplete": "name" }],
                 })),
             );
             message(
                 &app,
-                &lang,
+                lang,
                 StatusCode::OK,
-                &app.t(&lang, "confirm-title"),
-                vec![app.t(&lang, "confirm-text")],
+                &app.t(lang, "confirm-title"),
+                vec![app.t(lang, "confirm-text")],
                 extra,
             )
         }
-        Ok(state) => token_problem(&app, &lang, state),
-        Err(e) => internal(&app, &lang, e),
+        Ok(state) => token_problem(&app, lang, state),
+        Err(e) => internal(&app, lang, e),
     }
 }
 
 pub(super) async fn confirm_post(
     State(app): State<AppRef>,
-    Path((lang, token)): Path<(String, String)>,
+    SiteLang(lang): SiteLang,
+    Path((_, token)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
     let fields = url_form(&body);
     let name = fields
         .iter()
@@ -57,45 +53,31 @@ pub(super) async fn confirm_post(
         Ok(TokenState::Valid(id)) => {
             if let Ok(Some(sub)) = subs::by_id(&app.db, id).await {
                 let link = subs::link_token(&app.secret, sub.id, &sub.email);
-                let unsub = app.abs(&format!("/newsletter/unsubscribe/{link}"));
-                let msg = transactional(
-                    &app,
-                    &sub.lang,
-                    &sub.email,
-                    &sub.name,
-                    "email-welcome-subject",
-                    "email-welcome-text",
-                    None,
-                    Some(unsub),
-                    sub.id,
-                );
-                if let Some(msg) = msg
-                    && let Err(e) = enqueue(&app, &msg).await
-                {
+                if let Err(e) = send(&app, &reader(&app, &sub), ReaderNotice::Welcome).await {
                     tracing::error!(error = %e, "queueing the welcome email failed");
                 }
                 let mut extra = BTreeMap::new();
-                extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/manage/{link}"), "label": app.t(&lang, "manage-link") })));
+                extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/manage/{link}"), "label": app.t(lang, "manage-link") })));
                 return message(
                     &app,
-                    &lang,
+                    lang,
                     StatusCode::OK,
-                    &app.t(&lang, "confirmed-title"),
-                    vec![app.t(&lang, "confirmed-text")],
+                    &app.t(lang, "confirmed-title"),
+                    vec![app.t(lang, "confirmed-text")],
                     extra,
                 );
             }
             message(
                 &app,
-                &lang,
+                lang,
                 StatusCode::OK,
-                &app.t(&lang, "confirmed-title"),
-                vec![app.t(&lang, "confirmed-text")],
+                &app.t(lang, "confirmed-title"),
+                vec![app.t(lang, "confirmed-text")],
                 BTreeMap::new(),
             )
         }
-        Ok(state) => token_problem(&app, &lang, state),
-        Err(e) => internal(&app, &lang, e),
+        Ok(state) => token_problem(&app, lang, state),
+        Err(e) => internal(&app, lang, e),
     }
 }
 
@@ -106,7 +88,7 @@ pub(super) fn csrf(app: &App, link: &str) -> String {
 
 pub(super) async fn manage_view(
     app: &App,
-    lang: &str,
+    lang: Lang,
     link: &str,
     sub: &subs::Subscriber,
     notice: Option<String>,
@@ -137,13 +119,11 @@ pub(super) async fn manage_view(
 
 pub(super) async fn manage_page(
     State(app): State<AppRef>,
-    Path((lang, link)): Path<(String, String)>,
+    SiteLang(lang): SiteLang,
+    Path((_, link)): Path<(String, String)>,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
-    match linked(&app, &lang, &link).await {
-        Ok(sub) => manage_view(&app, &lang, &link, &sub, None).await,
+    match linked(&app, lang, &link).await {
+        Ok(sub) => manage_view(&app, lang, &link, &sub, None).await,
         Err(r) => r,
     }
 }
@@ -151,7 +131,7 @@ pub(super) async fn manage_page(
 /// The subscriber a signed link names, or the page saying the link does not work (in `lang`).
 pub(super) async fn linked(
     app: &App,
-    lang: &str,
+    lang: Lang,
     link: &str,
 ) -> Result<subs::Subscriber, Response> {
     match subs::from_link(&app.db, &app.secret, link).await {
@@ -163,10 +143,11 @@ pub(super) async fn linked(
 
 pub(super) async fn manage_post(
     State(app): State<AppRef>,
-    Path((lang, link)): Path<(String, String)>,
+    SiteLang(lang): SiteLang,
+    Path((_, link)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    let (sub, form) = match posted(&app, &lang, Link::Preferences, &link, &body).await {
+    let (sub, form) = match posted(&app, lang, Link::Preferences, &link, &body).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -175,7 +156,7 @@ pub(super) async fn manage_post(
     match get("action").as_str() {
         "save" => {
             let new_lang = get("lang");
-            let new_lang = if lang_ok(&new_lang) {
+            let new_lang = if Lang::parse(&new_lang).is_some() {
                 new_lang
             } else {
                 sub.lang.clone()
@@ -190,20 +171,20 @@ pub(super) async fn manage_post(
                 newsletters,
             };
             if let Err(e) = subs::update_preferences(&app.db, sub.id, &p, now).await {
-                return internal(&app, &lang, e);
+                return internal(&app, lang, e);
             }
             match subs::by_id(&app.db, sub.id).await {
                 Ok(Some(s)) => {
-                    manage_view(&app, &lang, &link, &s, Some(app.t(&lang, "manage-saved"))).await
+                    manage_view(&app, lang, &link, &s, Some(app.t(lang, "manage-saved"))).await
                 }
                 _ => not_found(&app),
             }
         }
         "unsubscribe" => match subs::unsubscribe(&app.db, sub.id, "preference page", now).await {
-            Ok(_) => unsubscribed(&app, &lang, &link),
-            Err(e) => internal(&app, &lang, e),
+            Ok(_) => unsubscribed(&app, lang, &link),
+            Err(e) => internal(&app, lang, e),
         },
-        "download" | "erase" => send_data_link(&app, &lang, &sub, now).await,
+        "download" | "erase" => send_data_link(&app, lang, &sub, now).await,
         _ => (StatusCode::BAD_REQUEST, "Unknown action.").into_response(),
     }
 }
@@ -213,7 +194,7 @@ pub(super) async fn manage_post(
 /// forwarded newsletter cannot be used to flood its reader either.
 pub(super) async fn send_data_link(
     app: &App,
-    lang: &str,
+    lang: Lang,
     sub: &subs::Subscriber,
     now: OffsetDateTime,
 ) -> Response {
@@ -232,23 +213,7 @@ pub(super) async fn send_data_link(
         &sub.email,
         now.unix_timestamp() + subs::DATA_LINK_SECS,
     );
-    let url = app.abs(&format!("/{}/newsletter/data/{token}", sub.lang));
-    let msg = transactional(
-        app,
-        &sub.lang,
-        &sub.email,
-        &sub.name,
-        "email-data-subject",
-        "email-data-text",
-        Some(("data-link-button", url)),
-        None,
-        sub.id,
-    );
-    let queued = match msg {
-        Some(m) => enqueue(app, &m).await.map_err(|e| e.to_string()),
-        None => Err("the email could not be built".into()),
-    };
-    if let Err(e) = queued {
+    if let Err(e) = send(app, &reader(app, sub), ReaderNotice::DataLink { token }).await {
         return internal(app, lang, e);
     }
     app.mail.wake();
@@ -265,17 +230,15 @@ pub(super) async fn send_data_link(
 /// The page behind an emailed data link: download or erase.
 pub(super) async fn data_page(
     State(app): State<AppRef>,
-    Path((lang, token)): Path<(String, String)>,
+    SiteLang(lang): SiteLang,
+    Path((_, token)): Path<(String, String)>,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
-    let sub = match data_linked(&app, &lang, &token).await {
+    let sub = match data_linked(&app, lang, &token).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let meta = Meta::private(app.t(&lang, "data-title"));
-    let mut ctx = app.base(&lang, meta, Some("newsletter"), None);
+    let meta = Meta::private(app.t(lang, "data-title"));
+    let mut ctx = app.base(lang, meta, Some("newsletter"), None);
     ctx.insert("email", Value::from(sub.email));
     ctx.insert(
         "action",
@@ -287,7 +250,7 @@ pub(super) async fn data_page(
 
 pub(super) async fn data_linked(
     app: &App,
-    lang: &str,
+    lang: Lang,
     token: &str,
 ) -> Result<subs::Subscriber, Response> {
     match subs::from_data_link(&app.db, &app.secret, token, OffsetDateTime::now_utc()).await {
@@ -299,10 +262,11 @@ pub(super) async fn data_linked(
 
 pub(super) async fn data_post(
     State(app): State<AppRef>,
-    Path((lang, token)): Path<(String, String)>,
+    SiteLang(lang): SiteLang,
+    Path((_, token)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    let (sub, form) = match posted(&app, &lang, Link::Data, &token, &body).await {
+    let (sub, form) = match posted(&app, lang, Link::Data, &token, &body).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -327,18 +291,18 @@ pub(super) async fn data_post(
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 r
             }
-            Err(e) => internal(&app, &lang, e),
+            Err(e) => internal(&app, lang, e),
         },
         "erase" => match erase_tracked(&app, sub.id, now).await {
             Ok(()) => message(
                 &app,
-                &lang,
+                lang,
                 StatusCode::OK,
-                &app.t(&lang, "erased-title"),
-                vec![app.t(&lang, "erased-text")],
+                &app.t(lang, "erased-title"),
+                vec![app.t(lang, "erased-text")],
                 BTreeMap::new(),
             ),
-            Err(e) => internal(&app, &lang, e),
+            Err(e) => internal(&app, lang, e),
         },
         _ => (StatusCode::BAD_REQUEST, "Unknown action.").into_response(),
     }
@@ -396,7 +360,7 @@ pub(super) fn url_form(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(super) fn unsubscribed(app: &App, lang: &str, link: &str) -> Response {
+pub(super) fn unsubscribed(app: &App, lang: Lang, link: &str) -> Response {
     let mut extra = BTreeMap::new();
     extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/manage/{link}"), "label": app.t(lang, "manage-link") })));
     message(
@@ -414,24 +378,24 @@ pub(super) async fn unsubscribe_page(
     State(app): State<AppRef>,
     Path(link): Path<String>,
 ) -> Response {
-    match linked(&app, &app.cfg.default_lang, &link).await {
+    match linked(&app, app.cfg.default_lang, &link).await {
         Ok(sub) => {
-            let lang = sub.lang.clone();
+            let lang = reader_lang(&app, &sub.lang);
             let mut extra = BTreeMap::new();
             extra.insert(
                 "form",
-                ser(json!({ "action": format!("/newsletter/unsubscribe/{link}"), "button": app.t(&lang, "unsubscribe-button"), "name": "unsubscribe", "value": "1", "hidden": [] })),
+                ser(json!({ "action": format!("/newsletter/unsubscribe/{link}"), "button": app.t(lang, "unsubscribe-button"), "name": "unsubscribe", "value": "1", "hidden": [] })),
             );
             let text = app.theme.i18n.t(
-                &lang,
+                lang,
                 "unsubscribe-text",
                 &[("email", sub.email.clone().into())],
             );
             message(
                 &app,
-                &lang,
+                lang,
                 StatusCode::OK,
-                &app.t(&lang, "unsubscribe-title"),
+                &app.t(lang, "unsubscribe-title"),
                 vec![text],
                 extra,
             )
@@ -446,13 +410,13 @@ pub(super) async fn unsubscribe_post(
     State(app): State<AppRef>,
     Path(link): Path<String>,
 ) -> Response {
-    let sub = match linked(&app, &app.cfg.default_lang, &link).await {
+    let sub = match linked(&app, app.cfg.default_lang, &link).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     match subs::unsubscribe(&app.db, sub.id, "one-click", OffsetDateTime::now_utc()).await {
-        Ok(_) => unsubscribed(&app, &sub.lang, &link),
-        Err(e) => internal(&app, &sub.lang, e),
+        Ok(_) => unsubscribed(&app, reader_lang(&app, &sub.lang), &link),
+        Err(e) => internal(&app, reader_lang(&app, &sub.lang), e),
     }
 }
 
@@ -489,14 +453,11 @@ pub(super) enum Link {
 /// checked; or the page that says why not.
 async fn posted(
     app: &App,
-    lang: &str,
+    lang: Lang,
     kind: Link,
     token: &str,
     body: &[u8],
 ) -> Result<(subs::Subscriber, LinkForm), Box<Response>> {
-    if !lang_ok(lang) {
-        return Err(Box::new(not_found(app)));
-    }
     let sub = match kind {
         Link::Preferences => linked(app, lang, token).await,
         Link::Data => data_linked(app, lang, token).await,

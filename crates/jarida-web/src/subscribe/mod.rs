@@ -12,6 +12,7 @@ mod links;
 mod signup;
 
 use crate::public::{HTML, Meta};
+use crate::site_lang::SiteLang;
 use crate::{App, AppRef, ser};
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Json, Path, RawForm, State};
@@ -22,7 +23,8 @@ use axum::routing::{get, post};
 use jarida_audience::AudienceError;
 use jarida_audience::email::EmailError;
 use jarida_audience::subscribers::{self as subs, Signup, SignupOutcome, Source, TokenState};
-use jarida_content::LANGS;
+use jarida_core::Lang;
+use jarida_notify::{Reader, ReaderNotice};
 use minijinja::Value;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -64,14 +66,31 @@ pub fn admin_routes() -> Router<AppRef> {
     Router::new().route("/api/v1/subscribers/import", post(import_api))
 }
 
-fn lang_ok(lang: &str) -> bool {
-    LANGS.contains(&lang)
+/// A reader's language as stored (checked on the way in); the site's should it be unknown.
+fn reader_lang(app: &App, code: &str) -> Lang {
+    Lang::parse(code).unwrap_or(app.cfg.default_lang)
+}
+
+/// The `lang` a JSON client asked for: the site's when absent, refused (422) when unknown.
+fn requested_lang(app: &App, asked: Option<&str>) -> Result<Lang, Box<Response>> {
+    match asked {
+        None => Ok(app.cfg.default_lang),
+        Some(code) => Lang::parse(code).ok_or_else(|| {
+            Box::new(
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({ "error": "lang", "reason": "use en or ar" })),
+                )
+                    .into_response(),
+            )
+        }),
+    }
 }
 
 /// A page of the site with a heading, paragraphs and optionally a one-button form or a link.
 fn message(
     app: &App,
-    lang: &str,
+    lang: Lang,
     status: StatusCode,
     heading: &str,
     paragraphs: Vec<String>,
@@ -83,7 +102,7 @@ fn message(
 
 fn message_ctx(
     app: &App,
-    lang: &str,
+    lang: Lang,
     heading: &str,
     paragraphs: Vec<String>,
     extra: BTreeMap<&'static str, Value>,
@@ -113,19 +132,15 @@ fn page(
         }
         Err(e) => {
             tracing::error!(error = %e, template, "template failed");
-            crate::public::error_page(
-                app,
-                &app.cfg.default_lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )
+            crate::public::error_page(app, app.cfg.default_lang, StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }
 
 /// The "too many requests" page. It is what a flood gets, thousands of times a second, so it is
 /// rendered once per language and kept (the theme does not change while the process runs).
-fn rate_limited(app: &App, lang: &str) -> Response {
-    let Some(i) = LANGS.iter().position(|l| *l == lang) else {
+fn rate_limited(app: &App, lang: Lang) -> Response {
+    let Some(i) = Lang::ALL.iter().position(|l| *l == lang) else {
         return not_found(app);
     };
     let body = app.rate_limited_pages[i].get_or_init(|| {
@@ -153,16 +168,16 @@ fn rate_limited(app: &App, lang: &str) -> Response {
     r
 }
 
-fn internal(app: &App, lang: &str, e: impl std::fmt::Display) -> Response {
+fn internal(app: &App, lang: Lang, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "subscription request failed");
     crate::public::error_page(app, lang, StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn not_found(app: &App) -> Response {
-    crate::public::error_page(app, &app.cfg.default_lang, StatusCode::NOT_FOUND)
+    crate::public::error_page(app, app.cfg.default_lang, StatusCode::NOT_FOUND)
 }
 
-fn token_problem(app: &App, lang: &str, state: TokenState) -> Response {
+fn token_problem(app: &App, lang: Lang, state: TokenState) -> Response {
     let text = if state == TokenState::Expired {
         "token-expired-text"
     } else {

@@ -5,7 +5,7 @@
 use super::*;
 
 /// The consent text shown by the form in `lang`, and a short version tag of its exact wording.
-pub(super) fn wording(app: &App, lang: &str) -> String {
+pub(super) fn wording(app: &App, lang: Lang) -> String {
     let text = app.t(lang, "newsletter-consent");
     format!(
         "{lang}:{}",
@@ -68,25 +68,22 @@ pub(super) fn user_agent(h: &HeaderMap) -> Option<String> {
 
 pub(super) async fn subscribe_form(
     State(app): State<AppRef>,
-    Path(lang): Path<String>,
+    SiteLang(lang): SiteLang,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<SignupForm>,
 ) -> Response {
-    if !lang_ok(&lang) {
-        return not_found(&app);
-    }
     let sent = |app: &App, email: &str| {
         let text = app.theme.i18n.t(
-            &lang,
+            lang,
             "subscribe-sent-text",
             &[("email", email.to_string().into())],
         );
         message(
             app,
-            &lang,
+            lang,
             StatusCode::OK,
-            &app.t(&lang, "subscribe-sent-title"),
+            &app.t(lang, "subscribe-sent-title"),
             vec![text],
             BTreeMap::new(),
         )
@@ -97,7 +94,7 @@ pub(super) async fn subscribe_form(
         // on a page of ours either.
         return match jarida_audience::email::normalize(&f.email) {
             Ok(addr) => sent(&app, &addr),
-            Err(e) => invalid_address(&app, &lang, &e),
+            Err(e) => invalid_address(&app, lang, &e),
         };
     }
     let form_url = if same_site(&app.cfg.base_url, &f.from) {
@@ -108,12 +105,12 @@ pub(super) async fn subscribe_form(
     let s = Signup {
         email: f.email.clone(),
         name: f.name,
-        lang: lang.clone(),
+        lang: lang.code().to_string(),
         source: Source::Form,
         ip: Some(client_ip(&app, peer, &headers)),
         user_agent: user_agent(&headers),
         form_url,
-        wording: wording(&app, &lang),
+        wording: wording(&app, lang),
     };
     match admit(&app, &s).await {
         Ok(addr) => {
@@ -121,9 +118,9 @@ pub(super) async fn subscribe_form(
             record_off_path(&app, s, addr);
             sent(&app, &shown)
         }
-        Err(AudienceError::Email(e)) => invalid_address(&app, &lang, &e),
-        Err(AudienceError::RateLimited) => rate_limited(&app, &lang),
-        Err(e) => internal(&app, &lang, e),
+        Err(AudienceError::Email(e)) => invalid_address(&app, lang, &e),
+        Err(AudienceError::RateLimited) => rate_limited(&app, lang),
+        Err(e) => internal(&app, lang, e),
     }
 }
 
@@ -139,7 +136,7 @@ async fn admit(app: &App, s: &Signup) -> Result<String, AudienceError> {
     .await
 }
 
-pub(super) fn invalid_address(app: &App, lang: &str, e: &EmailError) -> Response {
+pub(super) fn invalid_address(app: &App, lang: Lang, e: &EmailError) -> Response {
     let reason = app.t(lang, email_error_key(e));
     let mut extra = BTreeMap::new();
     extra.insert("link", ser(json!({ "url": format!("/{lang}/newsletter/"), "label": app.t(lang, "nav-newsletter") })));
@@ -185,23 +182,19 @@ pub(super) async fn subscribe_api(
                 .into_response();
         }
     };
-    let lang = req.lang.unwrap_or_else(|| app.cfg.default_lang.clone());
-    if !lang_ok(&lang) {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "error": "lang", "reason": "use en or ar" })),
-        )
-            .into_response();
-    }
+    let lang = match requested_lang(&app, req.lang.as_deref()) {
+        Ok(l) => l,
+        Err(r) => return *r,
+    };
     let s = Signup {
         email: req.email,
         name: req.name,
-        lang: lang.clone(),
+        lang: lang.code().to_string(),
         source: Source::Api,
         ip: Some(client_ip(&app, peer, &headers)),
         user_agent: user_agent(&headers),
         form_url: app.abs("/api/v1/subscribers"),
-        wording: wording(&app, &lang),
+        wording: wording(&app, lang),
     };
     match admit(&app, &s).await {
         Ok(addr) => {
@@ -255,57 +248,45 @@ pub(super) fn compose_for(
     app: &App,
     outcome: &SignupOutcome,
 ) -> Option<jarida_mail::queue::Outgoing> {
-    let msg = match outcome {
+    let (reader, notice) = match outcome {
         SignupOutcome::Confirm {
             subscriber,
             email,
             lang,
             token,
             ..
-        } => {
-            let url = app.abs(&format!("/{lang}/newsletter/confirm/{token}"));
-            // Nothing typed into the form goes into this email, not even the name: whoever signs up a
-            // stranger's address cannot make us carry their words to it.
-            transactional(
-                app,
-                lang,
+        } => (
+            // No name: see `ReaderNotice::Confirm`.
+            Reader {
+                id: *subscriber,
                 email,
-                "",
-                "email-confirm-subject",
-                "email-confirm-text",
-                Some(("confirm-button", url)),
-                None,
-                *subscriber,
-            )
-        }
+                name: "",
+                lang: Lang::parse(lang).unwrap_or(app.cfg.default_lang),
+            },
+            ReaderNotice::Confirm {
+                token: token.clone(),
+            },
+        ),
         SignupOutcome::AlreadyActive {
             subscriber,
             email,
             name,
             lang,
-        } => {
-            let url = app.abs(&format!(
-                "/{lang}/newsletter/manage/{}",
-                subs::link_token(&app.secret, *subscriber, email)
-            ));
-            transactional(
-                app,
-                lang,
+        } => (
+            Reader {
+                id: *subscriber,
                 email,
                 name,
-                "email-manage-subject",
-                "email-manage-text",
-                Some(("manage-link", url)),
-                None,
-                *subscriber,
-            )
-        }
+                lang: Lang::parse(lang).unwrap_or(app.cfg.default_lang),
+            },
+            ReaderNotice::AlreadySubscribed,
+        ),
         SignupOutcome::Quiet(why) => {
             tracing::info!(why, "sign-up sends no email");
             return None;
         }
     };
-    outgoing(app, msg?)
+    outgoing(app, &reader, notice)
 }
 
 /// Property tests over request bodies and headers the public sends. `scripts/fuzz` runs a million

@@ -1,26 +1,33 @@
-//! Interface strings in each language, from the theme's Fluent files (`locales/<lang>.ftl`). The data
-//! folder's theme may override any message; the rest fall back to the built-in default theme.
+//! Interface strings in each language, from the theme's Fluent files (`locales/<lang>.ftl`), for the
+//! site and for email alike. The data folder's theme may override any message; the rest fall back
+//! to the built-in default theme.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
-use jarida_content::LANGS;
+use jarida_core::{Lang, arabic_digits};
 use time::OffsetDateTime;
 
 use crate::ThemeError;
 
-const DEFAULTS: &[(&str, &str)] = &[
-    ("en", include_str!("../../../themes/default/locales/en.ftl")),
-    ("ar", include_str!("../../../themes/default/locales/ar.ftl")),
+/// The built-in strings of each language, in [`Lang::ALL`]'s order.
+const DEFAULTS: [(Lang, &str); Lang::ALL.len()] = [
+    (
+        Lang::En,
+        include_str!("../../../themes/default/locales/en.ftl"),
+    ),
+    (
+        Lang::Ar,
+        include_str!("../../../themes/default/locales/ar.ftl"),
+    ),
 ];
 
 pub struct I18n {
-    bundles: HashMap<&'static str, FluentBundle<FluentResource>>,
+    /// One bundle per language, in [`Lang::ALL`]'s order.
+    bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
 }
-
-pub use jarida_core::arabic_digits;
 
 fn arabic_number(
     v: &FluentValue,
@@ -34,22 +41,20 @@ fn arabic_number(
 
 impl I18n {
     pub fn load(theme_dir: Option<&Path>) -> Result<I18n, ThemeError> {
-        let mut bundles = HashMap::new();
-        for lang in LANGS {
+        let mut bundles = Vec::new();
+        for (lang, default) in DEFAULTS {
             let id: unic_langid::LanguageIdentifier =
-                lang.parse().expect("static language ids parse");
+                lang.code().parse().map_err(|e| ThemeError::Locale {
+                    file: format!("{lang}.ftl"),
+                    reason: format!("language id: {e}"),
+                })?;
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             // Isolation marks keep Latin names and numbers from reordering the punctuation around them
             // in right-to-left text; in English they would only add invisible characters.
-            bundle.set_use_isolating(jarida_core::is_rtl(lang));
-            if jarida_core::Lang::parse(lang).is_some_and(jarida_core::Lang::arabic_digits) {
+            bundle.set_use_isolating(lang.is_rtl());
+            if lang.arabic_digits() {
                 bundle.set_formatter(Some(arabic_number));
             }
-            let default = DEFAULTS
-                .iter()
-                .find(|(l, _)| *l == lang)
-                .map(|(_, s)| *s)
-                .unwrap_or("");
             let res = FluentResource::try_new(default.to_string()).map_err(|(_, e)| {
                 ThemeError::Locale {
                     file: format!("default {lang}.ftl"),
@@ -79,19 +84,19 @@ impl I18n {
                     bundle.add_resource_overriding(res);
                 }
             }
-            bundles.insert(lang, bundle);
+            bundles.push((lang, bundle));
         }
         Ok(I18n { bundles })
     }
 
     /// The message `key` in `lang`; the key itself when missing, so a gap shows on the page rather
     /// than failing it.
-    pub fn t(&self, lang: &str, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
-        let Some(bundle) = self.bundles.get(lang).or_else(|| self.bundles.get("en")) else {
+    pub fn t(&self, lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+        let Some((_, bundle)) = self.bundles.iter().find(|(l, _)| *l == lang) else {
             return key.to_string();
         };
         let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
-            tracing::warn!(lang, key, "missing interface string");
+            tracing::warn!(%lang, key, "missing interface string");
             return key.to_string();
         };
         let mut fargs = FluentArgs::new();
@@ -106,7 +111,7 @@ impl I18n {
         );
         if !errors.is_empty() {
             tracing::warn!(
-                lang,
+                %lang,
                 key,
                 ?errors,
                 "interface string did not format cleanly"
@@ -115,17 +120,43 @@ impl I18n {
         out.into_owned()
     }
 
-    /// A date as readers of `lang` write it: "27 November 2026", "٢٧ نوفمبر ٢٠٢٦".
-    pub fn date(&self, lang: &str, d: OffsetDateTime) -> String {
-        let month = self.t(lang, &format!("month-{}", d.month() as u8), &[]);
-        let s = format!("{} {} {}", d.day(), month, d.year());
-        if lang == "ar" { arabic_digits(&s) } else { s }
+    /// The message `key` in `lang`, without the isolation marks around its arguments: for a
+    /// subject line or a plain-text header, where nothing reorders them.
+    pub fn plain(&self, lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+        self.t(lang, key, args)
+            .replace(['\u{2068}', '\u{2069}'], "")
     }
 
-    pub fn month_year(&self, lang: &str, year: i32, month: u8) -> String {
+    /// A date as readers of `lang` write it: "27 November 2026", "٢٧ نوفمبر ٢٠٢٦".
+    pub fn date(&self, lang: Lang, d: OffsetDateTime) -> String {
+        let month = self.t(lang, &format!("month-{}", d.month() as u8), &[]);
+        lang.digits(&format!("{} {} {}", d.day(), month, d.year()))
+    }
+
+    /// [`I18n::date`] of a Unix time; empty if it is out of range.
+    pub fn date_ts(&self, lang: Lang, ts: i64) -> String {
+        OffsetDateTime::from_unix_timestamp(ts)
+            .map(|d| self.date(lang, d))
+            .unwrap_or_default()
+    }
+
+    pub fn month_year(&self, lang: Lang, year: i32, month: u8) -> String {
         let name = self.t(lang, &format!("month-{month}"), &[]);
-        let s = format!("{name} {year}");
-        if lang == "ar" { arabic_digits(&s) } else { s }
+        lang.digits(&format!("{name} {year}"))
+    }
+
+    /// Every message whose key starts with `prefix`, keyed by the rest: the words of a layout that
+    /// a theme may reword (`edition-label-read` is `labels.read` in `newsletter.mjml`).
+    pub fn group(
+        &self,
+        lang: Lang,
+        prefix: &str,
+        names: &[&'static str],
+    ) -> BTreeMap<&'static str, String> {
+        names
+            .iter()
+            .map(|n| (*n, self.plain(lang, &format!("{prefix}{n}"), &[])))
+            .collect()
     }
 }
 
@@ -133,7 +164,7 @@ impl I18n {
 mod tests {
     use super::*;
 
-    fn count(i: &I18n, lang: &str, n: i64) -> String {
+    fn count(i: &I18n, lang: Lang, n: i64) -> String {
         i.t(lang, "posts-count", &[("count", n.into())])
             .replace(['\u{2068}', '\u{2069}'], "")
     }
@@ -143,7 +174,7 @@ mod tests {
         let i = I18n::load(None).unwrap();
         let forms: Vec<String> = [0, 1, 2, 3, 11, 100]
             .iter()
-            .map(|n| count(&i, "ar", *n))
+            .map(|n| count(&i, Lang::Ar, *n))
             .collect();
         let distinct: std::collections::HashSet<&String> = forms.iter().collect();
         assert!(
@@ -152,15 +183,15 @@ mod tests {
         );
         assert!(forms[3].contains('٣'), "Arabic-Indic digits: {forms:?}");
         assert!(forms[4].contains("١١"), "{forms:?}");
-        assert_eq!(count(&i, "en", 1), "1 post");
-        assert_eq!(count(&i, "en", 2), "2 posts");
+        assert_eq!(count(&i, Lang::En, 1), "1 post");
+        assert_eq!(count(&i, Lang::En, 2), "2 posts");
     }
 
     #[test]
     fn dates_in_each_language() {
         let i = I18n::load(None).unwrap();
         let d = time::macros::datetime!(2026-11-27 10:00 UTC);
-        assert_eq!(i.date("en", d), "27 November 2026");
-        assert_eq!(i.date("ar", d), "٢٧ نوفمبر ٢٠٢٦");
+        assert_eq!(i.date(Lang::En, d), "27 November 2026");
+        assert_eq!(i.date(Lang::Ar, d), "٢٧ نوفمبر ٢٠٢٦");
     }
 }

@@ -1,16 +1,30 @@
-//! The theme: minijinja templates, the stylesheet and the interface strings. The built-in default theme
-//! is compiled in, so the binary works alone; files in the data folder's `theme/` replace any of its
-//! templates, its stylesheet or its messages without recompiling.
+//! The theme: minijinja templates (the site's pages, its feeds, and every email), the stylesheet and
+//! the interface strings in each language, with the one HTML escaper they all use. The site and the
+//! mail both render through one [`Theme`], loaded once per process.
+//!
+//! The built-in default theme is compiled in, so the binary works alone; files in the data folder's
+//! `theme/` replace any of its templates, its stylesheet or its messages without recompiling.
+
+pub mod escape;
+pub mod i18n;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use jarida_core::Lang;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, State};
 use sha2::{Digest, Sha256};
 
-use crate::ThemeError;
-use crate::i18n::I18n;
+pub use i18n::I18n;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ThemeError {
+    #[error("theme template {name}: {reason}")]
+    Template { name: String, reason: String },
+    #[error("theme messages {file}: {reason}")]
+    Locale { file: String, reason: String },
+}
 
 macro_rules! default_templates {
     ($($name:literal),* $(,)?) => {
@@ -35,6 +49,8 @@ const TEMPLATES: &[(&str, &str)] = default_templates!(
     "data.html",
     "email.html",
     "email.txt",
+    "newsletter.mjml",
+    "newsletter.txt",
     "rss.xml",
     "atom.xml",
     "sitemap.xml",
@@ -55,7 +71,18 @@ impl Theme {
         let i18n = Arc::new(I18n::load(theme_dir)?);
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        jarida_newsletter::render::install_html_formatter(&mut env);
+        escape::install(&mut env);
+        // An email's MJML is HTML with other tags; its plain-text twin must not be escaped.
+        env.set_auto_escape_callback(|name| match name.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("html" | "htm" | "xml" | "mjml") => minijinja::AutoEscape::Html,
+            _ => minijinja::AutoEscape::None,
+        });
+        env.add_filter("wrap", |s: String, indent: Option<String>| -> String {
+            let rest = indent.unwrap_or_default();
+            jarida_core::text::wrap(&s, "", &rest)
+                .trim_end()
+                .to_string()
+        });
         for (name, src) in TEMPLATES {
             let over = theme_dir
                 .map(|d| d.join("templates").join(name))
@@ -79,8 +106,8 @@ impl Theme {
             move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
                 let lang = state
                     .lookup("lang")
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| "en".into());
+                    .and_then(|v| v.as_str().and_then(Lang::parse))
+                    .unwrap_or(Lang::En);
                 let mut args = Vec::new();
                 for k in kwargs.args() {
                     let v: Value = kwargs.get(k)?;
@@ -90,7 +117,7 @@ impl Theme {
                     };
                     args.push((k, fv));
                 }
-                Ok(t_i18n.t(&lang, key, &args))
+                Ok(t_i18n.t(lang, key, &args))
             },
         );
         let css = match theme_dir
@@ -117,5 +144,10 @@ impl Theme {
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(ctx)
+    }
+
+    /// The message `key` in `lang` (see [`I18n::t`]).
+    pub fn t(&self, lang: Lang, key: &str) -> String {
+        self.i18n.t(lang, key, &[])
     }
 }
