@@ -74,7 +74,8 @@ impl serde::Serialize for EmailAddress {
 impl<'de> serde::Deserialize<'de> for EmailAddress {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EmailAddress, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        EmailAddress::parse(&s).map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+        EmailAddress::parse(&s)
+            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not an email address: {e}")))
     }
 }
 

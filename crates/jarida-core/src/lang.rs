@@ -117,7 +117,6 @@ impl<'de> serde::Deserialize<'de> for Lang {
     }
 }
 
-
 // The database holds a language as its code. Generic over the database so that SQLite and
 // PostgreSQL decode it the same way, once, at the edge.
 impl<DB: sqlx::Database> sqlx::Type<DB> for Lang

@@ -54,7 +54,7 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
             cfg.mail.from_name.clone()
         },
         mail_from_address: cfg.mail_from_address(),
-        mail_reply_to: (!cfg.mail.reply_to.is_empty()).then(|| cfg.mail.reply_to.clone()),
+        mail_reply_to: cfg.mail.reply_to.as_ref().map(|a| a.to_string()),
         api_token: (!cfg.api.token.is_empty()).then(|| cfg.api.token.clone()),
         client_ip_header: (!cfg.client_ip_header.is_empty())
             .then(|| cfg.client_ip_header.to_lowercase()),

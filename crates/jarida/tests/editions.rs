@@ -31,7 +31,8 @@ fn app_with(tweak: impl FnOnce(&mut jarida::config::Config)) -> TestApp {
         c.delivery.retry_base_seconds = 1;
         c.delivery.lease_seconds = 2;
         c.delivery.poll_seconds = 0.2;
-        c.mail.from_address = "newsletter@jarida.example".into();
+        c.mail.from_address =
+            Some(jarida_core::EmailAddress::parse("newsletter@jarida.example").unwrap());
         tweak(c);
     });
     let r = app.import(&edition_fixtures());
@@ -315,7 +316,7 @@ fn composes_by_period_with_corrections_routes_languages_and_edits() {
 #[test]
 fn fallback_skip_leaves_readers_of_an_empty_language_out() {
     let app = app_with(|c| {
-        c.newsletters.get_mut("main").unwrap().fallback = "skip".into();
+        c.newsletters.get_mut("main").unwrap().fallback = "skip".parse().unwrap();
     });
     let eng = engine(&app);
     add_readers(
@@ -610,13 +611,14 @@ fn soft_rejections_are_retried_and_land_once() {
     let good = Sink::start(&[]);
     let greylist = Sink::start(&["-r", "rcpt", "-b", "451 4.7.1 Greylisted, try again later"]);
     let app = app_with(|c| {
-        c.mail.from_address = "newsletter@jarida.example".into();
+        c.mail.from_address =
+            Some(jarida_core::EmailAddress::parse("newsletter@jarida.example").unwrap());
         c.delivery.relays = [&good, &greylist]
             .iter()
             .map(|s| jarida::config::RelaySection {
                 host: "127.0.0.1".into(),
                 port: s.port,
-                tls: "none".into(),
+                tls: "none".parse().unwrap(),
                 max_connections: 1,
                 ..Default::default()
             })
@@ -1193,8 +1195,8 @@ fn cadence_composes_a_draft_per_slot_in_the_newsroom_time_zone_and_tells_editors
     let app = app_with(|c| {
         use_sink(c, &sink);
         let n = c.newsletters.get_mut("main").unwrap();
-        n.timezone = "Asia/Amman".into();
-        n.editors = vec!["editor@example.org".into()];
+        n.timezone = "Asia/Amman".parse().unwrap();
+        n.editors = vec![jarida_core::EmailAddress::parse("editor@example.org").unwrap()];
     });
     let eng = engine(&app);
     // As if the cadence had been configured on 1 October.
@@ -1360,8 +1362,8 @@ fn a_second_newsletter_has_its_own_readers_numbering_and_list_id() {
             "weekly".into(),
             jarida::config::NewsletterSection {
                 name: "The Weekly".into(),
-                cadence: "0 9 * * 1".into(),
-                langs: vec!["en".into()],
+                cadence: "0 9 * * 1".parse().unwrap(),
+                langs: vec![jarida_core::Lang::En],
                 ..Default::default()
             },
         );
@@ -1487,7 +1489,7 @@ fn relays_with_starttls_or_implicit_tls_and_auth() {
             c.delivery.relays = vec![jarida::config::RelaySection {
                 host: "127.0.0.1".into(),
                 port: relay.port,
-                tls: mode.into(),
+                tls: mode.parse().unwrap(),
                 username: TlsSink::USER.into(),
                 password: TlsSink::PASSWORD.into(),
                 max_connections: 2,
@@ -1522,7 +1524,7 @@ fn relays_with_starttls_or_implicit_tls_and_auth() {
         c.delivery.relays = vec![jarida::config::RelaySection {
             host: "127.0.0.1".into(),
             port: refusing.port,
-            tls: "none".into(),
+            tls: "none".parse().unwrap(),
             username: TlsSink::USER.into(),
             password: "wrong".into(),
             max_connections: 1,

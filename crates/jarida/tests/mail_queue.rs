@@ -79,7 +79,7 @@ fn transactional_mail_goes_over_starttls_and_implicit_tls_with_auth() {
         let app = TestApp::spawn_with(|c| {
             c.mail.smtp_host = "127.0.0.1".into();
             c.mail.smtp_port = relay.port;
-            c.mail.smtp_tls = mode.into();
+            c.mail.smtp_tls = mode.parse().unwrap();
             c.mail.smtp_username = TlsSink::USER.into();
             c.mail.smtp_password = TlsSink::PASSWORD.into();
             // The test relay's certificate is self-signed.
@@ -108,7 +108,7 @@ fn a_refused_login_keeps_the_email_queued() {
     let app = TestApp::spawn_with(|c| {
         c.mail.smtp_host = "127.0.0.1".into();
         c.mail.smtp_port = relay.port;
-        c.mail.smtp_tls = "starttls".into();
+        c.mail.smtp_tls = "starttls".parse().unwrap();
         c.mail.smtp_username = TlsSink::USER.into();
         c.mail.smtp_password = "wrong".into();
         c.mail.smtp_accept_invalid_certs = true;
@@ -139,7 +139,7 @@ fn a_relay_outage_delays_mail_a_dead_workers_lease_runs_out_and_5xx_fails_for_go
     let app = TestApp::spawn_with(|c| {
         c.mail.smtp_host = "127.0.0.1".into();
         c.mail.smtp_port = port;
-        c.mail.smtp_tls = "none".into();
+        c.mail.smtp_tls = "none".parse().unwrap();
     });
     // Nothing listens: the email waits in the queue.
     sign_up(&app, "late@example.org");
@@ -288,7 +288,7 @@ fn refusals_of_our_sender_or_by_policy_are_retried_and_erasure_forgets_queued_ma
     let app = TestApp::spawn_with(|c| {
         c.mail.smtp_host = "127.0.0.1".into();
         c.mail.smtp_port = port;
-        c.mail.smtp_tls = "none".into();
+        c.mail.smtp_tls = "none".parse().unwrap();
     });
     let last_error = |app: &TestApp| queued(app).first().and_then(|r| r.1.clone());
     for (flags, email, expect) in [

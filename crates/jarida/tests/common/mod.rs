@@ -517,8 +517,9 @@ impl Drop for Sink {
 pub fn use_sink(cfg: &mut Config, sink: &Sink) {
     cfg.mail.smtp_host = "127.0.0.1".into();
     cfg.mail.smtp_port = sink.port;
-    cfg.mail.smtp_tls = "none".into();
-    cfg.mail.from_address = "newsletter@jarida.example".into();
+    cfg.mail.smtp_tls = "none".parse().unwrap();
+    cfg.mail.from_address =
+        Some(jarida_core::EmailAddress::parse("newsletter@jarida.example").unwrap());
 }
 
 /// The value of the hidden input `name` in a page.

@@ -5,8 +5,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod values;
+
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use jarida_core::{EmailAddress, Lang};
 use jarida_web::Provider;
 use serde::{Deserialize, Serialize};
 
@@ -50,36 +53,38 @@ pub struct NewsletterSection {
     pub name: String,
     /// When a draft edition is composed: a cron expression (minute hour day-of-month month
     /// day-of-week) in `timezone`. Default: the 1st and the 15th at 09:00.
-    pub cadence: String,
+    pub cadence: values::Cadence,
     /// The newsroom's time zone (IANA name).
-    pub timezone: String,
+    pub timezone: values::Zone,
     /// Sender. Empty: the `mail` section's.
     pub from_name: String,
-    pub from_address: String,
-    pub reply_to: String,
+    #[serde(with = "values::optional_address")]
+    pub from_address: Option<EmailAddress>,
+    #[serde(with = "values::optional_address")]
+    pub reply_to: Option<EmailAddress>,
     /// Languages it is written in.
-    pub langs: Vec<String>,
+    pub langs: Vec<Lang>,
     /// Send as soon as composed, without waiting for an editor's approval.
     pub auto_send: bool,
     /// For readers of a language without posts in the period: `other` (the other language's
     /// edition) or `skip` (nothing this time).
-    pub fallback: String,
+    pub fallback: values::FallbackRule,
     /// Addresses told that a draft is ready. Empty: the site's owner and editors.
-    pub editors: Vec<String>,
+    pub editors: Vec<EmailAddress>,
 }
 
 impl Default for NewsletterSection {
     fn default() -> Self {
         NewsletterSection {
             name: String::new(),
-            cadence: "0 9 1,15 * *".into(),
-            timezone: "UTC".into(),
+            cadence: "0 9 1,15 * *".parse().expect("the default cadence parses"),
+            timezone: "UTC".parse().expect("UTC is a time zone"),
             from_name: String::new(),
-            from_address: String::new(),
-            reply_to: String::new(),
-            langs: vec!["en".into(), "ar".into()],
+            from_address: None,
+            reply_to: None,
+            langs: Lang::ALL.to_vec(),
             auto_send: false,
-            fallback: "other".into(),
+            fallback: "other".parse().expect("the default fallback parses"),
             editors: Vec::new(),
         }
     }
@@ -140,7 +145,7 @@ pub struct RelaySection {
     pub host: String,
     pub port: u16,
     /// `none`, `starttls` or `implicit`.
-    pub tls: String,
+    pub tls: values::Tls,
     pub username: String,
     pub password: String,
     pub max_connections: usize,
@@ -152,7 +157,7 @@ impl Default for RelaySection {
         RelaySection {
             host: String::new(),
             port: 587,
-            tls: "starttls".into(),
+            tls: "starttls".parse().expect("the default TLS mode parses"),
             username: String::new(),
             password: String::new(),
             max_connections: 16,
@@ -197,13 +202,15 @@ pub struct MailSection {
     /// Sender name of transactional email. Empty: the English site name.
     pub from_name: String,
     /// Sender address. Empty: `newsletter@<host of base_url>`.
-    pub from_address: String,
-    pub reply_to: String,
+    #[serde(with = "values::optional_address")]
+    pub from_address: Option<EmailAddress>,
+    #[serde(with = "values::optional_address")]
+    pub reply_to: Option<EmailAddress>,
     /// SMTP relay. Empty: messages are written to `<data_dir>/outbox/` as `.eml` files.
     pub smtp_host: String,
     pub smtp_port: u16,
     /// `none`, `starttls` or `implicit`.
-    pub smtp_tls: String,
+    pub smtp_tls: values::Tls,
     pub smtp_username: String,
     pub smtp_password: String,
     /// Accept a relay's self-signed certificate (test relays only).
@@ -214,11 +221,11 @@ impl Default for MailSection {
     fn default() -> Self {
         MailSection {
             from_name: String::new(),
-            from_address: String::new(),
-            reply_to: String::new(),
+            from_address: None,
+            reply_to: None,
             smtp_host: String::new(),
             smtp_port: 587,
-            smtp_tls: "starttls".into(),
+            smtp_tls: "starttls".parse().expect("the default TLS mode parses"),
             smtp_username: String::new(),
             smtp_password: String::new(),
             smtp_accept_invalid_certs: false,
@@ -511,23 +518,6 @@ impl Config {
                 "must be at least 32 characters (or empty to turn the API off)".into(),
             );
         }
-        if jarida_mail::TlsMode::parse(&self.mail.smtp_tls).is_none() {
-            return bad(
-                "mail.smtp_tls",
-                format!(
-                    "{:?} is not one of none, starttls, implicit",
-                    self.mail.smtp_tls
-                ),
-            );
-        }
-        if !self.mail.from_address.is_empty()
-            && jarida_audience::email::normalize(&self.mail.from_address).is_err()
-        {
-            return bad(
-                "mail.from_address",
-                format!("{:?} is not an email address", self.mail.from_address),
-            );
-        }
         for (k, v) in [
             ("signup.per_ip_per_hour", self.signup.per_ip_per_hour),
             (
@@ -548,35 +538,8 @@ impl Config {
                     "the name must be a slug (a-z, 0-9, -)".into(),
                 );
             }
-            if let Err(e) = jarida_newsletter::parse_cadence(&n.cadence) {
-                return bad(&k("cadence"), e);
-            }
-            if let Err(e) = jarida_newsletter::parse_timezone(&n.timezone) {
-                return bad(&k("timezone"), e);
-            }
-            if jarida_newsletter::Fallback::parse(&n.fallback).is_none() {
-                return bad(
-                    &k("fallback"),
-                    format!("{:?} is not one of other, skip", n.fallback),
-                );
-            }
             if n.langs.is_empty() {
                 return bad(&k("langs"), "must name at least one language".into());
-            }
-            for l in &n.langs {
-                if !jarida_content::LANGS.contains(&l.as_str()) {
-                    return bad(&k("langs"), format!("{l:?} is not one of en, ar"));
-                }
-            }
-            for (f, v) in [("from_address", &n.from_address), ("reply_to", &n.reply_to)] {
-                if !v.is_empty() && jarida_audience::email::normalize(v).is_err() {
-                    return bad(&k(f), format!("{v:?} is not an email address"));
-                }
-            }
-            for v in &n.editors {
-                if jarida_audience::email::normalize(v).is_err() {
-                    return bad(&k("editors"), format!("{v:?} is not an email address"));
-                }
             }
         }
         if !self.newsletters.contains_key("main") {
@@ -589,12 +552,6 @@ impl Config {
             let k = |f: &str| format!("delivery.relays[{i}].{f}");
             if r.host.is_empty() {
                 return bad(&k("host"), "must not be empty".into());
-            }
-            if jarida_mail::TlsMode::parse(&r.tls).is_none() {
-                return bad(
-                    &k("tls"),
-                    format!("{:?} is not one of none, starttls, implicit", r.tls),
-                );
             }
             if !(1..=100).contains(&r.max_connections) {
                 return bad(&k("max_connections"), "must be between 1 and 100".into());
@@ -658,8 +615,8 @@ impl Config {
     }
 
     pub fn mail_from_address(&self) -> String {
-        if !self.mail.from_address.is_empty() {
-            return self.mail.from_address.clone();
+        if let Some(a) = &self.mail.from_address {
+            return a.to_string();
         }
         let host = self
             .base_url()
@@ -686,8 +643,7 @@ impl Config {
         jarida_mail::Transport::Smtp(jarida_mail::Smtp {
             host: self.mail.smtp_host.clone(),
             port: self.mail.smtp_port,
-            tls: jarida_mail::TlsMode::parse(&self.mail.smtp_tls)
-                .unwrap_or(jarida_mail::TlsMode::StartTls),
+            tls: *self.mail.smtp_tls.get(),
             username: self.mail.smtp_username.clone(),
             password: self.mail.smtp_password.clone(),
             helo: self
@@ -701,41 +657,39 @@ impl Config {
         })
     }
 
-    /// The configured newsletters, parsed (the configuration was validated on load).
+    /// The configured newsletters (their values were parsed on load).
     pub fn newsletters(&self) -> Vec<jarida_newsletter::Newsletter> {
         self.newsletters
             .iter()
-            .filter_map(|(slug, n)| {
-                Some(jarida_newsletter::Newsletter {
-                    slug: slug.clone(),
-                    name: if n.name.is_empty() {
-                        format!("{} newsletter", self.site.name_en)
-                    } else {
-                        n.name.clone()
-                    },
-                    cadence: jarida_newsletter::parse_cadence(&n.cadence).ok()?,
-                    timezone: jarida_newsletter::parse_timezone(&n.timezone).ok()?,
-                    from_name: if !n.from_name.is_empty() {
-                        n.from_name.clone()
-                    } else if !self.mail.from_name.is_empty() {
-                        self.mail.from_name.clone()
-                    } else {
-                        self.site.name_en.clone()
-                    },
-                    from_address: if n.from_address.is_empty() {
-                        self.mail_from_address()
-                    } else {
-                        n.from_address.clone()
-                    },
-                    reply_to: [&n.reply_to, &self.mail.reply_to]
-                        .into_iter()
-                        .find(|r| !r.is_empty())
-                        .cloned(),
-                    langs: n.langs.clone(),
-                    auto_send: n.auto_send,
-                    fallback: jarida_newsletter::Fallback::parse(&n.fallback)?,
-                    editors: n.editors.clone(),
-                })
+            .map(|(slug, n)| jarida_newsletter::Newsletter {
+                slug: slug.clone(),
+                name: if n.name.is_empty() {
+                    format!("{} newsletter", self.site.name_en)
+                } else {
+                    n.name.clone()
+                },
+                cadence: n.cadence.get().clone(),
+                timezone: n.timezone.get().clone(),
+                from_name: if !n.from_name.is_empty() {
+                    n.from_name.clone()
+                } else if !self.mail.from_name.is_empty() {
+                    self.mail.from_name.clone()
+                } else {
+                    self.site.name_en.clone()
+                },
+                from_address: match &n.from_address {
+                    Some(a) => a.to_string(),
+                    None => self.mail_from_address(),
+                },
+                reply_to: n
+                    .reply_to
+                    .as_ref()
+                    .or(self.mail.reply_to.as_ref())
+                    .map(EmailAddress::to_string),
+                langs: n.langs.iter().map(|l| l.code().to_string()).collect(),
+                auto_send: n.auto_send,
+                fallback: *n.fallback.get(),
+                editors: n.editors.iter().map(EmailAddress::to_string).collect(),
             })
             .collect()
     }
@@ -804,8 +758,7 @@ impl Config {
                 smtp: jarida_mail::Smtp {
                     host: r.host.clone(),
                     port: r.port,
-                    tls: jarida_mail::TlsMode::parse(&r.tls)
-                        .unwrap_or(jarida_mail::TlsMode::StartTls),
+                    tls: *r.tls.get(),
                     username: r.username.clone(),
                     password: r.password.clone(),
                     helo: helo.clone(),
@@ -1016,6 +969,86 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("nmae_en"), "{e}");
+    }
+
+    #[test]
+    fn typed_values_fail_at_load_naming_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jarida.toml");
+        let load_err = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            load(&Sources {
+                file: file.clone(),
+                explicit: true,
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        for (text, key, why) in [
+            (
+                "[newsletters.main]\ncadence = \"daily\"\n",
+                "newsletters.main.cadence",
+                "cron",
+            ),
+            (
+                "[newsletters.main]\ntimezone = \"Mars/Base\"\n",
+                "newsletters.main.timezone",
+                "time zone",
+            ),
+            (
+                "[newsletters.main]\nlangs = [\"fr\"]\n",
+                "newsletters.main.langs",
+                "unknown language",
+            ),
+            (
+                "[newsletters.main]\neditors = [\"boss\"]\n",
+                "newsletters.main.editors",
+                "not an email",
+            ),
+            (
+                "[newsletters.main]\nfallback = \"maybe\"\n",
+                "newsletters.main.fallback",
+                "other, skip",
+            ),
+            (
+                "[mail]\nsmtp_tls = \"ssl\"\n",
+                "mail.smtp_tls",
+                "none, starttls, implicit",
+            ),
+            (
+                "[mail]\nfrom_address = \"news at example\"\n",
+                "mail.from_address",
+                "not an email",
+            ),
+            (
+                "default_lang = \"fr\"\n",
+                "default_lang",
+                "unknown language",
+            ),
+        ] {
+            let e = load_err(text);
+            assert!(e.contains(key) && e.contains(why), "{text}: {e}");
+            assert!(e.contains("jarida.toml"), "names the file: {e}");
+        }
+        // What loads is what runs: the values reach the program parsed, nothing dropped.
+        std::fs::write(
+            &file,
+            "[mail]\nsmtp_tls = \"implicit\"\nfrom_address = \" News@Example.ORG \"\n\
+             [newsletters.weekly]\ncadence = \"0 8 * * 1\"\ntimezone = \"Asia/Amman\"\nlangs = [\"ar\"]\n",
+        )
+        .unwrap();
+        let cfg = load(&Sources {
+            file: file.clone(),
+            explicit: true,
+        })
+        .unwrap();
+        assert_eq!(*cfg.mail.smtp_tls.get(), jarida_mail::TlsMode::Implicit);
+        assert_eq!(cfg.mail_from_address(), "news@example.org");
+        let nls = cfg.newsletters();
+        assert_eq!(nls.len(), 2, "main and weekly");
+        let w = nls.iter().find(|n| n.slug == "weekly").unwrap();
+        assert_eq!(w.langs, ["ar"]);
+        assert_eq!(w.timezone.iana_name(), Some("Asia/Amman"));
     }
 
     #[test]
