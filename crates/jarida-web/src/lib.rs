@@ -3,8 +3,7 @@
 //! unsubscribe), the page cache and the security headers every response carries.
 //! Depends on the domain crates; nothing depends on it but the binary.
 
-mod api_auth;
-mod api_editions;
+mod api;
 pub mod cache;
 mod editions;
 pub mod error;
@@ -244,8 +243,7 @@ pub fn router(app: AppRef) -> Router {
         .fallback(public::handle)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     // Only the authenticated import takes large bodies.
-    subscribe::admin_routes()
-        .merge(api_editions::api_routes())
+    api::routes()
         .merge(public)
         .layer(fixed(csp.0, csp.1))
         .layer(fixed(nosniff.0, nosniff.1))

@@ -402,7 +402,7 @@ fn expired_sign_ups_and_counters_are_purged() {
         default_lang: "en".into(),
         mapping: None,
         confirm_ttl_secs: 3600,
-        confirmation: Some(jarida_web::subscribe::confirmation_composer(&app.app)),
+        confirmation: Some(app.app.notify.confirmation_composer()),
     };
     app.rt
         .block_on(jarida_audience::csv_io::import(

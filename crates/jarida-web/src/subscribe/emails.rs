@@ -45,8 +45,3 @@ pub(super) fn outgoing(
         }
     }
 }
-
-/// Writes the confirmation email of a reader imported as pending.
-pub fn confirmation_composer(app: &AppRef) -> jarida_audience::csv_io::Composer {
-    app.notify.confirmation_composer()
-}

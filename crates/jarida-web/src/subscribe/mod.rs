@@ -2,12 +2,10 @@
 //! and emails, one job per file:
 //! - `signup`: the sign-up form and its JSON twin (and the client's address behind a proxy);
 //! - `links`: the pages behind emailed links (confirm, preferences, data, one-click unsubscribe);
-//! - `emails`: the emails those flows send;
-//! - `import`: the CSV import over HTTP for holders of the API token;
+//! - `emails`: handing the notifications those flows send (built by `jarida-notify`) to the queue;
 //! - here: the routes and the message pages they share.
 
 mod emails;
-mod import;
 mod links;
 mod signup;
 
@@ -32,9 +30,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use time::OffsetDateTime;
 
-pub use emails::confirmation_composer;
 use emails::*;
-use import::*;
 use links::*;
 use signup::*;
 pub use signup::{forwarded_ip, same_site};
@@ -59,11 +55,6 @@ pub fn routes() -> Router<AppRef> {
             get(unsubscribe_page).post(unsubscribe_post),
         )
         .route("/api/v1/subscribers", post(subscribe_api))
-}
-
-/// Routes for holders of the API token; they read bodies up to 200 MB, after the token is checked.
-pub fn admin_routes() -> Router<AppRef> {
-    Router::new().route("/api/v1/subscribers/import", post(import_api))
 }
 
 /// A reader's language as stored (checked on the way in); the site's should it be unknown.

@@ -1,31 +1,20 @@
-//! The editions JSON API for holders of the API token (and the coming admin UI): list, compose,
+//! The editions API: list, compose,
 //! show with live figures, edit per language, and approve / schedule / send / pause / resume /
 //! cancel. Refused edits change nothing and say why (422, 409).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use jarida_newsletter::editions;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api_auth::ApiToken;
+use super::auth::ApiToken;
 use crate::editions::PUBLIC;
 use crate::error::{ApiError, WebError};
 use crate::{App, AppRef};
-
-/// Routes for holders of the API token.
-pub fn api_routes() -> Router<AppRef> {
-    Router::new()
-        .route("/api/v1/editions", get(api_list).post(api_compose))
-        .route("/api/v1/editions/{id}", get(api_get))
-        .route("/api/v1/editions/{id}/languages/{lang}", patch(api_edit))
-        .route("/api/v1/editions/{id}/{action}", post(api_action))
-}
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -49,11 +38,15 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 }
 
 #[derive(serde::Deserialize)]
-struct ListQuery {
+pub(super) struct ListQuery {
     status: Option<String>,
 }
 
-async fn api_list(_: ApiToken, State(app): State<AppRef>, Query(q): Query<ListQuery>) -> ApiResult {
+pub(super) async fn list(
+    _: ApiToken,
+    State(app): State<AppRef>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
     if let Some(s) = &q.status
         && !editions::STATUSES.contains(&s.as_str())
     {
@@ -68,13 +61,17 @@ async fn api_list(_: ApiToken, State(app): State<AppRef>, Query(q): Query<ListQu
 }
 
 #[derive(serde::Deserialize, Default)]
-struct ComposeBody {
+pub(super) struct ComposeBody {
     newsletter: Option<String>,
     /// RFC 3339; default now.
     until: Option<String>,
 }
 
-async fn api_compose(_: ApiToken, State(app): State<AppRef>, body: axum::body::Bytes) -> ApiResult {
+pub(super) async fn compose(
+    _: ApiToken,
+    State(app): State<AppRef>,
+    body: axum::body::Bytes,
+) -> ApiResult {
     let b: ComposeBody = optional_json(&body)?;
     let slug = b.newsletter.unwrap_or_else(|| PUBLIC.to_string());
     let Some(nl) = app.cfg.newsletters.iter().find(|n| n.slug == slug) else {
@@ -100,11 +97,11 @@ async fn api_compose(_: ApiToken, State(app): State<AppRef>, body: axum::body::B
     }
 }
 
-async fn api_get(_: ApiToken, State(app): State<AppRef>, Path(id): Path<i64>) -> ApiResult {
+pub(super) async fn show(_: ApiToken, State(app): State<AppRef>, Path(id): Path<i64>) -> ApiResult {
     Ok(Json(detail(&app, id).await?).into_response())
 }
 
-async fn api_edit(
+pub(super) async fn edit(
     _: ApiToken,
     State(app): State<AppRef>,
     Path((id, lang)): Path<(i64, String)>,
@@ -116,12 +113,12 @@ async fn api_edit(
 }
 
 #[derive(serde::Deserialize, Default)]
-struct ActionBody {
+pub(super) struct ActionBody {
     /// For `schedule`: RFC 3339.
     at: Option<String>,
 }
 
-async fn api_action(
+pub(super) async fn action(
     _: ApiToken,
     State(app): State<AppRef>,
     Path((id, action)): Path<(i64, String)>,

@@ -1,6 +1,17 @@
 //! `POST /api/v1/subscribers/import`: the CSV import over HTTP for holders of the API token.
 
-use super::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jarida_audience::AudienceError;
+use jarida_core::Lang;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::auth::ApiToken;
+use crate::AppRef;
+use crate::error::{ApiError, WebError};
 
 #[derive(serde::Deserialize)]
 pub struct ImportQuery {
@@ -14,23 +25,24 @@ pub struct ImportQuery {
 /// as `jarida subscribers import`, answered with its report.
 pub(super) async fn import_api(
     // Checked before a byte of the body is read: only the token's holder may send 200 MB.
-    _: crate::api_auth::ApiToken,
+    _: ApiToken,
     State(app): State<AppRef>,
     axum::extract::Query(q): axum::extract::Query<ImportQuery>,
     req: axum::extract::Request,
-) -> Response {
-    let lang = match requested_lang(&app, q.lang.as_deref()) {
-        Ok(l) => l,
-        Err(r) => return *r,
+) -> Result<Response, ApiError> {
+    let lang = match q.lang.as_deref() {
+        None => app.cfg.default_lang,
+        Some(code) => Lang::parse(code)
+            .ok_or_else(|| WebError::invalid("lang", format!("{code:?}: use en or ar")))?,
     };
     let body = match axum::body::to_bytes(req.into_body(), 200 * 1024 * 1024).await {
         Ok(b) => b,
         Err(_) => {
-            return (
+            return Ok((
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Json(json!({ "error": "body", "reason": "larger than 200 MB or interrupted" })),
             )
-                .into_response();
+                .into_response());
         }
     };
     let opts = jarida_audience::csv_io::ImportOptions {
@@ -38,7 +50,7 @@ pub(super) async fn import_api(
         default_lang: lang.code().to_string(),
         mapping: None,
         confirm_ttl_secs: app.cfg.limits.confirm_ttl_secs,
-        confirmation: Some(confirmation_composer(&app)),
+        confirmation: Some(app.notify.confirmation_composer()),
     };
     let report = match jarida_audience::csv_io::import(
         &app.db,
@@ -50,25 +62,19 @@ pub(super) async fn import_api(
     .await
     {
         Ok(r) => r,
+        // The file's own fault, with its line: the one error shape the import API adds.
         Err(AudienceError::Csv { line, reason }) => {
-            return (
+            return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(json!({ "error": "csv", "line": line, "reason": reason })),
             )
-                .into_response();
+                .into_response());
         }
-        Err(e) => {
-            tracing::error!(error = %e, "API import failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "error": "internal" })),
-            )
-                .into_response();
-        }
+        Err(e) => return Err(e.into()),
     };
     app.mail.wake();
     let confirmations = report.confirmations;
-    Json(json!({
+    Ok(Json(json!({
         "format": report.format,
         "rows": report.rows,
         "imported": report.imported,
@@ -79,5 +85,5 @@ pub(super) async fn import_api(
         "error_count": report.error_count,
         "errors": report.errors.iter().map(|(line, reason)| json!({ "line": line, "reason": reason })).collect::<Vec<_>>(),
     }))
-    .into_response()
+    .into_response())
 }

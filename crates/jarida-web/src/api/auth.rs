@@ -20,12 +20,12 @@ impl FromRequestParts<AppRef> for ApiToken {
         if bearer_ok(app, &parts.headers) {
             Ok(ApiToken)
         } else {
-            Err(unauthorized())
+            Err(crate::error::WebError::Unauthorized.json())
         }
     }
 }
 
-pub(crate) fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
+fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
     let Some(expected) = &app.cfg.api_token else {
         return false;
     };
@@ -39,8 +39,4 @@ pub(crate) fn bearer_ok(app: &App, headers: &HeaderMap) -> bool {
         &Sha256::digest(given.as_bytes()),
         &Sha256::digest(expected.as_bytes()),
     )
-}
-
-pub(crate) fn unauthorized() -> Response {
-    crate::error::WebError::Unauthorized.json()
 }
