@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-100000}"
+# Connections jarida opens to the sink; the baseline smtp-source opens as many sessions.
+CONNS="${BENCH_CONNECTIONS:-16}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 for tool in /usr/sbin/smtp-sink /usr/sbin/smtp-source /usr/bin/time; do
   [ -x "$tool" ] || { echo "error: $tool is missing (apt-get install postfix time)" >&2; exit 1; }
@@ -45,6 +47,7 @@ setup() { # dir
   export JARIDA_DATA_DIR="$dir" JARIDA_LOG=warn JARIDA_BASE_URL="https://news.example.org"
   export JARIDA_MAIL__FROM_ADDRESS="newsletter@news.example.org"
   export JARIDA_MAIL__SMTP_HOST=127.0.0.1 JARIDA_MAIL__SMTP_PORT="$PORT" JARIDA_MAIL__SMTP_TLS=none
+  export JARIDA_DELIVERY__CONNECTIONS="$CONNS"
   if [ "${BENCH_DB:-sqlite}" = postgres ]; then
     PGDB="jarida_sendbench_$$_$(basename "$dir")"
     psql "$PG_URL" -qc "CREATE DATABASE $PGDB" >/dev/null
@@ -69,7 +72,8 @@ send() { # label -> prints rate, sets RATE and RSS
     "$(awk -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')" "$RSS"
 }
 
-echo "== $N subscribers, database ${BENCH_DB:-sqlite}, sink 127.0.0.1:$PORT"
+echo "== $N subscribers, database ${BENCH_DB:-sqlite}, sink 127.0.0.1:$PORT, $CONNS connections"
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 setup "$WORK/plain"
 "$BIN" dkim show >/dev/null 2>&1 && { echo "error: unexpected DKIM key"; exit 1; }
 EN_SIZE=$("$BIN" editions preview "$ID" --lang en --raw | wc -c)
@@ -88,12 +92,13 @@ setup "$WORK/dkim"
 send "jarida, DKIM RSA+Ed25519"
 RATE_DKIM=$RATE; RSS_DKIM=$RSS
 
-# The baseline: smtp-source, same count and size, same sink, 4 sessions reusing their connection.
+# The baseline: smtp-source, same count and size, same sink, as many sessions as jarida opens
+# connections, each reusing its connection.
 t0=$(ms)
-/usr/sbin/smtp-source -s 4 -d -m "$N" -l "$SIZE" -f bench@news.example.org -t reader@example1.org "127.0.0.1:$PORT"
+/usr/sbin/smtp-source -s "$CONNS" -d -m "$N" -l "$SIZE" -f bench@news.example.org -t reader@example1.org "127.0.0.1:$PORT"
 t1=$(ms)
 RATE_SOURCE=$(awk -v n="$N" -v ms=$((t1 - t0)) 'BEGIN { printf "%.0f", n / (ms / 1000) }')
-printf '%-28s %7s msg/s\n' "smtp-source" "$RATE_SOURCE"
+printf '%-28s %7s msg/s  (%d sessions)\n' "smtp-source" "$RATE_SOURCE" "$CONNS"
 
 SIGN=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ { print int($6) }')
 printf '%-28s %7s sign/s (one core)\n' "openssl rsa2048" "$SIGN"

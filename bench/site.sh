@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Serving benchmark: one long report page from jarida's page cache, beside nginx serving the same bytes
-# from a file, in the same run, with the same load (wrk -t2 -c64 -d10s --latency). Also measures the
-# time from process start to the first 200 and the resident memory when idle.
+# Serving benchmark: three pages from jarida's page cache (the home page, a typical ~20 KB article and
+# a long 30+ KB report), each with identity encoding and with `Accept-Encoding: br, gzip`, beside
+# nginx serving the same bytes from files (precompressed .gz through gzip_static for the second
+# case; jarida answers with its precompressed brotli body), in the same run, with the same load
+# (wrk -t2 -c64 --latency, alternating rounds). Prints req/s, p99 and the ratios per case. Also
+# measures the time from process start to the first 200 and the resident memory when idle.
+# BENCH_SECONDS sets each measurement's length (default 8).
 # Needs: wrk, nginx (Debian: apt-get install wrk nginx-light), curl. Usage: bench/site.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +40,13 @@ mkdir -p "$WORK/posts"
   printf '\n| Year | Litres per person per day |\n|---|---|\n| 2024 | 82 |\n| 2026 | 21 |\n'
 } > "$WORK/posts/long-report.md"
 WORDS=$(awk '/^\+\+\+$/ { n++; next } n >= 2' "$WORK/posts/long-report.md" | wc -w)
+# A typical article: the same shape, a third of the length.
+awk 'BEGIN { s = 0 } /^## Section/ { s++ } s <= 5 { print }' "$WORK/posts/long-report.md" \
+  | sed 's/^title = "The long report"/title = "A typical story"/' > "$WORK/posts/typical-story.md"
+# Enough posts for a full home page.
+for i in $(seq 1 20); do
+  printf '+++\ntitle = "News item %s"\ndate = 2026-09-%02dT08:00:00Z\nkind = "news"\nauthors = ["Lina Haddad"]\nsummary = "A short news item, number %s, about water prices in the south."\n+++\n\nA short paragraph of news %s.\n' "$i" "$i" "$i" "$i" > "$WORK/posts/news-$i.md"
+done
 
 export JARIDA_DATA_DIR="$WORK/data" JARIDA_LISTEN="127.0.0.1:$JPORT" JARIDA_LOG=warn
 "$BIN" import "$WORK/posts" >/dev/null
@@ -51,8 +62,13 @@ FIRST_MS=$(( (t1 - t0) / 1000000 ))
 sleep 1
 IDLE_KB=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
 
-curl -s "$URL" > "$WORK/page.html"
-BYTES=$(wc -c < "$WORK/page.html")
+# The same bytes for nginx: each page as jarida answers it, and its gzip for gzip_static.
+PAGES="home:/en/ typical:/en/typical-story long:/en/long-report"
+for pg in $PAGES; do
+  name=${pg%%:*}; path=${pg#*:}
+  curl -sf "http://127.0.0.1:$JPORT$path" > "$WORK/$name.html"
+  gzip -9 -k "$WORK/$name.html"
+done
 
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes auto;
@@ -66,9 +82,14 @@ http {
   keepalive_requests 1000000;
   client_body_temp_path $WORK/nginx-tmp;
   proxy_temp_path $WORK/nginx-tmp; fastcgi_temp_path $WORK/nginx-tmp; uwsgi_temp_path $WORK/nginx-tmp; scgi_temp_path $WORK/nginx-tmp;
+  gzip_static on;
+  gzip_vary on;
   server {
     listen 127.0.0.1:$NPORT;
-    location = /en/long-report { default_type "text/html; charset=utf-8"; alias $WORK/page.html; }
+    default_type "text/html; charset=utf-8";
+    location = /en/ { alias $WORK/home.html; }
+    location = /en/typical-story { alias $WORK/typical.html; }
+    location = /en/long-report { alias $WORK/long.html; }
   }
 }
 NGINX
@@ -77,28 +98,37 @@ chmod -R a+rX "$WORK"
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 sleep 0.5
 
-run_wrk() { # url -> "req_per_sec p99_ms"
-  wrk -t2 -c64 -d2s "$1" >/dev/null # warm up
-  wrk -t2 -c64 -d10s --latency "$1" | awk '
+SECS="${BENCH_SECONDS:-8}"
+run_wrk() { # url [header] -> "req_per_sec p99_ms"
+  local h=()
+  [ -n "${2:-}" ] && h=(-H "$2")
+  wrk -t2 -c64 -d1s "${h[@]}" "$1" >/dev/null # warm up
+  wrk -t2 -c64 -d"${SECS}s" --latency "${h[@]}" "$1" | awk '
     /Requests\/sec/ { rps = $2 }
     /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }; p99 = v }
     END { printf "%s %.3f\n", rps, p99 }'
 }
-# Two rounds, alternating, so neither server always runs on a warmer or cooler machine; the figures
-# are the means of the rounds.
-read -r N1 NP1 < <(run_wrk "http://127.0.0.1:$NPORT/en/long-report")
-read -r J1 JP1 < <(run_wrk "$URL")
-read -r N2 NP2 < <(run_wrk "http://127.0.0.1:$NPORT/en/long-report")
-read -r J2 JP2 < <(run_wrk "$URL")
 mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (a + b) / 2 }'; }
-N_RPS=$(mean "$N1" "$N2"); N_P99=$(mean "$NP1" "$NP2"); J_RPS=$(mean "$J1" "$J2"); J_P99=$(mean "$JP1" "$JP2")
-echo "rounds: nginx $N1 / $N2 req/s, jarida $J1 / $J2 req/s"
-LOAD_KB=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
 
-echo "page: $URL ($WORDS words of Markdown, $BYTES bytes of HTML, identity encoding)"
-echo "load: wrk -t2 -c64 -d10s --latency, two alternating rounds each, both servers on this $(nproc)-core machine"
-printf 'nginx   %10.0f req/s   p99 %7.3f ms\n' "$N_RPS" "$N_P99"
-printf 'jarida  %10.0f req/s   p99 %7.3f ms\n' "$J_RPS" "$J_P99"
-awk -v j="$J_RPS" -v n="$N_RPS" -v jp="$J_P99" -v np="$N_P99" 'BEGIN { printf "ratio jarida/nginx: %.2f (req/s); p99 jarida/nginx: %.2f\n", j / n, jp / np }'
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "load: wrk -t2 -c64 -d${SECS}s --latency, two alternating rounds per server and case, all on this machine"
+printf '%-8s %-9s %7s %10s %9s %10s %9s %7s %7s\n' page encoding bytes "nginx r/s" "p99 ms" "jarida r/s" "p99 ms" ratio "p99 j/n"
+for pg in $PAGES; do
+  name=${pg%%:*}; path=${pg#*:}
+  for enc in identity "br, gzip"; do
+    hdr=""; [ "$enc" != identity ] && hdr="Accept-Encoding: $enc"
+    if [ "$enc" = identity ]; then bytes=$(wc -c < "$WORK/$name.html"); else
+      bytes=$(curl -s -H "$hdr" "http://127.0.0.1:$JPORT$path" | wc -c); fi
+    read -r N1 NP1 < <(run_wrk "http://127.0.0.1:$NPORT$path" "$hdr")
+    read -r J1 JP1 < <(run_wrk "http://127.0.0.1:$JPORT$path" "$hdr")
+    read -r J2 JP2 < <(run_wrk "http://127.0.0.1:$JPORT$path" "$hdr")
+    read -r N2 NP2 < <(run_wrk "http://127.0.0.1:$NPORT$path" "$hdr")
+    N_RPS=$(mean "$N1" "$N2"); N_P99=$(mean "$NP1" "$NP2"); J_RPS=$(mean "$J1" "$J2"); J_P99=$(mean "$JP1" "$JP2")
+    awk -v p="$name" -v e="${enc// /}" -v b="$bytes" -v n="$N_RPS" -v np="$N_P99" -v j="$J_RPS" -v jp="$J_P99" 'BEGIN {
+      printf "%-8s %-9s %7d %10.0f %9.3f %10.0f %9.3f %7.2f %7.2f\n", p, e, b, n, np, j, jp, j / n, jp / np }'
+  done
+done
+LOAD_KB=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
+echo "long report: $WORDS words of Markdown"
 echo "first 200 after process start: ${FIRST_MS} ms"
 echo "RSS idle after start: $((IDLE_KB / 1024)) MB ($IDLE_KB kB); after the load: $((LOAD_KB / 1024)) MB"
