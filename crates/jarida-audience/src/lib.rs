@@ -4,6 +4,7 @@
 
 pub mod csv_io;
 pub mod email;
+pub mod recipients;
 pub mod subscribers;
 pub mod throttle;
 

@@ -4,6 +4,7 @@
 //! `corrections` and `content_version` tables.
 
 pub mod confined;
+pub mod digest;
 pub mod folder;
 pub mod frontmatter;
 pub mod markdown;

@@ -1,10 +1,13 @@
 //! Email out: builds MIME messages (text and HTML alternatives, UTF-8 headers) and hands them to a
 //! transport, either an outbox folder of `.eml` files (the default, until a relay is configured) or an
 //! SMTP relay with TLS none / STARTTLS / implicit and optional authentication. It knows nothing of
-//! newsletters or subscribers: it sends and reports what the relay said.
+//! newsletters or subscribers: it sends and reports what the relay said. Only the transactional
+//! mail queue (`queue`, the default cargo feature) touches the database; without the feature the
+//! crate does not depend on the store.
 
 pub mod bulk;
 pub mod dkim;
+#[cfg(feature = "queue")]
 pub mod queue;
 pub mod relay;
 
@@ -36,8 +39,10 @@ pub enum MailError {
     /// retrying once that is fixed.
     #[error("SMTP relay {relay}: {reason}")]
     Refused { relay: String, reason: String },
+    #[cfg(feature = "queue")]
     #[error("mail queue: {0}")]
     Store(#[from] jarida_store::StoreError),
+    #[cfg(feature = "queue")]
     #[error("mail queue: {0}")]
     Queue(String),
 }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jarida_store::{Db, Dialect, q_all, q_exec};
+use jarida_store::{Db, Due, LeaseQueue, Returned, q_all, q_exec};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -26,6 +26,25 @@ use crate::{MailError, Transport};
 /// worst case of one send (each SMTP step has its own timeout, 30 s by default), because a worker
 /// claims only as many messages as it sends at once and records each outcome as it comes.
 const LEASE_SECS: i64 = 600;
+/// The queue as the store's lease helper sees it: a claim pushes `next_try_at` past the lease, so a
+/// row whose worker died falls due again by itself.
+const QUEUE: LeaseQueue = LeaseQueue {
+    table: "mail_queue",
+    alias: "q",
+    key: "id",
+    partition: None,
+    lease_end: "next_try_at",
+    holder: "claimed_by",
+    leased: "failed_at IS NULL",
+    on_claim: "",
+    returned: Returned::DueAgain,
+};
+const DUE: Due<'static> = Due {
+    columns: "id, envelope_from, recipient, body, attempts, created_at",
+    joins: "",
+    condition: "failed_at IS NULL AND next_try_at <= $1",
+    order: "ORDER BY next_try_at, id",
+};
 /// How long temporary failures are retried before the message is given up.
 const GIVE_UP_SECS: i64 = 86_400;
 /// How long a message that failed for good is kept (with its error, without its body).
@@ -180,32 +199,19 @@ impl Queue {
     }
 
     async fn claim(&self, now: i64, claim: &str) -> Result<Vec<Claimed>, MailError> {
-        let lock = match self.db.dialect() {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let mut tx = self.db.begin().await?;
         type Row = (i64, String, String, Vec<u8>, i64, i64);
-        let rows: Vec<Row> = q_all!(
-            tx.conn(),
-            Row,
-            jarida_store::sqlx::AssertSqlSafe(format!(
-                "SELECT id, envelope_from, recipient, body, attempts, created_at FROM mail_queue \
-                 WHERE failed_at IS NULL AND next_try_at <= $1 ORDER BY next_try_at, id LIMIT $2{lock}"
-            )),
-            now,
-            PARALLEL
-        )?;
-        for (id, ..) in &rows {
-            q_exec!(
-                tx.conn(),
-                "UPDATE mail_queue SET next_try_at = $1, attempts = attempts + 1, claimed_by = $2 WHERE id = $3",
-                now + LEASE_SECS,
+        let rows: Vec<Row> = QUEUE
+            .claim(
+                &self.db,
+                &DUE,
+                now,
+                PARALLEL,
+                None,
                 claim,
-                *id
-            )?;
-        }
-        tx.commit().await?;
+                now + LEASE_SECS,
+                |r: &Row| r.0,
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(id, from, to, body, attempts, created_at)| Claimed {

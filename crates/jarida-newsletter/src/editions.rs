@@ -2,7 +2,10 @@
 //! draft -> approved | scheduled -> sending <-> paused -> sent (or cancelled). SQL for the `editions`,
 //! `edition_langs` and `edition_items` tables lives here.
 
-use jarida_store::{Conn, Db, q_all, q_exec, q_one, q_opt};
+use std::collections::{HashMap, HashSet};
+
+use jarida_content::digest;
+use jarida_store::{Conn, Db, List, q_all, q_exec, q_one, q_opt};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -57,6 +60,35 @@ pub struct CorrectionItem {
     pub title: String,
     pub at: i64,
     pub note: String,
+}
+
+impl Item {
+    fn new(position: i64, b: &digest::Brief) -> Item {
+        Item {
+            post_id: b.id,
+            position,
+            slug: b.slug.clone(),
+            kind: b.kind.clone(),
+            title: b.title.clone(),
+            summary: b.summary.clone(),
+            cover: b.cover.clone(),
+            cover_alt: b.cover_alt.clone(),
+            featured: b.featured,
+            published_at: b.published_at,
+        }
+    }
+}
+
+impl From<digest::Correction> for CorrectionItem {
+    fn from(c: digest::Correction) -> CorrectionItem {
+        CorrectionItem {
+            post_id: c.post_id,
+            slug: c.slug,
+            title: c.title,
+            at: c.at,
+            note: c.note,
+        }
+    }
 }
 
 /// An edition's content in one language.
@@ -209,19 +241,8 @@ pub async fn compose(
             lang,
             default_subject(nl, lang, number)
         )?;
-        // Featured first, then reports, news and designs; newest first within each.
-        let posts: Vec<(i64,)> = q_all!(
-            tx.conn(),
-            (i64,),
-            "SELECT id FROM posts WHERE status = 'published' AND lang = $1 \
-             AND published_at >= $2 AND published_at < $3 \
-             ORDER BY featured DESC, CASE kind WHEN 'report' THEN 0 WHEN 'news' THEN 1 ELSE 2 END, \
-             published_at DESC, id DESC",
-            lang,
-            start,
-            end
-        )?;
-        for (i, (pid,)) in posts.iter().enumerate() {
+        let posts = digest::published_between(tx.conn(), lang, start, end).await?;
+        for (i, pid) in posts.iter().enumerate() {
             q_exec!(
                 tx.conn(),
                 "INSERT INTO edition_items (edition_id, lang, position, post_id) VALUES ($1, $2, $3, $4)",
@@ -317,31 +338,33 @@ pub async fn parts(db: &Db, e: &Edition) -> Result<Vec<LangPart>, NewsletterErro
     )?;
     let mut out = Vec::new();
     for (lang, subject, intro) in langs {
-        let items: Vec<Item> = q_all!(
+        let placed: Vec<(i64, i64)> = q_all!(
             pc.conn(),
-            Item,
-            "SELECT p.id AS post_id, i.position, p.slug, p.kind, p.title, p.summary, p.cover, p.cover_alt, \
-             p.featured, p.published_at FROM edition_items i JOIN posts p ON p.id = i.post_id \
-             WHERE i.edition_id = $1 AND i.lang = $2 AND p.status = 'published' ORDER BY i.position",
+            (i64, i64),
+            "SELECT position, post_id FROM edition_items WHERE edition_id = $1 AND lang = $2 ORDER BY position",
             e.id,
             &lang
         )?;
+        let ids: Vec<i64> = placed.iter().map(|(_, p)| *p).collect();
+        let briefs: HashMap<i64, digest::Brief> = digest::briefs(pc.conn(), &ids)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b))
+            .collect();
+        // A post unpublished since it was placed drops out.
+        let items: Vec<Item> = placed
+            .into_iter()
+            .filter_map(|(position, pid)| briefs.get(&pid).map(|b| Item::new(position, b)))
+            .collect();
         // Corrections made during this edition's period to posts that earlier editions carried.
-        let corrections: Vec<CorrectionItem> = q_all!(
-            pc.conn(),
-            CorrectionItem,
-            "SELECT c.post_id, p.slug, p.title, c.corrected_at AS at, c.note FROM corrections c \
-             JOIN posts p ON p.id = c.post_id \
-             WHERE p.lang = $1 AND p.status = 'published' AND c.corrected_at >= $2 AND c.corrected_at < $3 \
-             AND c.post_id IN (SELECT i.post_id FROM edition_items i JOIN editions e2 ON e2.id = i.edition_id \
-                 WHERE e2.newsletter_id = $4 AND e2.number < $5 AND e2.status IN ('sending', 'paused', 'sent')) \
-             ORDER BY c.corrected_at, c.id",
-            &lang,
-            e.period_start,
-            e.period_end,
-            e.newsletter_id,
-            e.number
-        )?;
+        let found =
+            digest::corrections_between(pc.conn(), &lang, e.period_start, e.period_end).await?;
+        let carried = carried_before(pc.conn(), e, &found).await?;
+        let corrections: Vec<CorrectionItem> = found
+            .into_iter()
+            .filter(|c| carried.contains(&c.post_id))
+            .map(CorrectionItem::from)
+            .collect();
         out.push(LangPart {
             lang,
             subject,
@@ -351,6 +374,35 @@ pub async fn parts(db: &Db, e: &Edition) -> Result<Vec<LangPart>, NewsletterErro
         });
     }
     Ok(out)
+}
+
+/// Those of the posts `found` corrects that an edition of the same newsletter before `e` carried,
+/// once it went out.
+async fn carried_before(
+    c: Conn<'_>,
+    e: &Edition,
+    found: &[digest::Correction],
+) -> Result<HashSet<i64>, NewsletterError> {
+    if found.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<i64> = found.iter().map(|c| c.post_id).collect();
+    let list = List::ints(&ids);
+    let sql = format!(
+        "SELECT DISTINCT i.post_id FROM edition_items i JOIN editions e2 ON e2.id = i.edition_id \
+         WHERE e2.newsletter_id = $1 AND e2.number < $2 AND e2.status IN ('sending', 'paused', 'sent') \
+         AND i.post_id IN ({})",
+        list.select(c.dialect(), 3)
+    );
+    let rows: Vec<(i64,)> = q_all!(
+        c,
+        (i64,),
+        jarida_store::sqlx::AssertSqlSafe(sql),
+        e.newsletter_id,
+        e.number,
+        list.param()
+    )?;
+    Ok(rows.into_iter().map(|(p,)| p).collect())
 }
 
 fn editable(e: &Edition) -> Result<(), NewsletterError> {
@@ -473,15 +525,9 @@ pub async fn edit(
                 "items: post {pid} is listed twice"
             )));
         }
-        let ok: Option<(String,)> = q_opt!(
-            tx.conn(),
-            (String,),
-            "SELECT lang FROM posts WHERE id = $1 AND status = 'published'",
-            *pid
-        )?;
-        match ok {
-            Some((l,)) if l == lang => {}
-            Some((l,)) => {
+        match digest::published_lang(tx.conn(), *pid).await? {
+            Some(l) if l == lang => {}
+            Some(l) => {
                 return Err(NewsletterError::Invalid(format!(
                     "items: post {pid} is in {l}, not {lang}"
                 )));
@@ -524,15 +570,8 @@ async fn resolve_post(c: Conn<'_>, lang: &str, r: &str) -> Result<i64, Newslette
         return Ok(id);
     }
     let (l, slug) = r.split_once('/').unwrap_or((lang, r));
-    let found: Option<(i64,)> = q_opt!(
-        c,
-        (i64,),
-        "SELECT id FROM posts WHERE lang = $1 AND slug = $2",
-        l,
-        slug
-    )?;
-    found
-        .map(|(id,)| id)
+    digest::id_of(c, l, slug)
+        .await?
         .ok_or_else(|| NewsletterError::Invalid(format!("no post {l}/{slug}")))
 }
 
@@ -557,20 +596,20 @@ async fn transition(
     }
     // Conditional on the status read above: a worker may have moved the edition meanwhile (on
     // PostgreSQL nothing else serialises the two).
+    let from = List::texts(from);
+    let sql = format!(
+        "UPDATE editions SET status = $1, send_at = COALESCE($2, send_at), updated_at = $3 \
+         WHERE id = $4 AND status IN ({})",
+        from.select(tx.conn().dialect(), 5)
+    );
     let n = q_exec!(
         tx.conn(),
-        jarida_store::sqlx::AssertSqlSafe(format!(
-            "UPDATE editions SET status = $1, send_at = COALESCE($2, send_at), updated_at = $3 \
-             WHERE id = $4 AND status IN ({})",
-            from.iter()
-                .map(|f| format!("'{f}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        jarida_store::sqlx::AssertSqlSafe(sql),
         to,
         send_at,
         now.unix_timestamp(),
-        id
+        id,
+        from.param()
     )?;
     if n == 0 {
         let cur = get_in(tx.conn(), id).await?;

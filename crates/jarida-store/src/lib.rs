@@ -1,6 +1,7 @@
 //! Storage plumbing shared by every domain crate: one [`Db`] handle that holds either a SQLite or a
-//! PostgreSQL pool, the schema migrations of each, and the handful of statements whose text differs
-//! between the two dialects.
+//! PostgreSQL pool, the schema migrations of each, the handful of statements whose text differs
+//! between the two dialects ([`Dialect`], [`List`]), and the one way of claiming work from a queue
+//! table that several processes share ([`LeaseQueue`]).
 //!
 //! Domain crates write one SQL text per query (`$1`-style placeholders, which SQLite accepts too) and run
 //! it through the `q_*!` macros below, which expand to one arm per database. Both databases run the whole
@@ -16,6 +17,12 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use sqlx;
 
+mod dialect;
+mod lease;
+
+pub use dialect::{Dialect, List};
+pub use lease::{Due, LeaseQueue, Returned};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database_url {url:?} is not understood: {reason}")]
@@ -26,13 +33,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
-}
-
-/// Which SQL dialect a [`Db`] speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
 }
 
 /// A database handle: cheap to clone, shared by the whole process.
@@ -61,6 +61,13 @@ pub enum Tx {
 }
 
 impl Conn<'_> {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     /// Makes this SQLite connection zero what it deletes, even whole pages it frees (`ON`), or only
     /// what costs no extra I/O (`FAST`, the pool's default). Deleting a reader's data (an erasure,
     /// a sent email's row) switches it on around the delete: with it on for every write, imports

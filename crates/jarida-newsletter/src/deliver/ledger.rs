@@ -1,7 +1,30 @@
 //! The delivery ledger (`deliveries`): freezing an edition's recipients, claims with leases,
-//! outcomes, renewals, hand-backs and reclaiming a dead worker's rows. All of its SQL is here.
+//! outcomes, renewals, hand-backs and reclaiming a dead worker's rows. All of its SQL is here: the
+//! claim's statements are built by the store's lease helper from the table's shape ([`LEDGER`]), and
+//! what reads readers comes from the audience crate as text to embed.
 
 use super::*;
+
+use jarida_audience::recipients;
+use jarida_store::{Due, LeaseQueue, List, Returned};
+
+/// The ledger as the store's lease helper sees it: one part per edition; a claimed row is
+/// `sending` until its lease ends, and goes back to `pending` (`skipped` once the edition is
+/// cancelled) when given back or when its worker died.
+const LEDGER: LeaseQueue = LeaseQueue {
+    table: "deliveries",
+    alias: "d",
+    key: "subscriber_id",
+    partition: Some("edition_id"),
+    lease_end: "lease_until",
+    holder: "claimed_by",
+    leased: "state = 'sending'",
+    on_claim: ", state = 'sending', first_try_at = COALESCE(first_try_at, $3)",
+    returned: Returned::Set(
+        "lease_until = NULL, state = CASE WHEN (SELECT status FROM editions \
+         WHERE editions.id = deliveries.edition_id) = 'cancelled' THEN 'skipped' ELSE 'pending' END",
+    ),
+};
 
 impl Engine {
     /// Starts every approved or scheduled edition whose time has come.
@@ -96,16 +119,20 @@ impl Engine {
             )?;
         }
         let mut frozen = 0;
+        // One statement per language whatever the number of readers; the audience crate writes
+        // the part that reads its tables.
+        let enrol = format!(
+            "INSERT INTO deliveries (edition_id, subscriber_id, lang, state) \
+             SELECT $1, r.id, $2, 'pending' FROM ({}) r",
+            recipients::active_readers_sql(3)
+        );
         for reader_lang in jarida_content::LANGS {
             let Some(target) = route(reader_lang) else {
                 continue;
             };
             frozen += q_exec!(
                 tx.conn(),
-                "INSERT INTO deliveries (edition_id, subscriber_id, lang, state) \
-                 SELECT $1, s.id, $2, 'pending' FROM subscribers s \
-                 JOIN subscriber_newsletters sn ON sn.subscriber_id = s.id AND sn.newsletter_id = $3 \
-                 WHERE s.status = 'active' AND s.lang = $4",
+                jarida_store::sqlx::AssertSqlSafe(enrol.as_str()),
                 id,
                 &target,
                 e.newsletter_id,
@@ -122,17 +149,15 @@ impl Engine {
     /// Puts rows whose worker died (lease ran out) back in the queue.
     pub async fn reclaim(&self, now: OffsetDateTime) -> Result<u64, NewsletterError> {
         let mut pc = self.db.acquire().await?;
-        let n = q_exec!(
-            pc.conn(),
-            // Only open editions: the index on (edition_id, state) then spares a scan of every
-            // delivery ever made.
-            "UPDATE deliveries SET lease_until = NULL, claimed_by = NULL, state = CASE WHEN \
-             (SELECT status FROM editions WHERE editions.id = deliveries.edition_id) = 'cancelled' \
-             THEN 'skipped' ELSE 'pending' END \
-             WHERE edition_id IN (SELECT id FROM editions WHERE status IN ('sending', 'paused', 'cancelled')) \
-             AND state = 'sending' AND lease_until < $1",
-            now.unix_timestamp()
-        )?;
+        let n = LEDGER
+            .reclaim(
+                pc.conn(),
+                now.unix_timestamp(),
+                // Only open editions: the index on (edition_id, state) then spares a scan of every
+                // delivery ever made.
+                "SELECT id FROM editions WHERE status IN ('sending', 'paused', 'cancelled')",
+            )
+            .await?;
         if n > 0 {
             tracing::warn!(rows = n, "reclaimed deliveries left by a stopped worker");
         }
@@ -150,18 +175,19 @@ impl Engine {
         batch: usize,
         worker: &str,
     ) -> Result<Vec<Job>, NewsletterError> {
-        let lock = match self.db.dialect() {
-            Dialect::Postgres => " FOR UPDATE OF d SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let sql = format!(
-            "SELECT d.subscriber_id, d.lang, d.attempts, d.first_try_at, s.email, s.name, s.status, \
-             sn.subscriber_id AS member FROM deliveries d \
-             LEFT JOIN subscribers s ON s.id = d.subscriber_id \
-             LEFT JOIN subscriber_newsletters sn ON sn.subscriber_id = d.subscriber_id AND sn.newsletter_id = $2 \
-             WHERE d.edition_id = $1 AND d.state IN ('pending', 'deferred') AND d.next_try_at <= $3 \
-             LIMIT $4{lock}"
+        // One statement locks the rows and reads their readers: the audience crate writes the part
+        // that reads its tables (placeholder $4 is the newsletter).
+        let reader = recipients::reader_sql("d.subscriber_id", 4);
+        let columns = format!(
+            "d.subscriber_id, d.lang, d.attempts, d.first_try_at, {}",
+            reader.columns
         );
+        let due = Due {
+            columns: &columns,
+            joins: &reader.joins,
+            condition: "d.state IN ('pending', 'deferred') AND d.next_try_at <= $1",
+            order: "",
+        };
         let mut tx = self.db.begin().await?;
         let (status,): (String,) = q_one!(
             tx.conn(),
@@ -172,37 +198,21 @@ impl Engine {
         if status != "sending" {
             return Ok(Vec::new());
         }
-        let rows: Vec<Claimed> = q_all!(
-            tx.conn(),
-            Claimed,
-            jarida_store::sqlx::AssertSqlSafe(sql),
-            e.id,
-            e.newsletter_id,
-            now,
-            batch as i64
-        )?;
+        let rows: Vec<Claimed> = LEDGER
+            .select_due(
+                tx.conn(),
+                &due,
+                now,
+                batch as i64,
+                Some(e.id),
+                &[e.newsletter_id],
+            )
+            .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let hashes: Vec<String> = rows
-            .iter()
-            .filter_map(|r| r.email.as_deref())
-            .map(jarida_audience::email::fingerprint)
-            .collect();
-        let suppressed: std::collections::HashSet<String> = if hashes.is_empty() {
-            Default::default()
-        } else {
-            let v: Vec<(String,)> = q_all!(
-                tx.conn(),
-                (String,),
-                jarida_store::sqlx::AssertSqlSafe(format!(
-                    "SELECT email_sha256 FROM suppressions WHERE email_sha256 IN ({})",
-                    json_list(&self.db, 1, false)
-                )),
-                json_of(&hashes)
-            )?;
-            v.into_iter().map(|(h,)| h).collect()
-        };
+        let addresses: Vec<&str> = rows.iter().filter_map(|r| r.email.as_deref()).collect();
+        let suppressed = recipients::suppressed(tx.conn(), &addresses).await?;
         let mut jobs = Vec::new();
         let mut skipped: Vec<(i64, &'static str)> = Vec::new();
         for r in rows {
@@ -215,9 +225,7 @@ impl Engine {
                     _ => "reader not active",
                 }),
                 (Some(_), _, None) => Some("reader left this newsletter"),
-                (Some(m), _, _) if suppressed.contains(&jarida_audience::email::fingerprint(m)) => {
-                    Some("address suppressed")
-                }
+                (Some(m), _, _) if suppressed.contains(m) => Some("address suppressed"),
                 _ => None,
             };
             match why {
@@ -239,23 +247,17 @@ impl Engine {
                 *sid
             )?;
         }
-        if !jobs.is_empty() {
-            let ids: Vec<i64> = jobs.iter().map(|j| j.row.subscriber_id).collect();
-            q_exec!(
+        let ids: Vec<i64> = jobs.iter().map(|j| j.row.subscriber_id).collect();
+        LEDGER
+            .lease(
                 tx.conn(),
-                jarida_store::sqlx::AssertSqlSafe(format!(
-                    "UPDATE deliveries SET state = 'sending', lease_until = $1, attempts = attempts + 1, \
-                     first_try_at = COALESCE(first_try_at, $2), claimed_by = $5 \
-                     WHERE edition_id = $3 AND subscriber_id IN ({})",
-                    json_list(&self.db, 4, true)
-                )),
+                Some(e.id),
+                &ids,
+                worker,
                 now + self.cfg.lease.as_secs() as i64,
                 now,
-                e.id,
-                json_of(&ids),
-                worker
-            )?;
-        }
+            )
+            .await?;
         tx.commit().await?;
         for j in &mut jobs {
             j.row.attempts += 1;
@@ -279,16 +281,18 @@ impl Engine {
             .map(|o| o.subscriber_id)
             .collect();
         if !sent.is_empty() {
+            let sent = List::ints(&sent);
+            let sql = format!(
+                "UPDATE deliveries SET state = 'sent', done_at = $1, lease_until = NULL, last_reply = NULL \
+                 WHERE edition_id = $2 AND state = 'sending' AND claimed_by = $4 AND subscriber_id IN ({})",
+                sent.select(tx.conn().dialect(), 3)
+            );
             q_exec!(
                 tx.conn(),
-                jarida_store::sqlx::AssertSqlSafe(format!(
-                    "UPDATE deliveries SET state = 'sent', done_at = $1, lease_until = NULL, last_reply = NULL \
-                     WHERE edition_id = $2 AND state = 'sending' AND claimed_by = $4 AND subscriber_id IN ({})",
-                    json_list(&self.db, 3, true)
-                )),
+                jarida_store::sqlx::AssertSqlSafe(sql),
                 now,
                 e.id,
-                json_of(&sent),
+                sent.param(),
                 worker
             )?;
         }
@@ -342,14 +346,9 @@ impl Engine {
     pub(super) async fn renew(&self, edition: i64, worker: &str) -> Result<u64, NewsletterError> {
         let mut pc = self.db.acquire().await?;
         let until = OffsetDateTime::now_utc().unix_timestamp() + self.cfg.lease.as_secs() as i64;
-        Ok(q_exec!(
-            pc.conn(),
-            "UPDATE deliveries SET lease_until = $1 \
-             WHERE edition_id = $2 AND state = 'sending' AND claimed_by = $3",
-            until,
-            edition,
-            worker
-        )?)
+        Ok(LEDGER
+            .extend(pc.conn(), Some(edition), worker, until)
+            .await?)
     }
 
     /// Gives back rows claimed but not attempted (the edition was paused or cancelled meanwhile).
@@ -359,19 +358,11 @@ impl Engine {
         ids: &[i64],
         worker: &str,
     ) -> Result<(), NewsletterError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut tx = self.db.begin().await?;
-        q_exec!(
-            tx.conn(),
-            jarida_store::sqlx::AssertSqlSafe(format!(
-                "UPDATE deliveries SET state = CASE WHEN (SELECT status FROM editions WHERE id = $1) = 'cancelled' \
-                 THEN 'skipped' ELSE 'pending' END, lease_until = NULL, attempts = attempts - 1 \
-                 WHERE edition_id = $1 AND state = 'sending' AND claimed_by = $3 AND subscriber_id IN ({})",
-                json_list(&self.db, 2, true)
-            )),
-            edition,
-            json_of(ids),
-            worker
-        )?;
+        LEDGER
+            .release(tx.conn(), Some(edition), worker, ids, now)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -20,7 +20,7 @@ use crate::{Fallback, Newsletter, NewsletterError};
 use jarida_mail::bulk::{self, BulkBody};
 use jarida_mail::dkim::DkimSigner;
 use jarida_mail::relay::{Connection, SendError};
-use jarida_store::{Db, Dialect, q_all, q_exec, q_one};
+use jarida_store::{Db, q_all, q_exec, q_one};
 use serde::Serialize;
 
 use std::collections::HashMap;
@@ -128,12 +128,17 @@ pub async fn figures(db: &Db, edition: i64) -> Result<Figures, NewsletterError> 
         "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state = 'failed' AND last_reply LIKE '5__ 5.1.%'",
         edition
     )?;
+    // One query over the ledger; the audience crate writes the part that reads its events.
+    let sql = format!(
+        "SELECT COUNT(DISTINCT ev.subscriber_id) FROM ({}) ev \
+         JOIN deliveries d ON d.subscriber_id = ev.subscriber_id AND d.edition_id = $1 AND d.state = 'sent' \
+         WHERE ev.at >= d.done_at",
+        jarida_audience::recipients::unsubscriptions_sql()
+    );
     (f.unsubscribed_after,) = q_one!(
         pc.conn(),
         (i64,),
-        "SELECT COUNT(DISTINCT ev.subscriber_id) FROM subscriber_events ev \
-         JOIN deliveries d ON d.subscriber_id = ev.subscriber_id AND d.edition_id = $1 AND d.state = 'sent' \
-         WHERE ev.kind = 'unsubscribed' AND ev.at >= d.done_at",
+        jarida_store::sqlx::AssertSqlSafe(sql),
         edition
     )?;
     Ok(f)
@@ -183,24 +188,4 @@ fn rand_u64() -> u64 {
             .unwrap_or(0),
     );
     h.finish()
-}
-
-/// A subquery yielding the elements of a JSON array bound as parameter `$n`. Lists of ids go in as one
-/// JSON parameter rather than spliced into the SQL: one SQL text means one prepared statement, where
-/// spliced lists made every claim a new statement for sqlx's per-connection cache to keep (memory
-/// grew with the size of the send).
-fn json_list(db: &Db, n: usize, int: bool) -> String {
-    match (db.dialect(), int) {
-        (Dialect::Sqlite, _) => format!("SELECT value FROM json_each(${n})"),
-        (Dialect::Postgres, true) => {
-            format!("SELECT value::bigint FROM jsonb_array_elements_text(${n}::jsonb)")
-        }
-        (Dialect::Postgres, false) => {
-            format!("SELECT value FROM jsonb_array_elements_text(${n}::jsonb)")
-        }
-    }
-}
-
-fn json_of<T: serde::Serialize>(v: &[T]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }

@@ -15,85 +15,9 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/site")
 }
 
-/// A database for one test; a PostgreSQL one is dropped when the test ends.
-pub struct TestDb {
-    pub url: String,
-    admin: Option<(String, String)>,
-}
-
-fn unique(prefix: &str) -> String {
-    use rand::RngCore;
-    format!("{prefix}{:016x}", rand::rng().next_u64())
-}
-
-impl TestDb {
-    pub fn new(rt: &tokio::runtime::Runtime, data_dir: &Path) -> TestDb {
-        match std::env::var("JARIDA_TEST_DATABASE_URL") {
-            Ok(admin) if !admin.is_empty() => {
-                let name = unique("jarida_test_");
-                rt.block_on(async {
-                    use jarida_store::sqlx::{Connection, Executor};
-                    let mut c = jarida_store::sqlx::PgConnection::connect(&admin)
-                        .await
-                        .unwrap_or_else(|e| {
-                            panic!("JARIDA_TEST_DATABASE_URL is set but unreachable: {e}")
-                        });
-                    c.execute(jarida_store::sqlx::AssertSqlSafe(format!(
-                        "CREATE DATABASE {name}"
-                    )))
-                    .await
-                    .expect("create test database");
-                });
-                let url = match admin.rfind('/') {
-                    Some(i) if admin[..i].contains("://") && i > admin.find("://").unwrap() + 2 => {
-                        let rest = &admin[i + 1..];
-                        let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
-                        format!("{}/{name}{query}", &admin[..i])
-                    }
-                    _ => panic!("JARIDA_TEST_DATABASE_URL must name a database: {admin}"),
-                };
-                TestDb {
-                    url,
-                    admin: Some((admin, name)),
-                }
-            }
-            _ => TestDb {
-                url: format!("sqlite://{}", data_dir.join("jarida.db").display()),
-                admin: None,
-            },
-        }
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        self.admin.is_some()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.admin.take() {
-            // Best effort: the test script also sweeps leftovers before each run.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    use jarida_store::sqlx::{Connection, Executor};
-                    let mut c = jarida_store::sqlx::PgConnection::connect(&admin)
-                        .await
-                        .ok()?;
-                    c.execute(jarida_store::sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .await
-                    .ok()
-                })
-            })
-            .join();
-        }
-    }
-}
+/// A database for one test (the shared test-support crate makes it); a PostgreSQL one is dropped
+/// when the test ends.
+pub use jarida_testing::TestDb;
 
 /// The running application of one test.
 pub struct TestApp {
