@@ -3,7 +3,7 @@
 //! `subscriber_tokens`, `suppressions` and `newsletters` (until the newsletter crate takes that one).
 
 use base64::Engine;
-use jarida_core::Secret;
+use jarida_core::{Lang, Secret, SubscriberId};
 use jarida_store::{Conn, Db, q_all, q_exec, q_one, q_opt};
 use rand::RngCore;
 use serde::Serialize;
@@ -79,30 +79,42 @@ impl Default for Limits {
 pub enum SignupOutcome {
     /// A new or pending reader: send the confirmation link.
     Confirm {
-        subscriber: i64,
+        subscriber: SubscriberId,
         email: String,
         name: String,
-        lang: String,
+        lang: Lang,
         token: String,
     },
     /// Already confirmed: send a link to the preference page instead.
     AlreadyActive {
-        subscriber: i64,
+        subscriber: SubscriberId,
         email: String,
         name: String,
-        lang: String,
+        lang: Lang,
     },
     /// Nothing is sent: suppressed, bounced or complained, or this address had its emails for today.
     Quiet(&'static str),
 }
 
+jarida_core::text_enum! {
+    /// Where a reader stands. Only `Active` readers are sent editions; `Bounced` and `Complained`
+    /// are never written to again, whatever a sign-up asks.
+    pub enum SubscriberStatus {
+        Pending = "pending",
+        Active = "active",
+        Unsubscribed = "unsubscribed",
+        Bounced = "bounced",
+        Complained = "complained",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Subscriber {
-    pub id: i64,
+    pub id: SubscriberId,
     pub email: String,
     pub name: String,
-    pub lang: String,
-    pub status: String,
+    pub lang: Lang,
+    pub status: SubscriberStatus,
     pub source: String,
     pub consent_at: Option<i64>,
     pub consent_ip: Option<String>,
@@ -139,7 +151,7 @@ fn random_token() -> String {
 
 pub(crate) async fn event(
     c: Conn<'_>,
-    subscriber: i64,
+    subscriber: SubscriberId,
     kind: &str,
     detail: serde_json::Value,
     now: i64,
@@ -176,7 +188,7 @@ pub async fn by_email(c: Conn<'_>, normalized: &str) -> Result<Option<Subscriber
     )?)
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Option<Subscriber>, AudienceError> {
+pub async fn by_id(db: &Db, id: SubscriberId) -> Result<Option<Subscriber>, AudienceError> {
     let mut c = db.acquire().await?;
     Ok(q_opt!(
         c.conn(),
@@ -259,7 +271,7 @@ pub async fn signup(
                 id,
                 nl
             )?;
-            (id, "pending".to_string())
+            (SubscriberId(id), SubscriberStatus::Pending)
         }
         None => {
             let sub = by_email(tx.conn(), &addr)
@@ -268,12 +280,12 @@ pub async fn signup(
             (sub.id, sub.status)
         }
     };
-    match status.as_str() {
-        "bounced" | "complained" => {
+    match status {
+        SubscriberStatus::Bounced | SubscriberStatus::Complained => {
             tx.commit().await?;
             return Ok(SignupOutcome::Quiet("address bounced or complained"));
         }
-        "active" => {}
+        SubscriberStatus::Active => {}
         _ if is_new => {
             // A new reader: the record starts with this sign-up's evidence; it counts once confirmed.
             q_exec!(
@@ -328,7 +340,7 @@ pub async fn signup(
     // The token and the email that carries it are written in one transaction: a token exists only
     // if its email is queued.
     let mut tx = db.begin().await?;
-    let outcome = if status == "active" {
+    let outcome = if status == SubscriberStatus::Active {
         SignupOutcome::AlreadyActive {
             subscriber: id,
             email: sub.email,
@@ -370,7 +382,7 @@ pub async fn signup(
 /// Why a confirmation link does not work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
-    Valid(i64),
+    Valid(SubscriberId),
     Unknown,
     Used,
     Expired,
@@ -403,7 +415,7 @@ async fn token_state(
         None => TokenState::Unknown,
         Some((_, _, Some(_))) => TokenState::Used,
         Some((_, exp, None)) if exp < now.unix_timestamp() => TokenState::Expired,
-        Some((id, _, None)) => TokenState::Valid(id),
+        Some((id, _, None)) => TokenState::Valid(SubscriberId(id)),
     })
 }
 
@@ -481,7 +493,7 @@ pub async fn confirm(
 
 /// The signed token of a subscriber's preference and unsubscribe links: `<id>-<hmac>`. It names the
 /// address too, so it stops working if the record is erased.
-pub fn link_token(secret: &Secret, id: i64, email: &str) -> String {
+pub fn link_token(secret: &Secret, id: SubscriberId, email: &str) -> String {
     let sig = secret.sign_hex(
         "subscriber-link",
         &format!("{id}\0{}", email.to_lowercase()),
@@ -502,7 +514,7 @@ pub async fn from_link(
     let Ok(id) = id.parse::<i64>() else {
         return Ok(None);
     };
-    let Some(sub) = by_id(db, id).await? else {
+    let Some(sub) = by_id(db, SubscriberId(id)).await? else {
         return Ok(None);
     };
     let expected = link_token(secret, sub.id, &sub.email);
@@ -517,7 +529,7 @@ pub const DATA_LINK_SECS: i64 = 3600;
 /// links never expire and travel in every newsletter, so a forwarded newsletter would hand a
 /// stranger the reader's data and the power to erase it; these two actions need this fresh link,
 /// emailed to the address on request and valid for an hour.
-pub fn data_link_token(secret: &Secret, id: i64, email: &str, expires: i64) -> String {
+pub fn data_link_token(secret: &Secret, id: SubscriberId, email: &str, expires: i64) -> String {
     let sig = secret.sign_hex(
         "data-link",
         &format!("{id}\0{}\0{expires}", email.to_lowercase()),
@@ -543,7 +555,7 @@ pub async fn from_data_link(
     if exp < now.unix_timestamp() {
         return Ok(None);
     }
-    let Some(sub) = by_id(db, id).await? else {
+    let Some(sub) = by_id(db, SubscriberId(id)).await? else {
         return Ok(None);
     };
     let expected = data_link_token(secret, sub.id, &sub.email, exp);
@@ -559,7 +571,10 @@ pub struct NewsletterChoice {
     pub subscribed: bool,
 }
 
-pub async fn newsletters(db: &Db, subscriber: i64) -> Result<Vec<NewsletterChoice>, AudienceError> {
+pub async fn newsletters(
+    db: &Db,
+    subscriber: SubscriberId,
+) -> Result<Vec<NewsletterChoice>, AudienceError> {
     let mut c = db.acquire().await?;
     let rows: Vec<(i64, String, String, i64)> = q_all!(
         c.conn(),
@@ -589,7 +604,7 @@ pub struct Preferences {
 
 pub async fn update_preferences(
     db: &Db,
-    id: i64,
+    id: SubscriberId,
     p: &Preferences,
     now: OffsetDateTime,
 ) -> Result<(), AudienceError> {
@@ -631,7 +646,7 @@ pub async fn update_preferences(
 /// Unsubscribes from everything; repeating it changes nothing and succeeds.
 pub async fn unsubscribe(
     db: &Db,
-    id: i64,
+    id: SubscriberId,
     how: &str,
     now: OffsetDateTime,
 ) -> Result<bool, AudienceError> {
@@ -658,7 +673,7 @@ pub async fn unsubscribe(
 }
 
 /// Everything we hold about a subscriber, for "download my data".
-pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, AudienceError> {
+pub async fn export_data(db: &Db, id: SubscriberId) -> Result<serde_json::Value, AudienceError> {
     let sub = by_id(db, id).await?.ok_or(AudienceError::NotFound)?;
     let nls = newsletters(db, id).await?;
     let mut c = db.acquire().await?;
@@ -746,7 +761,11 @@ pub async fn export_data(db: &Db, id: i64) -> Result<serde_json::Value, Audience
 /// no import can bring it back. Returns the erased address, for the caller to remove what lies
 /// outside the database (outbox files). On SQLite the write-ahead log is then checkpointed so the
 /// deleted rows do not linger in it (the file itself zeroes deleted rows: `secure_delete`).
-pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<String, AudienceError> {
+pub async fn erase(
+    db: &Db,
+    id: SubscriberId,
+    now: OffsetDateTime,
+) -> Result<String, AudienceError> {
     let mut tx = db.begin().await?;
     let email = erase_in(&mut tx, id, now).await?;
     tx.commit().await?;
@@ -757,7 +776,7 @@ pub async fn erase(db: &Db, id: i64, now: OffsetDateTime) -> Result<String, Audi
 /// cleared in the same one.
 pub async fn erase_in(
     tx: &mut jarida_store::Tx,
-    id: i64,
+    id: SubscriberId,
     now: OffsetDateTime,
 ) -> Result<String, AudienceError> {
     let sub = email_of(tx.conn(), id)
@@ -778,7 +797,7 @@ pub async fn erase_in(
 }
 
 /// The address of subscriber `id`.
-async fn email_of(c: Conn<'_>, id: i64) -> Result<Option<String>, AudienceError> {
+async fn email_of(c: Conn<'_>, id: SubscriberId) -> Result<Option<String>, AudienceError> {
     Ok(q_opt!(
         c,
         (String,),
@@ -863,7 +882,7 @@ pub async fn suppress(
 /// A relay said the address does not exist (5.1.x): the reader is marked bounced and no longer mailed.
 pub async fn mark_bounced(
     c: &mut jarida_store::Tx,
-    id: i64,
+    id: SubscriberId,
     reply: &str,
     now: i64,
 ) -> Result<(), AudienceError> {

@@ -3,6 +3,7 @@
 //! newsletter crate asks these instead of reading `posts` and `corrections` itself. Each takes a
 //! [`Conn`] so it can run inside the caller's transaction.
 
+use jarida_core::Lang;
 use jarida_store::{Conn, List, q_all, q_opt, sqlx};
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use crate::ContentError;
 /// first, then reports, news and designs, newest first within each.
 pub async fn published_between(
     c: Conn<'_>,
-    lang: &str,
+    lang: Lang,
     start: i64,
     end: i64,
 ) -> Result<Vec<i64>, ContentError> {
@@ -72,7 +73,7 @@ pub struct Correction {
 /// Corrections made in `[start, end)` to published posts of `lang`, oldest first.
 pub async fn corrections_between(
     c: Conn<'_>,
-    lang: &str,
+    lang: Lang,
     start: i64,
     end: i64,
 ) -> Result<Vec<Correction>, ContentError> {
@@ -101,7 +102,7 @@ pub async fn published_lang(c: Conn<'_>, id: i64) -> Result<Option<String>, Cont
 }
 
 /// The id of the post `lang/slug`, whatever its status.
-pub async fn id_of(c: Conn<'_>, lang: &str, slug: &str) -> Result<Option<i64>, ContentError> {
+pub async fn id_of(c: Conn<'_>, lang: Lang, slug: &str) -> Result<Option<i64>, ContentError> {
     Ok(q_opt!(
         c,
         (i64,),

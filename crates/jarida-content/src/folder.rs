@@ -285,7 +285,7 @@ pub async fn export(db: &Db, dir: &Path, media_dir: &Path) -> Result<usize, Cont
     fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut n = 0;
     for (lang, slug) in repo::all_keys(db).await? {
-        let Some(mut post) = repo::load(db, &lang, &slug, false).await? else {
+        let Some(mut post) = repo::load(db, lang, &slug, false).await? else {
             continue;
         };
         let mut used: Vec<String> = markdown::image_urls(&post.body_md)

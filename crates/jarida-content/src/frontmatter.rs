@@ -4,6 +4,7 @@
 //! slug, lang, translationKey, authors), plus ours (kind, featured, sources, corrections, cover).
 //! Every error names the field and the line it is on.
 
+use jarida_core::Lang;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -262,12 +263,12 @@ pub fn parse(text: &str, rel: &Path, now: OffsetDateTime) -> Result<ParsedFile, 
         .string(&["lang", "language"])?
         .or(name_lang.map(str::to_string))
         .unwrap_or_else(|| "en".into());
-    if !LANGS.contains(&lang.as_str()) {
+    let Some(lang) = Lang::parse(&lang) else {
         return Err(f.bad(
             "lang",
             format!("is {lang:?}; this site publishes in {}", LANGS.join(", ")),
         ));
-    }
+    };
     let slug = match f.string(&["slug"])? {
         Some(s) => {
             check_slug(&s).map_err(|e| f.bad("slug", e))?;
@@ -540,7 +541,7 @@ pub fn write(post: &Post) -> String {
     let rfc = |d: OffsetDateTime| V::String(d.format(&Rfc3339).expect("dates format"));
     t.insert("title".into(), s(&post.title));
     t.insert("slug".into(), s(&post.slug));
-    t.insert("lang".into(), s(&post.lang));
+    t.insert("lang".into(), s(post.lang.code()));
     t.insert("kind".into(), s(post.kind.as_str()));
     t.insert("status".into(), s(post.status.as_str()));
     if post.status == Status::Draft {

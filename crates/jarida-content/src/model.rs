@@ -1,5 +1,6 @@
 //! The post as the rest of the program sees it.
 
+use jarida_core::Lang;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -108,7 +109,7 @@ pub struct Correction {
 /// Everything needed to create or replace a post.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PostInput {
-    pub lang: String,
+    pub lang: Lang,
     pub slug: String,
     pub translation_key: Option<String>,
     pub kind: Kind,
@@ -133,7 +134,7 @@ pub struct PostInput {
 #[derive(Debug, Clone, Serialize)]
 pub struct Post {
     pub id: i64,
-    pub lang: String,
+    pub lang: Lang,
     pub slug: String,
     pub translation_key: Option<String>,
     pub kind: Kind,
@@ -171,7 +172,7 @@ impl Post {
 #[derive(Debug, Clone, Serialize)]
 pub struct PostSummary {
     pub id: i64,
-    pub lang: String,
+    pub lang: Lang,
     pub slug: String,
     pub kind: Kind,
     pub title: String,
@@ -190,7 +191,7 @@ pub struct PostSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct CorrectionOnPost {
     pub post_id: i64,
-    pub lang: String,
+    pub lang: Lang,
     pub slug: String,
     pub title: String,
     #[serde(with = "time::serde::rfc3339")]

@@ -1,5 +1,6 @@
 //! The SQL of the posts domain, one text per query for both databases.
 
+use jarida_core::Lang;
 use jarida_store::{Conn, Db, q_all, q_exec, q_one, q_opt};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -11,7 +12,7 @@ use crate::model::*;
 #[derive(sqlx::FromRow)]
 struct PostRow {
     id: i64,
-    lang: String,
+    lang: Lang,
     slug: String,
     translation_key: Option<String>,
     kind: String,
@@ -279,14 +280,14 @@ pub async fn publish_due(db: &Db, now: OffsetDateTime) -> Result<u64, ContentErr
 }
 
 /// A published post by language and slug, with everything its page shows.
-pub async fn published(db: &Db, lang: &str, slug: &str) -> Result<Option<Post>, ContentError> {
+pub async fn published(db: &Db, lang: Lang, slug: &str) -> Result<Option<Post>, ContentError> {
     load(db, lang, slug, true).await
 }
 
 /// A post in any status (for export and editing).
 pub async fn load(
     db: &Db,
-    lang: &str,
+    lang: Lang,
     slug: &str,
     only_published: bool,
 ) -> Result<Option<Post>, ContentError> {
@@ -371,7 +372,7 @@ pub async fn load(
 /// Which published posts a listing shows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub lang: String,
+    pub lang: Lang,
     pub kind: Option<Kind>,
     pub tag: Option<String>,
     pub author: Option<String>,
@@ -434,7 +435,7 @@ pub async fn latest_full(db: &Db, f: &Filter, limit: i64) -> Result<Vec<Post>, C
     let (list, _) = list(db, f, limit, 0).await?;
     let mut out = Vec::with_capacity(list.len());
     for s in list {
-        if let Some(p) = published(db, &s.lang, &s.slug).await? {
+        if let Some(p) = published(db, s.lang, &s.slug).await? {
             out.push(p);
         }
     }
@@ -445,7 +446,7 @@ pub async fn latest_full(db: &Db, f: &Filter, limit: i64) -> Result<Vec<Post>, C
 pub async fn name_of(
     db: &Db,
     what: Taxonomy,
-    lang: &str,
+    lang: Lang,
     slug: &str,
 ) -> Result<Option<String>, ContentError> {
     let table = match what {
@@ -473,14 +474,14 @@ pub enum Taxonomy {
 }
 
 /// Other-language versions of a story: (lang, slug) of each published translation.
-pub async fn translations(db: &Db, post: &Post) -> Result<Vec<(String, String)>, ContentError> {
+pub async fn translations(db: &Db, post: &Post) -> Result<Vec<(Lang, String)>, ContentError> {
     let Some(key) = &post.translation_key else {
         return Ok(Vec::new());
     };
     let mut pc = db.acquire().await?;
     Ok(q_all!(
         pc.conn(),
-        (String, String),
+        (Lang, String),
         "SELECT lang, slug FROM posts WHERE translation_key = $1 AND id <> $2 AND status = 'published' ORDER BY lang",
         key,
         post.id
@@ -493,9 +494,9 @@ pub async fn corrections_since(
     since: OffsetDateTime,
 ) -> Result<Vec<CorrectionOnPost>, ContentError> {
     let mut pc = db.acquire().await?;
-    let rows: Vec<(i64, String, String, String, i64, String)> = q_all!(
+    let rows: Vec<(i64, Lang, String, String, i64, String)> = q_all!(
         pc.conn(),
-        (i64, String, String, String, i64, String),
+        (i64, Lang, String, String, i64, String),
         "SELECT c.post_id, p.lang, p.slug, p.title, c.corrected_at, c.note FROM corrections c \
          JOIN posts p ON p.id = c.post_id WHERE c.corrected_at >= $1 AND p.status = 'published' \
          ORDER BY c.corrected_at, c.id",
@@ -517,7 +518,7 @@ pub async fn corrections_since(
 /// One line of the sitemap.
 #[derive(Debug, Clone)]
 pub struct SitemapEntry {
-    pub lang: String,
+    pub lang: Lang,
     pub slug: String,
     pub translation_key: Option<String>,
     pub modified: OffsetDateTime,
@@ -525,7 +526,7 @@ pub struct SitemapEntry {
 
 pub async fn sitemap(db: &Db) -> Result<Vec<SitemapEntry>, ContentError> {
     let mut pc = db.acquire().await?;
-    type Row = (String, String, Option<String>, i64, Option<i64>);
+    type Row = (Lang, String, Option<String>, i64, Option<i64>);
     let rows: Vec<Row> = q_all!(
         pc.conn(),
         Row,
@@ -545,7 +546,7 @@ pub async fn sitemap(db: &Db) -> Result<Vec<SitemapEntry>, ContentError> {
 }
 
 /// (year, month, count) of published posts in `lang`, newest first.
-pub async fn months(db: &Db, lang: &str) -> Result<Vec<(i32, u8, i64)>, ContentError> {
+pub async fn months(db: &Db, lang: Lang) -> Result<Vec<(i32, u8, i64)>, ContentError> {
     let mut pc = db.acquire().await?;
     let rows: Vec<(i64,)> = q_all!(
         pc.conn(),
@@ -566,11 +567,11 @@ pub async fn months(db: &Db, lang: &str) -> Result<Vec<(i32, u8, i64)>, ContentE
 }
 
 /// Every post in any status, for export: (lang, slug) pairs.
-pub async fn all_keys(db: &Db) -> Result<Vec<(String, String)>, ContentError> {
+pub async fn all_keys(db: &Db) -> Result<Vec<(Lang, String)>, ContentError> {
     let mut pc = db.acquire().await?;
     Ok(q_all!(
         pc.conn(),
-        (String, String),
+        (Lang, String),
         "SELECT lang, slug FROM posts ORDER BY lang, slug"
     )?)
 }

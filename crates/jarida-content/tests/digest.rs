@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use jarida_content::digest::{self, Brief, Correction};
+use jarida_core::Lang;
 use jarida_store::{Db, q_exec, q_one};
 
 struct P<'a> {
@@ -87,7 +88,7 @@ async fn published_between_in_digest_order() {
     post(db, p("ar", "arabic", "report", 150)).await;
     post(db, draft("en", "draft")).await;
     let mut c = db.acquire().await.unwrap();
-    let ids = digest::published_between(c.conn(), "en", 100, 200)
+    let ids = digest::published_between(c.conn(), Lang::En, 100, 200)
         .await
         .unwrap();
     assert_eq!(ids, vec![featured, report, news, old_news, design]);
@@ -156,7 +157,7 @@ async fn corrections_of_a_period_and_language() {
     correction(db, ar, 130, "arabic").await;
     correction(db, draft, 130, "unpublished").await;
     let mut c = db.acquire().await.unwrap();
-    let got = digest::corrections_between(c.conn(), "en", 100, 200)
+    let got = digest::corrections_between(c.conn(), Lang::En, 100, 200)
         .await
         .unwrap();
     let want = |at, note: &str| Correction {
@@ -188,11 +189,14 @@ async fn posts_an_editor_names() {
         digest::published_lang(c.conn(), 424_242).await.unwrap(),
         None
     );
-    assert_eq!(digest::id_of(c.conn(), "en", "a").await.unwrap(), Some(a));
+    assert_eq!(
+        digest::id_of(c.conn(), Lang::En, "a").await.unwrap(),
+        Some(a)
+    );
     // Found whatever its status; the caller checks that.
     assert_eq!(
-        digest::id_of(c.conn(), "ar", "draft").await.unwrap(),
+        digest::id_of(c.conn(), Lang::Ar, "draft").await.unwrap(),
         Some(draft)
     );
-    assert_eq!(digest::id_of(c.conn(), "ar", "a").await.unwrap(), None);
+    assert_eq!(digest::id_of(c.conn(), Lang::Ar, "a").await.unwrap(), None);
 }

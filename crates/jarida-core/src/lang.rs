@@ -180,6 +180,25 @@ impl PartialEq<Lang> for String {
     }
 }
 
+impl PartialEq<&str> for Lang {
+    fn eq(&self, code: &&str) -> bool {
+        self.code() == *code
+    }
+}
+
+impl PartialEq<str> for Lang {
+    fn eq(&self, code: &str) -> bool {
+        self.code() == code
+    }
+}
+
+/// The first language of [`Lang::ALL`], for structures that need a starting value.
+impl Default for Lang {
+    fn default() -> Lang {
+        Lang::ALL[0]
+    }
+}
+
 #[cfg(test)]
 mod lang_tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod lang;
 pub mod secret;
 pub mod site;
 pub mod text;
+mod text_enum;
 
 pub use email::{EmailAddress, EmailError};
 pub use ids::{EditionId, PostId, SubscriberId};
@@ -16,3 +17,10 @@ pub use lang::{LANG_CODES, Lang, UnknownLang, is_rtl, number};
 pub use secret::Secret;
 pub use site::SiteInfo;
 pub use text::arabic_digits;
+
+/// What [`text_enum!`] expands to needs, reachable whatever the calling crate depends on.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use sqlx;
+}

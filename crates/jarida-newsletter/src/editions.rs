@@ -2,6 +2,8 @@
 //! draft -> approved | scheduled -> sending <-> paused -> sent (or cancelled). SQL for the `editions`,
 //! `edition_langs` and `edition_items` tables lives here.
 
+use jarida_core::Lang;
+use jarida_theme::I18n;
 use std::collections::{HashMap, HashSet};
 
 use jarida_content::digest;
@@ -11,15 +13,31 @@ use time::OffsetDateTime;
 
 use crate::{Newsletter, NewsletterError};
 
-pub const STATUSES: &[&str] = &[
-    "draft",
-    "approved",
-    "scheduled",
-    "sending",
-    "paused",
-    "sent",
-    "cancelled",
-];
+jarida_core::text_enum! {
+    /// Where an edition is in its life: composed, approved by an editor, waiting for its time,
+    /// going out (or paused while going out), done.
+    pub enum EditionStatus {
+        Draft = "draft",
+        Approved = "approved",
+        Scheduled = "scheduled",
+        Sending = "sending",
+        Paused = "paused",
+        Sent = "sent",
+        Cancelled = "cancelled",
+    }
+}
+
+impl EditionStatus {
+    /// Its content may still change.
+    pub fn editable(self) -> bool {
+        matches!(self, Self::Draft | Self::Approved | Self::Scheduled)
+    }
+
+    /// Nothing more will happen to it.
+    pub fn finished(self) -> bool {
+        matches!(self, Self::Sent | Self::Cancelled)
+    }
+}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Edition {
@@ -27,7 +45,7 @@ pub struct Edition {
     pub newsletter_id: i64,
     pub newsletter: String,
     pub number: i64,
-    pub status: String,
+    pub status: EditionStatus,
     pub period_start: i64,
     pub period_end: i64,
     pub slot_at: Option<i64>,
@@ -94,7 +112,7 @@ impl From<digest::Correction> for CorrectionItem {
 /// An edition's content in one language.
 #[derive(Debug, Clone, Serialize)]
 pub struct LangPart {
-    pub lang: String,
+    pub lang: Lang,
     pub subject: String,
     pub intro: String,
     pub items: Vec<Item>,
@@ -185,6 +203,7 @@ pub async fn due_slot(
 pub async fn compose(
     db: &Db,
     nl: &Newsletter,
+    i18n: &I18n,
     period_end: OffsetDateTime,
     slot_at: Option<i64>,
     now: OffsetDateTime,
@@ -233,13 +252,21 @@ pub async fn compose(
         slot_at,
         now_s
     )?;
-    for lang in &nl.langs {
+    for &lang in &nl.langs {
+        let subject = i18n.plain(
+            lang,
+            "edition-subject",
+            &[
+                ("newsletter", nl.name.as_str().into()),
+                ("number", number.into()),
+            ],
+        );
         q_exec!(
             tx.conn(),
             "INSERT INTO edition_langs (edition_id, lang, subject, intro) VALUES ($1, $2, $3, '')",
             id,
             lang,
-            default_subject(nl, lang, number)
+            subject
         )?;
         let posts = digest::published_between(tx.conn(), lang, start, end).await?;
         for (i, pid) in posts.iter().enumerate() {
@@ -268,16 +295,6 @@ fn previous_slot(nl: &Newsletter, end: i64) -> Option<i64> {
     }
     Some(it.next()?.timestamp().as_second())
 }
-
-fn default_subject(nl: &Newsletter, lang: &str, number: i64) -> String {
-    if lang == "ar" {
-        format!("{} — العدد {}", nl.name, arabic_digits(&number.to_string()))
-    } else {
-        format!("{} — No. {number}", nl.name)
-    }
-}
-
-pub use jarida_core::arabic_digits;
 
 pub async fn get(db: &Db, id: i64) -> Result<Edition, NewsletterError> {
     let mut pc = db.acquire().await?;
@@ -313,7 +330,7 @@ pub async fn by_number(
 }
 
 /// Editions, newest first; only those with the given status when asked.
-pub async fn list(db: &Db, status: Option<&str>) -> Result<Vec<Edition>, NewsletterError> {
+pub async fn list(db: &Db, status: Option<EditionStatus>) -> Result<Vec<Edition>, NewsletterError> {
     let mut pc = db.acquire().await?;
     let sql = format!(
         "SELECT {EDITION_COLS} FROM editions e JOIN newsletters n ON n.id = e.newsletter_id \
@@ -330,9 +347,9 @@ pub async fn list(db: &Db, status: Option<&str>) -> Result<Vec<Edition>, Newslet
 /// The content of an edition in each of its languages, with the corrections section.
 pub async fn parts(db: &Db, e: &Edition) -> Result<Vec<LangPart>, NewsletterError> {
     let mut pc = db.acquire().await?;
-    let langs: Vec<(String, String, String)> = q_all!(
+    let langs: Vec<(Lang, String, String)> = q_all!(
         pc.conn(),
-        (String, String, String),
+        (Lang, String, String),
         "SELECT lang, subject, intro FROM edition_langs WHERE edition_id = $1 ORDER BY lang",
         e.id
     )?;
@@ -358,7 +375,7 @@ pub async fn parts(db: &Db, e: &Edition) -> Result<Vec<LangPart>, NewsletterErro
             .collect();
         // Corrections made during this edition's period to posts that earlier editions carried.
         let found =
-            digest::corrections_between(pc.conn(), &lang, e.period_start, e.period_end).await?;
+            digest::corrections_between(pc.conn(), lang, e.period_start, e.period_end).await?;
         let carried = carried_before(pc.conn(), e, &found).await?;
         let corrections: Vec<CorrectionItem> = found
             .into_iter()
@@ -406,32 +423,32 @@ async fn carried_before(
 }
 
 fn editable(e: &Edition) -> Result<(), NewsletterError> {
-    if matches!(e.status.as_str(), "draft" | "approved" | "scheduled") {
+    if e.status.editable() {
         Ok(())
     } else {
         Err(NewsletterError::State {
             id: e.id,
-            status: e.status.clone(),
+            status: e.status,
             why: "only a draft, approved or scheduled edition can be edited",
         })
     }
 }
 
-fn check_lang(e: &Edition, langs: &[String], lang: &str) -> Result<(), NewsletterError> {
-    if langs.iter().any(|l| l == lang) {
-        Ok(())
-    } else {
-        Err(NewsletterError::Invalid(format!(
+/// The language `lang` names, if the edition is written in it.
+fn check_lang(e: &Edition, langs: &[Lang], lang: &str) -> Result<Lang, NewsletterError> {
+    match Lang::parse(lang) {
+        Some(l) if langs.contains(&l) => Ok(l),
+        _ => Err(NewsletterError::Invalid(format!(
             "edition {} has no language {lang:?}",
             e.id
-        )))
+        ))),
     }
 }
 
-async fn langs_of(c: Conn<'_>, id: i64) -> Result<Vec<String>, NewsletterError> {
-    let v: Vec<(String,)> = q_all!(
+async fn langs_of(c: Conn<'_>, id: i64) -> Result<Vec<Lang>, NewsletterError> {
+    let v: Vec<(Lang,)> = q_all!(
         c,
-        (String,),
+        (Lang,),
         "SELECT lang FROM edition_langs WHERE edition_id = $1",
         id
     )?;
@@ -465,7 +482,7 @@ pub async fn edit(
     let e = get_in(tx.conn(), id).await?;
     editable(&e)?;
     let langs = langs_of(tx.conn(), id).await?;
-    check_lang(&e, &langs, lang)?;
+    let lang = check_lang(&e, &langs, lang)?;
     if let Some(s) = &ed.subject {
         let s = s.trim();
         if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
@@ -565,11 +582,18 @@ pub async fn edit(
     Ok(())
 }
 
-async fn resolve_post(c: Conn<'_>, lang: &str, r: &str) -> Result<i64, NewsletterError> {
+async fn resolve_post(c: Conn<'_>, lang: Lang, r: &str) -> Result<i64, NewsletterError> {
     if let Ok(id) = r.parse::<i64>() {
         return Ok(id);
     }
-    let (l, slug) = r.split_once('/').unwrap_or((lang, r));
+    let (l, slug) = match r.split_once('/') {
+        Some((code, slug)) => (
+            Lang::parse(code)
+                .ok_or_else(|| NewsletterError::Invalid(format!("no post {code}/{slug}")))?,
+            slug,
+        ),
+        None => (lang, r),
+    };
     digest::id_of(c, l, slug)
         .await?
         .ok_or_else(|| NewsletterError::Invalid(format!("no post {l}/{slug}")))
@@ -579,15 +603,15 @@ async fn resolve_post(c: Conn<'_>, lang: &str, r: &str) -> Result<i64, Newslette
 async fn transition(
     db: &Db,
     id: i64,
-    from: &[&str],
-    to: &str,
+    from: &[EditionStatus],
+    to: EditionStatus,
     send_at: Option<i64>,
     now: OffsetDateTime,
     why: &'static str,
 ) -> Result<(), NewsletterError> {
     let mut tx = db.begin().await?;
     let e = get_in(tx.conn(), id).await?;
-    if !from.contains(&e.status.as_str()) {
+    if !from.contains(&e.status) {
         return Err(NewsletterError::State {
             id,
             status: e.status,
@@ -596,7 +620,7 @@ async fn transition(
     }
     // Conditional on the status read above: a worker may have moved the edition meanwhile (on
     // PostgreSQL nothing else serialises the two).
-    let from = List::texts(from);
+    let from = List::texts(&from.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     let sql = format!(
         "UPDATE editions SET status = $1, send_at = COALESCE($2, send_at), updated_at = $3 \
          WHERE id = $4 AND status IN ({})",
@@ -620,7 +644,7 @@ async fn transition(
         });
     }
     tx.commit().await?;
-    tracing::info!(edition = id, from = %e.status, to, "edition status");
+    tracing::info!(edition = id, from = %e.status, to = %to, "edition status");
     Ok(())
 }
 
@@ -629,8 +653,8 @@ pub async fn approve(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newsle
     transition(
         db,
         id,
-        &["draft"],
-        "approved",
+        &[EditionStatus::Draft],
+        EditionStatus::Approved,
         None,
         now,
         "only a draft can be approved",
@@ -648,8 +672,12 @@ pub async fn schedule(
     transition(
         db,
         id,
-        &["draft", "approved", "scheduled"],
-        "scheduled",
+        &[
+            EditionStatus::Draft,
+            EditionStatus::Approved,
+            EditionStatus::Scheduled,
+        ],
+        EditionStatus::Scheduled,
         Some(at.unix_timestamp()),
         now,
         "only a draft or approved edition can be scheduled",
@@ -661,8 +689,8 @@ pub async fn pause(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newslett
     transition(
         db,
         id,
-        &["sending"],
-        "paused",
+        &[EditionStatus::Sending],
+        EditionStatus::Paused,
         None,
         now,
         "only a sending edition can be paused",
@@ -674,8 +702,8 @@ pub async fn resume(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newslet
     transition(
         db,
         id,
-        &["paused"],
-        "sending",
+        &[EditionStatus::Paused],
+        EditionStatus::Sending,
         None,
         now,
         "only a paused edition can be resumed",
@@ -688,7 +716,7 @@ pub async fn resume(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newslet
 pub async fn cancel(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
     let mut tx = db.begin().await?;
     let e = get_in(tx.conn(), id).await?;
-    if matches!(e.status.as_str(), "sent" | "cancelled") {
+    if e.status.finished() {
         return Err(NewsletterError::State {
             id,
             status: e.status,

@@ -15,7 +15,7 @@ use crate::NewsletterError;
 /// SQLite's write-ahead log and from the outbox folder.
 pub async fn erase_reader(
     db: &Db,
-    id: i64,
+    id: jarida_core::SubscriberId,
     now: OffsetDateTime,
     outbox: &Path,
 ) -> Result<(), NewsletterError> {

@@ -39,7 +39,7 @@ pub struct Newsletter {
     pub from_name: String,
     pub from_address: String,
     pub reply_to: Option<String>,
-    pub langs: Vec<String>,
+    pub langs: Vec<jarida_core::Lang>,
     /// Send as soon as composed instead of waiting for an editor's approval.
     pub auto_send: bool,
     pub fallback: Fallback,
@@ -66,7 +66,7 @@ pub enum NewsletterError {
     #[error("edition {id} is {status}: {why}")]
     State {
         id: i64,
-        status: String,
+        status: editions::EditionStatus,
         why: &'static str,
     },
     #[error("{0}")]

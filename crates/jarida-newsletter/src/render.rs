@@ -42,7 +42,7 @@ const LABELS: &[&str] = &[
 /// One language of an edition, ready to send.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub lang: String,
+    pub lang: Lang,
     pub subject: String,
     /// HTML and text with slot markers for the per-reader links.
     pub html: String,
@@ -84,7 +84,7 @@ impl Renderer {
                     );
                 }
                 return Ok(Rendered {
-                    lang: part.lang.clone(),
+                    lang: part.lang,
                     subject: part.subject.clone(),
                     html,
                     text,
@@ -103,7 +103,7 @@ impl Renderer {
         part: &LangPart,
         keep: usize,
     ) -> Result<(String, String), NewsletterError> {
-        let lang = Lang::parse(&part.lang).unwrap_or(Lang::En);
+        let lang = part.lang;
         let i18n = &self.theme.i18n;
         let labels = i18n.group(lang, "edition-label-", LABELS);
         let items = &part.items[..keep];
@@ -229,7 +229,7 @@ mod tests {
             newsletter_id: 1,
             newsletter: "main".into(),
             number: 12,
-            status: "draft".into(),
+            status: crate::editions::EditionStatus::Draft,
             period_start: 1_790_000_000,
             period_end: 1_791_000_000,
             slot_at: None,
@@ -271,7 +271,7 @@ mod tests {
     fn renders_rtl_arabic_with_sections_corrections_and_slots() {
         let r = Renderer::new(Arc::new(jarida_theme::Theme::load(None).unwrap()));
         let part = LangPart {
-            lang: "ar".into(),
+            lang: Lang::Ar,
             subject: "النشرة".into(),
             intro: "أهلاً <b>بكم</b>".into(),
             items: (0..3).map(|i| item(i, "ar", 100)).collect(),
@@ -315,7 +315,7 @@ mod tests {
     fn an_edition_over_100_kb_is_trimmed_with_a_link_to_the_web_version() {
         let r = Renderer::new(Arc::new(jarida_theme::Theme::load(None).unwrap()));
         let part = LangPart {
-            lang: "en".into(),
+            lang: Lang::En,
             subject: "Big".into(),
             intro: String::new(),
             items: (0..80).map(|i| item(i, "en", 1500)).collect(),

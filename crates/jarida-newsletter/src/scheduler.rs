@@ -25,7 +25,9 @@ pub async fn tick(
             continue;
         };
         // A second process composing the same slot loses on the unique (newsletter, slot) key.
-        let id = match editions::compose(db, nl, slot_time, Some(slot), now).await {
+        let id = match editions::compose(db, nl, &notifier.theme().i18n, slot_time, Some(slot), now)
+            .await
+        {
             Ok(Some(id)) => id,
             Ok(None) => continue,
             Err(e) => {
@@ -62,7 +64,7 @@ pub async fn notify_editors(
         .await?
         .iter()
         .map(|p| DraftPart {
-            lang: jarida_core::Lang::parse(&p.lang).unwrap_or(jarida_core::Lang::En),
+            lang: p.lang,
             subject: p.subject.clone(),
             posts: p.items.len(),
             corrections: p.corrections.len(),

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use fluent_bundle::FluentValue;
-use jarida_core::{Lang, Secret, SiteInfo};
+use jarida_core::{Lang, Secret, SiteInfo, SubscriberId};
 use jarida_mail::Message;
 use jarida_mail::queue::Outgoing;
 use jarida_theme::Theme;
@@ -35,7 +35,7 @@ pub struct Sender {
 /// The reader an email is for.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
-    pub id: i64,
+    pub id: SubscriberId,
     pub email: &'a str,
     /// Empty when unknown (then `To:` holds the address alone).
     pub name: &'a str,
@@ -98,6 +98,10 @@ impl Notifier {
 
     pub fn site(&self) -> &SiteInfo {
         &self.site
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.theme
     }
 
     /// The reader's preference page (a signed link that does not expire).
@@ -245,7 +249,7 @@ impl Notifier {
         jarida_audience::csv_io::Composer(Arc::new(move |p| {
             let lang = Lang::parse(&p.lang).unwrap_or(Lang::En);
             let reader = Reader {
-                id: p.id,
+                id: SubscriberId(p.id),
                 email: &p.email,
                 name: "",
                 lang,
@@ -297,7 +301,7 @@ mod tests {
 
     fn reader(lang: Lang) -> Reader<'static> {
         Reader {
-            id: 7,
+            id: SubscriberId(7),
             email: "lina@example.org",
             name: "Lina",
             lang,
@@ -342,7 +346,11 @@ mod tests {
         assert!(m.one_click);
         assert!(m.text.contains(&n.manage_url(&r)), "{}", m.text);
         assert_eq!(m.to_name, "Lina");
-        let link = jarida_audience::subscribers::link_token(&Secret::new([3; 32]), 7, r.email);
+        let link = jarida_audience::subscribers::link_token(
+            &Secret::new([3; 32]),
+            SubscriberId(7),
+            r.email,
+        );
         assert!(
             n.manage_url(&r)
                 .ends_with(&format!("/en/newsletter/manage/{link}"))

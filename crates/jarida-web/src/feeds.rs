@@ -32,7 +32,7 @@ fn absolutize(app: &App, html: &str) -> String {
 
 /// The article as a feed carries it: body, then sources and corrections.
 fn content_html(app: &App, p: &Post) -> String {
-    let lang = crate::public::post_lang(app, &p.lang);
+    let lang = p.lang;
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -87,7 +87,7 @@ fn content_html(app: &App, p: &Post) -> String {
 
 pub async fn feed(app: &App, lang: Lang, kind: Option<Kind>, format: Format) -> Res {
     let filter = Filter {
-        lang: lang.into(),
+        lang,
         kind,
         ..Default::default()
     };
@@ -123,7 +123,7 @@ pub async fn feed(app: &App, lang: Lang, kind: Option<Kind>, format: Format) -> 
             let published = p.published_at.unwrap_or(p.updated_at);
             json!({
                 "title": p.title,
-                "url": app.abs(&app.post_url(&p.lang, &p.slug)),
+                "url": app.abs(&app.post_url(p.lang, &p.slug)),
                 "summary": p.summary,
                 "published_iso": iso(published),
                 "published_rfc2822": published.format(&Rfc2822).unwrap_or_default(),
@@ -221,7 +221,7 @@ pub async fn sitemap(app: &App) -> Res {
                 .filter(|o| o.translation_key.as_deref() == Some(k.as_str()))
             {
                 alts.push(
-                    json!({ "lang": o.lang, "url": app.abs(&app.post_url(&o.lang, &o.slug)) }),
+                    json!({ "lang": o.lang, "url": app.abs(&app.post_url(o.lang, &o.slug)) }),
                 );
             }
         }
@@ -229,7 +229,7 @@ pub async fn sitemap(app: &App) -> Res {
             alts.clear();
         }
         urls.push(json!({
-            "loc": app.abs(&app.post_url(&e.lang, &e.slug)),
+            "loc": app.abs(&app.post_url(e.lang, &e.slug)),
             "lastmod": iso(e.modified),
             "alternates": alts,
         }));

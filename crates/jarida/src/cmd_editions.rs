@@ -133,7 +133,8 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 end <= now,
                 "--until: must not be in the future (posts published before it would be left out)"
             );
-            let id = editions::compose(&db, nl, end, None, now)
+            let theme = jarida::theme(cfg)?;
+            let id = editions::compose(&db, nl, &theme.i18n, end, None, now)
                 .await?
                 .context("nothing composed")?;
             let e = editions::get(&db, id).await?;
@@ -141,19 +142,16 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
             print_parts(&db, &e).await?;
         }
         EditionsCommand::List { status } => {
-            if let Some(s) = &status
-                && !editions::STATUSES.contains(&s.as_str())
-            {
-                anyhow::bail!(
-                    "--status: {s:?} is not one of {}",
-                    editions::STATUSES.join(", ")
-                );
-            }
+            let status = status
+                .as_deref()
+                .map(str::parse::<editions::EditionStatus>)
+                .transpose()
+                .map_err(|why| anyhow::anyhow!("--status: {why}"))?;
             println!(
                 "{:>5} {:<12} {:>4} {:<10} {:<21} {:<21}",
                 "id", "newsletter", "no.", "status", "period end", "finished"
             );
-            for e in editions::list(&db, status.as_deref()).await? {
+            for e in editions::list(&db, status).await? {
                 println!(
                     "{:>5} {:<12} {:>4} {:<10} {:<21} {:<21}",
                     e.id,
@@ -257,7 +255,7 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
             let parts = editions::parts(&db, &e).await?;
             let part = parts
                 .iter()
-                .find(|p| p.lang == lang)
+                .find(|p| p.lang.code() == lang)
                 .with_context(|| format!("--lang: edition {id} has no language {lang:?}"))?;
             let nl = engine
                 .newsletters
@@ -278,7 +276,7 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
         }
         EditionsCommand::Send { id } => {
             let e = editions::get(&db, id).await?;
-            if e.status == "draft" {
+            if e.status == editions::EditionStatus::Draft {
                 editions::approve(&db, id, now).await?;
             }
             let e = editions::get(&db, id).await?;
@@ -288,7 +286,7 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 engine.begin(id, now).await?;
             }
             let e = editions::get(&db, id).await?;
-            if e.status != "sending" {
+            if e.status != editions::EditionStatus::Sending {
                 anyhow::bail!("edition {id} is {}: nothing to send", e.status);
             }
             let bar =
@@ -317,7 +315,7 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 let cur = editions::get(&db, id).await?;
                 let f = deliver::figures(&db, id).await?;
                 show(&f);
-                if cur.status != "sending" || f.pending + f.sending == 0 {
+                if cur.status != editions::EditionStatus::Sending || f.pending + f.sending == 0 {
                     break;
                 }
                 if engine.is_stopping() {
@@ -332,7 +330,7 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
             let f = deliver::figures(&db, id).await?;
             print_figures(&f);
             let e = editions::get(&db, id).await?;
-            if e.status == "sent" {
+            if e.status == editions::EditionStatus::Sent {
                 println!("edition {id} sent");
             } else {
                 println!(

@@ -122,11 +122,11 @@ fn export_then_import_gives_the_same_posts() {
         assert_eq!(keys.len(), 7);
         assert_eq!(keys, jarida_content::repo::all_keys(&dbb).await.unwrap());
         for (lang, slug) in keys {
-            let pa = jarida_content::repo::load(&da, &lang, &slug, false)
+            let pa = jarida_content::repo::load(&da, lang, &slug, false)
                 .await
                 .unwrap()
                 .unwrap();
-            let pb = jarida_content::repo::load(&dbb, &lang, &slug, false)
+            let pb = jarida_content::repo::load(&dbb, lang, &slug, false)
                 .await
                 .unwrap()
                 .unwrap();

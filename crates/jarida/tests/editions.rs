@@ -88,6 +88,7 @@ fn compose(app: &TestApp, eng: &Engine, until: &str) -> i64 {
         .block_on(editions::compose(
             &app.db,
             nl,
+            &app.app.theme.i18n,
             t(until),
             None,
             OffsetDateTime::now_utc(),
@@ -112,7 +113,11 @@ fn part<'a>(ps: &'a [editions::LangPart], lang: &str) -> &'a editions::LangPart 
 }
 
 fn status(app: &TestApp, id: i64) -> String {
-    app.rt.block_on(editions::get(&app.db, id)).unwrap().status
+    app.rt
+        .block_on(editions::get(&app.db, id))
+        .unwrap()
+        .status
+        .to_string()
 }
 
 fn figures(app: &TestApp, id: i64) -> Figures {
@@ -1388,6 +1393,7 @@ fn a_second_newsletter_has_its_own_readers_numbering_and_list_id() {
         .block_on(editions::compose(
             &app.db,
             weekly,
+            &app.app.theme.i18n,
             t("2026-10-12T09:00:00Z"),
             None,
             OffsetDateTime::now_utc(),

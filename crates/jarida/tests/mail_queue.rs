@@ -335,7 +335,7 @@ fn refusals_of_our_sender_or_by_policy_are_retried_and_erasure_forgets_queued_ma
     app.rt
         .block_on(jarida_audience::subscribers::erase(
             &app.db,
-            id,
+            jarida_core::SubscriberId(id),
             time::OffsetDateTime::now_utc(),
         ))
         .unwrap();

@@ -296,7 +296,7 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
         assert_eq!(events, 0, "no per-reader rows for an import");
         drop(c);
 
-        let data = jarida_audience::subscribers::export_data(&d, id)
+        let data = jarida_audience::subscribers::export_data(&d, jarida_core::SubscriberId(id))
             .await
             .unwrap();
         let first = &data["events"][0];
@@ -310,9 +310,13 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
         );
         assert_eq!(data["newsletters"].as_array().unwrap().len(), 1, "{data}");
 
-        jarida_audience::subscribers::erase(&d, id, time::OffsetDateTime::now_utc())
-            .await
-            .unwrap();
+        jarida_audience::subscribers::erase(
+            &d,
+            jarida_core::SubscriberId(id),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
         let mut c = d.acquire().await.unwrap();
         let (left,): (i64,) = jarida_store::q_one!(
             c.conn(),

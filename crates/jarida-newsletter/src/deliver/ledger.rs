@@ -66,7 +66,10 @@ impl Engine {
     /// transaction. `false` when another process got there first.
     pub async fn begin(&self, id: i64, now: OffsetDateTime) -> Result<bool, NewsletterError> {
         let e = editions::get(&self.db, id).await?;
-        if !matches!(e.status.as_str(), "approved" | "scheduled") {
+        if !matches!(
+            e.status,
+            editions::EditionStatus::Approved | editions::EditionStatus::Scheduled
+        ) {
             return Ok(false);
         }
         let nl = self.newsletter(&e.newsletter)?;
@@ -80,7 +83,7 @@ impl Engine {
         let with_content: Vec<&str> = rendered
             .iter()
             .filter(|(has, _)| *has)
-            .map(|(_, r)| r.lang.as_str())
+            .map(|(_, r)| r.lang.code())
             .collect();
         if with_content.is_empty() {
             return Err(NewsletterError::Invalid(format!(
@@ -333,8 +336,13 @@ impl Engine {
                 // Bad address, bad system, bad syntax, moved, null MX: the address itself.
                 && matches!(enhanced[2], 1 | 2 | 3 | 6 | 10)
             {
-                jarida_audience::subscribers::mark_bounced(&mut tx, o.subscriber_id, &reply, now)
-                    .await?;
+                jarida_audience::subscribers::mark_bounced(
+                    &mut tx,
+                    jarida_core::SubscriberId(o.subscriber_id),
+                    &reply,
+                    now,
+                )
+                .await?;
             }
         }
         tx.commit().await?;

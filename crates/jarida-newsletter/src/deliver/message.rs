@@ -58,7 +58,11 @@ impl Builder {
             ))
         })?;
         let sid = job.row.subscriber_id;
-        let token = jarida_audience::subscribers::link_token(&self.secret, sid, &job.email);
+        let token = jarida_audience::subscribers::link_token(
+            &self.secret,
+            jarida_core::SubscriberId(sid),
+            &job.email,
+        );
         let unsubscribe = self.site.abs(&format!("/newsletter/unsubscribe/{token}"));
         let manage = self
             .site

@@ -57,7 +57,7 @@ impl Engine {
             NewsletterError::Invalid(format!("edition {id} has no language {lang:?}"))
         })?;
         let r = self.renderer.render(&self.site, &nl.name, &e, part)?;
-        let prepared = Self::prepare(&[(r.lang.clone(), r.subject, r.html, r.text)]);
+        let prepared = Self::prepare(&[(r.lang.code().to_string(), r.subject, r.html, r.text)]);
         let job = Job {
             row: Claimed {
                 subscriber_id: 0,
@@ -105,7 +105,7 @@ impl Engine {
         let now = OffsetDateTime::now_utc();
         self.start_due(now).await?;
         self.reclaim(now).await?;
-        let sending = editions::list(&self.db, Some("sending")).await?;
+        let sending = editions::list(&self.db, Some(editions::EditionStatus::Sending)).await?;
         let mut busy = false;
         for e in sending {
             if self.send_edition(&e, None).await? > 0 {
@@ -171,7 +171,7 @@ impl Engine {
                 }
                 polled = Instant::now();
                 if let Ok(cur) = editions::get(&self.db, e.id).await
-                    && cur.status != "sending"
+                    && cur.status != editions::EditionStatus::Sending
                 {
                     halt.store(true, std::sync::atomic::Ordering::Relaxed);
                 }

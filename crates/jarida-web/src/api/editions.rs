@@ -47,16 +47,14 @@ pub(super) async fn list(
     State(app): State<AppRef>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult {
-    if let Some(s) = &q.status
-        && !editions::STATUSES.contains(&s.as_str())
-    {
-        return Err(WebError::invalid(
-            "status",
-            format!("{s:?} is not one of {}", editions::STATUSES.join(", ")),
-        )
-        .into());
-    }
-    let v = editions::list(&app.db, q.status.as_deref()).await?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            s.parse::<editions::EditionStatus>()
+                .map_err(|why| WebError::invalid("status", why))?,
+        ),
+    };
+    let v = editions::list(&app.db, status).await?;
     Ok(Json(json!({ "editions": v })).into_response())
 }
 
@@ -91,7 +89,7 @@ pub(super) async fn compose(
     if until > now {
         return Err(WebError::invalid("until", "must not be in the future").into());
     }
-    match editions::compose(&app.db, nl, until, None, now).await? {
+    match editions::compose(&app.db, nl, &app.theme.i18n, until, None, now).await? {
         Some(id) => Ok((StatusCode::CREATED, Json(detail(&app, id).await?)).into_response()),
         None => Err(WebError::invalid("until", "nothing composed").into()),
     }

@@ -15,7 +15,7 @@ pub(super) fn jsonld(v: &serde_json::Value) -> String {
 }
 
 pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
-    let post = repo::published(&app.db, lang.code(), slug)
+    let post = repo::published(&app.db, lang, slug)
         .await?
         .ok_or_else(|| WebError::NotFound)?;
     let translations = repo::translations(&app.db, &post).await?;
@@ -28,7 +28,7 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
         url: app.abs(&url),
     })
     .chain(translations.iter().map(|(l, s)| Alt {
-        lang: post_lang(app, l).code(),
+        lang: l.code(),
         url: app.abs(&app.post_url(l, s)),
     }))
     .collect();
@@ -44,7 +44,7 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
     };
     let other_path = translations
         .iter()
-        .find(|(l, _)| l.as_str() == other_lang(lang).code())
+        .find(|(l, _)| *l == other_lang(lang))
         .map(|(l, s)| app.post_url(l, s));
     let person = |a: &jarida_content::Named| json!({ "@type": "Person", "name": a.name, "url": app.abs(&format!("/{lang}/authors/{}/", enc(&a.slug))) });
     let based_on: Vec<_> = post
@@ -103,7 +103,7 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
     if let Some(k) = &post.translation_key
         && !translations.is_empty()
     {
-        ld["workTranslation"] = json!(translations.iter().map(|(l, s)| json!({ "@type": "NewsArticle", "inLanguage": l, "url": app.abs(&app.post_url(l, s.as_str())) })).collect::<Vec<_>>());
+        ld["workTranslation"] = json!(translations.iter().map(|(l, s)| json!({ "@type": "NewsArticle", "inLanguage": l, "url": app.abs(&app.post_url(l, s)) })).collect::<Vec<_>>());
         let _ = k;
     }
     let meta = Meta {
@@ -155,7 +155,7 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
             translations
                 .iter()
                 .map(|(l, s)| {
-                    let l = post_lang(app, l);
+                    let l = *l;
                     json!({ "lang": l, "url": app.post_url(l, s), "dir": l.dir(), "label": app.t(l, "read-in-this-language") })
                 })
                 .collect::<Vec<_>>(),
@@ -166,7 +166,7 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
 
 /// The plain-text rendering of an article: what the newsletter's text part is made from.
 pub(crate) fn post_text(app: &App, post: &Post) -> String {
-    let lang = post_lang(app, &post.lang);
+    let lang = post.lang;
     let i18n = &app.theme.i18n;
     let underline = |s: &str, c: char| {
         std::iter::repeat_n(c, s.chars().count().clamp(3, 72)).collect::<String>()
@@ -230,7 +230,7 @@ pub(crate) fn post_text(app: &App, post: &Post) -> String {
 }
 
 pub(super) async fn article_text(app: &App, lang: Lang, slug: &str) -> Res {
-    let post = repo::published(&app.db, lang.code(), slug)
+    let post = repo::published(&app.db, lang, slug)
         .await?
         .ok_or_else(|| WebError::NotFound)?;
     Ok(Out::Page(Cached::new(

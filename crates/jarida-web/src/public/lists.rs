@@ -7,7 +7,7 @@ pub(super) async fn home(app: &App, lang: Lang, page: i64) -> Res {
     let per = app.cfg.per_page;
     let featured = if page == 1 {
         let f = Filter {
-            lang: lang.into(),
+            lang,
             featured: Some(true),
             ..Default::default()
         };
@@ -17,7 +17,7 @@ pub(super) async fn home(app: &App, lang: Lang, page: i64) -> Res {
     };
     let skip: Vec<i64> = featured.iter().map(|p| p.id).collect();
     let f = Filter {
-        lang: lang.into(),
+        lang,
         ..Default::default()
     };
     let (posts, total) = repo::list(&app.db, &f, per, (page - 1) * per).await?;
@@ -93,11 +93,11 @@ pub(super) async fn listing(app: &App, lang: Lang, spec: ListSpec<'_>, page: i64
         Some(ob) => {
             let mut v = vec![
                 Alt {
-                    lang: lang.into(),
+                    lang: lang.code(),
                     url: app.abs(&at(&spec.base)),
                 },
                 Alt {
-                    lang: other_lang(lang).into(),
+                    lang: other_lang(lang).code(),
                     url: app.abs(&at(ob)),
                 },
             ];
@@ -148,7 +148,7 @@ pub(super) async fn kind_list(app: &App, lang: Lang, kind: Kind, page: i64) -> R
         heading: app.t(lang, &format!("title-{}", kind.plural())),
         base: format!("/{lang}/{}/", kind.plural()),
         filter: Filter {
-            lang: lang.into(),
+            lang,
             kind: Some(kind),
             ..Default::default()
         },
@@ -167,14 +167,14 @@ pub(super) async fn taxonomy(app: &App, lang: Lang, tax: &str, slug: &str, page:
     } else {
         Taxonomy::Author
     };
-    let name = repo::name_of(&app.db, what, lang.code(), slug)
+    let name = repo::name_of(&app.db, what, lang, slug)
         .await?
         .ok_or_else(|| WebError::NotFound)?;
     let (heading, filter) = match what {
         Taxonomy::Tag => (
             app.theme.i18n.t(lang, "tag-title", &[("tag", name.into())]),
             Filter {
-                lang: lang.into(),
+                lang,
                 tag: Some(slug.into()),
                 ..Default::default()
             },
@@ -184,7 +184,7 @@ pub(super) async fn taxonomy(app: &App, lang: Lang, tax: &str, slug: &str, page:
                 .i18n
                 .t(lang, "author-title", &[("author", name.into())]),
             Filter {
-                lang: lang.into(),
+                lang,
                 author: Some(slug.into()),
                 ..Default::default()
             },
@@ -204,7 +204,7 @@ pub(super) async fn taxonomy(app: &App, lang: Lang, tax: &str, slug: &str, page:
 }
 
 pub(super) async fn archive_index(app: &App, lang: Lang) -> Res {
-    let months = repo::months(&app.db, lang.code()).await?;
+    let months = repo::months(&app.db, lang).await?;
     let mut ctx = app.section(
         lang,
         "archive",
@@ -241,7 +241,7 @@ pub(super) async fn archive_month(app: &App, lang: Lang, year: i32, month: u8, p
         heading: app.theme.i18n.month_year(lang, year, month as u8),
         base: format!("/{lang}/archive/{y}/{m}/"),
         filter: Filter {
-            lang: lang.into(),
+            lang,
             between: Some(between),
             ..Default::default()
         },

@@ -33,7 +33,7 @@ use article::*;
 use lists::*;
 use media::*;
 use view::*;
-pub(crate) use view::{Link, Meta, iso, other_lang, post_lang};
+pub(crate) use view::{Link, Meta, iso, other_lang};
 
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 

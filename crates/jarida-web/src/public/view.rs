@@ -73,12 +73,6 @@ pub(crate) fn other_lang(lang: Lang) -> Lang {
     lang.fallback()
 }
 
-/// The language of a post as stored. Posts are checked on the way in, so an unknown code cannot
-/// occur; should one, the site's default reads it.
-pub(crate) fn post_lang(app: &App, code: &str) -> Lang {
-    Lang::parse(code).unwrap_or(app.cfg.default_lang)
-}
-
 impl App {
     pub(crate) fn abs(&self, path: &str) -> String {
         format!("{}{}", self.cfg.base_url, path)
@@ -104,9 +98,9 @@ impl App {
     }
 
     pub(super) fn card(&self, p: &PostSummary) -> Card {
-        let lang = post_lang(self, &p.lang);
+        let lang = p.lang;
         Card {
-            url: self.post_url(&p.lang, &p.slug),
+            url: self.post_url(p.lang, &p.slug),
             title: p.title.clone(),
             summary: p.summary.clone(),
             cover: p.cover.clone(),

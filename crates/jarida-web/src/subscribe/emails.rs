@@ -4,12 +4,12 @@ use super::*;
 use jarida_notify::{Reader, ReaderNotice};
 
 /// The reader a stored subscriber is, for a notification.
-pub(super) fn reader<'a>(app: &App, sub: &'a subs::Subscriber) -> Reader<'a> {
+pub(super) fn reader(sub: &subs::Subscriber) -> Reader<'_> {
     Reader {
         id: sub.id,
         email: &sub.email,
         name: &sub.name,
-        lang: Lang::parse(&sub.lang).unwrap_or(app.cfg.default_lang),
+        lang: sub.lang,
     }
 }
 

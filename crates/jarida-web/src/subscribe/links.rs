@@ -53,7 +53,7 @@ pub(super) async fn confirm_post(
         Ok(TokenState::Valid(id)) => {
             if let Ok(Some(sub)) = subs::by_id(&app.db, id).await {
                 let link = subs::link_token(&app.secret, sub.id, &sub.email);
-                if let Err(e) = send(&app, &reader(&app, &sub), ReaderNotice::Welcome).await {
+                if let Err(e) = send(&app, &reader(&sub), ReaderNotice::Welcome).await {
                     tracing::error!(error = %e, "queueing the welcome email failed");
                 }
                 let mut extra = BTreeMap::new();
@@ -156,11 +156,10 @@ pub(super) async fn manage_post(
     match get("action").as_str() {
         "save" => {
             let new_lang = get("lang");
-            let new_lang = if Lang::parse(&new_lang).is_some() {
-                new_lang
-            } else {
-                sub.lang.clone()
-            };
+            let new_lang = Lang::parse(&new_lang)
+                .unwrap_or(sub.lang)
+                .code()
+                .to_string();
             let newsletters: Vec<i64> = form
                 .all("newsletter")
                 .filter_map(|v| v.parse().ok())
@@ -213,7 +212,7 @@ pub(super) async fn send_data_link(
         &sub.email,
         now.unix_timestamp() + subs::DATA_LINK_SECS,
     );
-    if let Err(e) = send(app, &reader(app, sub), ReaderNotice::DataLink { token }).await {
+    if let Err(e) = send(app, &reader(sub), ReaderNotice::DataLink { token }).await {
         return internal(app, lang, e);
     }
     app.mail.wake();
@@ -380,7 +379,7 @@ pub(super) async fn unsubscribe_page(
 ) -> Response {
     match linked(&app, app.cfg.default_lang, &link).await {
         Ok(sub) => {
-            let lang = reader_lang(&app, &sub.lang);
+            let lang = sub.lang;
             let mut extra = BTreeMap::new();
             extra.insert(
                 "form",
@@ -415,8 +414,8 @@ pub(super) async fn unsubscribe_post(
         Err(r) => return r,
     };
     match subs::unsubscribe(&app.db, sub.id, "one-click", OffsetDateTime::now_utc()).await {
-        Ok(_) => unsubscribed(&app, reader_lang(&app, &sub.lang), &link),
-        Err(e) => internal(&app, reader_lang(&app, &sub.lang), e),
+        Ok(_) => unsubscribed(&app, sub.lang, &link),
+        Err(e) => internal(&app, sub.lang, e),
     }
 }
 
@@ -424,7 +423,7 @@ pub(super) async fn unsubscribe_post(
 /// leave the erasure half-done between the database and the outbox.
 async fn erase_tracked(
     app: &App,
-    id: i64,
+    id: jarida_core::SubscriberId,
     now: OffsetDateTime,
 ) -> Result<(), jarida_newsletter::NewsletterError> {
     let (done, result) = tokio::sync::oneshot::channel();

@@ -57,11 +57,6 @@ pub fn routes() -> Router<AppRef> {
         .route("/api/v1/subscribers", post(subscribe_api))
 }
 
-/// A reader's language as stored (checked on the way in); the site's should it be unknown.
-fn reader_lang(app: &App, code: &str) -> Lang {
-    Lang::parse(code).unwrap_or(app.cfg.default_lang)
-}
-
 /// The `lang` a JSON client asked for: the site's when absent, refused (422) when unknown.
 fn requested_lang(app: &App, asked: Option<&str>) -> Result<Lang, Box<Response>> {
     match asked {

@@ -261,7 +261,7 @@ pub(super) fn compose_for(
                 id: *subscriber,
                 email,
                 name: "",
-                lang: Lang::parse(lang).unwrap_or(app.cfg.default_lang),
+                lang: *lang,
             },
             ReaderNotice::Confirm {
                 token: token.clone(),
@@ -277,7 +277,7 @@ pub(super) fn compose_for(
                 id: *subscriber,
                 email,
                 name,
-                lang: Lang::parse(lang).unwrap_or(app.cfg.default_lang),
+                lang: *lang,
             },
             ReaderNotice::AlreadySubscribed,
         ),

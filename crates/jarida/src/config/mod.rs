@@ -686,7 +686,7 @@ impl Config {
                     .as_ref()
                     .or(self.mail.reply_to.as_ref())
                     .map(EmailAddress::to_string),
-                langs: n.langs.iter().map(|l| l.code().to_string()).collect(),
+                langs: n.langs.clone(),
                 auto_send: n.auto_send,
                 fallback: *n.fallback.get(),
                 editors: n.editors.iter().map(EmailAddress::to_string).collect(),
