@@ -2,7 +2,7 @@
 //! draft -> approved | scheduled -> sending <-> paused -> sent (or cancelled). SQL for the `editions`,
 //! `edition_langs` and `edition_items` tables lives here.
 
-use jarida_core::Lang;
+use jarida_core::{EditionId, Lang};
 use jarida_theme::I18n;
 use std::collections::{HashMap, HashSet};
 
@@ -41,7 +41,7 @@ impl EditionStatus {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Edition {
-    pub id: i64,
+    pub id: EditionId,
     pub newsletter_id: i64,
     pub newsletter: String,
     pub number: i64,
@@ -207,7 +207,7 @@ pub async fn compose(
     period_end: OffsetDateTime,
     slot_at: Option<i64>,
     now: OffsetDateTime,
-) -> Result<Option<i64>, NewsletterError> {
+) -> Result<Option<EditionId>, NewsletterError> {
     let end = period_end.unix_timestamp();
     let mut tx = db.begin().await?;
     let (nid, _) = newsletter_row(tx.conn(), &nl.slug).await?;
@@ -282,7 +282,7 @@ pub async fn compose(
     }
     tx.commit().await?;
     tracing::info!(newsletter = %nl.slug, edition = id, number, "composed a draft edition");
-    Ok(Some(id))
+    Ok(Some(EditionId(id)))
 }
 
 fn previous_slot(nl: &Newsletter, end: i64) -> Option<i64> {
@@ -296,12 +296,12 @@ fn previous_slot(nl: &Newsletter, end: i64) -> Option<i64> {
     Some(it.next()?.timestamp().as_second())
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Edition, NewsletterError> {
+pub async fn get(db: &Db, id: EditionId) -> Result<Edition, NewsletterError> {
     let mut pc = db.acquire().await?;
     get_in(pc.conn(), id).await
 }
 
-async fn get_in(c: Conn<'_>, id: i64) -> Result<Edition, NewsletterError> {
+async fn get_in(c: Conn<'_>, id: EditionId) -> Result<Edition, NewsletterError> {
     let sql = format!(
         "SELECT {EDITION_COLS} FROM editions e JOIN newsletters n ON n.id = e.newsletter_id WHERE e.id = $1"
     );
@@ -445,7 +445,7 @@ fn check_lang(e: &Edition, langs: &[Lang], lang: &str) -> Result<Lang, Newslette
     }
 }
 
-async fn langs_of(c: Conn<'_>, id: i64) -> Result<Vec<Lang>, NewsletterError> {
+async fn langs_of(c: Conn<'_>, id: EditionId) -> Result<Vec<Lang>, NewsletterError> {
     let v: Vec<(Lang,)> = q_all!(
         c,
         (Lang,),
@@ -473,7 +473,7 @@ pub struct Edit {
 /// Applies an editor's changes to one language of an edition, all or nothing.
 pub async fn edit(
     db: &Db,
-    id: i64,
+    id: EditionId,
     lang: &str,
     ed: &Edit,
     now: OffsetDateTime,
@@ -602,7 +602,7 @@ async fn resolve_post(c: Conn<'_>, lang: Lang, r: &str) -> Result<i64, Newslette
 /// Moves an edition from one of `from` to `to`, or says why it cannot.
 async fn transition(
     db: &Db,
-    id: i64,
+    id: EditionId,
     from: &[EditionStatus],
     to: EditionStatus,
     send_at: Option<i64>,
@@ -644,12 +644,12 @@ async fn transition(
         });
     }
     tx.commit().await?;
-    tracing::info!(edition = id, from = %e.status, to = %to, "edition status");
+    tracing::info!(edition = %id, from = %e.status, to = %to, "edition status");
     Ok(())
 }
 
 /// An editor approves a draft; it is sent at its slot (or when scheduled / sent now).
-pub async fn approve(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+pub async fn approve(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
     transition(
         db,
         id,
@@ -665,7 +665,7 @@ pub async fn approve(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newsle
 /// Schedules sending at `at` (now or later); the delivery workers start it when due.
 pub async fn schedule(
     db: &Db,
-    id: i64,
+    id: EditionId,
     at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(), NewsletterError> {
@@ -685,7 +685,7 @@ pub async fn schedule(
     .await
 }
 
-pub async fn pause(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+pub async fn pause(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
     transition(
         db,
         id,
@@ -698,7 +698,7 @@ pub async fn pause(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newslett
     .await
 }
 
-pub async fn resume(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+pub async fn resume(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
     transition(
         db,
         id,
@@ -713,7 +713,7 @@ pub async fn resume(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), Newslet
 
 /// Cancels an edition. Deliveries not yet made are dropped from the ledger's open states (marked
 /// skipped), so figures stay true.
-pub async fn cancel(db: &Db, id: i64, now: OffsetDateTime) -> Result<(), NewsletterError> {
+pub async fn cancel(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
     let mut tx = db.begin().await?;
     let e = get_in(tx.conn(), id).await?;
     if e.status.finished() {

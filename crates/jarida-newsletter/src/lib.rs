@@ -62,10 +62,10 @@ pub enum NewsletterError {
     #[error("no such newsletter: {0}")]
     NoNewsletter(String),
     #[error("no such edition: {0}")]
-    NoEdition(i64),
+    NoEdition(jarida_core::EditionId),
     #[error("edition {id} is {status}: {why}")]
     State {
-        id: i64,
+        id: jarida_core::EditionId,
         status: editions::EditionStatus,
         why: &'static str,
     },

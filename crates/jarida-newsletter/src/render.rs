@@ -77,7 +77,7 @@ impl Renderer {
             if html.len() <= MAX_HTML_BYTES || keep == 0 {
                 if keep < total {
                     tracing::warn!(
-                        edition = e.id,
+                        edition = %e.id,
                         lang = %part.lang,
                         dropped = total - keep,
                         "edition trimmed to stay under the 100 KB Gmail clips at"
@@ -225,7 +225,7 @@ mod tests {
 
     fn edition() -> Edition {
         Edition {
-            id: 7,
+            id: jarida_core::EditionId(7),
             newsletter_id: 1,
             newsletter: "main".into(),
             number: 12,

@@ -15,7 +15,7 @@ pub async fn tick(
     notifier: &Notifier,
     mail: &jarida_mail::queue::Queue,
     now: OffsetDateTime,
-) -> Result<Vec<i64>, NewsletterError> {
+) -> Result<Vec<jarida_core::EditionId>, NewsletterError> {
     let mut made = Vec::new();
     for nl in newsletters {
         let Some(slot) = editions::due_slot(db, nl, now).await? else {
@@ -52,7 +52,7 @@ pub async fn notify_editors(
     nl: &Newsletter,
     notifier: &Notifier,
     mail: &jarida_mail::queue::Queue,
-    id: i64,
+    id: jarida_core::EditionId,
 ) -> Result<(), NewsletterError> {
     let e = editions::get(db, id).await?;
     let to: Vec<String> = if nl.editors.is_empty() {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use fluent_bundle::FluentValue;
-use jarida_core::{Lang, Secret, SiteInfo, SubscriberId};
+use jarida_core::{EditionId, Lang, Secret, SiteInfo, SubscriberId};
 use jarida_mail::Message;
 use jarida_mail::queue::Outgoing;
 use jarida_theme::Theme;
@@ -68,7 +68,7 @@ pub struct DraftPart {
 /// A draft edition waiting for an editor.
 #[derive(Debug, Clone)]
 pub struct Draft<'a> {
-    pub id: i64,
+    pub id: EditionId,
     pub number: i64,
     pub newsletter: &'a str,
     pub parts: &'a [DraftPart],
@@ -367,7 +367,7 @@ mod tests {
             corrections: 1,
         }];
         let d = Draft {
-            id: 12,
+            id: EditionId(12),
             number: 4,
             newsletter: "Jarida Weekly",
             parts: &parts,

@@ -28,13 +28,13 @@ pub enum EditionsCommand {
     },
     /// Show an edition: subject, intro, posts and corrections per language, and delivery figures.
     Show {
-        id: i64,
+        id: jarida_core::EditionId,
         #[arg(long)]
         json: bool,
     },
     /// Change one language of a draft.
     Edit {
-        id: i64,
+        id: jarida_core::EditionId,
         #[arg(long)]
         lang: String,
         #[arg(long)]
@@ -56,31 +56,31 @@ pub enum EditionsCommand {
     },
     /// Approve a draft: it is sent right away by `jarida serve` or `jarida worker`.
     Approve {
-        id: i64,
+        id: jarida_core::EditionId,
     },
     /// Send at a given time (RFC 3339).
     Schedule {
-        id: i64,
+        id: jarida_core::EditionId,
         #[arg(long)]
         at: String,
     },
     /// Approve (if needed) and send now in the foreground, with a progress bar.
     Send {
-        id: i64,
+        id: jarida_core::EditionId,
     },
     Pause {
-        id: i64,
+        id: jarida_core::EditionId,
     },
     Resume {
-        id: i64,
+        id: jarida_core::EditionId,
     },
     Cancel {
-        id: i64,
+        id: jarida_core::EditionId,
     },
     /// Print the email of one language (HTML, or the text part with --text, or the whole message
     /// as sent, headers and DKIM signature included, with --raw).
     Preview {
-        id: i64,
+        id: jarida_core::EditionId,
         #[arg(long, default_value = "en")]
         lang: String,
         #[arg(long)]

@@ -5,6 +5,7 @@
 
 mod common;
 
+use jarida_core::EditionId;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -82,7 +83,7 @@ fn add_readers<E: AsRef<str>>(app: &TestApp, readers: &[(E, &str)]) {
     assert_eq!(r.imported, readers.len() as u64, "{:?}", r.errors);
 }
 
-fn compose(app: &TestApp, eng: &Engine, until: &str) -> i64 {
+fn compose(app: &TestApp, eng: &Engine, until: &str) -> EditionId {
     let nl = eng.newsletters.iter().find(|n| n.slug == "main").unwrap();
     app.rt
         .block_on(editions::compose(
@@ -97,7 +98,7 @@ fn compose(app: &TestApp, eng: &Engine, until: &str) -> i64 {
         .unwrap()
 }
 
-fn parts(app: &TestApp, id: i64) -> Vec<editions::LangPart> {
+fn parts(app: &TestApp, id: EditionId) -> Vec<editions::LangPart> {
     app.rt.block_on(async {
         let e = editions::get(&app.db, id).await.unwrap();
         editions::parts(&app.db, &e).await.unwrap()
@@ -112,7 +113,7 @@ fn part<'a>(ps: &'a [editions::LangPart], lang: &str) -> &'a editions::LangPart 
     ps.iter().find(|p| p.lang == lang).unwrap()
 }
 
-fn status(app: &TestApp, id: i64) -> String {
+fn status(app: &TestApp, id: EditionId) -> String {
     app.rt
         .block_on(editions::get(&app.db, id))
         .unwrap()
@@ -120,14 +121,14 @@ fn status(app: &TestApp, id: i64) -> String {
         .to_string()
 }
 
-fn figures(app: &TestApp, id: i64) -> Figures {
+fn figures(app: &TestApp, id: EditionId) -> Figures {
     app.rt
         .block_on(jarida_newsletter::deliver::figures(&app.db, id))
         .unwrap()
 }
 
 /// Approves an edition and starts it (freezes its recipients).
-fn start_edition(app: &TestApp, eng: &Engine, id: i64) {
+fn start_edition(app: &TestApp, eng: &Engine, id: EditionId) {
     app.rt.block_on(async {
         let now = OffsetDateTime::now_utc();
         editions::approve(&app.db, id, now).await.unwrap();
@@ -136,13 +137,13 @@ fn start_edition(app: &TestApp, eng: &Engine, id: i64) {
 }
 
 /// Starts an edition and gives the engine one round of work.
-fn start_and_tick_once(app: &TestApp, eng: &Engine, id: i64) {
+fn start_and_tick_once(app: &TestApp, eng: &Engine, id: EditionId) {
     start_edition(app, eng, id);
     app.rt.block_on(eng.tick()).unwrap();
 }
 
 /// Drives the engine until the edition is sent; after `limit`, fails with the ledger's replies.
-fn drive(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
+fn drive(app: &TestApp, eng: &Engine, id: EditionId, limit: Duration) {
     app.rt.block_on(async {
         let deadline = Instant::now() + limit;
         while editions::get(&app.db, id).await.unwrap().status != "sent" {
@@ -164,7 +165,7 @@ fn drive(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
 }
 
 /// Starts an edition and drives the engine until it is sent (or `limit` passes).
-fn send(app: &TestApp, eng: &Engine, id: i64, limit: Duration) {
+fn send(app: &TestApp, eng: &Engine, id: EditionId, limit: Duration) {
     start_edition(app, eng, id);
     drive(app, eng, id, limit);
 }
@@ -516,14 +517,14 @@ fn smtp_send_has_list_headers_verp_dkim_and_skips_those_who_left() {
         // Envelope: a VERP return path naming edition and reader, signed.
         assert_eq!(
             m.mail_from,
-            jarida_newsletter::deliver::verp(&secret, "jarida.example", id, sid)
+            jarida_newsletter::deliver::verp(&secret, "jarida.example", id.0, sid)
         );
         assert!(m.mail_from.starts_with(&format!("b+{id}-{sid}-")));
         assert_eq!(
             m.header("Message-ID").unwrap(),
             format!(
                 "<{}>",
-                jarida_newsletter::deliver::message_id(&secret, "jarida.example", id, sid)
+                jarida_newsletter::deliver::message_id(&secret, "jarida.example", id.0, sid)
             )
         );
         let lu = m.header("List-Unsubscribe").unwrap();
@@ -760,7 +761,7 @@ fn disconnect_mid_data_is_retried_on_a_healthy_relay() {
 }
 
 /// `jarida editions send ID` against `sink` at 100 messages a second, with leases of `lease` seconds.
-fn send_command(app: &TestApp, sink: &Sink, id: i64, lease: u32) -> std::process::Command {
+fn send_command(app: &TestApp, sink: &Sink, id: EditionId, lease: u32) -> std::process::Command {
     delivery_command(app, sink, &["editions", "send", &id.to_string()], lease)
 }
 
@@ -871,7 +872,7 @@ fn killed_mid_edition_and_restarted_everyone_gets_it_once_but_the_in_flight() {
 }
 
 /// Adds `n` English readers (`<prefix>000@example.org`…) and composes an edition for them.
-fn edition_to_readers(app: &TestApp, n: usize, prefix: &str) -> i64 {
+fn edition_to_readers(app: &TestApp, n: usize, prefix: &str) -> EditionId {
     let readers: Vec<(String, &str)> = (0..n)
         .map(|i| (format!("{prefix}{i:03}@example.org"), "en"))
         .collect();
@@ -1106,7 +1107,7 @@ fn web_version_feed_and_json_api() {
         true,
     );
     assert_eq!(s, 201, "{v}");
-    let id = v["edition"]["id"].as_i64().unwrap();
+    let id = EditionId(v["edition"]["id"].as_i64().unwrap());
     assert_eq!(v["edition"]["status"], "draft");
     let (s, v) = api(
         &app,
@@ -1548,7 +1549,7 @@ fn relays_with_starttls_or_implicit_tls_and_auth() {
 }
 
 /// Sends an approved edition and returns how long the sending took.
-fn timed_send(app: &TestApp, eng: &Engine, id: i64) -> Duration {
+fn timed_send(app: &TestApp, eng: &Engine, id: EditionId) -> Duration {
     let t0 = Instant::now();
     send(app, eng, id, Duration::from_secs(60));
     t0.elapsed()

@@ -28,12 +28,12 @@ const LEDGER: LeaseQueue = LeaseQueue {
 
 impl Engine {
     /// Starts every approved or scheduled edition whose time has come.
-    pub async fn start_due(&self, now: OffsetDateTime) -> Result<Vec<i64>, NewsletterError> {
-        let due: Vec<(i64,)> = {
+    pub async fn start_due(&self, now: OffsetDateTime) -> Result<Vec<EditionId>, NewsletterError> {
+        let due: Vec<(EditionId,)> = {
             let mut pc = self.db.acquire().await?;
             q_all!(
                 pc.conn(),
-                (i64,),
+                (EditionId,),
                 "SELECT id FROM editions WHERE (status = 'approved' AND (send_at IS NULL OR send_at <= $1)) \
                  OR (status = 'scheduled' AND send_at <= $1) ORDER BY id",
                 now.unix_timestamp()
@@ -47,7 +47,7 @@ impl Engine {
                 // One edition that cannot start must not hold up the others: it goes back to the
                 // editors as a draft, with the reason in the log.
                 Err(err) => {
-                    tracing::error!(edition = id, error = %err, "edition cannot start; back to draft");
+                    tracing::error!(edition = %id, error = %err, "edition cannot start; back to draft");
                     let mut pc = self.db.acquire().await?;
                     q_exec!(
                         pc.conn(),
@@ -64,7 +64,7 @@ impl Engine {
 
     /// Renders an edition, freezes its recipients into the ledger and marks it sending, all in one
     /// transaction. `false` when another process got there first.
-    pub async fn begin(&self, id: i64, now: OffsetDateTime) -> Result<bool, NewsletterError> {
+    pub async fn begin(&self, id: EditionId, now: OffsetDateTime) -> Result<bool, NewsletterError> {
         let e = editions::get(&self.db, id).await?;
         if !matches!(
             e.status,
@@ -145,7 +145,7 @@ impl Engine {
         // The web version of the edition goes live with it.
         jarida_content::repo::bump_version(tx.conn()).await?;
         tx.commit().await?;
-        tracing::info!(edition = id, recipients = frozen, "edition sending");
+        tracing::info!(edition = %id, recipients = frozen, "edition sending");
         Ok(true)
     }
 
@@ -207,7 +207,7 @@ impl Engine {
                 &due,
                 now,
                 batch as i64,
-                Some(e.id),
+                Some(e.id.0),
                 &[e.newsletter_id],
             )
             .await?;
@@ -254,7 +254,7 @@ impl Engine {
         LEDGER
             .lease(
                 tx.conn(),
-                Some(e.id),
+                Some(e.id.0),
                 &ids,
                 worker,
                 now + self.cfg.lease.as_secs() as i64,
@@ -351,32 +351,36 @@ impl Engine {
 
     /// Extends the leases of the rows this worker still holds, so that a slow relay cannot make them
     /// look abandoned to the other workers.
-    pub(super) async fn renew(&self, edition: i64, worker: &str) -> Result<u64, NewsletterError> {
+    pub(super) async fn renew(
+        &self,
+        edition: EditionId,
+        worker: &str,
+    ) -> Result<u64, NewsletterError> {
         let mut pc = self.db.acquire().await?;
         let until = OffsetDateTime::now_utc().unix_timestamp() + self.cfg.lease.as_secs() as i64;
         Ok(LEDGER
-            .extend(pc.conn(), Some(edition), worker, until)
+            .extend(pc.conn(), Some(edition.0), worker, until)
             .await?)
     }
 
     /// Gives back rows claimed but not attempted (the edition was paused or cancelled meanwhile).
     pub(super) async fn release(
         &self,
-        edition: i64,
+        edition: EditionId,
         ids: &[i64],
         worker: &str,
     ) -> Result<(), NewsletterError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut tx = self.db.begin().await?;
         LEDGER
-            .release(tx.conn(), Some(edition), worker, ids, now)
+            .release(tx.conn(), Some(edition.0), worker, ids, now)
             .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Marks the edition sent when nothing is left open. `true` when it is finished.
-    pub(super) async fn finish_if_done(&self, id: i64) -> Result<bool, NewsletterError> {
+    pub(super) async fn finish_if_done(&self, id: EditionId) -> Result<bool, NewsletterError> {
         let mut tx = self.db.begin().await?;
         let (open,): (i64,) = q_one!(
             tx.conn(),
@@ -396,7 +400,7 @@ impl Engine {
         )?;
         tx.commit().await?;
         if n > 0 {
-            tracing::info!(edition = id, "edition sent");
+            tracing::info!(edition = %id, "edition sent");
         }
         Ok(true)
     }

@@ -16,6 +16,7 @@ mod worker;
 use crate::editions::{self, Edition};
 use crate::render::{Renderer, SLOT_MANAGE, SLOT_UNSUBSCRIBE, SLOTS, SiteInfo};
 use crate::{Fallback, Newsletter, NewsletterError};
+use jarida_core::EditionId;
 
 use jarida_mail::bulk::{self, BulkBody};
 use jarida_mail::dkim::DkimSigner;
@@ -102,7 +103,7 @@ pub struct Figures {
     pub unsubscribed_after: i64,
 }
 
-pub async fn figures(db: &Db, edition: i64) -> Result<Figures, NewsletterError> {
+pub async fn figures(db: &Db, edition: EditionId) -> Result<Figures, NewsletterError> {
     let mut pc = db.acquire().await?;
     let rows: Vec<(String, i64)> = q_all!(
         pc.conn(),

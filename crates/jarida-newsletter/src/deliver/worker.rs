@@ -19,7 +19,7 @@ impl Engine {
         prepared: Arc<HashMap<String, Prepared>>,
     ) -> Builder {
         Builder {
-            edition_id: e.id,
+            edition_id: e.id.0,
             edition_number: e.number,
             nl: nl.clone(),
             prepared,
@@ -49,7 +49,11 @@ impl Engine {
 
     /// The message a made-up reader (`reader@example.org`, id 0) would receive: what editors
     /// inspect and what the send benchmark sizes its baseline by. Renders from the current content.
-    pub async fn sample_message(&self, id: i64, lang: &str) -> Result<Vec<u8>, NewsletterError> {
+    pub async fn sample_message(
+        &self,
+        id: EditionId,
+        lang: &str,
+    ) -> Result<Vec<u8>, NewsletterError> {
         let e = editions::get(&self.db, id).await?;
         let nl = self.newsletter(&e.newsletter)?.clone();
         let parts = editions::parts(&self.db, &e).await?;
@@ -213,7 +217,7 @@ impl Engine {
         let work = async {
             tokio::join!(
                 claimer,
-                pool.send_all(e.id, job_rx, builder, otx, halt.clone()),
+                pool.send_all(e.id.0, job_rx, builder, otx, halt.clone()),
                 async {
                     // If outcomes cannot be written, stop sending: what goes out unrecorded would
                     // only be sent again once its lease ran out.

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use jarida_core::EditionId;
 use jarida_newsletter::editions;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -20,7 +21,7 @@ type ApiResult = Result<Response, ApiError>;
 
 async fn detail(
     app: &App,
-    id: i64,
+    id: EditionId,
 ) -> Result<serde_json::Value, jarida_newsletter::NewsletterError> {
     let e = editions::get(&app.db, id).await?;
     let parts = editions::parts(&app.db, &e).await?;
@@ -95,14 +96,18 @@ pub(super) async fn compose(
     }
 }
 
-pub(super) async fn show(_: ApiToken, State(app): State<AppRef>, Path(id): Path<i64>) -> ApiResult {
+pub(super) async fn show(
+    _: ApiToken,
+    State(app): State<AppRef>,
+    Path(id): Path<EditionId>,
+) -> ApiResult {
     Ok(Json(detail(&app, id).await?).into_response())
 }
 
 pub(super) async fn edit(
     _: ApiToken,
     State(app): State<AppRef>,
-    Path((id, lang)): Path<(i64, String)>,
+    Path((id, lang)): Path<(EditionId, String)>,
     body: Result<Json<editions::Edit>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult {
     let Json(ed) = body.map_err(|e| WebError::invalid("body", e.body_text()))?;
@@ -119,7 +124,7 @@ pub(super) struct ActionBody {
 pub(super) async fn action(
     _: ApiToken,
     State(app): State<AppRef>,
-    Path((id, action)): Path<(i64, String)>,
+    Path((id, action)): Path<(EditionId, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult {
     let now = OffsetDateTime::now_utc();
