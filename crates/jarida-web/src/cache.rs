@@ -29,6 +29,36 @@ pub struct Cached {
     identity: Bytes,
     gzip: Option<Bytes>,
     br: Option<Bytes>,
+    /// The same answers as bytes on the wire for the fast path (`crate::fast`): status line and
+    /// headers up to, not including, the `Date` line, per encoding, and the 304s.
+    wire_h: Bytes,
+    wire_gz: Option<Bytes>,
+    wire_br: Option<Bytes>,
+    wire_304: [Bytes; 3],
+}
+
+/// `headers` as HTTP/1.1 header lines after `status_line`.
+fn head_bytes(status_line: &str, headers: &HeaderMap, content_length: Option<usize>) -> Bytes {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(status_line.as_bytes());
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(n) = content_length {
+        out.extend_from_slice(format!("content-length: {n}\r\n").as_bytes());
+    }
+    Bytes::from(out)
+}
+
+fn status_line(status: StatusCode) -> String {
+    format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
 }
 
 const MIN_COMPRESS: usize = 512;
@@ -53,12 +83,9 @@ impl Cached {
             hv(format!("\"{hash}-br\"")),
             hv(format!("\"{hash}-gz\"")),
         );
-        let set = |etag: &HeaderValue, enc: Option<&'static str>| {
+        // What a 304 carries (validators, caching, security); a 200 adds its type and encoding.
+        let revalidation = |etag: &HeaderValue| {
             let mut h = HeaderMap::with_capacity(12);
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            if let Some(e) = enc {
-                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
-            }
             h.insert(header::ETAG, etag.clone());
             h.insert(
                 header::CACHE_CONTROL,
@@ -75,12 +102,35 @@ impl Cached {
             }
             h
         };
+        let set = |etag: &HeaderValue, enc: Option<&'static str>| {
+            let mut h = revalidation(etag);
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Some(e) = enc {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+            }
+            h
+        };
+        let headers_h = set(&etag_h, None);
+        let not_modified = |etag: &HeaderValue| {
+            let h = revalidation(etag);
+            head_bytes(&status_line(StatusCode::NOT_MODIFIED), &h, None)
+        };
+        let wire_304 = [
+            not_modified(&etag_h),
+            not_modified(&etag_gz),
+            not_modified(&etag_br),
+        ];
+        let wire_h = head_bytes(&status_line(status), &headers_h, Some(body.len()));
         Cached {
             status,
             cache_control: HeaderValue::from_static(cache_control),
-            headers_h: set(&etag_h, None),
+            headers_h,
             headers_br: set(&etag_br, Some("br")),
             headers_gz: set(&etag_gz, Some("gzip")),
+            wire_h,
+            wire_gz: None,
+            wire_br: None,
+            wire_304,
             etag_h,
             etag_br,
             etag_gz,
@@ -112,11 +162,34 @@ impl Cached {
             let mut w = brotli::CompressorWriter::new(&mut br, 4096, 9, 22);
             w.write_all(body).expect("writing to memory");
         }
+        let line = status_line(self.status);
         Cached {
+            wire_gz: Some(head_bytes(&line, &self.headers_gz, Some(gz.len()))),
+            wire_br: Some(head_bytes(&line, &self.headers_br, Some(br.len()))),
             gzip: Some(Bytes::from(gz)),
             br: Some(Bytes::from(br)),
             ..self.clone()
         }
+    }
+
+    /// The fast path's answer: the head (up to the `Date` line) and the body, or a 304's head and
+    /// no body, chosen as [`Cached::respond`] chooses.
+    pub(crate) fn wire(
+        &self,
+        accept_encoding: Option<&str>,
+        if_none_match: Option<&str>,
+    ) -> (&Bytes, Option<&Bytes>) {
+        let br = self.wire_br.as_ref().zip(self.br.as_ref());
+        let gz = self.wire_gz.as_ref().zip(self.gzip.as_ref());
+        let (i, head, body) = match (accepted_str(accept_encoding), br, gz) {
+            (Enc::Br, Some((h, b)), _) => (2, h, b),
+            (Enc::Br | Enc::Gzip, _, Some((h, b))) => (1, h, b),
+            _ => (0, &self.wire_h, &self.identity),
+        };
+        if self.status == StatusCode::OK && if_none_match.is_some_and(|v| self.matches(v)) {
+            return (&self.wire_304[i], None);
+        }
+        (head, Some(body))
     }
 
     /// Whether `If-None-Match` names this page in any of its encodings.
@@ -177,10 +250,14 @@ enum Enc {
 
 /// The best of brotli and gzip that `Accept-Encoding` allows (a coding with `q=0` is refused).
 fn accepted(req: &HeaderMap) -> Enc {
-    let Some(ae) = req
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-    else {
+    accepted_str(
+        req.get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+fn accepted_str(accept_encoding: Option<&str>) -> Enc {
+    let Some(ae) = accept_encoding else {
         return Enc::Identity;
     };
     let (mut br, mut gz) = (false, false);

@@ -7,6 +7,7 @@ mod api;
 pub mod cache;
 mod editions;
 pub mod error;
+mod fast;
 mod feeds;
 pub mod page;
 mod public;

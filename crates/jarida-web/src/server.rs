@@ -5,6 +5,9 @@
 //! connection for ever; it also has no connection cap. hyper's own HTTP/1 connection has both a
 //! header-read timeout (running from the moment the connection waits for a request, idle keep-alive
 //! included) and graceful shutdown, so this is axum's accept loop with those switched on.
+//!
+//! Each connection starts on the fast path (`crate::fast`), which answers cache hits itself with the
+//! same timeouts, and moves to hyper at its first request that is not one.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +15,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+
+use crate::AppRef;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -51,12 +56,17 @@ impl Default for Limits {
 /// open connections up to `limits.drain` to finish their requests.
 pub async fn serve(
     listener: TcpListener,
+    app: AppRef,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Tells connections on the fast path to end between requests; `open` counts every connection
+    // task, so the drain below waits for those too.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let open = Arc::new(crate::Tracker::default());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
@@ -92,25 +102,41 @@ pub async fn serve(
         stream.set_read_timeout(Some(limits.stall_timeout));
         let stream = Box::pin(stream);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            let mut router = router.clone();
-            async move { router.call(req).await }
-        });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        let (app, http, watcher, stopping) = (
+            app.clone(),
+            http.clone(),
+            graceful.watcher(),
+            stopping.clone(),
+        );
+        open.spawn(async move {
             let _slot = slot;
+            let stream =
+                match crate::fast::serve(stream, &app, limits.header_timeout, stopping).await {
+                    Ok(crate::fast::End::Handoff(s)) => s,
+                    Ok(crate::fast::End::Closed) => return,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        return;
+                    }
+                };
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let mut router = router.clone();
+                async move { router.call(req).await }
+            });
+            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = stop.send(true);
+    let drained = async {
+        graceful.shutdown().await;
+        open.idle().await;
+    };
+    if tokio::time::timeout(limits.drain, drained).await.is_err() {
         tracing::warn!("stopped with requests still in flight");
     }
     Ok(())

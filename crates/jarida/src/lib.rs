@@ -330,6 +330,7 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     });
     let task = tokio::spawn(jarida_web::server::serve(
         listener,
+        app.clone(),
         router,
         limits,
         async move {

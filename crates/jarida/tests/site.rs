@@ -1,9 +1,10 @@
 //! The public site over HTTP, after importing the fixture folder.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{TestApp, fixtures};
-use std::io::Read;
+use std::io::{Read, Write};
 
 fn imported() -> TestApp {
     let app = TestApp::spawn();
@@ -589,4 +590,162 @@ fn the_data_folder_theme_overrides_templates_strings_and_css() {
     let start = html.find("/static/style.").unwrap();
     let href = &html[start..start + html[start..].find('"').unwrap()];
     assert_eq!(app.get(href).text(), "body { color: rebeccapurple }\n");
+}
+
+/// One HTTP/1.1 response read off a raw connection: status line, headers (names lower-cased), body.
+type Raw = (String, Vec<(String, String)>, Vec<u8>);
+
+/// Reads `n` responses (bodies framed by `content-length`; none for 304 and HEAD answers, whose
+/// request methods the caller passes in order).
+fn read_responses(s: &mut std::net::TcpStream, heads: &[bool]) -> Vec<Raw> {
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 65536];
+    for &head_only in heads {
+        let end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = s.read(&mut chunk).unwrap();
+            assert!(
+                n > 0,
+                "connection closed mid-response: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once(':').unwrap();
+                (k.trim().to_ascii_lowercase(), v.trim().to_string())
+            })
+            .collect();
+        let len = if head_only || status.contains(" 304 ") {
+            0
+        } else {
+            headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .map(|(_, v)| v.parse::<usize>().unwrap())
+                .expect("content-length")
+        };
+        while buf.len() < end + len {
+            let n = s.read(&mut chunk).unwrap();
+            assert!(n > 0, "connection closed mid-body");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        out.push((status, headers, buf[end..end + len].to_vec()));
+        buf.drain(..end + len);
+    }
+    out
+}
+
+fn has(r: &Raw, name: &str) -> Option<String> {
+    r.1.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// Cached pages are answered without hyper (`jarida-web/src/fast.rs`): the same status, headers
+/// (security headers, ETag, Vary, a Date), encodings and 304s as the hyper path, pipelined
+/// requests answered in order, and a request the fast path does not take handed over mid-connection.
+#[test]
+fn cached_pages_are_answered_the_same_on_the_fast_path() {
+    let app = imported();
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // The first request renders and caches the page; its compressed bodies follow off the path.
+    let first = app.get("/en/");
+    assert_eq!(first.status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app
+        .app
+        .cache
+        .get("/en/")
+        .is_none_or(|p| p.needs_compression())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "compressed bodies never cached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    // Three pipelined requests in one write: identity, brotli, and HEAD.
+    s.write_all(
+        b"GET /en/ HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /en/?utm=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n\
+          HEAD /en/ HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_responses(&mut s, &[false, false, true]);
+    for x in &r {
+        assert_eq!(x.0, "HTTP/1.1 200 OK");
+        for h in [
+            "content-security-policy",
+            "x-content-type-options",
+            "referrer-policy",
+            "x-frame-options",
+            "etag",
+            "date",
+            "vary",
+            "cache-control",
+        ] {
+            assert!(has(x, h).is_some(), "{h} missing: {:?}", x.1);
+        }
+    }
+    assert_eq!(r[0].2, &first.bytes[..], "the same bytes as the hyper path");
+    assert_eq!(has(&r[1], "content-encoding").as_deref(), Some("br"));
+    assert_eq!(
+        has(&r[1], "content-length").unwrap(),
+        r[1].2.len().to_string()
+    );
+    assert!(r[2].2.is_empty(), "HEAD has no body");
+    assert_eq!(
+        has(&r[2], "content-length").unwrap(),
+        first.bytes.len().to_string()
+    );
+    // The ETag of either encoding revalidates.
+    let etag = has(&r[1], "etag").unwrap();
+    s.write_all(
+        format!("GET /en/ HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let r304 = read_responses(&mut s, &[false]);
+    assert_eq!(r304[0].0, "HTTP/1.1 304 Not Modified");
+    assert!(has(&r304[0], "content-security-policy").is_some());
+    // A request the fast path leaves to hyper (a miss), then a hit, pipelined on the same
+    // connection: both answered, in order.
+    s.write_all(
+        b"GET /en/no-such-page HTTP/1.1\r\nHost: x\r\n\r\nGET /en/ HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_responses(&mut s, &[false, false]);
+    assert_eq!(r[0].0, "HTTP/1.1 404 Not Found");
+    assert_eq!(r[1].0, "HTTP/1.1 200 OK");
+    assert_eq!(r[1].2, &first.bytes[..]);
+    // `Connection: close` is honoured on the fast path.
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    c.write_all(b"GET /en/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).expect("closed after the answer");
+    let text = String::from_utf8_lossy(&all);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("connection: close\r\n"),
+        "{text}"
+    );
+    // Methods other than GET and HEAD go to the router, which refuses them as before.
+    let mut p = std::net::TcpStream::connect(&addr).unwrap();
+    p.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    p.write_all(b"DELETE /en/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let r = read_responses(&mut p, &[false]);
+    assert_eq!(r[0].0, "HTTP/1.1 405 Method Not Allowed");
 }
