@@ -60,7 +60,7 @@ CREATE TABLE staging (email TEXT, first TEXT, last TEXT, lang TEXT);
 CREATE TABLE readers (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT, lang TEXT);
 .mode csv
 .import --skip 1 $WORK/list.csv staging
-INSERT INTO readers (email, name, lang) SELECT lower(email), first || ' ' || last, lang FROM staging
+INSERT INTO readers (email, name, lang) SELECT lower(email), first || ' ' || last, lang FROM staging WHERE true
   ON CONFLICT (email) DO NOTHING;
 SQL
   BASE_SQLITE_MS=$(( $(now_ms) - t0 ))
