@@ -53,7 +53,7 @@ run() { # label, database_url
 baseline_sqlite() {
   rm -f "$WORK/base.db"
   local t0; t0=$(now_ms)
-  sqlite3 "$WORK/base.db" <<SQL
+  sqlite3 "$WORK/base.db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 CREATE TABLE staging (email TEXT, first TEXT, last TEXT, lang TEXT);
