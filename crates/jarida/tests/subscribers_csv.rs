@@ -216,7 +216,7 @@ fn ghost_layout_and_confirmation_emails_for_unconfirmed_imports() {
     assert!(sink.messages().iter().all(|m| m.rcpt != "left@example.org"));
 }
 
-/// An import larger than a batch (2,000 rows on SQLite, 10,000 on PostgreSQL): duplicates are caught
+/// An import larger than a batch (10,000 rows): duplicates are caught
 /// across batches, the reader's history starts with the import's one event, memberships go with an
 /// erased reader.
 #[test]
@@ -329,4 +329,53 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
         drop(c);
         d.close().await;
     });
+}
+
+/// What PostgreSQL's `COPY` text format treats as escapes (a backslash, `\N`, a tab or line break
+/// inside a quoted cell) arrives in the record exactly as typed, on both databases.
+#[test]
+fn names_with_backslashes_and_breaks_are_stored_as_written() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(&rt, dir.path());
+    let p = dir.path().join("odd.csv");
+    std::fs::write(
+        &p,
+        "email,name\n\
+         slash@example.org,Back\\slash \\N\n\
+         tab@example.org,\"Tab\there\"\n\
+         break@example.org,\"Two\nLines\"\n",
+    )
+    .unwrap();
+    let out = import_confirmed(dir.path(), &db, &p);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = rt.block_on(async {
+        let d = jarida_store::Db::connect(&db.url).await.unwrap();
+        let mut c = d.acquire().await.unwrap();
+        let rows: Vec<(String, String)> = jarida_store::q_all!(
+            c.conn(),
+            (String, String),
+            "SELECT email, name FROM subscribers ORDER BY email"
+        )
+        .unwrap();
+        drop(c);
+        d.close().await;
+        rows
+    });
+    assert_eq!(
+        names,
+        vec![
+            ("break@example.org".to_string(), "TwoLines".to_string()),
+            (
+                "slash@example.org".to_string(),
+                "Back\\slash \\N".to_string()
+            ),
+            ("tab@example.org".to_string(), "Tabhere".to_string()),
+        ],
+        "control characters are dropped, backslashes kept"
+    );
 }
