@@ -247,7 +247,7 @@ impl Notifier {
     pub fn confirmation_composer(self: &Arc<Self>) -> jarida_audience::csv_io::Composer {
         let me = self.clone();
         jarida_audience::csv_io::Composer(Arc::new(move |p| {
-            let lang = Lang::parse(&p.lang).unwrap_or(Lang::En);
+            let lang = Lang::parse(&p.lang).unwrap_or(me.site.default_lang);
             let reader = Reader {
                 id: SubscriberId(p.id),
                 email: &p.email,

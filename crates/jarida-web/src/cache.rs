@@ -325,6 +325,10 @@ impl Cached {
         self.identity.len()
             + self.gzip.as_ref().map_or(0, |b| b.len())
             + self.br.as_ref().map_or(0, |b| b.len())
+            + self.wire_h.len()
+            + self.wire_gz.as_ref().map_or(0, |b| b.len())
+            + self.wire_br.as_ref().map_or(0, |b| b.len())
+            + self.wire_304.iter().map(|b| b.len()).sum::<usize>()
             + 3 * 1024
     }
 }

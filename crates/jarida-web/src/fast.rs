@@ -67,6 +67,9 @@ where
                     body,
                     close: c,
                 } => {
+                    // Stopping: this answer is the connection's last, and says so (as hyper's
+                    // graceful shutdown does), however many requests the client has queued.
+                    let c = c || *stop.borrow();
                     out.push(head);
                     if c {
                         out.push(Bytes::from_static(b"connection: close\r\n"));
@@ -76,7 +79,6 @@ where
                         out.push(b);
                     }
                     buf.advance(len);
-                    deadline = tokio::time::Instant::now() + header_timeout;
                     if c {
                         close = true;
                         break;
@@ -88,7 +90,12 @@ where
                 }
             }
         }
-        write_all(&mut io, &mut out).await?;
+        if !out.is_empty() {
+            write_all(&mut io, &mut out).await?;
+            // The next request's head has its whole time from here, after a slow client took
+            // this answer (as hyper counts it).
+            deadline = tokio::time::Instant::now() + header_timeout;
+        }
         if close {
             let _ = io.shutdown().await;
             return Ok(End::Closed);
@@ -157,12 +164,16 @@ fn answer(app: &App, buf: &[u8]) -> Parsed {
     };
     let path = target.split_once('?').map_or(target, |(p, _)| p);
     let (mut accept, mut inm, mut close) = (None, None, false);
+    // As hyper's `HeaderMap::get` and `to_str` read them: the first of a repeated header, ASCII only.
+    fn text(v: &[u8]) -> Option<&str> {
+        v.is_ascii().then(|| std::str::from_utf8(v).ok()).flatten()
+    }
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("accept-encoding") {
-            accept = std::str::from_utf8(h.value).ok();
+            accept = accept.or_else(|| text(h.value));
         } else if name.eq_ignore_ascii_case("if-none-match") {
-            inm = std::str::from_utf8(h.value).ok();
+            inm = inm.or_else(|| text(h.value));
         } else if name.eq_ignore_ascii_case("connection") {
             let v = std::str::from_utf8(h.value).unwrap_or("");
             if v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")) {
@@ -174,8 +185,8 @@ fn answer(app: &App, buf: &[u8]) -> Parsed {
                 return Parsed::Other;
             }
         } else if name.eq_ignore_ascii_case("content-length") {
-            // A GET with a body is legal but odd; hyper reads bodies.
-            if h.value.iter().any(|b| *b != b'0') {
+            // A GET with a body is legal but odd, and an empty length is malformed: hyper's.
+            if h.value.is_empty() || h.value.iter().any(|b| *b != b'0') {
                 return Parsed::Other;
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding")
