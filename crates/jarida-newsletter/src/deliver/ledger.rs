@@ -310,12 +310,12 @@ impl Engine {
                 let next = now + delay.max(1);
                 if next - o.first_try_at > horizon {
                     let gave_up = format!("gave up after {} attempts: {reply}", o.attempts);
-                    ("failed", None, Some(now), gave_up)
+                    (DeliveryState::Failed, None, Some(now), gave_up)
                 } else {
-                    ("deferred", Some(next), None, reply.clone())
+                    (DeliveryState::Deferred, Some(next), None, reply.clone())
                 }
             } else {
-                ("failed", None, Some(now), reply.clone())
+                (DeliveryState::Failed, None, Some(now), reply.clone())
             };
             q_exec!(
                 tx.conn(),

@@ -89,6 +89,23 @@ pub struct Engine {
     pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
+jarida_core::text_enum! {
+    /// Where one reader's copy of an edition is (`deliveries.state`). The ledger's SQL names these
+    /// spellings in its conditions; Rust code reads and writes them through this type.
+    pub enum DeliveryState {
+        Pending = "pending",
+        /// Claimed by a worker, under a lease.
+        Sending = "sending",
+        Sent = "sent",
+        /// Refused for now; tried again at `next_try_at`.
+        Deferred = "deferred",
+        Failed = "failed",
+        /// Left out on purpose (the reader left, the address is suppressed, the edition was
+        /// cancelled).
+        Skipped = "skipped",
+    }
+}
+
 /// Counts of an edition's ledger.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Figures {
@@ -105,22 +122,22 @@ pub struct Figures {
 
 pub async fn figures(db: &Db, edition: EditionId) -> Result<Figures, NewsletterError> {
     let mut pc = db.acquire().await?;
-    let rows: Vec<(String, i64)> = q_all!(
+    let rows: Vec<(DeliveryState, i64)> = q_all!(
         pc.conn(),
-        (String, i64),
+        (DeliveryState, i64),
         "SELECT state, COUNT(*) FROM deliveries WHERE edition_id = $1 GROUP BY state",
         edition
     )?;
     let mut f = Figures::default();
     for (state, n) in rows {
         f.recipients += n;
-        match state.as_str() {
-            "pending" => f.pending = n,
-            "sending" => f.sending = n,
-            "sent" => f.sent = n,
-            "deferred" => f.deferred = n,
-            "failed" => f.failed = n,
-            _ => f.skipped = n,
+        match state {
+            DeliveryState::Pending => f.pending = n,
+            DeliveryState::Sending => f.sending = n,
+            DeliveryState::Sent => f.sent = n,
+            DeliveryState::Deferred => f.deferred = n,
+            DeliveryState::Failed => f.failed = n,
+            DeliveryState::Skipped => f.skipped = n,
         }
     }
     (f.bounced,) = q_one!(
