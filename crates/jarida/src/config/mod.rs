@@ -404,7 +404,8 @@ fn known_env_keys() -> Vec<String> {
 }
 
 pub fn load(src: &Sources) -> Result<Config, ConfigError> {
-    let cfg: Config = figment(src)?.extract().map_err(|e| {
+    let fig = figment(src)?;
+    let cfg: Config = fig.extract().map_err(|e| {
         let e = e.into_iter().next().map(|e| {
             let key = if e.path.is_empty() {
                 String::new()
@@ -420,7 +421,15 @@ pub fn load(src: &Sources) -> Result<Config, ConfigError> {
         });
         ConfigError(e.unwrap_or_else(|| "unreadable".into()))
     })?;
-    cfg.validate()?;
+    // A value that parsed but is out of range is named with the file (or variable) it came from,
+    // as a value that did not parse is.
+    cfg.validate().map_err(|(key, why)| {
+        let from = fig
+            .find_metadata(&key)
+            .map(|m| format!(" (from {})", source_name(m)))
+            .unwrap_or_default();
+        ConfigError(format!("key `{key}`: {why}{from}"))
+    })?;
     Ok(cfg)
 }
 
@@ -433,8 +442,9 @@ fn source_name(m: &figment::Metadata) -> String {
 }
 
 impl Config {
-    fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |k: &str, why: String| Err(ConfigError(format!("key `{k}`: {why}")));
+    /// Range and consistency checks of values that parsed; an error names its key.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, why: String| Err((k.to_string(), why));
         if self.listen.parse::<SocketAddr>().is_err() {
             return bad(
                 "listen",
@@ -961,6 +971,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("`listen`"), "{e}");
+        assert!(e.contains("jarida.toml"), "names the file: {e}");
         std::fs::write(&file, "[site]\nnmae_en = \"x\"\n").unwrap();
         let e = load(&Sources {
             file: file.clone(),
