@@ -6,7 +6,6 @@ use time::OffsetDateTime;
 
 /// Languages the site publishes in, by code (what each implies is `jarida_core::Lang`).
 pub use jarida_core::LANG_CODES as LANGS;
-pub use jarida_core::is_rtl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -73,19 +73,6 @@ impl Lang {
 /// The codes of every language, in order (`["en", "ar"]`).
 pub const LANG_CODES: [&str; 2] = [Lang::En.code(), Lang::Ar.code()];
 
-/// `n` written as readers of `code` read numbers.
-pub fn number(code: &str, n: i64) -> String {
-    match Lang::parse(code) {
-        Some(l) => l.number(n),
-        None => n.to_string(),
-    }
-}
-
-/// Whether text in the language with this code is written right to left.
-pub fn is_rtl(code: &str) -> bool {
-    Lang::parse(code).is_some_and(Lang::is_rtl)
-}
-
 impl std::fmt::Display for Lang {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
@@ -210,7 +197,7 @@ mod lang_tests {
             assert_ne!(l.fallback(), l);
         }
         assert_eq!(Lang::parse("fr"), None);
-        assert!(is_rtl("ar") && !is_rtl("en") && !is_rtl("xx"));
+        assert!(Lang::Ar.is_rtl() && !Lang::En.is_rtl() && Lang::parse("xx").is_none());
         assert_eq!(LANG_CODES, ["en", "ar"]);
         assert_eq!("ar".parse::<Lang>(), Ok(Lang::Ar));
         assert!(

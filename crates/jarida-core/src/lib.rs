@@ -13,7 +13,7 @@ mod text_enum;
 
 pub use email::{EmailAddress, EmailError};
 pub use ids::{EditionId, SubscriberId};
-pub use lang::{LANG_CODES, Lang, UnknownLang, is_rtl, number};
+pub use lang::{LANG_CODES, Lang, UnknownLang};
 pub use secret::Secret;
 pub use site::SiteInfo;
 pub use text::arabic_digits;

@@ -56,7 +56,7 @@ pub struct Edition {
 }
 
 /// One post in an edition.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Item {
     pub post_id: i64,
     pub position: i64,
@@ -71,7 +71,7 @@ pub struct Item {
 }
 
 /// A correction to a post an earlier edition carried.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CorrectionItem {
     pub post_id: i64,
     pub slug: String,

@@ -116,7 +116,9 @@ fn when(ts: Option<i64>) -> String {
 
 pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(cfg).await?;
-    let engine = jarida::engine(cfg, &db, &cfg.base_url(), jarida::theme(cfg)?).await?;
+    // One theme for the engine's renderer and for composing (the edition's default subject).
+    let theme = jarida::theme(cfg)?;
+    let engine = jarida::engine(cfg, &db, &cfg.base_url(), theme.clone()).await?;
     let now = OffsetDateTime::now_utc();
     match cmd {
         EditionsCommand::Compose { newsletter, until } => {
@@ -133,7 +135,6 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 end <= now,
                 "--until: must not be in the future (posts published before it would be left out)"
             );
-            let theme = jarida::theme(cfg)?;
             let id = editions::compose(&db, nl, &theme.i18n, end, None, now)
                 .await?
                 .context("nothing composed")?;

@@ -67,6 +67,19 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
     }
 }
 
+/// The site as configured, served at `base_url` (the configured one, or the address bound).
+fn site_at(cfg: &Config, base_url: &str) -> SiteConfig {
+    let mut site = site_config(cfg);
+    site.base_url = base_url.to_string();
+    site
+}
+
+/// The site's key (`<data_dir>/keys/secret.key`).
+fn secret(cfg: &Config) -> anyhow::Result<jarida_core::Secret> {
+    let key = config::secret(&cfg.data_dir).context("reading the secret key")?;
+    Ok(jarida_core::Secret::new(key))
+}
+
 /// The theme of this configuration, loaded once per process and shared by the site and the mail.
 pub fn theme(cfg: &Config) -> anyhow::Result<Arc<Theme>> {
     let dir = cfg.theme_dir();
@@ -82,14 +95,12 @@ pub fn notifier(
     theme: Arc<Theme>,
     base_url: &str,
 ) -> anyhow::Result<Arc<jarida_notify::Notifier>> {
-    let mut site = site_config(cfg);
-    site.base_url = base_url.to_string();
-    let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
+    let site = site_at(cfg, base_url);
     Ok(Arc::new(jarida_notify::Notifier::new(
         theme,
         site.site_info(),
         site.sender(),
-        jarida_core::Secret::new(secret),
+        secret(cfg)?,
     )))
 }
 
@@ -108,14 +119,11 @@ pub async fn engine(
     )
     .await
     .context("recording the configured newsletters")?;
-    let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
-    let mut site = site_config(cfg);
-    site.base_url = base_url.to_string();
     Ok(Arc::new(jarida_newsletter::deliver::Engine {
         db: db.clone(),
         cfg: cfg.delivery()?,
-        site: site.site_info(),
-        secret: jarida_core::Secret::new(secret),
+        site: site_at(cfg, base_url).site_info(),
+        secret: secret(cfg)?,
         newsletters,
         renderer: jarida_newsletter::render::Renderer::new(theme),
         stopping: Default::default(),
