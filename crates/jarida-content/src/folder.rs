@@ -181,6 +181,11 @@ async fn import_file(
             .map_err(|reason| bad(line, reason))?;
         post.cover = Some(to);
     }
+    // A design (an infographic) is its image: without a cover, its first image stands for it in
+    // lists, feeds and shared links.
+    if post.cover.is_none() && post.kind == crate::Kind::Design {
+        post.cover = markdown::image_urls(&post.body_md).into_iter().next();
+    }
     let images = images.read;
 
     let mut tx = db.begin().await.map_err(ContentError::from)?;

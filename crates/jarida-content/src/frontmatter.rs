@@ -510,7 +510,11 @@ fn parse_corrections(f: &mut Fields<'_>) -> Result<Vec<Correction>, FileError> {
 /// A summary from the body's first paragraph when the file gives none: up to 300 characters, cut at
 /// a word boundary.
 pub fn summarize(md: &str) -> String {
-    let text = crate::markdown::render(md).text;
+    summarize_text(&crate::markdown::render(md).text)
+}
+
+/// [`summarize`] of a body already rendered to plain text.
+pub fn summarize_text(text: &str) -> String {
     let para = text
         .split("\n\n")
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -2,6 +2,11 @@
 //! the same image imported twice lands on one file and a name is a strong cache validator. Bytes come
 //! in already read (through [`crate::confined`] for files, or from an upload) and already checked, so
 //! nothing reaches `media/` before the post that uses it has validated.
+//!
+//! A PNG or JPEG wider than the smallest of [`WIDTHS`] also gets smaller copies
+//! (`chart-<hash>.w480.png`), written beside it, so pages can offer a phone a small file through
+//! `srcset`; [`MediaDir::picture`] says what a page may offer and the image's size, so the page
+//! reserves its box before it loads.
 
 use std::fs;
 use std::io::Write;
@@ -105,24 +110,193 @@ impl MediaDir {
             if dest.exists() || created.contains(&dest) {
                 continue;
             }
-            let tmp = self.dir.join(format!(".{}.tmp", img.name));
-            let written = fs::File::create(&tmp)
-                .and_then(|mut f| {
-                    f.write_all(&img.bytes)?;
-                    f.sync_all()
-                })
-                .and_then(|_| fs::rename(&tmp, &dest));
-            if let Err(e) = written {
-                let _ = fs::remove_file(&tmp);
-                return Err(fail(
-                    &created,
-                    format!("cannot write {}: {e}", dest.display()),
-                ));
+            let copies = variants(&img.name, &img.bytes);
+            for (name, bytes) in std::iter::once((img.name.as_str(), &img.bytes))
+                .chain(copies.iter().map(|(n, b)| (n.as_str(), b)))
+            {
+                let dest = self.dir.join(name);
+                if let Err(e) = self.write_one(name, bytes) {
+                    return Err(fail(
+                        &created,
+                        format!("cannot write {}: {e}", dest.display()),
+                    ));
+                }
+                created.push(dest);
             }
-            created.push(dest);
         }
         Ok(created)
     }
+
+    /// Writes `name` atomically: a temporary file, synced, renamed into place.
+    fn write_one(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let written = fs::File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(bytes)?;
+                f.sync_all()
+            })
+            .and_then(|_| fs::rename(&tmp, self.dir.join(name)));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// What a page may offer of the image at `url`: for a file in this folder its size and the
+    /// smaller copies that exist; for anything else the address alone.
+    pub fn picture(&self, url: &str) -> Picture {
+        let Some(name) = url
+            .strip_prefix("/media/")
+            .filter(|n| !n.is_empty() && !n.starts_with('.') && !n.contains(['/', '\\']))
+        else {
+            return Picture::remote(url);
+        };
+        let path = self.dir.join(name);
+        let size = if name.to_ascii_lowercase().ends_with(".svg") {
+            fs::read(&path).ok().and_then(|b| svg_size(&b))
+        } else {
+            image::ImageReader::open(&path)
+                .and_then(|r| r.with_guessed_format())
+                .ok()
+                .and_then(|r| r.into_dimensions().ok())
+        };
+        let mut srcset: Vec<String> = WIDTHS
+            .iter()
+            .filter(|w| size.is_some_and(|(iw, _)| **w < iw))
+            .filter(|w| self.dir.join(variant_name(name, **w)).is_file())
+            .map(|w| format!("/media/{} {w}w", variant_name(name, *w)))
+            .collect();
+        if let (false, Some((w, _))) = (srcset.is_empty(), size) {
+            srcset.push(format!("{url} {w}w"));
+        }
+        Picture {
+            src: url.to_string(),
+            srcset: srcset.join(", "),
+            width: size.map(|s| s.0),
+            height: size.map(|s| s.1),
+        }
+    }
+}
+
+/// The widths smaller copies are made at: a phone's column, a tablet's or a 2x phone's, a
+/// desktop's wide cover.
+pub const WIDTHS: [u32; 3] = [480, 960, 1600];
+
+/// The largest image (in pixels) copies are made of: decoding takes four bytes a pixel.
+const MAX_PIXELS: u64 = 40_000_000;
+
+/// The name of the copy of `name` that is `width` pixels wide.
+pub fn variant_name(name: &str, width: u32) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.w{width}.{ext}"),
+        None => format!("{name}.w{width}"),
+    }
+}
+
+/// What a page offers of one image: the original, its smaller copies and its size in pixels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Picture {
+    pub src: String,
+    /// `url 480w, url 960w, …` (empty when there are no copies).
+    pub srcset: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl Picture {
+    /// An image that is not in the media folder (a remote URL): only its address is known.
+    pub fn remote(url: &str) -> Picture {
+        Picture {
+            src: url.to_string(),
+            srcset: String::new(),
+            width: None,
+            height: None,
+        }
+    }
+}
+
+fn variant_format(name: &str) -> Option<image::ImageFormat> {
+    match name.rsplit_once('.')?.1.to_ascii_lowercase().as_str() {
+        "png" => Some(image::ImageFormat::Png),
+        "jpg" | "jpeg" => Some(image::ImageFormat::Jpeg),
+        _ => None,
+    }
+}
+
+/// The width and height an SVG declares (its `viewBox`, else `width` and `height`): enough for the
+/// page to reserve the image's proportions. Read by hand: an XML parser for two attributes of one
+/// start tag would be the only one in the program.
+fn svg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let head = std::str::from_utf8(&bytes[..bytes.len().min(4096)]).ok()?;
+    let start = head.find("<svg")?;
+    let tag = &head[start..start + head[start..].find('>')?];
+    let attr = |name: &str| -> Option<&str> {
+        let at = tag.find(&format!(" {name}="))? + name.len() + 2;
+        let quote = tag[at..].chars().next()?;
+        let rest = &tag[at + 1..];
+        Some(&rest[..rest.find(quote)?])
+    };
+    if let Some(vb) = attr("viewBox") {
+        let n: Vec<f64> = vb
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        if let [_, _, w, h] = n[..]
+            && w >= 1.0
+            && h >= 1.0
+        {
+            return Some((w.round() as u32, h.round() as u32));
+        }
+    }
+    let px = |v: &str| {
+        v.trim_end_matches("px")
+            .parse::<f64>()
+            .ok()
+            .filter(|n| *n >= 1.0)
+    };
+    Some((px(attr("width")?)? as u32, px(attr("height")?)? as u32))
+}
+
+/// Smaller copies of a PNG or JPEG at each of [`WIDTHS`] narrower than it. Nothing for other
+/// types, for images too large to decode safely, or for bytes that do not decode (the original
+/// is still served; pages just offer no copies).
+pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let Some(format) = variant_format(name) else {
+        return Vec::new();
+    };
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let Ok((w, h)) = reader.into_dimensions() else {
+        return Vec::new();
+    };
+    if u64::from(w) * u64::from(h) > MAX_PIXELS || w <= WIDTHS[0] {
+        return Vec::new();
+    }
+    let img = match image::load_from_memory_with_format(bytes, format) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(name, error = %e, "image does not decode: no smaller copies");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for width in WIDTHS.iter().copied().filter(|x| *x < w) {
+        let height = ((u64::from(h) * u64::from(width)) / u64::from(w)).max(1) as u32;
+        let small = img.resize_exact(width, height, image::imageops::FilterType::CatmullRom);
+        let mut buf = Vec::new();
+        let written = match format {
+            image::ImageFormat::Jpeg => {
+                let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 82);
+                small.to_rgb8().write_with_encoder(enc)
+            }
+            _ => small.write_to(&mut std::io::Cursor::new(&mut buf), format),
+        };
+        match written {
+            Ok(()) => out.push((variant_name(name, width), buf)),
+            Err(e) => tracing::warn!(name, width, error = %e, "could not make a smaller copy"),
+        }
+    }
+    out
 }
 
 /// Removes files written for a save that did not commit.
@@ -151,5 +325,73 @@ mod tests {
         assert!(Pending::image("secret.png", b"-----BEGIN KEY".to_vec()).is_err());
         assert!(Pending::image("notes.txt", b"hello".to_vec()).is_err());
         assert!(Pending::image("d.svg", b"<?xml?><svg xmlns='x'/>".to_vec()).is_ok());
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
+        let mut buf = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
+            .unwrap();
+        buf
+    }
+
+    #[test]
+    fn large_images_get_smaller_copies_and_pages_learn_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = MediaDir::new(dir.path());
+        let big = Pending::image("cover.png", png(1200, 600)).unwrap();
+        let small = Pending::image("icon.png", png(300, 300)).unwrap();
+        let created = media.write_all(&[big.clone(), small.clone()]).unwrap();
+        assert_eq!(
+            created.len(),
+            4,
+            "the cover, its 480 and 960 copies, the icon: {created:?}"
+        );
+        let p = media.picture(&big.url());
+        assert_eq!((p.width, p.height), (Some(1200), Some(600)));
+        let w480 = format!("/media/{}", variant_name(&big.name, 480));
+        assert_eq!(
+            p.srcset,
+            format!(
+                "{w480} 480w, /media/{} 960w, {} 1200w",
+                variant_name(&big.name, 960),
+                big.url()
+            )
+        );
+        let copy = image::open(dir.path().join(variant_name(&big.name, 480))).unwrap();
+        assert_eq!(
+            (copy.width(), copy.height()),
+            (480, 240),
+            "proportions kept"
+        );
+        let p = media.picture(&small.url());
+        assert_eq!(
+            (p.width, p.srcset.as_str()),
+            (Some(300), ""),
+            "nothing smaller to offer"
+        );
+        assert_eq!(
+            media.picture("https://example.org/x.png"),
+            Picture::remote("https://example.org/x.png")
+        );
+        assert_eq!(media.picture("/media/../secret.png").width, None);
+    }
+
+    #[test]
+    fn svg_sizes_come_from_the_view_box_or_the_attributes() {
+        assert_eq!(
+            svg_size(b"<svg xmlns='x' viewBox='0 0 800 450'>"),
+            Some((800, 450))
+        );
+        assert_eq!(
+            svg_size(b"<svg width=\"640px\" height=\"480\">"),
+            Some((640, 480))
+        );
+        assert_eq!(svg_size(b"<svg>"), None);
+        assert_eq!(svg_size(b"<svg viewBox=\"0 0 0 0\""), None);
+        assert_eq!(svg_size(&[0xff, 0xfe]), None);
     }
 }

@@ -157,6 +157,16 @@ pub struct Post {
 }
 
 impl Post {
+    /// The summary the article shows under its headline: only one its author wrote. A summary made
+    /// from the opening paragraph (or one that repeats words of the body) is left out, since the
+    /// body follows right below and would say it twice.
+    pub fn standfirst(&self) -> Option<&str> {
+        let s = self.summary.trim();
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let core = words(s.trim_end_matches('…'));
+        (!core.is_empty() && !words(&self.body_text).contains(&core)).then_some(s)
+    }
+
     /// The time a reader should see as "last modified": the later of the edit time and the newest
     /// correction.
     pub fn modified_at(&self) -> OffsetDateTime {

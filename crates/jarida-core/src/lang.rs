@@ -29,9 +29,12 @@ impl Lang {
         matches!(self, Lang::Ar)
     }
 
-    /// Numbers are written with Arabic-Indic digits.
-    pub const fn arabic_digits(self) -> bool {
-        matches!(self, Lang::Ar)
+    /// The digits the interface writes numbers with unless the site says otherwise.
+    pub const fn default_digits(self) -> crate::text::Digits {
+        match self {
+            Lang::En => crate::text::Digits::Western,
+            Lang::Ar => crate::text::Digits::ArabicIndic,
+        }
     }
 
     /// The Open Graph locale of pages in this language.
@@ -45,20 +48,6 @@ impl Lang {
     /// `dir` of HTML in this language.
     pub const fn dir(self) -> &'static str {
         if self.is_rtl() { "rtl" } else { "ltr" }
-    }
-
-    /// `n` written as readers of this language read numbers.
-    pub fn number(self, n: i64) -> String {
-        self.digits(&n.to_string())
-    }
-
-    /// `s` with its digits as readers of this language write them.
-    pub fn digits(self, s: &str) -> String {
-        if self.arabic_digits() {
-            crate::text::arabic_digits(s)
-        } else {
-            s.to_string()
-        }
     }
 
     /// The language a reader of this one is offered when a page or an edition is missing in it.
@@ -207,8 +196,8 @@ mod lang_tests {
                 .contains("en, ar")
         );
         assert_eq!(format!("/{}/x", Lang::Ar), "/ar/x");
-        assert_eq!(Lang::Ar.number(2026), "٢٠٢٦");
-        assert_eq!(Lang::En.number(2026), "2026");
+        assert_eq!(Lang::Ar.default_digits().apply("2026"), "٢٠٢٦");
+        assert_eq!(Lang::En.default_digits().apply("2026"), "2026");
         assert_eq!(serde_json::to_string(&Lang::Ar).unwrap(), "\"ar\"");
         assert_eq!(serde_json::from_str::<Lang>("\"en\"").unwrap(), Lang::En);
         assert!(serde_json::from_str::<Lang>("\"fr\"").is_err());

@@ -16,7 +16,7 @@ pub use ids::{EditionId, SubscriberId};
 pub use lang::{LANG_CODES, Lang, UnknownLang};
 pub use secret::Secret;
 pub use site::SiteInfo;
-pub use text::arabic_digits;
+pub use text::{Digits, arabic_digits};
 
 /// What [`text_enum!`] expands to needs, reachable whatever the calling crate depends on.
 #[doc(hidden)]

@@ -1,5 +1,27 @@
 //! Text as both scripts print it: digits and plain-text wrapping, used by the site and by email.
 
+crate::text_enum! {
+    /// How the interface writes numbers in one language: a site setting per language, applied to
+    /// every number the interface prints (dates, counts, page numbers, edition numbers, the year).
+    /// Numbers inside what authors wrote are theirs and stay as written.
+    pub enum Digits {
+        /// 0123456789
+        Western = "western",
+        /// ٠١٢٣٤٥٦٧٨٩, as Arabic newspapers print them.
+        ArabicIndic = "arabic-indic",
+    }
+}
+
+impl Digits {
+    /// `s` with its ASCII digits written this way.
+    pub fn apply(self, s: &str) -> String {
+        match self {
+            Digits::Western => s.to_string(),
+            Digits::ArabicIndic => arabic_digits(s),
+        }
+    }
+}
+
 /// `s` with its ASCII digits as Arabic-Indic ones, as Arabic newspapers print them.
 pub fn arabic_digits(s: &str) -> String {
     s.chars()

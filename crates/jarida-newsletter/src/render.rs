@@ -157,7 +157,7 @@ impl Renderer {
                 }
             })
             .collect();
-        let number = lang.number(e.number);
+        let number = i18n.number(lang, e.number);
         let intro: Vec<&str> = part
             .intro
             .split("\n\n")

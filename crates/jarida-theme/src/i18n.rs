@@ -7,7 +7,7 @@ use std::path::Path;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
-use jarida_core::{Lang, arabic_digits};
+use jarida_core::{Digits, Lang, arabic_digits};
 use time::OffsetDateTime;
 
 use crate::ThemeError;
@@ -27,6 +27,8 @@ const DEFAULTS: [(Lang, &str); Lang::ALL.len()] = [
 pub struct I18n {
     /// One bundle per language, in [`Lang::ALL`]'s order.
     bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
+    /// The digits each language's interface writes numbers with, in [`Lang::ALL`]'s order.
+    digits: Vec<(Lang, Digits)>,
 }
 
 fn arabic_number(
@@ -40,7 +42,16 @@ fn arabic_number(
 }
 
 impl I18n {
+    /// The strings with each language's default digits.
     pub fn load(theme_dir: Option<&Path>) -> Result<I18n, ThemeError> {
+        I18n::load_with(theme_dir, &|l: Lang| l.default_digits())
+    }
+
+    /// The strings, with the digits `digits` names for each language.
+    pub fn load_with(
+        theme_dir: Option<&Path>,
+        digits: &dyn Fn(Lang) -> Digits,
+    ) -> Result<I18n, ThemeError> {
         let mut bundles = Vec::new();
         for (lang, default) in DEFAULTS {
             let id: unic_langid::LanguageIdentifier =
@@ -52,7 +63,7 @@ impl I18n {
             // Isolation marks keep Latin names and numbers from reordering the punctuation around them
             // in right-to-left text; in English they would only add invisible characters.
             bundle.set_use_isolating(lang.is_rtl());
-            if lang.arabic_digits() {
+            if digits(lang) == Digits::ArabicIndic {
                 bundle.set_formatter(Some(arabic_number));
             }
             let res = FluentResource::try_new(default.to_string()).map_err(|(_, e)| {
@@ -86,7 +97,29 @@ impl I18n {
             }
             bundles.push((lang, bundle));
         }
-        Ok(I18n { bundles })
+        Ok(I18n {
+            bundles,
+            digits: Lang::ALL.iter().map(|l| (*l, digits(*l))).collect(),
+        })
+    }
+
+    /// The digits `lang`'s interface writes numbers with.
+    pub fn digit_rule(&self, lang: Lang) -> Digits {
+        self.digits
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, d)| *d)
+            .unwrap_or_else(|| lang.default_digits())
+    }
+
+    /// `s` with its digits written as `lang`'s interface writes them.
+    pub fn digits(&self, lang: Lang, s: &str) -> String {
+        self.digit_rule(lang).apply(s)
+    }
+
+    /// `n` written as `lang`'s interface writes numbers.
+    pub fn number(&self, lang: Lang, n: i64) -> String {
+        self.digits(lang, &n.to_string())
     }
 
     /// The message `key` in `lang`; the key itself when missing, so a gap shows on the page rather
@@ -130,7 +163,25 @@ impl I18n {
     /// A date as readers of `lang` write it: "27 November 2026", "٢٧ نوفمبر ٢٠٢٦".
     pub fn date(&self, lang: Lang, d: OffsetDateTime) -> String {
         let month = self.t(lang, &format!("month-{}", d.month() as u8), &[]);
-        lang.digits(&format!("{} {} {}", d.day(), month, d.year()))
+        self.digits(lang, &format!("{} {} {}", d.day(), month, d.year()))
+    }
+
+    /// A date and time of day as readers of `lang` write them, with the name of the time zone
+    /// `d` is in: "2 April 2026, 14:30 EEST". `d` is already in that zone.
+    pub fn date_time(&self, lang: Lang, d: OffsetDateTime, zone: &str) -> String {
+        let time = self.digits(lang, &format!("{:02}:{:02}", d.hour(), d.minute()));
+        let zone = self.digits(lang, zone);
+        self.plain(
+            lang,
+            "date-time",
+            &[
+                ("date", self.date(lang, d).into()),
+                ("time", time.into()),
+                ("zone", zone.into()),
+            ],
+        )
+        .trim_end()
+        .to_string()
     }
 
     /// [`I18n::date`] of a Unix time; empty if it is out of range.
@@ -142,7 +193,7 @@ impl I18n {
 
     pub fn month_year(&self, lang: Lang, year: i32, month: u8) -> String {
         let name = self.t(lang, &format!("month-{month}"), &[]);
-        lang.digits(&format!("{name} {year}"))
+        self.digits(lang, &format!("{name} {year}"))
     }
 
     /// Every message whose key starts with `prefix`, keyed by the rest: the words of a layout that
@@ -193,5 +244,28 @@ mod tests {
         let d = time::macros::datetime!(2026-11-27 10:00 UTC);
         assert_eq!(i.date(Lang::En, d), "27 November 2026");
         assert_eq!(i.date(Lang::Ar, d), "٢٧ نوفمبر ٢٠٢٦");
+        assert_eq!(
+            i.date_time(Lang::En, d, "UTC"),
+            "27 November 2026, 10:00 UTC"
+        );
+        assert_eq!(
+            i.date_time(Lang::Ar, d, "+03"),
+            "٢٧ نوفمبر ٢٠٢٦، الساعة ١٠:٠٠ +٠٣"
+        );
+    }
+
+    #[test]
+    fn one_digit_rule_per_language_is_a_setting() {
+        let western = I18n::load_with(None, &|_| Digits::Western).unwrap();
+        let d = time::macros::datetime!(2026-11-27 10:00 UTC);
+        assert_eq!(western.date(Lang::Ar, d), "27 نوفمبر 2026");
+        assert_eq!(western.number(Lang::Ar, 12), "12");
+        assert!(
+            count(&western, Lang::Ar, 3).contains('3'),
+            "Fluent numbers follow the rule too"
+        );
+        let default = I18n::load(None).unwrap();
+        assert_eq!(default.number(Lang::Ar, 12), "١٢");
+        assert_eq!(default.number(Lang::En, 12), "12");
     }
 }

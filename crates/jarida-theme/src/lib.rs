@@ -58,17 +58,103 @@ const TEMPLATES: &[(&str, &str)] = default_templates!(
 
 const DEFAULT_CSS: &str = include_str!("../../../themes/default/static/style.css");
 
+macro_rules! default_assets {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_bytes!(concat!("../../../themes/default/static/", $name)).as_slice())),*]
+    };
+}
+
+/// The theme's other static files: fonts (SIL Open Font License, subsetted per script by
+/// Fontsource, so a page downloads only the scripts it shows), the favicon and the default image
+/// shared links show. Compiled in like the templates; `static/<name>` in the data folder's theme
+/// replaces any of them.
+const ASSETS: &[(&str, &[u8])] = default_assets!(
+    "fonts/source-serif-4-latin-400-normal.woff2",
+    "fonts/source-serif-4-latin-400-italic.woff2",
+    "fonts/source-serif-4-latin-700-normal.woff2",
+    "fonts/source-serif-4-latin-700-italic.woff2",
+    "fonts/noto-naskh-arabic-arabic-400-normal.woff2",
+    "fonts/noto-naskh-arabic-arabic-700-normal.woff2",
+    "fonts/noto-naskh-arabic-latin-400-normal.woff2",
+    "fonts/noto-naskh-arabic-latin-700-normal.woff2",
+    "favicon.svg",
+    "social.png",
+);
+
+/// A static file of the theme, served at a URL that carries a hash of its bytes (so browsers keep
+/// it for a year and a new version is a new URL).
+#[derive(Debug, Clone)]
+pub struct Asset {
+    /// Its name in the theme's `static/` folder (`fonts/x.woff2`, `favicon.svg`).
+    pub name: String,
+    /// `/static/<stem>.<hash>.<ext>`.
+    pub url: String,
+    pub content_type: &'static str,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+impl Asset {
+    pub fn new(name: &str, bytes: Vec<u8>) -> Asset {
+        let file = name.rsplit('/').next().unwrap_or(name);
+        let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
+        let hash = hex::encode(&Sha256::digest(&bytes)[..6]);
+        Asset {
+            name: name.to_string(),
+            url: format!("/static/{stem}.{hash}.{ext}"),
+            content_type: content_type(ext),
+            bytes: Arc::new(bytes),
+        }
+    }
+}
+
+/// The type of a theme file by its extension: only what themes ship.
+pub fn content_type(ext: &str) -> &'static str {
+    match ext.to_ascii_lowercase().as_str() {
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "css" => "text/css; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// What a site may set about its theme beyond the theme folder.
+#[derive(Default)]
+pub struct ThemeOptions {
+    /// The digits each language's interface writes numbers with (default: [`Lang::default_digits`]).
+    pub digits: Vec<(Lang, jarida_core::Digits)>,
+    /// Files that replace the theme's own: (`favicon.svg` or `social.png`, the file's name, bytes).
+    pub replace: Vec<(String, String, Vec<u8>)>,
+}
+
 pub struct Theme {
     pub env: Environment<'static>,
     pub i18n: Arc<I18n>,
     pub css: Vec<u8>,
     /// `/static/style.<hash>.css`: the hash lets browsers keep it forever.
     pub css_url: String,
+    /// Every other static file, by its name in `static/`.
+    pub assets: Vec<Asset>,
 }
 
 impl Theme {
     pub fn load(theme_dir: Option<&Path>) -> Result<Theme, ThemeError> {
-        let i18n = Arc::new(I18n::load(theme_dir)?);
+        Theme::load_with(theme_dir, ThemeOptions::default())
+    }
+
+    pub fn load_with(theme_dir: Option<&Path>, opts: ThemeOptions) -> Result<Theme, ThemeError> {
+        let digits = |l: Lang| {
+            opts.digits
+                .iter()
+                .find(|(x, _)| *x == l)
+                .map(|(_, d)| *d)
+                .unwrap_or_else(|| l.default_digits())
+        };
+        let i18n = Arc::new(I18n::load_with(theme_dir, &digits)?);
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         escape::install(&mut env);
@@ -100,6 +186,15 @@ impl Theme {
                     reason: e.to_string(),
                 })?;
         }
+        // Numbers a template writes itself (the year, a count) follow the page language's digits.
+        let d_i18n = i18n.clone();
+        env.add_filter("digits", move |state: &State, v: Value| -> String {
+            let lang = state
+                .lookup("lang")
+                .and_then(|v| v.as_str().and_then(Lang::parse))
+                .unwrap_or(Lang::En);
+            d_i18n.digits(lang, &v.to_string())
+        });
         let t_i18n = i18n.clone();
         env.add_function(
             "t",
@@ -120,16 +215,51 @@ impl Theme {
                 Ok(t_i18n.t(lang, key, &args))
             },
         );
-        let css = match theme_dir
-            .map(|d| d.join("static/style.css"))
-            .filter(|p| p.is_file())
-        {
-            Some(p) => std::fs::read(&p).map_err(|e| ThemeError::Template {
-                name: p.display().to_string(),
-                reason: e.to_string(),
-            })?,
-            None => DEFAULT_CSS.as_bytes().to_vec(),
+        let read = |rel: &str| -> Result<Option<Vec<u8>>, ThemeError> {
+            match theme_dir
+                .map(|d| d.join("static").join(rel))
+                .filter(|p| p.is_file())
+            {
+                Some(p) => std::fs::read(&p)
+                    .map(Some)
+                    .map_err(|e| ThemeError::Template {
+                        name: p.display().to_string(),
+                        reason: e.to_string(),
+                    }),
+                None => Ok(None),
+            }
         };
+        let mut assets = Vec::with_capacity(ASSETS.len());
+        for (name, default) in ASSETS {
+            let bytes = read(name)?.unwrap_or_else(|| default.to_vec());
+            assets.push(Asset::new(name, bytes));
+        }
+        for (name, file, bytes) in opts.replace {
+            // A configured favicon may be a PNG where the theme's is an SVG: the URL follows the
+            // file given, so the type it is served with does too.
+            let a = Asset::new(&file, bytes);
+            match assets.iter_mut().find(|x| x.name == name) {
+                Some(slot) => {
+                    *slot = Asset { name, ..a };
+                }
+                None => assets.push(Asset { name, ..a }),
+            }
+        }
+        let mut css = match read("style.css")? {
+            Some(b) => String::from_utf8(b).map_err(|_| ThemeError::Template {
+                name: "static/style.css".into(),
+                reason: "is not UTF-8".into(),
+            })?,
+            None => DEFAULT_CSS.to_string(),
+        };
+        // The stylesheet names fonts by their place in `static/`; browsers get the hashed URLs.
+        for a in &assets {
+            css = css.replace(
+                &format!("url(\"{}\")", a.name),
+                &format!("url(\"{}\")", a.url),
+            );
+        }
+        let css = css.into_bytes();
         let css_url = format!(
             "/static/style.{}.css",
             &hex::encode(Sha256::digest(&css))[..12]
@@ -139,7 +269,21 @@ impl Theme {
             i18n,
             css,
             css_url,
+            assets,
         })
+    }
+
+    /// The static file at `path` (`/static/…`), if the theme has one there.
+    pub fn asset_at(&self, path: &str) -> Option<&Asset> {
+        self.assets.iter().find(|a| a.url == path)
+    }
+
+    /// The URL of the static file named `name` in `static/`.
+    pub fn asset_url(&self, name: &str) -> Option<&str> {
+        self.assets
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.url.as_str())
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {

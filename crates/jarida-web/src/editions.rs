@@ -159,7 +159,7 @@ pub(crate) async fn page(app: &App, lang: Lang, number: &str) -> Res {
         "edition",
         crate::ser(json!({
             "title": heading,
-            "number_label": format!("{} {}", app.t(lang, "edition-number"), lang.number(n)),
+            "number_label": format!("{} {}", app.t(lang, "edition-number"), app.theme.i18n.number(lang, n)),
             "date_iso": iso(at),
             "date_display": app.theme.i18n.date(lang, at),
             "intro": p.intro.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),

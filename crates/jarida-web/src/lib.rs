@@ -48,6 +48,8 @@ pub struct SiteConfig {
     pub names: Vec<(Lang, String)>,
     pub descriptions: Vec<(Lang, String)>,
     pub per_page: i64,
+    /// The newsroom's time zone: times the site shows are in it.
+    pub timezone: jiff::tz::TimeZone,
     pub providers: Vec<Provider>,
     pub bank_details: String,
     pub media_dir: PathBuf,
@@ -255,8 +257,9 @@ pub fn router(app: AppRef) -> Router {
         .with_state(app)
 }
 
-/// Public pages load nothing from elsewhere and run no script at all, so the policy can be this strict.
-const CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'self'; form-action 'self'; \
+/// Public pages load nothing from elsewhere (their fonts are the site's own) and run no script at
+/// all, so the policy can be this strict.
+const CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'self'; font-src 'self'; form-action 'self'; \
                    base-uri 'none'; frame-ancestors 'none'";
 
 /// The headers every response carries (names in lower case).

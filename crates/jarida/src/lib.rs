@@ -39,6 +39,7 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
             (Lang::Ar, cfg.site.description_ar.clone()),
         ],
         per_page: cfg.per_page,
+        timezone: cfg.site.timezone.get().clone(),
         providers: cfg.support.providers.clone(),
         bank_details: cfg.support.bank_details.clone(),
         media_dir: cfg.media_dir(),
@@ -83,9 +84,34 @@ fn secret(cfg: &Config) -> anyhow::Result<jarida_core::Secret> {
 /// The theme of this configuration, loaded once per process and shared by the site and the mail.
 pub fn theme(cfg: &Config) -> anyhow::Result<Arc<Theme>> {
     let dir = cfg.theme_dir();
-    Ok(Arc::new(Theme::load(Some(&dir)).with_context(|| {
-        format!("loading the theme in {}", dir.display())
-    })?))
+    let mut replace = Vec::new();
+    for (key, asset, path) in [
+        ("site.favicon", "favicon.svg", &cfg.site.favicon),
+        ("site.social_image", "social.png", &cfg.site.social_image),
+    ] {
+        if path.is_empty() {
+            continue;
+        }
+        let file = cfg.data_path(path);
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("{key}: reading {}", file.display()))?;
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(asset)
+            .to_string();
+        replace.push((asset.to_string(), name, bytes));
+    }
+    let opts = jarida_theme::ThemeOptions {
+        digits: vec![
+            (jarida_core::Lang::En, cfg.site.digits_en),
+            (jarida_core::Lang::Ar, cfg.site.digits_ar),
+        ],
+        replace,
+    };
+    Ok(Arc::new(Theme::load_with(Some(&dir), opts).with_context(
+        || format!("loading the theme in {}", dir.display()),
+    )?))
 }
 
 /// The builder of the site's notifications (confirmation links, editors' notices) for this

@@ -1,22 +1,26 @@
-//! Real headless Chromium (Debian's `chromium` + `chromium-driver`, over WebDriver) opens an English and
-//! an Arabic article at phone and desktop widths: the computed direction must be right and nothing may
-//! overflow the page horizontally. WebDriver is four JSON calls, so this speaks it with the HTTP client
-//! the other tests already use rather than pulling in a WebDriver crate and its async stack.
+//! Real headless Chromium (Debian's `chromium` + `chromium-driver`, driven over WebDriver with the
+//! `fantoccini` client) opens the front pages and articles in English and Arabic at 320, 375 and
+//! 1280 px and checks what a reader would see: the direction, nothing wider than the screen, the
+//! header's height and the language switch at the far edge, the lead story, the first paragraph
+//! once, the Arabic body set in the bundled Naskh, and axe-core (from npm, injected into the page)
+//! with the WCAG AAA rules finding nothing. Screenshots of every page at every width are kept in
+//! `target/screenshots/` (or `$JARIDA_SCREENSHOTS`) for a person to look at.
 #![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
 
 mod common;
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestApp, fixtures};
+use common::{TestApp, fixtures, small_rt};
+use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
 struct Driver {
     child: Child,
     url: String,
-    agent: ureq::Agent,
 }
 
 impl Drop for Driver {
@@ -36,6 +40,33 @@ fn tool(name: &str) -> String {
     panic!("{name} is not installed: scripts/test installs Debian's chromium and chromium-driver");
 }
 
+/// axe-core's script, which `scripts/test` installs from npm. Missing, the test fails: an
+/// accessibility check that silently did not run would read as a pass.
+fn axe_source() -> String {
+    let path = std::env::var("JARIDA_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../scripts/browser/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is not at {} ({e}): scripts/test installs it with npm (npm ci --prefix scripts/browser)",
+            path.display()
+        )
+    })
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = std::env::var("JARIDA_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
+        });
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 impl Driver {
     fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -50,106 +81,252 @@ impl Driver {
             .spawn()
             .expect("chromedriver starts");
         let url = format!("http://127.0.0.1:{port}");
-        let agent = common::agent();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while agent.get(format!("{url}/status")).call().is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not come up");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Driver { child, url, agent }
+        Driver { child, url }
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}{path}", self.url);
-        let mut r = match (method, body) {
-            ("POST", Some(b)) => self.agent.post(&url).send_json(b),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            _ => self.agent.get(&url).call(),
-        }
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let v: Value = r.body_mut().read_json().unwrap();
-        if v["value"]["error"].is_string() {
-            panic!("{method} {path}: {}", v["value"]);
-        }
-        v["value"].clone()
-    }
-
-    fn session(&self, width: u32) -> String {
-        let caps = json!({ "capabilities": { "alwaysMatch": {
+    /// A browser the size of a phone or a desktop screen.
+    async fn session(&self, width: u32, height: u32) -> Client {
+        let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": tool("chromium"),
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--no-first-run", "--disable-quic", "--hide-scrollbars",
-                         format!("--window-size={width},900")],
-                "mobileEmulation": { "deviceMetrics": { "width": width, "height": 900, "pixelRatio": 1.0 } }
+                         "--no-first-run", "--disable-quic", "--hide-scrollbars", "--force-color-profile=srgb",
+                         format!("--window-size={width},{height}")],
+                "mobileEmulation": { "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 } }
             }
-        }}});
-        self.call("POST", "/session", Some(caps))["sessionId"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        });
+        let caps = match caps {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
     }
 }
 
+/// Runs `script` (a function body; `arguments` as WebDriver passes them) and returns its value,
+/// awaiting it when it is a promise.
+async fn run(c: &Client, script: &str) -> Value {
+    let wrapped = format!("return (async () => {{\n{script}\n}})();");
+    c.execute(&wrapped, vec![]).await.unwrap()
+}
+
+/// What the layout checks read off a page: direction, widths, anything wider than the screen
+/// (elements inside a box that scrolls sideways on purpose, such as the phone's section row or a
+/// wide table, only count if the box itself overflows), where the header and language switch are.
 const PROBE: &str = r#"
+await document.fonts.ready;
 const de = document.documentElement;
 const vw = de.clientWidth;
+const scrolls = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+  const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') return true; } return false; };
 const wide = [];
 for (const el of document.body.querySelectorAll('*')) {
   const r = el.getBoundingClientRect();
   if (r.width === 0 && r.height === 0) continue;
-  if (getComputedStyle(el).position === 'absolute' && r.right < 0) continue; // visually hidden skip link
+  if (getComputedStyle(el).position === 'absolute' && (r.right < 0 || r.bottom < 0)) continue; // the skip link, hidden above
+  if (el.closest('.visually-hidden') || scrolls(el)) continue;
   if (r.right > vw + 1 || r.left < -1) wide.push(el.tagName + '.' + el.className + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
 }
-return { dir: getComputedStyle(de).direction, bodyDir: getComputedStyle(document.querySelector('.article-body')).direction,
-         lang: de.lang, vw: vw, scroll: de.scrollWidth, wide: wide.slice(0, 10), title: document.title };
+const sw = document.querySelector('.lang-switch').getBoundingClientRect();
+const innerEl = document.querySelector('.header-inner');
+const inner = innerEl.getBoundingClientRect();
+const pad = getComputedStyle(innerEl);
+const body = document.querySelector('.article-body');
+return { dir: getComputedStyle(de).direction, bodyDir: body ? getComputedStyle(body).direction : null,
+         lang: de.lang, vw: vw, scroll: de.scrollWidth, wide: wide.slice(0, 10), title: document.title,
+         header: Math.round(document.querySelector('.site-header').getBoundingClientRect().height),
+         switchLeft: Math.round(sw.left - inner.left - parseFloat(pad.paddingLeft)),
+         switchRight: Math.round(inner.right - parseFloat(pad.paddingRight) - sw.right),
+         leadTitle: (document.querySelector('.card-lead .card-title') || {}).textContent || null,
+         bodyTop: body ? Math.round(body.getBoundingClientRect().top) : null,
+         vh: window.innerHeight };
 "#;
 
+/// The fonts the page asked for and got, and the family the article body is set in.
+const FONTS: &str = r#"
+await document.fonts.ready;
+const body = document.querySelector('.article-body p');
+const loaded = [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family.replace(/"/g, '') + ' ' + f.weight);
+return { family: body ? getComputedStyle(body).fontFamily : '', loaded: loaded,
+         naskh: document.fonts.check('400 20px "Jarida Naskh"', 'أزمة المياه'),
+         serif: document.fonts.check('400 20px "Jarida Serif"', 'Water crisis') };
+"#;
+
+/// axe-core over the page with every WCAG A, AA and AAA rule; what it finds, as "rule: where".
+fn axe_script(axe: &str) -> String {
+    format!(
+        "{axe}\nconst r = await axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag2aaa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] }} }});\n\
+         return r.violations.map(v => v.impact + ' ' + v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));"
+    )
+}
+
 #[test]
-fn articles_lay_out_in_both_directions_at_phone_and_desktop_widths() {
+fn front_pages_and_articles_read_right_in_both_directions_and_sizes() {
     let app = TestApp::spawn();
     app.import(&fixtures());
     let driver = Driver::start();
-    for width in [375u32, 1280] {
-        let sid = driver.session(width);
-        for (path, dir, lang) in [
-            ("/en/water-crisis", "ltr", "en"),
-            ("/ar/azmat-al-miyah", "rtl", "ar"),
-        ] {
-            driver.call(
-                "POST",
-                &format!("/session/{sid}/url"),
-                Some(json!({ "url": format!("{}{path}", app.base) })),
-            );
-            let v = driver.call(
-                "POST",
-                &format!("/session/{sid}/execute/sync"),
-                Some(json!({ "script": PROBE, "args": [] })),
-            );
-            assert_eq!(v["lang"], lang, "{path} at {width}px: {v}");
-            assert_eq!(v["dir"], dir, "{path} at {width}px: {v}");
-            assert_eq!(v["bodyDir"], dir, "{path} at {width}px: {v}");
-            let vw = v["vw"].as_u64().unwrap();
-            assert!(
-                vw <= width as u64 && vw + 20 >= width as u64,
-                "viewport {vw} for {width}px"
-            );
-            assert!(
-                v["scroll"].as_u64().unwrap() <= vw,
-                "{path} at {width}px scrolls sideways: {v}"
-            );
-            assert!(
-                v["wide"].as_array().unwrap().is_empty(),
-                "{path} at {width}px: elements overflow: {}",
-                v["wide"]
-            );
-            assert!(
-                v["title"].as_str().unwrap().len() > 5,
-                "the page loaded: {v}"
-            );
+    let axe = axe_script(&axe_source());
+    let shots = screenshots_dir();
+    let rt = small_rt();
+    rt.block_on(async {
+        for (width, height) in [(320u32, 640u32), (375, 740), (1280, 900)] {
+            let c = driver.session(width, height).await;
+            for (path, dir, lang) in [
+                ("/en/", "ltr", "en"),
+                ("/ar/", "rtl", "ar"),
+                ("/en/water-crisis", "ltr", "en"),
+                ("/ar/azmat-al-miyah", "rtl", "ar"),
+                ("/en/market-news", "ltr", "en"),
+                ("/en/chart-design", "ltr", "en"),
+                ("/en/newsletter/", "ltr", "en"),
+                ("/ar/support/", "rtl", "ar"),
+            ] {
+                let at = format!("{path} at {width}px");
+                c.goto(&format!("{}{path}", app.base)).await.unwrap();
+                let v = run(&c, PROBE).await;
+                assert_eq!(v["lang"], lang, "{at}: {v}");
+                assert_eq!(v["dir"], dir, "{at}: {v}");
+                if !v["bodyDir"].is_null() {
+                    assert_eq!(v["bodyDir"], dir, "{at}: {v}");
+                }
+                let vw = v["vw"].as_u64().unwrap();
+                assert!(
+                    vw <= width as u64 && vw + 20 >= width as u64,
+                    "{at}: viewport {vw}"
+                );
+                assert!(
+                    v["scroll"].as_u64().unwrap() <= vw,
+                    "{at} scrolls sideways: {v}"
+                );
+                assert!(
+                    v["wide"].as_array().unwrap().is_empty(),
+                    "{at}: elements overflow: {}",
+                    v["wide"]
+                );
+                assert!(
+                    v["title"].as_str().unwrap().len() > 5,
+                    "{at}: the page loaded: {v}"
+                );
+                // The language switch sits at the far edge of the header in the page's direction:
+                // at the right in English, at the left in Arabic.
+                let (near, far) = if dir == "ltr" {
+                    ("switchRight", "switchLeft")
+                } else {
+                    ("switchLeft", "switchRight")
+                };
+                assert!(
+                    v[near].as_i64().unwrap() <= 1,
+                    "{at}: the language switch is not at the far edge: {v}"
+                );
+                assert!(v[far].as_i64().unwrap() > 50, "{at}: {v}");
+                if width <= 375 {
+                    assert!(
+                        v["header"].as_i64().unwrap() <= 100,
+                        "{at}: the phone header is {} px tall",
+                        v["header"]
+                    );
+                }
+                if path.ends_with('/') && path.len() == 4 {
+                    let lead = v["leadTitle"].as_str().unwrap_or_default();
+                    let want = if lang == "en" {
+                        "Gaza's water crisis, one year on"
+                    } else {
+                        "أزمة المياه في غزة بعد عام"
+                    };
+                    assert_eq!(
+                        lead.trim(),
+                        want,
+                        "{at}: the featured report leads the front page"
+                    );
+                }
+                if width == 375 && (path.starts_with("/en/water") || path.starts_with("/ar/azmat"))
+                {
+                    // Headline, summary, byline, date and cover, and still the story starts on the
+                    // first screen of a phone.
+                    assert!(
+                        v["bodyTop"].as_i64().unwrap() < v["vh"].as_i64().unwrap() - 60,
+                        "{at}: the story starts below the first screen: {v}"
+                    );
+                }
+                if path == "/en/market-news" && width == 375 {
+                    // No summary: the first paragraph is the story's start, shown once, on the first screen.
+                    let text = run(&c, "return document.querySelector('main').innerText;").await;
+                    let text = text.as_str().unwrap();
+                    assert_eq!(
+                        text.matches("The central market reopened").count(),
+                        1,
+                        "{at}: {text}"
+                    );
+                    assert!(
+                        v["bodyTop"].as_i64().unwrap() < v["vh"].as_i64().unwrap() - 60,
+                        "{at}: the story starts below the first screen: {v}"
+                    );
+                }
+                if path.starts_with("/ar/azmat") {
+                    let f = run(&c, FONTS).await;
+                    assert!(
+                        f["family"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("\"Jarida Naskh\""),
+                        "{at}: {f}"
+                    );
+                    assert_eq!(
+                        f["naskh"], true,
+                        "{at}: the Arabic body is set in the bundled Naskh: {f}"
+                    );
+                    assert!(
+                        f["loaded"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|x| x == "Jarida Naskh 400"),
+                        "{at}: {f}"
+                    );
+                }
+                if path == "/en/water-crisis" {
+                    let f = run(&c, FONTS).await;
+                    assert!(
+                        f["family"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("\"Jarida Serif\""),
+                        "{at}: {f}"
+                    );
+                    assert!(
+                        !f["loaded"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|x| x.as_str().unwrap().contains("Naskh")),
+                        "{at}: an English page downloads no Arabic font: {f}"
+                    );
+                }
+                if width != 320 {
+                    let found = run(&c, &axe).await;
+                    assert_eq!(
+                        found,
+                        json!([]),
+                        "{at}: axe-core (WCAG AAA) finds violations"
+                    );
+                }
+                let name = format!("{}-{width}.png", path.trim_matches('/').replace('/', "_"));
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(shots.join(name), png).unwrap();
+            }
+            c.close().await.unwrap();
         }
-        driver.call("DELETE", &format!("/session/{sid}"), None);
-    }
+    });
 }

@@ -767,3 +767,187 @@ fn cached_pages_are_answered_the_same_on_the_fast_path() {
     let r = read_responses(&mut p, &[false]);
     assert_eq!(r[0].0, "HTTP/1.1 405 Method Not Allowed");
 }
+
+/// The value of the first `attr="…"` after `after` in `html`.
+fn attr_after<'a>(html: &'a str, after: &str, attr: &str) -> &'a str {
+    let at = html
+        .find(after)
+        .unwrap_or_else(|| panic!("{after} in the page"));
+    let rest = &html[at..];
+    let start = rest.find(&format!("{attr}=\"")).unwrap() + attr.len() + 2;
+    &rest[start..start + rest[start..].find('"').unwrap()]
+}
+
+#[test]
+fn front_page_leads_with_the_featured_report_and_every_card_has_a_byline() {
+    let app = imported();
+    let html = app.get("/en/").text();
+    assert!(
+        html.contains("<h1 class=\"site-name\">"),
+        "the masthead is the front page's heading"
+    );
+    let lead = html.find("class=\"card card-lead").expect("a lead story");
+    let lead_html = &html[lead..lead + html[lead..].find("</article>").unwrap()];
+    assert!(lead_html.contains("Gaza&#39;s water crisis, one year on"));
+    assert!(lead_html.contains("By <a href=\"/en/authors/lina-haddad/\">"));
+    assert!(
+        lead_html.contains("fetchpriority=\"high\""),
+        "the lead image loads first"
+    );
+    assert!(
+        lead_html.contains(" width=\"") && lead_html.contains(" height=\""),
+        "images reserve their box: {lead_html}"
+    );
+    let tier = html.find("class=\"tier\"").expect("a second tier");
+    assert!(html[tier..].contains("Market reopens after repairs"));
+    assert!(lead < tier);
+    // Every card carries a date, and the ones with authors their byline.
+    let cards = html.matches("<article class=\"card ").count();
+    assert!(cards >= 3, "{cards} cards");
+    assert_eq!(html.matches("class=\"card-meta\"").count(), cards);
+    // A design is shown by its image even without a cover.
+    let chart = app.get("/en/designs/").text();
+    let card = chart.find("Where the water goes").unwrap();
+    let start = chart[..card].rfind("<article").unwrap();
+    assert!(
+        chart[start..card].contains("src=\"/media/water-chart-"),
+        "the design's card shows its chart"
+    );
+    let ar = app.get("/ar/").text();
+    assert!(ar.contains("class=\"card card-lead"));
+    assert!(ar.contains("بقلم"), "Arabic bylines");
+}
+
+#[test]
+fn articles_show_a_summary_only_when_written_and_sources_in_full() {
+    let app = imported();
+    // No summary in the file: the opening paragraph is the story's start, not repeated above it.
+    let market = app.get("/en/market-news").text();
+    assert!(!market.contains("class=\"article-summary\""), "{market}");
+    let main = &market[market.find("<main").unwrap()..market.find("</main>").unwrap()];
+    assert_eq!(main.matches("The central market reopened").count(), 1);
+    let water = app.get("/en/water-crisis").text();
+    assert!(
+        water.contains("<p class=\"article-summary\">A year after the desalination plant stopped")
+    );
+    // Sources: title, publisher, authors, date and the site's short name.
+    assert!(water.contains("<cite class=\"source-title\"><a href=\"https://www.reuters.com/world/desalination-plant-halts\""));
+    assert!(water.contains("<bdi>Reuters</bdi>, <bdi>Jane Roe</bdi>, <time datetime=\"2025-09-28\">28 September 2025</time>, <span class=\"source-host\" dir=\"ltr\">reuters.com</span>"));
+    // "Updated" says when, to the minute and in the newsroom's zone, and leads to the corrections.
+    assert!(
+        water.contains(
+            "<a href=\"#corrections-h\"><time datetime=\"2026-10-05T12:30:00Z\">Updated 5 October 2026, 12:30 UTC</time></a>"
+        ),
+        "{water}"
+    );
+    assert_eq!(
+        water.matches("We don’t run ads").count(),
+        1,
+        "the appeal once per page"
+    );
+    // Arabic lists take the Arabic comma.
+    let ar = app.get("/ar/azmat-al-miyah").text();
+    assert!(
+        !ar.contains("</bdi>, <bdi>"),
+        "no Latin comma between names"
+    );
+}
+
+#[test]
+fn the_newsroom_sets_its_time_zone_and_digits() {
+    let app = TestApp::spawn_with(|c| {
+        c.site.timezone = "Asia/Gaza".parse().unwrap();
+        c.site.digits_ar = jarida_core::Digits::Western;
+    });
+    app.import(&fixtures());
+    let en = app.get("/en/water-crisis").text();
+    assert!(
+        en.contains("Updated 5 October 2026, 15:30 EEST"),
+        "the update time in the newsroom's zone"
+    );
+    let ar = app.get("/ar/").text();
+    assert!(
+        ar.contains("1 أكتوبر 2026"),
+        "western digits on Arabic pages"
+    );
+    assert!(
+        !ar.contains('٢'),
+        "and no Arabic-Indic digit anywhere in the interface"
+    );
+    let default = imported();
+    let ar = default.get("/ar/").text();
+    assert!(ar.contains("١ أكتوبر ٢٠٢٦"));
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    assert!(
+        !ar.contains(&format!("© {year}")),
+        "the footer's year follows the digits too"
+    );
+}
+
+#[test]
+fn fonts_favicon_and_social_image_are_the_sites_own_files() {
+    let app = imported();
+    let r = app.get("/en/");
+    let csp = r.header("content-security-policy").unwrap().to_string();
+    assert!(csp.contains("font-src 'self'"), "{csp}");
+    let html = r.text();
+    let icon = attr_after(&html, "<link rel=\"icon\"", "href");
+    let r = app.get(icon);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("image/svg+xml"));
+    assert!(r.header("cache-control").unwrap().contains("immutable"));
+    assert_eq!(app.get("/favicon.ico").status, 200);
+    let image = attr_after(&html, "<meta property=\"og:image\"", "content");
+    assert!(image.starts_with("http://") && image.contains("/static/social."));
+    let png = app.get(&app.path_of(image));
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    let preload = attr_after(&html, "<link rel=\"preload\"", "href");
+    assert!(preload.contains("source-serif-4-latin-400-normal."));
+    let css_url = attr_after(&html, "<link rel=\"stylesheet\"", "href");
+    let css = app.get(css_url).text();
+    for face in [
+        "source-serif-4-latin-700-normal",
+        "noto-naskh-arabic-arabic-400-normal",
+    ] {
+        let at = css
+            .find(&format!("url(\"/static/{face}."))
+            .unwrap_or_else(|| panic!("{face} in the stylesheet"));
+        let url = &css[at + 5..at + 5 + css[at + 5..].find('"').unwrap()];
+        let font = app.get(url);
+        assert_eq!(font.status, 200, "{url}");
+        assert_eq!(font.header("content-type"), Some("font/woff2"));
+        assert!(font.bytes.starts_with(b"wOF2"), "{url} is a WOFF2 font");
+        assert!(
+            font.bytes.len() < 150_000,
+            "{url}: {} bytes",
+            font.bytes.len()
+        );
+    }
+    let ar = app.get("/ar/").text();
+    assert!(
+        attr_after(&ar, "<link rel=\"preload\"", "href")
+            .contains("noto-naskh-arabic-arabic-400-normal.")
+    );
+    // A story's own cover is what its shared link shows.
+    let water = app.get("/en/water-crisis").text();
+    assert!(attr_after(&water, "<meta property=\"og:image\"", "content").contains("/media/cover-"));
+}
+
+#[test]
+fn newsletter_and_support_pages_say_each_thing_once() {
+    let app = imported();
+    let nl = app.get("/en/newsletter/").text();
+    assert_eq!(
+        nl.matches("<form class=\"signup\"").count(),
+        1,
+        "one sign-up form on the newsletter page"
+    );
+    let bare = TestApp::spawn_with(|c| {
+        c.support.providers.clear();
+        c.support.bank_details.clear();
+    });
+    let support = bare.get("/en/support/").text();
+    assert!(!support.contains("soon"), "nothing promises details later");
+    assert!(support.contains("Other ways to help"));
+    assert!(support.contains("href=\"/en/newsletter/\""));
+}

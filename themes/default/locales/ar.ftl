@@ -106,7 +106,6 @@ support-title = ادعم عملنا
 support-intro = لا ننشر إعلانات، ولا نقبل أموالًا من حكومات أو أحزاب. يموّل عملَنا قرّاءٌ مثلك.
 support-online = التبرع عبر الإنترنت
 support-bank = تحويل مصرفي
-support-none = ستظهر تفاصيل التبرع هنا قريبًا.
 support-privacy = تبرعك لا يضعك على أي قائمة: لا نشارك بيانات المتبرعين مع أحد.
 
 ## Errors
@@ -208,3 +207,14 @@ email-draft-subject = مسودة جاهزة: { $newsletter } العدد { $numbe
 email-draft-text = العدد { $number } من { $newsletter } جاهز للمراجعة.
 email-draft-part = { $lang }: «{ $subject }»، عدد المواد: { $posts }، التصحيحات: { $corrections }
 email-draft-how = راجعه بالأمر `jarida editions show { $id }`، وعدّله بالأمر `jarida editions edit { $id }`، وأرسله بالأمر `jarida editions approve { $id }` (أو عبر الواجهة البرمجية على { $api }).
+
+## Added with the front page design
+# $date (String) - formatted date; $time (String) - hours:minutes; $zone (String) - time zone
+date-time = { $date }، الساعة { $time } { $zone }
+lead-story = القصة الرئيسية
+more-reports = كل التقارير
+more-news = كل الأخبار
+more-designs = كل التصاميم
+article-support = يموّل القرّاءُ لا المعلنون صحافةً كهذه.
+support-other-heading = طرق أخرى للمساعدة
+support-other = اقرأنا، واشترك في نشرتنا البريدية، وشارك تقاريرنا: هكذا تصل الصحافة المستقلة إلى قرّائها.

@@ -100,7 +100,6 @@ support-title = Support our work
 support-intro = We don’t run ads and we don’t take money from governments or parties. Our work is paid for by readers like you.
 support-online = Give online
 support-bank = Bank transfer
-support-none = Donation details will appear here soon.
 support-privacy = Giving does not put you on any list: we don’t share donor information.
 
 ## Errors
@@ -212,3 +211,14 @@ email-draft-part = { $lang }: “{ $subject }”, { $posts ->
   }
 # $id (Number), $api (String)
 email-draft-how = Review it with `jarida editions show { $id }`, change it with `jarida editions edit { $id }`, and send it with `jarida editions approve { $id }` (or through the API at { $api }).
+
+## Added with the front page design
+# $date (String) - formatted date; $time (String) - hours:minutes; $zone (String) - time zone
+date-time = { $date }, { $time } { $zone }
+lead-story = Lead story
+more-reports = All reports
+more-news = All news
+more-designs = All designs
+article-support = Reporting like this is paid for by readers, not advertisers.
+support-other-heading = Other ways to help
+support-other = Read us, subscribe to the newsletter and share our reporting: it is how independent journalism finds its readers.

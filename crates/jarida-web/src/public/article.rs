@@ -123,12 +123,17 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
     };
     let mut ctx = app.base(lang, meta, Some(post.kind.plural()), other_path);
     let show_modified = modified.unix_timestamp() - published.unix_timestamp() > 3600;
+    let (modified_local, zone) = app.local(modified);
+    let cover = post.cover.as_deref().map(|c| app.picture(c));
+    // A design whose cover is its first image shows that image once, in the body.
+    let cover = cover.filter(|c| !post.body_html.contains(&format!("src=\"{}\"", c.src)));
+    let sep = app.t(lang, "list-sep");
     ctx.insert(
         "post",
         crate::ser(json!({
             "lang": lang,
             "title": post.title,
-            "summary": post.summary,
+            "standfirst": post.standfirst(),
             "kind": post.kind.as_str(),
             "kind_label": app.t(lang, &format!("kind-{}", post.kind.as_str())),
             "kind_url": format!("/{lang}/{}/", post.kind.plural()),
@@ -137,13 +142,16 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
             "published_iso": iso(published),
             "published_display": i18n.date(lang, published),
             "modified_iso": iso(modified),
-            "modified_display": if show_modified { Some(i18n.date(lang, modified)) } else { None },
-            "cover": post.cover,
+            "modified_display": if show_modified { Some(i18n.date_time(lang, modified_local, &zone)) } else { None },
+            "cover": cover,
             "cover_alt": post.cover_alt,
             "html": post.body_html,
             "txt_url": format!("{url}.txt"),
             "sources": post.sources.iter().map(|s| json!({
-                "publisher": s.publisher, "authors": s.authors, "title": s.title, "url": s.url, "date": s.date,
+                "publisher": s.publisher, "title": s.title, "url": s.url, "date": s.date,
+                // Authors are stored as written ("A, B"); shown with the page language's separator.
+                "authors": s.authors.split(',').map(str::trim).filter(|a| !a.is_empty()).collect::<Vec<_>>().join(&sep),
+                "host": short_link(&s.url),
                 "date_display": s.date.as_deref().and_then(|d| jarida_content::frontmatter::parse_date(d).ok()).map(|d| i18n.date(lang, d)),
             })).collect::<Vec<_>>(),
             "corrections": post.corrections.iter().map(|c| json!({ "iso": iso(c.at), "display": i18n.date(lang, c.at), "note": c.note })).collect::<Vec<_>>(),
@@ -162,6 +170,15 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
         ),
     );
     app.html("article.html", ctx)
+}
+
+/// A source's address as a reader can take it in at a glance: its host without `www.`
+/// (`reuters.com`). Empty when there is no address.
+fn short_link(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    host.strip_prefix("www.").unwrap_or(host).to_string()
 }
 
 /// The plain-text rendering of an article: what the newsletter's text part is made from.

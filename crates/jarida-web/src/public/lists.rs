@@ -3,19 +3,17 @@
 use super::*;
 use jarida_core::Lang;
 
+/// Stories in the second tier of the front page, under the lead.
+const TIER: usize = 4;
+/// Stories per section (one per kind) after the tiers.
+const PER_SECTION: usize = 4;
+
+/// The front page. Page 1 is laid out like a newspaper's: the lead story (the newest featured one,
+/// else the newest report, else the newest story) large with its image, a second tier (the other
+/// featured stories, then the newest), then a section per kind with what is not already above.
+/// Later pages list every story, newest first.
 pub(super) async fn home(app: &App, lang: Lang, page: i64) -> Res {
     let per = app.cfg.per_page;
-    let featured = if page == 1 {
-        let f = Filter {
-            lang,
-            featured: Some(true),
-            ..Default::default()
-        };
-        repo::list(&app.db, &f, 3, 0).await?.0
-    } else {
-        Vec::new()
-    };
-    let skip: Vec<i64> = featured.iter().map(|p| p.id).collect();
     let f = Filter {
         lang,
         ..Default::default()
@@ -48,17 +46,78 @@ pub(super) async fn home(app: &App, lang: Lang, page: i64) -> Res {
         ..Default::default()
     };
     let mut ctx = app.base(lang, meta, Some("home"), Some(path(other_lang(lang))));
-    ctx.insert(
-        "featured",
-        crate::ser(featured.iter().map(|p| app.card(p)).collect::<Vec<_>>()),
-    );
-    let posts: Vec<Card> = posts
-        .iter()
-        .filter(|p| !skip.contains(&p.id))
-        .map(|p| app.card(p))
-        .collect();
-    ctx.insert("posts", crate::ser(posts));
     ctx.insert("pagination", crate::ser(pagination));
+    if page > 1 {
+        let cards: Vec<Card> = posts.iter().map(|p| app.card(p)).collect();
+        ctx.insert("posts", crate::ser(cards));
+        return app.html("home.html", ctx);
+    }
+    let featured = repo::list(
+        &app.db,
+        &Filter {
+            lang,
+            featured: Some(true),
+            ..Default::default()
+        },
+        TIER as i64 + 1,
+        0,
+    )
+    .await?
+    .0;
+    let mut by_kind = Vec::new();
+    for kind in Kind::ALL {
+        let f = Filter {
+            lang,
+            kind: Some(kind),
+            ..Default::default()
+        };
+        let limit = (1 + TIER + PER_SECTION) as i64;
+        by_kind.push((kind, repo::list(&app.db, &f, limit, 0).await?.0));
+    }
+    let reports = by_kind
+        .iter()
+        .find(|(k, _)| *k == Kind::Report)
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or_default();
+    let lead = featured
+        .first()
+        .or_else(|| reports.first())
+        .or_else(|| posts.first());
+    let mut shown: Vec<i64> = lead.iter().map(|p| p.id).collect();
+    let mut tier = Vec::new();
+    for p in featured.iter().chain(posts.iter()) {
+        if tier.len() == TIER {
+            break;
+        }
+        if !shown.contains(&p.id) {
+            shown.push(p.id);
+            tier.push(app.card(p));
+        }
+    }
+    let sections: Vec<_> = by_kind
+        .iter()
+        .filter_map(|(kind, list)| {
+            let cards: Vec<Card> = list
+                .iter()
+                .filter(|p| !shown.contains(&p.id))
+                .take(PER_SECTION)
+                .map(|p| app.card(p))
+                .collect();
+            (!cards.is_empty()).then(|| {
+                json!({
+                    "kind": kind.as_str(),
+                    "id": format!("section-{}", kind.plural()),
+                    "title": app.t(lang, &format!("title-{}", kind.plural())),
+                    "url": format!("/{lang}/{}/", kind.plural()),
+                    "more": app.t(lang, &format!("more-{}", kind.plural())),
+                    "posts": cards,
+                })
+            })
+        })
+        .collect();
+    ctx.insert("lead", crate::ser(lead.map(|p| app.card(p))));
+    ctx.insert("tier", crate::ser(tier));
+    ctx.insert("sections", crate::ser(sections));
     app.html("home.html", ctx)
 }
 
@@ -215,7 +274,7 @@ pub(super) async fn archive_index(app: &App, lang: Lang) -> Res {
     let list: Vec<_> = months
         .iter()
         .map(|(y, m, n)| {
-            let count = lang.number(*n);
+            let count = app.theme.i18n.number(lang, *n);
             json!({ "url": format!("/{lang}/archive/{y}/{m:02}/"), "label": app.theme.i18n.month_year(lang, *y, *m), "count": count })
         })
         .collect();

@@ -130,6 +130,25 @@ fn decode(seg: &str) -> Option<String> {
 }
 
 async fn route(app: &App, path: &str) -> Res {
+    if let Some(a) = app.theme.asset_at(path) {
+        return Ok(Out::Page(Cached::new(
+            StatusCode::OK,
+            a.content_type,
+            IMMUTABLE,
+            a.bytes.to_vec(),
+        )));
+    }
+    // Browsers and feed readers ask for this one by name; it cannot carry a hash, so it revalidates.
+    if path == "/favicon.ico"
+        && let Some(a) = app.theme.assets.iter().find(|a| a.name == "favicon.svg")
+    {
+        return Ok(Out::Page(Cached::new(
+            StatusCode::OK,
+            a.content_type,
+            "public, max-age=86400",
+            a.bytes.to_vec(),
+        )));
+    }
     let css = &app.theme.css_url["/static/".len()..];
     match page::parse(path, app.cfg.default_lang, css) {
         Page::Redirect(to) => Ok(Out::Redirect(to)),

@@ -14,7 +14,8 @@ pub(super) struct Card {
     pub(super) url: String,
     pub(super) title: String,
     pub(super) summary: String,
-    pub(super) cover: Option<String>,
+    pub(super) image: Option<jarida_content::media::Picture>,
+    pub(super) image_alt: String,
     pub(super) kind: &'static str,
     pub(super) kind_label: String,
     pub(super) kind_url: String,
@@ -97,13 +98,31 @@ impl App {
             .collect()
     }
 
+    /// What a page may offer of an image (its smaller copies and size, when it is in the media
+    /// folder).
+    pub(crate) fn picture(&self, url: &str) -> jarida_content::media::Picture {
+        jarida_content::media::MediaDir::new(&self.cfg.media_dir).picture(url)
+    }
+
+    /// `d` in the newsroom's time zone, with the zone's abbreviation ("EEST", "+03").
+    pub(crate) fn local(&self, d: OffsetDateTime) -> (OffsetDateTime, String) {
+        let Ok(ts) = jiff::Timestamp::from_second(d.unix_timestamp()) else {
+            return (d, "UTC".into());
+        };
+        let info = self.cfg.timezone.to_offset_info(ts);
+        let offset = time::UtcOffset::from_whole_seconds(info.offset().seconds())
+            .unwrap_or(time::UtcOffset::UTC);
+        (d.to_offset(offset), info.abbreviation().to_string())
+    }
+
     pub(super) fn card(&self, p: &PostSummary) -> Card {
         let lang = p.lang;
         Card {
             url: self.post_url(p.lang, &p.slug),
             title: p.title.clone(),
             summary: p.summary.clone(),
-            cover: p.cover.clone(),
+            image: p.cover.as_deref().map(|c| self.picture(c)),
+            image_alt: p.cover_alt.clone().unwrap_or_default(),
             kind: p.kind.as_str(),
             kind_label: self.t(lang, &format!("kind-{}", p.kind.as_str())),
             kind_url: format!("/{}/{}/", p.lang, p.kind.plural()),
@@ -150,6 +169,12 @@ impl App {
         if meta.canonical.is_empty() {
             meta.canonical = self.abs(&format!("/{lang}/"));
         }
+        if meta.image.is_none()
+            && let Some(u) = self.theme.asset_url("social.png")
+        {
+            meta.image = Some(self.abs(u));
+            meta.image_alt = Some(self.cfg.name(lang).to_string());
+        }
         let mut m = BTreeMap::new();
         m.insert("lang", Value::from(lang.code()));
         m.insert("dir", Value::from(lang.dir()));
@@ -180,7 +205,23 @@ impl App {
                 "json": format!("/{lang}/feed.json"),
             })),
         );
-        m.insert("assets", crate::ser(json!({ "css": self.theme.css_url })));
+        // The body face of the page's script is needed at once: preloading it saves a round trip
+        // after the stylesheet (the other weights and scripts load as text needs them).
+        let body_font = match lang {
+            Lang::Ar => "fonts/noto-naskh-arabic-arabic-400-normal.woff2",
+            Lang::En => "fonts/source-serif-4-latin-400-normal.woff2",
+        };
+        m.insert(
+            "assets",
+            crate::ser(json!({
+                "css": self.theme.css_url,
+                "favicon": self.theme.asset_url("favicon.svg"),
+                "favicon_type": self.theme.assets.iter().find(|a| a.name == "favicon.svg").map(|a| a.content_type),
+                "font": self.theme.asset_url(body_font),
+            })),
+        );
+        m.insert("is_home", Value::from(current == Some("home")));
+        m.insert("current", Value::from(current.unwrap_or("")));
         m.insert("home_url", Value::from(format!("/{lang}/")));
         m.insert("support_url", Value::from(format!("/{lang}/support/")));
         m.insert(

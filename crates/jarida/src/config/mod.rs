@@ -261,6 +261,17 @@ pub struct SiteSection {
     pub name_ar: String,
     pub description_en: String,
     pub description_ar: String,
+    /// The newsroom's time zone (IANA name): the times the site shows (an article's update) are in it.
+    pub timezone: values::Zone,
+    /// How the interface writes numbers on English pages: `western` or `arabic-indic`.
+    pub digits_en: jarida_core::Digits,
+    /// How the interface writes numbers on Arabic pages: `arabic-indic` or `western`.
+    pub digits_ar: jarida_core::Digits,
+    /// The site's icon (SVG, PNG or ICO); a path, relative ones in the data folder. Empty: the theme's.
+    pub favicon: String,
+    /// The image a shared link to a page without a cover shows (PNG or JPEG, ideally 1200×630).
+    /// Empty: the theme's.
+    pub social_image: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -317,6 +328,11 @@ impl Default for SiteSection {
             name_ar: "جريدة".into(),
             description_en: "Independent reporting, supported by readers.".into(),
             description_ar: "صحافة مستقلة يدعمها القرّاء.".into(),
+            timezone: "UTC".parse().expect("UTC is a time zone"),
+            digits_en: jarida_core::Lang::En.default_digits(),
+            digits_ar: jarida_core::Lang::Ar.default_digits(),
+            favicon: String::new(),
+            social_image: String::new(),
         }
     }
 }
@@ -469,6 +485,30 @@ impl Config {
                 "database_url",
                 "must start with postgres:// or sqlite://".into(),
             );
+        }
+        for (key, path, exts) in [
+            (
+                "site.favicon",
+                &self.site.favicon,
+                &["svg", "png", "ico"][..],
+            ),
+            (
+                "site.social_image",
+                &self.site.social_image,
+                &["png", "jpg", "jpeg"][..],
+            ),
+        ] {
+            let ext = Path::new(path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            if !path.is_empty() && !exts.contains(&ext.as_str()) {
+                return bad(
+                    key,
+                    format!("{path:?} is not a file of type {}", exts.join(", ")),
+                );
+            }
         }
         if !(1..=100).contains(&self.per_page) {
             return bad(
@@ -811,6 +851,16 @@ impl Config {
 
     pub fn theme_dir(&self) -> PathBuf {
         self.data_dir.join("theme")
+    }
+
+    /// A path the configuration gives: relative ones are in the data folder.
+    pub fn data_path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.data_dir.join(p)
+        }
     }
 }
 
