@@ -29,7 +29,7 @@ fn home_pages_in_both_languages() {
     let en = app.get("/en/");
     assert_eq!(en.status, 200);
     let html = en.text();
-    assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"));
+    assert!(html.contains("<html lang=\"en\" dir=\"ltr\" data-digits=\"western\">"));
     let featured = html
         .find("Gaza&#39;s water crisis, one year on")
         .expect("featured report on the home page");
@@ -42,7 +42,7 @@ fn home_pages_in_both_languages() {
     assert!(html.contains("hreflang=\"ar\""));
 
     let ar = app.get("/ar/").text();
-    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\" data-digits=\"arabic-indic\">"));
     assert!(ar.contains("أزمة المياه في غزة بعد عام"));
     assert!(
         !ar.contains("Market reopens"),
@@ -106,7 +106,7 @@ fn article_with_sources_corrections_and_translation() {
     let ar = app.get("/ar/azmat-al-miyah");
     assert_eq!(ar.status, 200);
     let ar = ar.text();
-    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\" data-digits=\"arabic-indic\">"));
     assert!(ar.contains("class=\"lang-switch\" href=\"/en/water-crisis\""));
     assert!(ar.contains("استنادًا إلى تغطية"), "Arabic interface strings");
 }

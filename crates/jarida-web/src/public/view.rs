@@ -178,6 +178,10 @@ impl App {
         let mut m = BTreeMap::new();
         m.insert("lang", Value::from(lang.code()));
         m.insert("dir", Value::from(lang.dir()));
+        m.insert(
+            "digits",
+            Value::from(self.theme.i18n.digit_rule(lang).as_str()),
+        );
         m.insert("locale", Value::from(lang.og_locale()));
         m.insert(
             "site",
