@@ -300,13 +300,28 @@ pub async fn import<R: Read>(
         jarida_store::Dialect::Sqlite => 10_000,
         jarida_store::Dialect::Postgres => 10_000,
     };
+    // Batches written at once. SQLite has one writer, so one batch is written while the next is
+    // parsed. A PostgreSQL backend inserting rows is the import's bottleneck (jarida's own work is a
+    // fraction of it) and uses one core: two batches go to two connections, and each commits only
+    // after the batch before it, so batches commit in file order and "appears earlier in the
+    // file" is always true of the row it is said of.
+    let in_flight = match db.dialect() {
+        jarida_store::Dialect::Sqlite => 1,
+        jarida_store::Dialect::Postgres => 2,
+    };
     let mut batch: Vec<Row> = Vec::with_capacity(batch_size);
+    let mut keys: Vec<u128> = Vec::with_capacity(batch_size);
     // Duplicates within a batch are caught here; across batches, by the unique index and the
-    // subscriber's `import_id` (see `write_batch`), so memory does not grow with the file.
-    let mut in_batch: HashSet<u64> = HashSet::with_capacity(batch_size);
-    // The batch being written while the next one is parsed. One at a time, so batches commit in
-    // file order and "appears earlier in the file" is always true of the row it is said of.
-    let mut writing: Option<tokio::task::JoinHandle<Result<Written, AudienceError>>> = None;
+    // subscriber's `import_id` (see `write_batch`), so memory does not grow with the file. The
+    // keys are 128 bits of the address's hash: a collision would make two readers one.
+    let mut in_batch: HashSet<u128> = HashSet::with_capacity(batch_size);
+    // The keys of the last batch sent to be written, while it may still be in flight.
+    let mut sent_keys: HashSet<u128> = HashSet::with_capacity(batch_size);
+    let mut writing: std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<Written, AudienceError>>,
+    > = std::collections::VecDeque::with_capacity(in_flight);
+    // The commit of the last batch sent, which the next one waits for before its own.
+    let mut last_commit: Option<tokio::sync::oneshot::Receiver<()>> = None;
     let mut record = csv::ByteRecord::new();
     let fail = |report: &mut ImportReport, line: u64, reason: String| {
         report.error_count += 1;
@@ -324,64 +339,91 @@ pub async fn import<R: Read>(
         report.confirmations += written.confirmations;
         written.rows_read
     };
-    loop {
+    let mut end = false;
+    while !end {
         match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
+            Ok(false) => end = true,
+            Ok(true) => 'row: {
+                report.rows += 1;
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                let parsed = cols.row(&record, line, &opts.default_lang);
+                let row = match parsed {
+                    Ok(r) => r,
+                    Err(reason) => {
+                        fail(&mut report, line, reason);
+                        break 'row;
+                    }
+                };
+                let digest = Sha256::digest(row.email.as_bytes());
+                if suppressed.contains(&u64::from_be_bytes(
+                    digest[..8].try_into().expect("8 bytes"),
+                )) {
+                    report.suppressed += 1;
+                    break 'row;
+                }
+                let key = u128::from_be_bytes(digest[8..24].try_into().expect("16 bytes"));
+                if !in_batch.insert(key) {
+                    report.duplicates += 1;
+                    fail(
+                        &mut report,
+                        row.line,
+                        format!("{} appears earlier in the file", row.email),
+                    );
+                    break 'row;
+                }
+                batch.push(row);
+                keys.push(key);
+            }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 report.rows += 1;
                 fail(&mut report, line, format!("unreadable CSV: {e}"));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
+                end = matches!(e.kind(), csv::ErrorKind::Io(_));
+            }
+        }
+        // A full batch goes to be written, and so does the last one.
+        let last = end && !batch.is_empty();
+        if batch.len() < batch_size && !last {
+            continue;
+        }
+        while writing.len() >= in_flight {
+            let w = writing.pop_front().expect("a batch in flight");
+            on_batch(finish(&mut report, joined(w.await)?));
+        }
+        let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+        // An address the batch still in flight also writes is held back until that batch has
+        // committed (then it is a duplicate, or was a subscriber before): the two would
+        // otherwise wait on each other's uncommitted index entries.
+        let (rows, held) = if writing.is_empty() {
+            (rows, Vec::new())
+        } else {
+            let mut fresh = Vec::with_capacity(rows.len());
+            let mut held = Vec::new();
+            for (row, key) in rows.into_iter().zip(&keys) {
+                if sent_keys.contains(key) {
+                    held.push(row);
+                } else {
+                    fresh.push(row);
                 }
-                continue;
             }
-        }
-        report.rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let parsed = cols.row(&record, line, &opts.default_lang);
-        let row = match parsed {
-            Ok(r) => r,
-            Err(reason) => {
-                fail(&mut report, line, reason);
-                continue;
-            }
+            (fresh, held)
         };
-        let digest = Sha256::digest(row.email.as_bytes());
-        if suppressed.contains(&u64::from_be_bytes(
-            digest[..8].try_into().expect("8 bytes"),
-        )) {
-            report.suppressed += 1;
-            continue;
-        }
-        if !in_batch.insert(u64::from_be_bytes(
-            digest[8..16].try_into().expect("8 bytes"),
-        )) {
-            report.duplicates += 1;
-            fail(
-                &mut report,
-                row.line,
-                format!("{} appears earlier in the file", row.email),
-            );
-            continue;
-        }
-        batch.push(row);
-        if batch.len() >= batch_size {
-            if let Some(w) = writing.take() {
-                on_batch(finish(&mut report, joined(w.await)?));
-            }
-            in_batch.clear();
-            let rows = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-            writing = Some(tokio::spawn(write_batch(ctx.clone(), rows, report.rows)));
-        }
+        keys.clear();
+        std::mem::swap(&mut sent_keys, &mut in_batch);
+        in_batch.clear();
+        let (committed, next_commit) = tokio::sync::oneshot::channel();
+        let turn = Turn(last_commit.replace(next_commit));
+        writing.push_back(tokio::spawn(write_batch(
+            ctx.clone(),
+            rows,
+            held,
+            report.rows,
+            turn,
+            committed,
+        )));
     }
-    if let Some(w) = writing.take() {
+    while let Some(w) = writing.pop_front() {
         on_batch(finish(&mut report, joined(w.await)?));
-    }
-    if !batch.is_empty() {
-        let written = write_batch(ctx.clone(), batch, report.rows).await?;
-        on_batch(finish(&mut report, written));
     }
     let mut c = db.acquire().await?;
     jarida_store::q_exec!(
@@ -488,25 +530,97 @@ struct Written {
 
 /// Inserts one batch in one transaction: new subscribers (existing ones are left alone), their
 /// newsletter and, for pending readers, a confirmation token and the email that carries it.
+/// `held` are rows whose address the batch before also writes (see [`import`]); the transaction
+/// commits after that batch's (`turn`), and `committed` tells the next batch it has.
 async fn write_batch(
     ctx: Arc<ImportCtx>,
     rows: Vec<Row>,
+    held: Vec<Row>,
     rows_read: u64,
+    mut turn: Turn,
+    committed: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Written, AudienceError> {
     // In address order, so that two imports sharing addresses take the unique index's locks in the
     // same order and cannot deadlock on PostgreSQL.
     let mut rows = rows;
     rows.sort_unstable_by(|a, b| a.email.cmp(&b.email));
-    match write_rows(&ctx, &rows, rows_read, Insert::Plain).await? {
-        Some(written) => Ok(written),
-        // Someone else wrote one of these addresses between our check and our insert: the batch
-        // was rolled back whole and goes again the slow way, which cannot meet that.
-        None => write_rows(&ctx, &rows, rows_read, Insert::OnConflict)
-            .await?
-            .ok_or_else(|| AudienceError::Csv {
-                line: rows.first().map_or(0, |r| r.line),
-                reason: "an address of this batch was being written by someone else".into(),
-            }),
+    let batch = Batch {
+        rows: &rows,
+        held: &held,
+        rows_read,
+    };
+    let mut mode = Insert::Plain;
+    loop {
+        match write_rows(&ctx, &batch, mode, &mut turn).await? {
+            Outcome::Written(written) => {
+                // The next batch may be gone already (the import stopped on an error).
+                let _ = committed.send(());
+                return Ok(written);
+            }
+            // Someone else wrote one of these addresses between our check and our insert: the
+            // batch was rolled back whole and goes again the slow way, which cannot meet that.
+            Outcome::Conflict if mode == Insert::Plain => mode = Insert::OnConflict,
+            Outcome::Conflict => {
+                return Err(AudienceError::Csv {
+                    line: rows.first().map_or(0, |r| r.line),
+                    reason: "an address of this batch was being written by someone else".into(),
+                });
+            }
+            // Rolled back while the batch before had not committed; it has now.
+            Outcome::Again => {}
+        }
+    }
+}
+
+/// One batch as [`write_rows`] writes it.
+struct Batch<'a> {
+    /// Sorted by address.
+    rows: &'a [Row],
+    held: &'a [Row],
+    rows_read: u64,
+}
+
+/// What an attempt at writing a batch came to.
+enum Outcome {
+    Written(Written),
+    /// [`Insert::Plain`] met a concurrent writer of one of the batch's addresses; rolled back.
+    Conflict,
+    /// The batch before took too long to commit; rolled back (see [`Turn::wait_at_most`]).
+    Again,
+}
+
+/// The commit of the batch before, which a batch waits for before committing its own; `None`
+/// once it has (or for the first batch).
+struct Turn(Option<tokio::sync::oneshot::Receiver<()>>);
+
+/// How long a written batch holds its locks waiting for the batch before to commit. That batch
+/// cannot wait for this one (they share no address), but it can wait for a third writer (another
+/// import) that waits for this one, a cycle PostgreSQL cannot see since our wait is not in the
+/// database: past this, this batch rolls back, which breaks any such cycle, and is written again.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Turn {
+    /// Waits up to `limit` for the batch before: `false` if it has not committed by then, an error
+    /// if it failed (the import stops with its error).
+    async fn wait_at_most(&mut self, limit: std::time::Duration) -> Result<bool, AudienceError> {
+        let Some(rx) = self.0.as_mut() else {
+            return Ok(true);
+        };
+        match tokio::time::timeout(limit, rx).await {
+            Err(_) => Ok(false),
+            Ok(r) => {
+                self.0 = None;
+                r.map(|()| true).map_err(|_| AudienceError::Csv {
+                    line: 0,
+                    reason: "the batch before this one was not written".into(),
+                })
+            }
+        }
+    }
+
+    async fn wait(&mut self) -> Result<(), AudienceError> {
+        while !self.wait_at_most(TURN_WAIT).await? {}
+        Ok(())
     }
 }
 
@@ -579,14 +693,28 @@ fn sqlite_chunk_sql() -> &'static str {
     SQL.get_or_init(|| sqlite_insert_sql(SQLITE_CHUNK))
 }
 
-/// Writes one sorted batch; `None` when [`Insert::Plain`] met a concurrent writer of one of its
-/// addresses (PostgreSQL only) and the transaction was rolled back.
+/// SQLite's page cache while a batch is written, in KiB: the pages a 10,000-row batch touches, with
+/// room to spare. Given back before the commit, so a pooled connection does not keep it.
+const SQLITE_BATCH_CACHE: i64 = 32 * 1024;
+
+/// Sets this SQLite connection's page cache: `PRAGMA cache_size`'s sign convention (negative in
+/// KiB, positive in pages) is kept as SQLite reports it.
+async fn sqlite_cache(c: &mut sqlx::SqliteConnection, cache: i64) -> Result<(), AudienceError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {cache}")))
+        .execute(&mut *c)
+        .await
+        .map_err(jarida_store::StoreError::from)?;
+    Ok(())
+}
+
+/// Writes one batch in one transaction, committed after the batch before.
 async fn write_rows(
     ctx: &ImportCtx,
-    rows: &[Row],
-    rows_read: u64,
+    batch: &Batch<'_>,
     mode: Insert,
-) -> Result<Option<Written>, AudienceError> {
+    turn: &mut Turn,
+) -> Result<Outcome, AudienceError> {
+    let rows = batch.rows;
     let now_s = ctx.now_s;
     let import_id = ctx.import_id;
     let nl = ctx.newsletter_id;
@@ -611,8 +739,19 @@ async fn write_rows(
     // (AUTOINCREMENT) and batches of one import are written one after another under the write
     // lock, so this batch's readers are those of this import above the highest id the previous
     // batch left, and the last of them is the last rowid the inserts report.
+    let mut sqlite_cache_before = None;
     let (count, inserted): (u64, Vec<(i64, String)>) = match tx.conn() {
         Conn::Sqlite(c) => {
+            // A batch dirties more pages than SQLite's default cache (2 MB) holds: it spilled them
+            // to the log mid-transaction and read them back for the memberships (`perf`: a sixth
+            // of SQLite's thread in pread/pwrite). The batch gets a bigger cache, given back
+            // before it commits (see `SQLITE_BATCH_CACHE`).
+            let (cache,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+                .fetch_one(&mut *c)
+                .await
+                .map_err(jarida_store::StoreError::from)?;
+            sqlite_cache(c, -SQLITE_BATCH_CACHE).await?;
+            sqlite_cache_before = Some(cache);
             let above = ctx.last_id.load(Ordering::Relaxed);
             let mut count = 0;
             let mut last = above;
@@ -676,11 +815,10 @@ async fn write_rows(
             (count, inserted)
         }
         Conn::Postgres(c) if mode == Insert::Plain => {
-            let above = ctx.last_id.load(Ordering::Relaxed);
             // The statistics of a table growing by a million rows lag behind it: planned from
-            // them, `id > $1` and `email = ANY($1)` were seq scans of the whole table in every
-            // batch (60 ms at 200,000 rows, and growing). Index scans are what these statements
-            // are written for; the setting ends with the transaction.
+            // them, `email = ANY($1)` was a seq scan of the whole table in every batch (60 ms at
+            // 200,000 rows, and growing). An index scan is what it is written for; the setting
+            // ends with the transaction.
             sqlx::query("SET LOCAL enable_seqscan = off")
                 .execute(&mut *c)
                 .await
@@ -698,28 +836,44 @@ async fn write_rows(
                 Vec::new()
             };
             let taken: HashSet<&str> = taken.iter().map(|(e,)| e.as_str()).collect();
-            let mut data = String::with_capacity(rows.len() * 160);
-            let fixed = format!("\timport\t{now_s}\t{}", copy_text(&ctx.wording));
-            let mut fresh = 0u64;
-            for r in rows.iter().filter(|r| !taken.contains(r.email.as_str())) {
-                use std::fmt::Write as _;
-                let confirmed =
-                    confirmed_of(r).map_or_else(|| "\\N".to_string(), |t| t.to_string());
-                // Writing to a String cannot fail.
-                let _ = writeln!(
-                    data,
-                    "{}\t{}\t{}\t{}{fixed}\t{confirmed}\t{now_s}\t{now_s}\t{import_id}",
-                    copy_text(&r.email),
-                    copy_text(&r.name),
-                    copy_text(&r.lang),
-                    status_of(r),
-                );
-                fresh += 1;
-            }
-            if fresh > 0 {
+            let fresh: Vec<&Row> = rows
+                .iter()
+                .filter(|r| !taken.contains(r.email.as_str()))
+                .collect();
+            // The ids are drawn first and written with the rows (`COPY` writes the values it is
+            // given even to an identity column): the batch's new readers are then known without
+            // reading them back, and the memberships go in with one more `COPY`. Batches written
+            // at once draw interleaved ids, so no id range could tell them apart.
+            let (ids,): (Vec<i64>,) = sqlx::query_as(
+                // The sequence's name in a subquery, looked up once: as `nextval`'s argument it
+                // was looked up for every id, 6 µs each (more than the whole `COPY` per row).
+                "SELECT COALESCE(array_agg(nextval((SELECT pg_get_serial_sequence('subscribers', 'id')::regclass))), '{}') \
+                 FROM generate_series(1, $1)",
+            )
+            .bind(fresh.len() as i64)
+            .fetch_one(&mut *c)
+            .await
+            .map_err(jarida_store::StoreError::from)?;
+            if !fresh.is_empty() {
+                let mut data = String::with_capacity(fresh.len() * 170);
+                let fixed = format!("\timport\t{now_s}\t{}", copy_text(&ctx.wording));
+                for (r, id) in fresh.iter().zip(&ids) {
+                    use std::fmt::Write as _;
+                    let confirmed =
+                        confirmed_of(r).map_or_else(|| "\\N".to_string(), |t| t.to_string());
+                    // Writing to a String cannot fail.
+                    let _ = writeln!(
+                        data,
+                        "{id}\t{}\t{}\t{}\t{}{fixed}\t{confirmed}\t{now_s}\t{now_s}\t{import_id}",
+                        copy_text(&r.email),
+                        copy_text(&r.name),
+                        copy_text(&r.lang),
+                        status_of(r),
+                    );
+                }
                 let copied = copy_in(
                     c,
-                    "COPY subscribers (email, name, lang, status, source, consent_at, consent_wording, \
+                    "COPY subscribers (id, email, name, lang, status, source, consent_at, consent_wording, \
                      confirmed_at, created_at, updated_at, import_id) FROM STDIN",
                     data.into_bytes(),
                 )
@@ -728,24 +882,12 @@ async fn write_rows(
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                         ctx.seen_taken.store(true, Ordering::Relaxed);
                         // Dropping the transaction rolls the batch back.
-                        return Ok(None);
+                        return Ok(Outcome::Conflict);
                     }
                     r => r.map_err(jarida_store::StoreError::from)?,
                 };
-            }
-            // This batch's readers are those of this import above the highest id the previous
-            // batch left: identities only grow and the batches commit one after another.
-            let inserted: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT id, email FROM subscribers WHERE id > $1 AND import_id = $2",
-            )
-            .bind(above)
-            .bind(import_id)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(jarida_store::StoreError::from)?;
-            if !inserted.is_empty() {
-                let mut data = String::with_capacity(inserted.len() * 12);
-                for (id, _) in &inserted {
+                let mut data = String::with_capacity(ids.len() * 12);
+                for id in &ids {
                     use std::fmt::Write as _;
                     let _ = writeln!(data, "{id}\t{nl}");
                 }
@@ -757,9 +899,11 @@ async fn write_rows(
                 .await
                 .map_err(jarida_store::StoreError::from)?;
             }
-            if let Some(max) = inserted.iter().map(|(id, _)| *id).max() {
-                ctx.last_id.fetch_max(max, Ordering::Relaxed);
-            }
+            let inserted: Vec<(i64, String)> = ids
+                .iter()
+                .zip(&fresh)
+                .map(|(id, r)| (*id, r.email.clone()))
+                .collect();
             (inserted.len() as u64, inserted)
         }
         Conn::Postgres(c) => {
@@ -787,9 +931,6 @@ async fn write_rows(
                 .bind(nl)
                 .execute(&mut *c)
                 .await.map_err(jarida_store::StoreError::from)?;
-            if let Some(max) = ids.iter().max() {
-                ctx.last_id.fetch_max(*max, Ordering::Relaxed);
-            }
             (inserted.len() as u64, inserted)
         }
     };
@@ -840,18 +981,36 @@ async fn write_rows(
             }
         }
     }
+    if let (Some(cache), Conn::Sqlite(c)) = (sqlite_cache_before, tx.conn()) {
+        sqlite_cache(c, cache).await?;
+    }
+    // Holding its locks, this batch waits for the one before to commit; one that waits too long
+    // lets go of them and is written again (see `TURN_WAIT`).
+    if !turn.wait_at_most(TURN_WAIT).await? {
+        drop(tx);
+        turn.wait().await?;
+        return Ok(Outcome::Again);
+    }
+    // The held rows' addresses were written by the batch before, now committed: by this import
+    // (a duplicate) or before it.
+    let mut duplicates = duplicates;
+    if !batch.held.is_empty() {
+        let held: Vec<&str> = batch.held.iter().map(|r| r.email.as_str()).collect();
+        duplicates.extend(imported_by(tx.conn(), import_id, &held).await?);
+    }
     tx.commit().await?;
     let dup: HashSet<&str> = duplicates.iter().map(String::as_str).collect();
     let mut duplicates: Vec<(u64, String)> = rows
         .iter()
+        .chain(batch.held)
         .filter(|r| dup.contains(r.email.as_str()))
         .map(|r| (r.line, r.email.clone()))
         .collect();
     duplicates.sort_unstable();
-    Ok(Some(Written {
-        rows_read,
+    Ok(Outcome::Written(Written {
+        rows_read: batch.rows_read,
         imported: count,
-        existing: rows.len() as u64 - count - duplicates.len() as u64,
+        existing: (rows.len() + batch.held.len()) as u64 - count - duplicates.len() as u64,
         duplicates,
         confirmations,
     }))
