@@ -24,7 +24,12 @@ export JARIDA_DATA_DIR="$WORK/data" JARIDA_LISTEN="127.0.0.1:$PORT" JARIDA_BASE_
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/en/" >/dev/null 2>&1 && break; sleep 0.1; done
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(chromium --version)"
 printf '%-28s %-8s %5s %5s %5s %5s\n' page form perf a11y best seo
-for path in /en/ /ar/ /en/water-crisis /ar/azmat-al-miyah; do
+PAGES="/en/ /ar/ /en/water-crisis /ar/azmat-al-miyah"
+for path in $PAGES; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$path")
+  [ "$code" = 200 ] || { echo "error: $path answers $code" >&2; exit 1; }
+done
+for path in $PAGES; do
   for form in mobile desktop; do
     name=$(echo "$path" | tr -c 'a-z0-9\n' '_')$form
     preset=(); [ "$form" = desktop ] && preset=(--preset=desktop)
