@@ -295,3 +295,44 @@ impl Theme {
         self.i18n.t(lang, key, &[])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stylesheet_names_fonts_by_their_hashed_urls() {
+        let t = Theme::load(None).unwrap();
+        let css = String::from_utf8(t.css.clone()).unwrap();
+        for a in t.assets.iter().filter(|a| a.name.starts_with("fonts/")) {
+            assert!(css.contains(&format!("url(\"{}\")", a.url)), "{}", a.name);
+            assert!(!css.contains(&format!("url(\"{}\")", a.name)), "{}", a.name);
+            assert_eq!(a.content_type, "font/woff2");
+            assert!(a.bytes.starts_with(b"wOF2"));
+            assert_eq!(t.asset_at(&a.url).map(|x| &x.name), Some(&a.name));
+        }
+        assert!(t.asset_url("favicon.svg").unwrap().ends_with(".svg"));
+    }
+
+    #[test]
+    fn a_configured_favicon_replaces_the_themes_with_its_own_type() {
+        let png = b"\x89PNG\r\n\x1a\nicon".to_vec();
+        let opts = ThemeOptions {
+            digits: vec![(Lang::Ar, jarida_core::Digits::Western)],
+            replace: vec![("favicon.svg".into(), "newsroom.png".into(), png.clone())],
+        };
+        let t = Theme::load_with(None, opts).unwrap();
+        let icon = t.assets.iter().find(|a| a.name == "favicon.svg").unwrap();
+        assert_eq!(icon.content_type, "image/png");
+        assert!(icon.url.starts_with("/static/newsroom.") && icon.url.ends_with(".png"));
+        assert_eq!(*icon.bytes, png);
+        assert_eq!(t.assets.len(), ASSETS.len(), "replaced, not added");
+        assert_eq!(
+            t.i18n.number(Lang::Ar, 15),
+            "15",
+            "the digit setting reaches the strings"
+        );
+        let default = Theme::load(None).unwrap();
+        assert_ne!(default.asset_url("favicon.svg"), t.asset_url("favicon.svg"));
+    }
+}

@@ -1057,6 +1057,21 @@ mod tests {
                 "time zone",
             ),
             (
+                "[site]\ntimezone = \"Mars/Base\"\n",
+                "site.timezone",
+                "time zone",
+            ),
+            (
+                "[site]\ndigits_ar = \"roman\"\n",
+                "site.digits_ar",
+                "western, arabic-indic",
+            ),
+            (
+                "[site]\nfavicon = \"icon.gif\"\n",
+                "site.favicon",
+                "svg, png, ico",
+            ),
+            (
                 "[newsletters.main]\nlangs = [\"fr\"]\n",
                 "newsletters.main.langs",
                 "unknown language",
