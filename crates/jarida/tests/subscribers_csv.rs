@@ -331,6 +331,65 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
     });
 }
 
+/// A duplicate in the very next batch: on PostgreSQL that batch is written while the one before is
+/// still open on another connection, so the row is held back and judged once the earlier batch has
+/// committed. It must read exactly as on SQLite: a duplicate of the earlier line, the earlier
+/// reader kept, nothing written twice.
+#[test]
+fn a_duplicate_of_the_batch_still_being_written_is_reported_once_it_commits() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(&rt, dir.path());
+    let pre = dir.path().join("pre.csv");
+    std::fs::write(&pre, "email,name\nr09998@example.org,Already Here\n").unwrap();
+    assert!(import_confirmed(dir.path(), &db, &pre).status.success());
+
+    let mut csv = String::from("email,name\n");
+    for i in 1..=10_000 {
+        csv.push_str(&format!("r{i:05}@example.org,Reader {i}\n"));
+    }
+    csv.push_str("r09999@example.org,Again\n"); // line 10,002: the batch before holds line 10,000
+    csv.push_str("R09998@example.org,Again\n"); // line 10,003: a reader before this import
+    csv.push_str("new@example.org,New\n");
+    let p = dir.path().join("big.csv");
+    std::fs::write(&p, csv).unwrap();
+    let out = import_confirmed(dir.path(), &db, &p);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("big.csv:10002: r09999@example.org appears earlier in the file"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains(
+            "10003 rows (CSV layout): 10000 imported, 2 already subscribed, 0 suppressed and skipped, 1 duplicates, 0 errors"
+        ),
+        "{stdout}"
+    );
+    let rows = statuses(&rt, &db);
+    assert_eq!(rows.len(), 10_001, "each address once");
+    rt.block_on(async {
+        let d = jarida_store::Db::connect(&db.url).await.unwrap();
+        let mut c = d.acquire().await.unwrap();
+        let (members,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM subscriber_newsletters"
+        )
+        .unwrap();
+        assert_eq!(members, 10_001, "one membership per reader");
+        let (kept,): (String,) = jarida_store::q_one!(
+            c.conn(),
+            (String,),
+            "SELECT name FROM subscribers WHERE email = 'r09999@example.org'"
+        )
+        .unwrap();
+        assert_eq!(kept, "Reader 9999", "the first occurrence wins");
+        drop(c);
+        d.close().await;
+    });
+}
+
 /// What PostgreSQL's `COPY` text format treats as escapes (a backslash, `\N`, a tab or line break
 /// inside a quoted cell) arrives in the record exactly as typed, on both databases.
 #[test]
