@@ -23,6 +23,31 @@ fn statuses(rt: &tokio::runtime::Runtime, db: &TestDb) -> Vec<(String, String, S
     })
 }
 
+/// The number of memberships and the stored name of `email`: what tells whether an import wrote a
+/// reader once and kept the first occurrence.
+fn members_and_name(rt: &tokio::runtime::Runtime, db: &TestDb, email: &str) -> (i64, String) {
+    rt.block_on(async {
+        let d = jarida_store::Db::connect(&db.url).await.unwrap();
+        let mut c = d.acquire().await.unwrap();
+        let (members,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM subscriber_newsletters"
+        )
+        .unwrap();
+        let (name,): (String,) = jarida_store::q_one!(
+            c.conn(),
+            (String,),
+            "SELECT name FROM subscribers WHERE email = $1",
+            email
+        )
+        .unwrap();
+        drop(c);
+        d.close().await;
+        (members, name)
+    })
+}
+
 /// `jarida subscribers import --confirmed FILE`.
 fn import_confirmed(
     dir: &std::path::Path,
@@ -254,23 +279,12 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
         "{stdout}"
     );
 
+    let (members, kept) = members_and_name(&rt, &db, "r00007@example.org");
+    assert_eq!(members, 25_000, "every new reader joins the newsletter");
+    assert_eq!(kept, "Reader 7", "the first occurrence wins");
     rt.block_on(async {
         let d = jarida_store::Db::connect(&db.url).await.unwrap();
         let mut c = d.acquire().await.unwrap();
-        let (members,): (i64,) = jarida_store::q_one!(
-            c.conn(),
-            (i64,),
-            "SELECT COUNT(*) FROM subscriber_newsletters"
-        )
-        .unwrap();
-        assert_eq!(members, 25_000, "every new reader joins the newsletter");
-        let (kept,): (String,) = jarida_store::q_one!(
-            c.conn(),
-            (String,),
-            "SELECT name FROM subscribers WHERE email = 'r00007@example.org'"
-        )
-        .unwrap();
-        assert_eq!(kept, "Reader 7", "the first occurrence wins");
         let (id,): (i64,) = jarida_store::q_one!(
             c.conn(),
             (i64,),
@@ -368,26 +382,9 @@ fn a_duplicate_of_the_batch_still_being_written_is_reported_once_it_commits() {
     );
     let rows = statuses(&rt, &db);
     assert_eq!(rows.len(), 10_001, "each address once");
-    rt.block_on(async {
-        let d = jarida_store::Db::connect(&db.url).await.unwrap();
-        let mut c = d.acquire().await.unwrap();
-        let (members,): (i64,) = jarida_store::q_one!(
-            c.conn(),
-            (i64,),
-            "SELECT COUNT(*) FROM subscriber_newsletters"
-        )
-        .unwrap();
-        assert_eq!(members, 10_001, "one membership per reader");
-        let (kept,): (String,) = jarida_store::q_one!(
-            c.conn(),
-            (String,),
-            "SELECT name FROM subscribers WHERE email = 'r09999@example.org'"
-        )
-        .unwrap();
-        assert_eq!(kept, "Reader 9999", "the first occurrence wins");
-        drop(c);
-        d.close().await;
-    });
+    let (members, kept) = members_and_name(&rt, &db, "r09999@example.org");
+    assert_eq!(members, 10_001, "one membership per reader");
+    assert_eq!(kept, "Reader 9999", "the first occurrence wins");
 }
 
 /// What PostgreSQL's `COPY` text format treats as escapes (a backslash, `\N`, a tab or line break
