@@ -278,12 +278,14 @@ impl Theme {
         self.assets.iter().find(|a| a.url == path)
     }
 
+    /// The static file named `name` in `static/` (`favicon.svg` even when a configured PNG replaced it).
+    pub fn asset(&self, name: &str) -> Option<&Asset> {
+        self.assets.iter().find(|a| a.name == name)
+    }
+
     /// The URL of the static file named `name` in `static/`.
     pub fn asset_url(&self, name: &str) -> Option<&str> {
-        self.assets
-            .iter()
-            .find(|a| a.name == name)
-            .map(|a| a.url.as_str())
+        self.asset(name).map(|a| a.url.as_str())
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
@@ -322,7 +324,7 @@ mod tests {
             replace: vec![("favicon.svg".into(), "newsroom.png".into(), png.clone())],
         };
         let t = Theme::load_with(None, opts).unwrap();
-        let icon = t.assets.iter().find(|a| a.name == "favicon.svg").unwrap();
+        let icon = t.asset("favicon.svg").unwrap();
         assert_eq!(icon.content_type, "image/png");
         assert!(icon.url.starts_with("/static/newsroom.") && icon.url.ends_with(".png"));
         assert_eq!(*icon.bytes, png);

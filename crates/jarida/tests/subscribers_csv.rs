@@ -48,6 +48,17 @@ fn members_and_name(rt: &tokio::runtime::Runtime, db: &TestDb, email: &str) -> (
     })
 }
 
+/// Writes `csv` to `name` in `dir` and imports it confirmed: (stdout, stderr).
+fn import_text(dir: &std::path::Path, db: &TestDb, name: &str, csv: &str) -> (String, String) {
+    let p = dir.join(name);
+    std::fs::write(&p, csv).unwrap();
+    let out = import_confirmed(dir, db, &p);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `jarida subscribers import --confirmed FILE`.
 fn import_confirmed(
     dir: &std::path::Path,
@@ -263,11 +274,7 @@ fn a_large_import_spans_batches_and_records_one_import_event() {
         csv.push_str(&format!("r{i:05}@example.org,Reader {i},ar\n"));
     }
     csv.push_str("R00007@Example.org,Seven Again,en\n"); // line 25,002: duplicate of line 8
-    let p = dir.path().join("big.csv");
-    std::fs::write(&p, csv).unwrap();
-    let out = import_confirmed(dir.path(), &db, &p);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stdout, stderr) = import_text(dir.path(), &db, "big.csv", &csv);
     assert!(
         stderr.contains("big.csv:25002: r00007@example.org appears earlier in the file"),
         "{stderr}"
@@ -365,11 +372,7 @@ fn a_duplicate_of_the_batch_still_being_written_is_reported_once_it_commits() {
     csv.push_str("r09999@example.org,Again\n"); // line 10,002: the batch before holds line 10,000
     csv.push_str("R09998@example.org,Again\n"); // line 10,003: a reader before this import
     csv.push_str("new@example.org,New\n");
-    let p = dir.path().join("big.csv");
-    std::fs::write(&p, csv).unwrap();
-    let out = import_confirmed(dir.path(), &db, &p);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stdout, stderr) = import_text(dir.path(), &db, "big.csv", &csv);
     assert!(
         stderr.contains("big.csv:10002: r09999@example.org appears earlier in the file"),
         "{stderr}"

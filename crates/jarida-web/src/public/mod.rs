@@ -140,7 +140,7 @@ async fn route(app: &App, path: &str) -> Res {
     }
     // Browsers and feed readers ask for this one by name; it cannot carry a hash, so it revalidates.
     if path == "/favicon.ico"
-        && let Some(a) = app.theme.assets.iter().find(|a| a.name == "favicon.svg")
+        && let Some(a) = app.theme.asset("favicon.svg")
     {
         return Ok(Out::Page(Cached::new(
             StatusCode::OK,

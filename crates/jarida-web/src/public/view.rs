@@ -15,7 +15,6 @@ pub(super) struct Card {
     pub(super) title: String,
     pub(super) summary: String,
     pub(super) image: Option<jarida_content::media::Picture>,
-    pub(super) image_alt: String,
     pub(super) kind: &'static str,
     pub(super) kind_label: String,
     pub(super) kind_url: String,
@@ -122,7 +121,6 @@ impl App {
             title: p.title.clone(),
             summary: p.summary.clone(),
             image: p.cover.as_deref().map(|c| self.picture(c)),
-            image_alt: p.cover_alt.clone().unwrap_or_default(),
             kind: p.kind.as_str(),
             kind_label: self.t(lang, &format!("kind-{}", p.kind.as_str())),
             kind_url: format!("/{}/{}/", p.lang, p.kind.plural()),
@@ -220,7 +218,7 @@ impl App {
             crate::ser(json!({
                 "css": self.theme.css_url,
                 "favicon": self.theme.asset_url("favicon.svg"),
-                "favicon_type": self.theme.assets.iter().find(|a| a.name == "favicon.svg").map(|a| a.content_type),
+                "favicon_type": self.theme.asset("favicon.svg").map(|a| a.content_type),
                 "font": self.theme.asset_url(body_font),
             })),
         );
