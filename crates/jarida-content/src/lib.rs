@@ -5,6 +5,7 @@
 
 pub mod confined;
 pub mod digest;
+pub mod editing;
 pub mod folder;
 pub mod frontmatter;
 pub mod markdown;
@@ -22,4 +23,18 @@ pub enum ContentError {
     Folder { path: PathBuf, reason: String },
     #[error(transparent)]
     Store(#[from] jarida_store::StoreError),
+    /// A field an editor typed is refused; the reason is shown to them.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// Someone saved the post since this editor loaded it.
+    #[error("post {id} was saved by someone else since you opened it (now at version {current})")]
+    Conflict { id: i64, current: i64 },
+    #[error("no post {0}")]
+    NoPost(i64),
+}
+
+impl From<jarida_store::sqlx::Error> for ContentError {
+    fn from(e: jarida_store::sqlx::Error) -> Self {
+        ContentError::Store(e.into())
+    }
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 /// Languages the site publishes in, by code (what each implies is `jarida_core::Lang`).
 pub use jarida_core::LANG_CODES as LANGS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Report,
@@ -49,7 +49,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Draft,
@@ -98,7 +98,7 @@ pub struct Source {
     pub date: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Correction {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -106,7 +106,7 @@ pub struct Correction {
 }
 
 /// Everything needed to create or replace a post.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PostInput {
     pub lang: Lang,
     pub slug: String,

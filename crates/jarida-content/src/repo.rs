@@ -92,9 +92,7 @@ pub async fn save(
     input: &PostInput,
     now: OffsetDateTime,
 ) -> Result<Saved, ContentError> {
-    let fingerprint = hex::encode(Sha256::digest(
-        serde_json::to_vec(input).expect("post input serializes"),
-    ));
+    let fingerprint = fingerprint(input);
     let existing: Option<(i64, String)> = q_opt!(
         reborrow(&mut c),
         (i64, String),
@@ -107,6 +105,25 @@ pub async fn save(
     {
         return Ok(Saved::Unchanged(*id));
     }
+    write(c, existing.map(|(id, _)| id), input, &fingerprint, now).await
+}
+
+/// The fingerprint `save` compares: a hash of everything the input says.
+pub(crate) fn fingerprint(input: &PostInput) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(input).expect("post input serializes"),
+    ))
+}
+
+/// Writes `input` over the post `existing` (or as a new post) with its authors, tags, sources and
+/// corrections, and bumps the content version. An update also bumps the post's edit version.
+pub(crate) async fn write(
+    mut c: Conn<'_>,
+    existing: Option<i64>,
+    input: &PostInput,
+    fingerprint: &str,
+    now: OffsetDateTime,
+) -> Result<Saved, ContentError> {
     let r = markdown::render(&input.body_md);
     let authors_json = serde_json::to_string(&input.authors).expect("strings serialize");
     let published = input.published_at.map(|t| t.unix_timestamp());
@@ -119,12 +136,13 @@ pub async fn save(
         })
         .unwrap_or(now);
     let saved = match existing {
-        Some((id, _)) => {
+        Some(id) => {
             q_exec!(
                 reborrow(&mut c),
                 "UPDATE posts SET translation_key = $1, kind = $2, title = $3, summary = $4, body_md = $5, \
                  body_html = $6, body_text = $7, authors_json = $8, cover = $9, cover_alt = $10, featured = $11, \
-                 status = $12, published_at = $13, updated_at = $14, fingerprint = $15 WHERE id = $16",
+                 status = $12, published_at = $13, updated_at = $14, fingerprint = $15, lang = $17, slug = $18, \
+                 version = version + 1 WHERE id = $16",
                 &input.translation_key,
                 input.kind.as_str(),
                 &input.title,
@@ -139,8 +157,10 @@ pub async fn save(
                 input.status.as_str(),
                 published,
                 updated.unix_timestamp(),
-                &fingerprint,
-                id
+                fingerprint,
+                id,
+                &input.lang,
+                &input.slug
             )?;
             for table in ["post_authors", "post_tags", "sources", "corrections"] {
                 q_exec!(
@@ -175,7 +195,7 @@ pub async fn save(
                 published,
                 updated.unix_timestamp(),
                 now.unix_timestamp(),
-                &fingerprint
+                fingerprint
             )?;
             Saved::Created(id)
         }
@@ -228,7 +248,7 @@ pub async fn save(
 }
 
 /// Lets one `Conn` serve several statements in a row.
-fn reborrow<'a>(c: &'a mut Conn<'_>) -> Conn<'a> {
+pub(crate) fn reborrow<'a>(c: &'a mut Conn<'_>) -> Conn<'a> {
     match c {
         Conn::Sqlite(x) => Conn::Sqlite(x),
         Conn::Postgres(x) => Conn::Postgres(x),

@@ -75,6 +75,21 @@ pub struct Draft<'a> {
 }
 
 /// Builds the site's notifications; cheap to share.
+/// What an invitation or password-reset email says.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountLink<'a> {
+    /// A password reset (else an invitation).
+    pub reset: bool,
+    /// The one-time link.
+    pub url: &'a str,
+    /// Who invited (empty for a reset).
+    pub invited_by: &'a str,
+    /// The role an invitation gives (`editor`…).
+    pub role: &'a str,
+    /// How long the link works.
+    pub hours: i64,
+}
+
 pub struct Notifier {
     theme: Arc<Theme>,
     site: SiteInfo,
@@ -231,6 +246,48 @@ impl Notifier {
             text,
             ..Default::default()
         })
+    }
+
+    /// An invitation to join the newsroom's admin (`role` given, `url` the one-time link), or a
+    /// password reset link (`invited_by` empty), in the recipient's language.
+    pub fn account_link(&self, lang: Lang, link: &AccountLink<'_>, to: &str) -> Message {
+        let AccountLink {
+            reset,
+            url,
+            invited_by,
+            role,
+            hours,
+        } = *link;
+        let i18n = &self.theme.i18n;
+        let site = self.site.name(lang).to_string();
+        let args = [
+            ("site", FluentValue::from(site.as_str())),
+            ("name", FluentValue::from(invited_by)),
+            (
+                "role",
+                FluentValue::from(i18n.plain(lang, &format!("admin-role-{role}"), &[])),
+            ),
+            ("hours", FluentValue::from(hours)),
+        ];
+        let (subject, intro) = if reset {
+            ("email-reset-subject", "email-reset-text")
+        } else {
+            ("email-invite-subject", "email-invite-text")
+        };
+        let text = format!(
+            "{}\n\n{url}\n\n{}\n",
+            jarida_core::text::wrap(&i18n.plain(lang, intro, &args), "", "").trim_end(),
+            jarida_core::text::wrap(&i18n.plain(lang, "email-link-expiry", &args), "", "")
+                .trim_end()
+        );
+        Message {
+            from_name: self.from.name.clone(),
+            from_address: self.from.address.clone(),
+            to_address: to.to_string(),
+            subject: i18n.plain(lang, subject, &args),
+            text,
+            ..Default::default()
+        }
     }
 
     /// `msg` as the transactional queue takes it, sent from the site's address.

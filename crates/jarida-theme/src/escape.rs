@@ -5,7 +5,7 @@
 
 use minijinja::Environment;
 
-pub(crate) fn install(env: &mut Environment<'_>) {
+pub fn install(env: &mut Environment<'_>) {
     env.set_formatter(|out, state, value| {
         if !matches!(state.auto_escape(), minijinja::AutoEscape::Html)
             || value.is_safe()

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use fluent_bundle::FluentValue;
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use fluent_bundle::{FluentArgs, FluentResource};
 use jarida_core::{Digits, Lang, arabic_digits};
 use time::OffsetDateTime;
 
@@ -21,6 +22,19 @@ const DEFAULTS: [(Lang, &str); Lang::ALL.len()] = [
     (
         Lang::Ar,
         include_str!("../../../themes/default/locales/ar.ftl"),
+    ),
+];
+
+/// The admin's strings, in [`Lang::ALL`]'s order: part of every bundle, not replaceable by a
+/// theme (the admin is not themed).
+const ADMIN: [(Lang, &str); Lang::ALL.len()] = [
+    (
+        Lang::En,
+        include_str!("../../../themes/admin/locales/en.ftl"),
+    ),
+    (
+        Lang::Ar,
+        include_str!("../../../themes/admin/locales/ar.ftl"),
     ),
 ];
 
@@ -74,6 +88,21 @@ impl I18n {
             })?;
             bundle.add_resource(res).map_err(|e| ThemeError::Locale {
                 file: format!("default {lang}.ftl"),
+                reason: format!("{e:?}"),
+            })?;
+            let admin = ADMIN
+                .iter()
+                .find(|(l, _)| *l == lang)
+                .map(|(_, t)| *t)
+                .unwrap_or("");
+            let res = FluentResource::try_new(admin.to_string()).map_err(|(_, e)| {
+                ThemeError::Locale {
+                    file: format!("admin {lang}.ftl"),
+                    reason: format!("{e:?}"),
+                }
+            })?;
+            bundle.add_resource(res).map_err(|e| ThemeError::Locale {
+                file: format!("admin {lang}.ftl"),
                 reason: format!("{e:?}"),
             })?;
             if let Some(dir) = theme_dir {

@@ -3,6 +3,7 @@
 //! unsubscribe), the page cache and the security headers every response carries.
 //! Depends on the domain crates; nothing depends on it but the binary.
 
+pub mod admin;
 mod api;
 pub mod cache;
 mod editions;
@@ -68,6 +69,10 @@ pub struct SiteConfig {
     pub limits: jarida_audience::subscribers::Limits,
     /// Bearer token of the administrative API; `None` turns it off.
     pub api_token: Option<String>,
+    /// How long admin sessions live.
+    pub admin_sessions: jarida_accounts::sessions::Lifetimes,
+    /// Owners and editors must use a second factor.
+    pub admin_require_totp: bool,
     /// Request header a reverse proxy puts the client's address in (`X-Forwarded-For`,
     /// `X-Real-IP`); `None` uses the connecting socket.
     pub client_ip_header: Option<String>,
@@ -132,6 +137,8 @@ pub struct App {
     pub after_answer: Arc<Tracker>,
     /// Addresses over their sign-up limit in this window, refused without a database write.
     pub blocked: jarida_audience::throttle::Blocked,
+    /// The admin's templates, stylesheet and script.
+    pub admin: admin::ui::Ui,
     /// The "too many requests" page per language, rendered once.
     pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
 }
@@ -202,7 +209,10 @@ impl App {
         ));
         let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
         let cache = PageCache::new(version, cfg.cache_max_entries, cfg.cache_max_bytes);
+        let admin = admin::ui::Ui::new(theme.i18n.clone(), cfg.timezone.clone())
+            .map_err(|e| anyhow::anyhow!("admin templates: {e:#}"))?;
         Ok(Arc::new(App {
+            admin,
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
             blocked: Default::default(),
@@ -245,8 +255,18 @@ pub fn router(app: AppRef) -> Router {
         .merge(forms)
         .fallback(public::handle)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+    // The admin's forms carry whole articles: a larger limit than the public's, and a deadline.
+    let admin = admin::routes()
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            app.cfg.request_timeout,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            4 * 1024 * 1024,
+        ));
     // Only the authenticated import takes large bodies.
     api::routes()
+        .merge(admin)
         .merge(public)
         .layer(fixed(csp.0, csp.1))
         .layer(fixed(nosniff.0, nosniff.1))

@@ -57,6 +57,11 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         mail_from_address: cfg.mail_from_address(),
         mail_reply_to: cfg.mail.reply_to.as_ref().map(|a| a.to_string()),
         api_token: (!cfg.api.token.is_empty()).then(|| cfg.api.token.clone()),
+        admin_sessions: jarida_accounts::sessions::Lifetimes {
+            idle_secs: cfg.admin.session_idle_hours.saturating_mul(3600),
+            absolute_secs: cfg.admin.session_max_days.saturating_mul(86400),
+        },
+        admin_require_totp: cfg.admin.require_totp,
         client_ip_header: (!cfg.client_ip_header.is_empty())
             .then(|| cfg.client_ip_header.to_lowercase()),
         newsletters: cfg.newsletters(),

@@ -7,7 +7,7 @@
 
 mod emails;
 mod links;
-mod signup;
+pub(crate) mod signup;
 
 use crate::public::{HTML, Meta};
 use crate::site_lang::SiteLang;

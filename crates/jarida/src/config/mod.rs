@@ -40,6 +40,7 @@ pub struct Config {
     pub mail: MailSection,
     pub signup: SignupSection,
     pub api: ApiSection,
+    pub admin: AdminSection,
     /// Newsletters by slug; `main` is the one the sign-up form subscribes readers to.
     pub newsletters: std::collections::BTreeMap<String, NewsletterSection>,
     pub delivery: DeliverySection,
@@ -189,6 +190,28 @@ impl Default for DkimSection {
     }
 }
 
+/// The admin's sessions and sign-in rules.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Hours a session may sit unused before it ends.
+    pub session_idle_hours: i64,
+    /// Days a session lasts at most, however much it is used.
+    pub session_max_days: i64,
+    /// Owners and editors must turn on two-factor sign-in before they can use the admin.
+    pub require_totp: bool,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            session_idle_hours: 24,
+            session_max_days: 14,
+            require_totp: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiSection {
@@ -312,6 +335,7 @@ impl Default for Config {
             mail: MailSection::default(),
             signup: SignupSection::default(),
             api: ApiSection::default(),
+            admin: AdminSection::default(),
             newsletters: [("main".to_string(), NewsletterSection::default())]
                 .into_iter()
                 .collect(),
@@ -569,6 +593,8 @@ impl Config {
             );
         }
         for (k, v) in [
+            ("admin.session_idle_hours", self.admin.session_idle_hours),
+            ("admin.session_max_days", self.admin.session_max_days),
             ("signup.per_ip_per_hour", self.signup.per_ip_per_hour),
             (
                 "signup.per_address_per_day",

@@ -1,0 +1,200 @@
+//! The newsroom's admin under `/admin/`: server-rendered pages that work with plain forms and
+//! links, enhanced by one small script of our own (live preview, autosave, the editor's toolbar).
+//! Every route checks the session and the role on the server ([`auth::Signed`]); every form
+//! carries a CSRF token bound to the session; every change and its audit-log line are written in
+//! one transaction. Here: routes, the page frame and the answers shared by the pages; `auth`
+//! (sessions, sign-in), `posts` (list, editor, publishing, corrections, revisions), `people`
+//! (users, invitations, the audit log) and `account` (one's own sessions and profile).
+
+mod account;
+pub(crate) mod auth;
+mod people;
+mod posts;
+pub mod ui;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jarida_core::Lang;
+use minijinja::Value;
+
+use crate::{App, AppRef};
+pub use auth::Signed;
+
+/// The admin's policy: scripts, styles and images from the site itself, never inline; frames only
+/// from the site (the preview of a post); forms post only here.
+pub(crate) const ADMIN_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     font-src 'self'; connect-src 'self'; form-action 'self'; frame-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn routes() -> Router<AppRef> {
+    Router::new()
+        .route("/admin", get(|| async { redirect("/admin/") }))
+        .route("/admin/", get(home))
+        .route("/admin/static/{file}", get(static_file))
+        .route("/admin/signin", get(auth::signin_form).post(auth::signin))
+        .route("/admin/signin/code", get(auth::code_form).post(auth::code))
+        .route("/admin/signout", post(auth::signout))
+        .route("/admin/posts", get(posts::list))
+        .route("/admin/posts/new", get(posts::new_form).post(posts::create))
+        .route("/admin/posts/{id}", get(posts::edit_form).post(posts::save))
+        .route("/admin/posts/{id}/autosave", post(posts::autosave))
+        .route("/admin/posts/{id}/corrections", post(posts::add_correction))
+        .route("/admin/posts/{id}/revisions", get(posts::revisions))
+        .route(
+            "/admin/posts/{id}/revisions/{rev}/restore",
+            post(posts::restore),
+        )
+        .route("/admin/posts/{id}/delete", post(posts::delete))
+        .route("/admin/preview", post(posts::preview))
+        .route("/admin/account", get(account::show).post(account::update))
+        .route(
+            "/admin/account/sessions/{id}/end",
+            post(account::end_session),
+        )
+        .route("/admin/account/signout-everywhere", post(account::end_all))
+        .route("/admin/users", get(people::users).post(people::invite))
+        .route("/admin/users/{id}", post(people::change_role))
+        .route(
+            "/admin/invitation/{token}",
+            get(people::accept_form).post(people::accept),
+        )
+        .route("/admin/audit", get(people::audit))
+}
+
+async fn home(s: Signed) -> Response {
+    let _ = s;
+    redirect("/admin/posts")
+}
+
+async fn static_file(State(app): State<AppRef>, Path(file): Path<String>) -> Response {
+    match app.admin.asset(&format!("/admin/static/{file}")) {
+        Some(a) => {
+            let mut r = Response::new(Body::from(a.bytes));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(a.content_type),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+            r
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A `303 See Other` to a path of ours (never a URL from outside: no open redirect).
+pub(crate) fn redirect(path: &str) -> Response {
+    let safe = if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
+        path
+    } else {
+        "/admin/"
+    };
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(safe) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    admin_headers(&mut r);
+    r
+}
+
+fn admin_headers(r: &mut Response) {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(ADMIN_CSP),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// What every admin template sees: the language and its direction, the signed-in user and the
+/// navigation they may use, the CSRF token, the asset URLs.
+pub(crate) fn frame(
+    app: &App,
+    lang: Lang,
+    signed: Option<&Signed>,
+    title: String,
+    section: &str,
+) -> BTreeMap<&'static str, Value> {
+    let mut ctx = BTreeMap::new();
+    ctx.insert("lang", Value::from(lang.code()));
+    ctx.insert(
+        "dir",
+        Value::from(if lang.is_rtl() { "rtl" } else { "ltr" }),
+    );
+    ctx.insert("title", Value::from(title));
+    ctx.insert("section", Value::from(section.to_string()));
+    ctx.insert("css", Value::from(app.admin.css.url.clone()));
+    ctx.insert("js", Value::from(app.admin.js.url.clone()));
+    ctx.insert("site_name", Value::from(app.cfg.name(lang)));
+    if let Some(s) = signed {
+        ctx.insert("me", crate::ser(&s.user));
+        ctx.insert("csrf", Value::from(s.csrf.clone()));
+        ctx.insert(
+            "may_manage_users",
+            Value::from(s.user.role.can_manage_users()),
+        );
+        ctx.insert("may_publish", Value::from(s.user.role.can_publish()));
+    }
+    ctx
+}
+
+/// An admin page.
+pub(crate) fn page(
+    app: &App,
+    status: StatusCode,
+    template: &str,
+    ctx: BTreeMap<&'static str, Value>,
+) -> Response {
+    let body = match app.admin.render(template, Value::from(ctx)) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), template, "admin template failed");
+            return internal();
+        }
+    };
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::public::HTML),
+    );
+    admin_headers(&mut r);
+    r
+}
+
+/// A short page saying why a request was refused or what happened.
+pub(crate) fn message(
+    app: &App,
+    lang: Lang,
+    signed: Option<&Signed>,
+    status: StatusCode,
+    title_key: &str,
+    text: String,
+) -> Response {
+    let mut ctx = frame(app, lang, signed, app.theme.t(lang, title_key), "");
+    ctx.insert("text", Value::from(text));
+    page(app, status, "message.html", ctx)
+}
+
+pub(crate) fn internal() -> Response {
+    let mut r = (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    admin_headers(&mut r);
+    r
+}
+
+/// Logs an internal failure and answers 500.
+pub(crate) fn fail(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "admin request failed");
+    internal()
+}
+
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,829 @@
+//! The admin over HTTP: sign-in, sessions, roles, CSRF, throttling, writing and publishing,
+//! corrections, conflicts, revisions, invitations and two-factor sign-in. Each test runs the real
+//! server on the test's database (SQLite, or PostgreSQL under `scripts/test`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Resp, TestApp};
+
+const OWNER_PASSWORD: &str = "correct horse battery staple";
+
+/// A browser's worth of state: the cookies the server set.
+struct Client<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Client<'a> {
+    fn new(app: &'a TestApp) -> Client<'a> {
+        Client {
+            app,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, r: &Resp) {
+        for (k, v) in &r.headers {
+            if k.eq_ignore_ascii_case("set-cookie") {
+                let first = v.split(';').next().unwrap();
+                let (name, value) = first.split_once('=').unwrap();
+                if value.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Resp {
+        let mut req = self.app.agent.get(format!("{}{path}", self.app.base));
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        let r = Resp::from(req.call().unwrap());
+        self.keep(&r);
+        r
+    }
+
+    /// A GET that follows the site's canonical redirects (an Arabic slug typed unencoded).
+    fn page(&mut self, path: &str) -> Resp {
+        let r = self.get(path);
+        if r.status == 308 || r.status == 301 {
+            let to = location(&r);
+            return self.get(&self.app.path_of(&to));
+        }
+        r
+    }
+
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        self.post_with(path, fields, &[])
+    }
+
+    fn post_with(&mut self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.app.agent.post(format!("{}{path}", self.app.base));
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = Resp::from(req.send_form(fields.iter().copied()).unwrap());
+        self.keep(&r);
+        r
+    }
+
+    /// The CSRF token on the page at `path`.
+    fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path);
+        assert_eq!(page.status, 200, "GET {path}: {}", page.text());
+        field(&page.text(), "csrf")
+    }
+
+    fn signin(&mut self, email: &str, password: &str) -> Resp {
+        let csrf = self.csrf("/admin/signin");
+        self.post(
+            "/admin/signin",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("password", password),
+                ("next", "/admin/posts"),
+            ],
+        )
+    }
+
+    fn session(&self) -> Option<&String> {
+        self.cookies.get("jarida_session")
+    }
+}
+
+/// The value of the first hidden or text input named `name` in `html`.
+fn field(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&key)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + key.len();
+    let end = html[at..].find('"').unwrap();
+    html[at..at + end].replace("&amp;", "&")
+}
+
+fn location(r: &Resp) -> String {
+    r.header("location").unwrap_or("").to_string()
+}
+
+/// Runs the first-run setup: the owner exists; returns them signed in.
+fn owner(app: &TestApp) -> Client<'_> {
+    let path = app.path_of(app.setup_url.as_ref().expect("setup link"));
+    let page = app.get(&path);
+    let csrf = field(&page.text(), "csrf");
+    let ok = app.post_form(
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("name", "Lina Haddad"),
+            ("email", "lina@example.org"),
+            ("password", OWNER_PASSWORD),
+        ],
+    );
+    assert_eq!(ok.status, 200);
+    let mut c = Client::new(app);
+    let r = c.signin("lina@example.org", OWNER_PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(location(&r), "/admin/posts");
+    c
+}
+
+fn outbox_links(app: &TestApp, marker: &str) -> Vec<String> {
+    let outbox = app.cfg.data_dir.join("outbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut found = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(&outbox) {
+            for e in dir.filter_map(Result::ok) {
+                let raw = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let text = quoted_printable::decode(
+                    raw.replace("=\r\n", "").as_bytes(),
+                    quoted_printable::ParseMode::Robust,
+                )
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or(raw);
+                for word in text.split_whitespace() {
+                    if word.contains(marker) {
+                        found.push(word.to_string());
+                    }
+                }
+            }
+        }
+        if !found.is_empty() || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Invites `email` with `role` and accepts the invitation; returns them signed in.
+fn invite<'a>(
+    app: &'a TestApp,
+    owner: &mut Client<'_>,
+    email: &str,
+    role: &str,
+    name: &str,
+) -> Client<'a> {
+    let csrf = owner.csrf("/admin/users");
+    let r = owner.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", email),
+            ("role", role),
+            ("lang", "en"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let links = outbox_links(app, "/admin/invitation/");
+    let link = links
+        .iter()
+        .find(|l| l.contains("/admin/invitation/"))
+        .expect("an invitation email");
+    let path = app.path_of(link);
+    let mut c = Client::new(app);
+    let page = c.get(&path);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains(email));
+    let csrf = field(&page.text(), "csrf");
+    let r = c.post(
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("name", name),
+            ("password", "another long password"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(c.session().is_some());
+    // The link is spent.
+    assert_eq!(Client::new(app).get(&path).status, 404);
+    // Later invitations must not find this one's email.
+    for e in std::fs::read_dir(app.cfg.data_dir.join("outbox"))
+        .unwrap()
+        .filter_map(Result::ok)
+    {
+        std::fs::remove_file(e.path()).unwrap();
+    }
+    c
+}
+
+/// Creates a post through the editor; returns its id.
+fn create_post(c: &mut Client<'_>, fields: &[(&str, &str)]) -> (Resp, Option<i64>) {
+    let csrf = c.csrf("/admin/posts/new");
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    let r = c.post("/admin/posts/new", &all);
+    let id = location(&r)
+        .strip_prefix("/admin/posts/")
+        .and_then(|rest| rest.split('?').next())
+        .and_then(|n| n.parse().ok());
+    (r, id)
+}
+
+#[test]
+fn every_admin_route_refuses_the_anonymous() {
+    let app = TestApp::spawn();
+    let _owner = owner(&app);
+    let mut anon = Client::new(&app);
+    for path in [
+        "/admin/",
+        "/admin/posts",
+        "/admin/posts/new",
+        "/admin/posts/1",
+        "/admin/posts/1/revisions",
+        "/admin/account",
+        "/admin/users",
+        "/admin/audit",
+    ] {
+        let r = anon.get(path);
+        assert_eq!(r.status, 303, "GET {path}");
+        assert!(
+            location(&r).starts_with("/admin/signin?next="),
+            "GET {path}: {}",
+            location(&r)
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+    for path in [
+        "/admin/posts/new",
+        "/admin/posts/1",
+        "/admin/posts/1/autosave",
+        "/admin/posts/1/corrections",
+        "/admin/posts/1/revisions/1/restore",
+        "/admin/posts/1/delete",
+        "/admin/preview",
+        "/admin/account",
+        "/admin/account/sessions/1/end",
+        "/admin/account/signout-everywhere",
+        "/admin/users",
+        "/admin/users/1",
+        "/admin/signout",
+    ] {
+        let r = anon.post(path, &[("csrf", "x"), ("title", "t")]);
+        assert_eq!(r.status, 401, "POST {path}");
+    }
+    // Nothing was written by any of them.
+    let n: i64 = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM posts")
+            .unwrap()
+            .0
+    });
+    assert_eq!(n, 0);
+    // A forged session cookie opens nothing.
+    let mut forged = Client::new(&app);
+    forged
+        .cookies
+        .insert("jarida_session".into(), "a".repeat(64));
+    assert_eq!(forged.get("/admin/posts").status, 303);
+}
+
+#[test]
+fn sign_in_answers_alike_rotates_the_session_and_is_throttled() {
+    let app = TestApp::spawn();
+    let _ = owner(&app);
+    let mut c = Client::new(&app);
+    // A session id planted before sign-in is not the one that comes out.
+    c.cookies.insert("jarida_session".into(), "b".repeat(64));
+    let wrong = c.signin("lina@example.org", "not the password at all");
+    let unknown = c.signin("nobody@example.org", "not the password at all");
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    let msg = |r: &Resp| {
+        let t = r.text();
+        let at = t.find("role=\"alert\"").unwrap();
+        t[at..at + 120].to_string()
+    };
+    assert_eq!(msg(&wrong), msg(&unknown), "the same answer for both");
+    let ok = c.signin("lina@example.org", OWNER_PASSWORD);
+    assert_eq!(ok.status, 303);
+    let first = c.session().unwrap().clone();
+    assert_ne!(first, "b".repeat(64));
+    assert_eq!(c.get("/admin/posts").status, 200);
+    // Signing in again gives a new session and ends the old one.
+    let again = c.signin("lina@example.org", OWNER_PASSWORD);
+    assert_eq!(again.status, 303);
+    let second = c.session().unwrap().clone();
+    assert_ne!(first, second);
+    let mut stale = Client::new(&app);
+    stale.cookies.insert("jarida_session".into(), first);
+    assert_eq!(
+        stale.get("/admin/posts").status,
+        303,
+        "the old session ended"
+    );
+
+    // Ten attempts per address per window (four made above): the eleventh fails even with the
+    // right password.
+    let mut t = Client::new(&app);
+    for _ in 0..6 {
+        assert_eq!(
+            t.signin("lina@example.org", "wrong wrong wrong").status,
+            401
+        );
+    }
+    let throttled = t.signin("lina@example.org", OWNER_PASSWORD);
+    assert_eq!(throttled.status, 429, "{}", throttled.text());
+    assert!(t.session().is_none());
+    // An unknown address is throttled the same way.
+    for _ in 0..10 {
+        t.signin("ghost@example.org", "wrong wrong wrong");
+    }
+    assert_eq!(
+        t.signin("ghost@example.org", "wrong wrong wrong").status,
+        429
+    );
+}
+
+#[test]
+fn csrf_and_cross_site_posts_are_refused() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let (r, _) = create_post(&mut c, &[]);
+    let _ = r;
+    let no_token = c.post(
+        "/admin/posts/new",
+        &[("title", "Forged"), ("action", "publish")],
+    );
+    assert_eq!(no_token.status, 403);
+    let csrf = c.csrf("/admin/posts/new");
+    let cross = c.post_with(
+        "/admin/posts/new",
+        &[("csrf", &csrf), ("title", "Forged"), ("action", "publish")],
+        &[("origin", "https://evil.example")],
+    );
+    assert_eq!(cross.status, 403);
+    // A sign-in form without its cookie-bound token is refused too (login CSRF).
+    let mut fresh = Client::new(&app);
+    let r = fresh.post(
+        "/admin/signin",
+        &[
+            ("csrf", &csrf),
+            ("email", "lina@example.org"),
+            ("password", OWNER_PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    let n: i64 = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM posts WHERE title = 'Forged'"
+        )
+        .unwrap()
+        .0
+    });
+    assert_eq!(n, 0);
+    // The admin's policy allows our own scripts only.
+    let page = c.get("/admin/posts");
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+}
+
+#[test]
+fn an_editor_writes_publishes_corrects_and_nothing_is_lost_on_a_conflict() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let (r, id) = create_post(
+        &mut c,
+        &[
+            ("lang", "ar"),
+            ("kind", "report"),
+            ("title", "أزمة المياه في غزة"),
+            ("slug", ""),
+            ("summary", "عام على توقف محطة التحلية."),
+            (
+                "body",
+                "## الخلفية\n\nتوقفت **المحطة** عن العمل.\n\n<script>alert(1)</script>",
+            ),
+            ("authors", "لينا حداد، سامي"),
+            ("tags", "مياه, غزة"),
+            ("source_publisher", "Reuters"),
+            ("source_authors", "Jane Roe"),
+            ("source_title", "Desalination plant halts"),
+            ("source_url", "https://www.reuters.com/world/plant"),
+            ("source_date", "2025-09-28"),
+            ("source_publisher", ""),
+            ("source_url", ""),
+            ("action", "publish"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let id = id.unwrap();
+    app.refresh();
+    let public = Client::new(&app).page("/ar/أزمة-المياه-في-غزة");
+    assert_eq!(public.status, 200);
+    let html = public.text();
+    assert!(html.contains("dir=\"rtl\"") && html.contains("أزمة المياه في غزة"));
+    assert!(html.contains("reuters.com") && html.contains("Desalination plant halts"));
+    assert!(!html.contains("<script>alert"), "sanitized");
+    assert!(html.contains("لينا حداد"));
+
+    // Two editors load version 2 (the publish made 1 -> creation; check the form's own).
+    let form = c.get(&format!("/admin/posts/{id}")).text();
+    let version = field(&form, "version");
+    let csrf = field(&form, "csrf");
+    let save = |c: &mut Client<'_>, body: &str| {
+        c.post(
+            &format!("/admin/posts/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("lang", "ar"),
+                ("kind", "report"),
+                ("title", "أزمة المياه في غزة"),
+                ("slug", "أزمة-المياه-في-غزة"),
+                ("body", body),
+                ("action", "save"),
+            ],
+        )
+    };
+    let first = save(&mut c, "النص الأول للمحرر الأول.");
+    assert_eq!(first.status, 303);
+    let second = save(&mut c, "نص المحرر الثاني الذي يجب ألا يضيع.");
+    assert_eq!(second.status, 409);
+    let kept = second.text();
+    assert!(
+        kept.contains("نص المحرر الثاني الذي يجب ألا يضيع."),
+        "their text is in the form"
+    );
+    assert!(kept.contains("Someone else saved this post"));
+    app.refresh();
+    assert!(
+        Client::new(&app)
+            .page("/ar/أزمة-المياه-في-غزة")
+            .text()
+            .contains("النص الأول للمحرر الأول."),
+        "not overwritten"
+    );
+
+    // A correction shows on the page and in the feed.
+    let csrf = c.csrf(&format!("/admin/posts/{id}"));
+    let r = c.post(
+        &format!("/admin/posts/{id}/corrections"),
+        &[
+            ("csrf", &csrf),
+            (
+                "note",
+                "ذكرت نسخة سابقة أن السعة ٦٠٠٠ متر مكعب؛ الصحيح ٦٠٠.",
+            ),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    app.refresh();
+    assert!(
+        Client::new(&app)
+            .page("/ar/أزمة-المياه-في-غزة")
+            .text()
+            .contains("الصحيح ٦٠٠")
+    );
+    assert!(app.get("/ar/feed.xml").text().contains("الصحيح ٦٠٠"));
+
+    // The history shows the versions; restoring the first text brings it back.
+    let hist = c.get(&format!("/admin/posts/{id}/revisions"));
+    assert_eq!(hist.status, 200);
+    let h = hist.text();
+    assert!(h.contains("النص الأول للمحرر الأول."));
+    let restore_path = h
+        .split("action=\"")
+        .filter_map(|s| s.split('"').next())
+        .filter(|p| p.contains("/restore"))
+        .last()
+        .unwrap()
+        .to_string();
+    let csrf = field(&h, "csrf");
+    let r = c.post(&restore_path, &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    app.refresh();
+    assert!(
+        Client::new(&app)
+            .page("/ar/أزمة-المياه-في-غزة")
+            .text()
+            .contains("توقفت"),
+        "the first version's text is back"
+    );
+
+    // Unpublishing takes the page down at once.
+    let form = c.get(&format!("/admin/posts/{id}")).text();
+    let r = c.post(
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf", &field(&form, "csrf")),
+            ("version", &field(&form, "version")),
+            ("lang", "ar"),
+            ("kind", "report"),
+            ("title", "أزمة المياه في غزة"),
+            ("slug", "أزمة-المياه-في-غزة"),
+            ("body", "x"),
+            ("action", "unpublish"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(Client::new(&app).page("/ar/أزمة-المياه-في-غزة").status, 404);
+
+    // The audit log has every step, with who did it.
+    let log = c.get("/admin/audit").text();
+    for action in [
+        "session.signin",
+        "post.create",
+        "post.publish",
+        "post.save",
+        "post.correct",
+        "post.restore",
+        "post.unpublish",
+    ] {
+        assert!(log.contains(action), "{action} in the audit log");
+    }
+    assert!(log.contains("Lina Haddad"));
+
+    // The list shows it with its filters; a title search finds it.
+    let list = c
+        .get("/admin/posts?lang=ar&q=%D8%A7%D9%84%D9%85%D9%8A%D8%A7%D9%87")
+        .text();
+    assert!(list.contains("أزمة المياه في غزة"));
+    assert!(
+        !c.get("/admin/posts?lang=en")
+            .text()
+            .contains("أزمة المياه في غزة")
+    );
+}
+
+#[test]
+fn a_translation_is_linked_and_listed_beside_its_original() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let (_, en) = create_post(
+        &mut c,
+        &[
+            ("lang", "en"),
+            ("title", "The water crisis"),
+            ("body", "Text."),
+            ("action", "publish"),
+        ],
+    );
+    let en = en.unwrap();
+    let page = c.get(&format!("/admin/posts/new?translation_of={en}"));
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("name=\"translation_of\" value=\""));
+    let (r, ar) = create_post(
+        &mut c,
+        &[
+            ("lang", "ar"),
+            ("title", "أزمة المياه"),
+            ("body", "نص."),
+            ("translation_of", &en.to_string()),
+            ("action", "publish"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let _ = ar.unwrap();
+    app.refresh();
+    let public = Client::new(&app).page("/en/the-water-crisis").text();
+    assert!(
+        public.contains("/ar/أزمة-المياه") || public.contains("/ar/%D8%A3"),
+        "linked to its Arabic version"
+    );
+    let list = c.get("/admin/posts?lang=en").text();
+    assert!(
+        list.contains("The water crisis") && list.contains("أزمة المياه"),
+        "shown together"
+    );
+}
+
+#[test]
+fn roles_are_enforced_on_the_server() {
+    let app = TestApp::spawn();
+    let mut owner_c = owner(&app);
+    let (_, owners_post) = create_post(
+        &mut owner_c,
+        &[
+            ("lang", "en"),
+            ("title", "Owner draft"),
+            ("body", "Secret plans."),
+        ],
+    );
+    let owners_post = owners_post.unwrap();
+    let mut author = invite(&app, &mut owner_c, "sami@example.org", "author", "Sami");
+
+    // An author writes and submits, but cannot publish.
+    let (r, id) = create_post(
+        &mut author,
+        &[
+            ("lang", "en"),
+            ("title", "Author story"),
+            ("body", "Words."),
+            ("action", "submit"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let id = id.unwrap();
+    let form = author.get(&format!("/admin/posts/{id}")).text();
+    let publish = author.post(
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf", &field(&form, "csrf")),
+            ("version", &field(&form, "version")),
+            ("lang", "en"),
+            ("title", "Author story"),
+            ("body", "Words."),
+            ("action", "publish"),
+        ],
+    );
+    assert_eq!(publish.status, 403);
+    let (r, _) = create_post(
+        &mut author,
+        &[
+            ("lang", "en"),
+            ("title", "Straight out"),
+            ("body", "x"),
+            ("action", "publish"),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    // ...nor read or edit someone else's draft, nor manage people, nor read the audit log.
+    assert_eq!(
+        author.get(&format!("/admin/posts/{owners_post}")).status,
+        403
+    );
+    assert!(!author.get("/admin/posts").text().contains("Owner draft"));
+    assert_eq!(author.get("/admin/users").status, 403);
+    assert_eq!(author.get("/admin/audit").status, 403);
+    let csrf = author.csrf("/admin/account");
+    assert_eq!(
+        author
+            .post(
+                &format!("/admin/posts/{id}/corrections"),
+                &[("csrf", &csrf), ("note", "n")]
+            )
+            .status,
+        403
+    );
+    assert_eq!(
+        author
+            .post(
+                "/admin/users",
+                &[
+                    ("csrf", &csrf),
+                    ("email", "x@example.org"),
+                    ("role", "owner")
+                ]
+            )
+            .status,
+        403
+    );
+
+    // The editor sees it waiting and publishes it.
+    let list = owner_c.get("/admin/posts?status=submitted").text();
+    assert!(list.contains("Author story") && !list.contains("Owner draft"));
+    let form = owner_c.get(&format!("/admin/posts/{id}")).text();
+    let r = owner_c.post(
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf", &field(&form, "csrf")),
+            ("version", &field(&form, "version")),
+            ("lang", "en"),
+            ("title", "Author story"),
+            ("body", "Words."),
+            ("action", "publish"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    app.refresh();
+    assert_eq!(app.get("/en/author-story").status, 200);
+    // Once live, the author cannot change it any more.
+    assert_eq!(
+        author
+            .post(
+                &format!("/admin/posts/{id}"),
+                &[
+                    ("csrf", &csrf),
+                    ("version", "9"),
+                    ("title", "Changed"),
+                    ("action", "save")
+                ]
+            )
+            .status,
+        403
+    );
+    // The owner can disable the author: their session ends at once.
+    let users = owner_c.get("/admin/users").text();
+    let sami_id: i64 = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT id FROM users WHERE email = 'sami@example.org'"
+        )
+        .unwrap()
+        .0
+    });
+    let r = owner_c.post(
+        &format!("/admin/users/{sami_id}"),
+        &[
+            ("csrf", &field(&users, "csrf")),
+            ("role", "author"),
+            ("disabled", "on"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(author.get("/admin/posts").status, 303);
+}
+
+#[test]
+fn two_factor_sign_in_and_sign_out_everywhere() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let page = c.get("/admin/account").text();
+    let secret = field(&page, "totp_secret");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let code = jarida_accounts::totp::code_at(&secret, now).unwrap();
+    let r = c.post(
+        "/admin/account",
+        &[
+            ("csrf", &field(&page, "csrf")),
+            ("action", "totp-enable"),
+            ("totp_secret", &secret),
+            ("totp_sig", &field(&page, "totp_sig")),
+            ("code", &code),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let shown = r.text();
+    assert!(shown.contains("recovery codes"));
+    let recovery: Vec<String> = shown
+        .split("<code>")
+        .skip(1)
+        .filter_map(|s| s.split("</code>").next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(recovery.len(), 10);
+
+    // A second browser: the password alone opens only the code page.
+    let mut b = Client::new(&app);
+    let r = b.signin("lina@example.org", OWNER_PASSWORD);
+    assert_eq!(r.status, 303);
+    assert!(location(&r).starts_with("/admin/signin/code"));
+    assert_eq!(b.get("/admin/posts").status, 303, "not in yet");
+    let code_page = b.get("/admin/signin/code").text();
+    let csrf = field(&code_page, "csrf");
+    // The code used to turn it on cannot be used again.
+    let replay = b.post("/admin/signin/code", &[("csrf", &csrf), ("code", &code)]);
+    assert_eq!(replay.status, 401);
+    let r = b.post(
+        "/admin/signin/code",
+        &[("csrf", &csrf), ("code", &recovery[0])],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(b.get("/admin/posts").status, 200);
+
+    // "Sign out everywhere" from the first browser ends the second's session.
+    let csrf = c.csrf("/admin/account");
+    let r = c.post("/admin/account/signout-everywhere", &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(b.get("/admin/posts").status, 303);
+    assert_eq!(c.get("/admin/posts").status, 200, "this browser stays in");
+}
+
+#[test]
+fn admin_pages_speak_arabic_right_to_left() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let csrf = c.csrf("/admin/account");
+    let r = c.post(
+        "/admin/account",
+        &[
+            ("csrf", &csrf),
+            ("action", "profile"),
+            ("name", "لينا"),
+            ("lang", "ar"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = c.get("/admin/posts").text();
+    assert!(page.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(page.contains("مادة جديدة"));
+    let signin = Client::new(&app).get("/admin/signin?lang=ar").text();
+    assert!(signin.contains("dir=\"rtl\"") && signin.contains("تسجيل الدخول"));
+}
