@@ -317,3 +317,204 @@ fn front_pages_and_articles_read_right_in_both_directions_and_sizes() {
         }
     });
 }
+
+/// Types into the field `css`, replacing what it held.
+async fn fill(c: &Client, css: &str, text: &str) {
+    let el = c
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until `script` (returning a boolean) is true, up to ten seconds.
+async fn until(c: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if run(c, script).await == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// axe-core on the current page must find nothing; the page is kept as a screenshot.
+async fn check_page(c: &Client, axe: &str, shots: &std::path::Path, name: &str) {
+    let found = run(c, axe).await;
+    assert_eq!(
+        found,
+        json!([]),
+        "{name}: axe-core (WCAG AAA) finds violations"
+    );
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots.join(format!("admin-{name}.png")), png).unwrap();
+}
+
+fn invitation_link(app: &TestApp) -> String {
+    let outbox = app.cfg.data_dir.join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for e in std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            let raw = std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .replace("=\r\n", "");
+            if let Some(at) = raw.find("/admin/invitation/") {
+                let end = raw[at..].find(|c: char| c.is_whitespace()).unwrap() + at;
+                return raw[at..end].replace("=3D", "=");
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no invitation email in {}",
+            outbox.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The newsroom's story in a real browser: first-run setup, the owner invites an editor, the
+/// editor accepts, turns on two-factor sign-in and signs in with a code, switches the admin to
+/// Arabic, writes an Arabic report with a source (the live preview follows the typing), publishes
+/// it, and adds a correction; the public page shows it right to left with the correction. axe-core
+/// (WCAG AAA) checks the sign-in page, the posts list and the editor in both languages.
+#[test]
+fn the_newsroom_writes_and_publishes_in_the_browser() {
+    let app = TestApp::spawn();
+    let driver = Driver::start();
+    let axe = axe_script(&axe_source());
+    let shots = screenshots_dir();
+    let rt = small_rt();
+    let base = app.base.clone();
+    let setup = app.setup_url.clone().expect("a setup link");
+    rt.block_on(async {
+        let owner = driver.session(1280, 900).await;
+        owner.goto(&setup).await.unwrap();
+        fill(&owner, "#name", "Lina Haddad").await;
+        fill(&owner, "#email", "lina@example.org").await;
+        fill(&owner, "#password", "correct horse battery staple").await;
+        click(&owner, "button[type=submit]").await;
+        owner.goto(&format!("{base}/admin/")).await.unwrap();
+        check_page(&owner, &axe, &shots, "signin-en").await;
+        fill(&owner, "#email", "lina@example.org").await;
+        fill(&owner, "#password", "correct horse battery staple").await;
+        click(&owner, "button[type=submit]").await;
+        until(&owner, "the posts list", "return location.pathname === '/admin/posts';").await;
+        check_page(&owner, &axe, &shots, "posts-en").await;
+
+        // The owner invites an editor.
+        owner.goto(&format!("{base}/admin/users")).await.unwrap();
+        fill(&owner, "#email", "sami@example.org").await;
+        owner
+            .find(fantoccini::Locator::Css("#role option[value=editor]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click(&owner, "section button[type=submit]").await;
+        until(&owner, "the invitation sent", "return !!document.querySelector('.notice');").await;
+        check_page(&owner, &axe, &shots, "users-en").await;
+
+        // The editor accepts in their own browser, turns on two-factor sign-in.
+        let editor = driver.session(1280, 900).await;
+        editor.goto(&format!("{base}{}", invitation_link(&app))).await.unwrap();
+        fill(&editor, "#name", "Sami Nasser").await;
+        fill(&editor, "#password", "another long password").await;
+        click(&editor, "button[type=submit]").await;
+        until(&editor, "the account page", "return location.pathname === '/admin/account';").await;
+        let secret = run(&editor, "return document.getElementById('totp-secret').textContent;").await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let code = jarida_accounts::totp::code_at(secret.as_str().unwrap(), now).unwrap();
+        fill(&editor, "#code", &code).await;
+        click(&editor, "button[value=totp-enable]").await;
+        until(&editor, "recovery codes", "return document.querySelectorAll('.codes li').length === 10;").await;
+        check_page(&editor, &axe, &shots, "account-en").await;
+        click(&editor, ".signout button").await;
+        until(&editor, "signed out", "return location.pathname === '/admin/signin';").await;
+        fill(&editor, "#email", "sami@example.org").await;
+        fill(&editor, "#password", "another long password").await;
+        click(&editor, "button[type=submit]").await;
+        until(&editor, "the code page", "return location.pathname === '/admin/signin/code';").await;
+        // A new step's code (the enrolment one cannot be used twice).
+        let next = ((now / 30) + 1) * 30;
+        let wait = next - time::OffsetDateTime::now_utc().unix_timestamp();
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+        }
+        let code = jarida_accounts::totp::code_at(secret.as_str().unwrap(), next).unwrap();
+        fill(&editor, "#code", &code).await;
+        click(&editor, "button[type=submit]").await;
+        until(&editor, "signed in with the code", "return location.pathname === '/admin/posts';").await;
+
+        // The admin in Arabic.
+        editor.goto(&format!("{base}/admin/account")).await.unwrap();
+        editor
+            .find(fantoccini::Locator::Css("#lang option[value=ar]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click(&editor, "button[value=profile]").await;
+        until(&editor, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
+        editor.goto(&format!("{base}/admin/posts")).await.unwrap();
+        check_page(&editor, &axe, &shots, "posts-ar").await;
+
+        // An Arabic report with a source; the preview follows the typing.
+        editor.goto(&format!("{base}/admin/posts/new?lang=ar")).await.unwrap();
+        fill(&editor, "#title", "أزمة المياه في غزة بعد عام").await;
+        fill(&editor, "#body", "## الخلفية\n\nتوقفت محطة التحلية عن العمل قبل عام.").await;
+        until(&editor, "the live preview", "return document.querySelector('#preview-html h2')?.textContent.includes('الخلفية') === true;").await;
+        let dirs = run(&editor, "return [getComputedStyle(document.getElementById('body')).direction, getComputedStyle(document.getElementById('preview-html')).direction, document.getElementById('slug').value];").await;
+        assert_eq!(dirs[0], "rtl");
+        assert_eq!(dirs[1], "rtl");
+        assert_eq!(dirs[2], "أزمة-المياه-في-غزة-بعد-عام", "slug suggested from the title");
+        fill(&editor, "#sp1", "Reuters").await;
+        fill(&editor, "#st1", "Desalination plant halts operations").await;
+        fill(&editor, "#su1", "https://www.reuters.com/world/plant").await;
+        check_page(&editor, &axe, &shots, "editor-ar").await;
+        click(&editor, "button[value=publish]").await;
+        until(&editor, "saved", "return location.search.includes('saved=1');").await;
+        let public = run(&editor, "return document.querySelector('.links a').getAttribute('href');").await;
+        let public = public.as_str().unwrap().to_string();
+
+        // A correction, seen on the page.
+        fill(&editor, "#note", "ذكرت نسخة سابقة أن المحطة توقفت قبل عامين.").await;
+        click(&editor, "#corrections button[type=submit]").await;
+        until(&editor, "the correction saved", "return location.search.includes('saved=1') && document.querySelectorAll('#corrections li').length === 1;").await;
+        check_page(&editor, &axe, &shots, "editor-ar-published").await;
+
+        let reader = driver.session(375, 740).await;
+        reader.goto(&format!("{base}{public}")).await.unwrap();
+        let seen = run(&reader, "return [document.documentElement.dir, document.body.innerText];").await;
+        assert_eq!(seen[0], "rtl");
+        let text = seen[1].as_str().unwrap();
+        assert!(text.contains("أزمة المياه في غزة بعد عام") && text.contains("توقفت محطة التحلية"), "{text}");
+        assert!(text.contains("قبل عامين"), "the correction is on the page: {text}");
+        assert!(text.contains("Reuters"), "the source is on the page: {text}");
+        let png = reader.screenshot().await.unwrap();
+        std::fs::write(shots.join("admin-published-article-ar-375.png"), png).unwrap();
+
+        // The sign-in page in Arabic.
+        reader.goto(&format!("{base}/admin/signin?lang=ar")).await.unwrap();
+        check_page(&reader, &axe, &shots, "signin-ar").await;
+        for c in [owner, editor, reader] {
+            c.close().await.unwrap();
+        }
+    });
+}

@@ -101,6 +101,7 @@ admin-source-authors = الكتّاب
 admin-source-title = العنوان
 admin-source-url = الرابط (https://…)
 admin-source-date = التاريخ
+admin-source-n = المصدر { $n }
 admin-source-add = أضف مصدرًا
 admin-preview = معاينة
 admin-preview-html = الصفحة

@@ -97,6 +97,7 @@ admin-source-authors = Authors
 admin-source-title = Title
 admin-source-url = Address (https://…)
 admin-source-date = Date
+admin-source-n = Source { $n }
 admin-source-add = Add a source
 admin-preview = Preview
 admin-preview-html = Page

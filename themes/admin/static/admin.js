@@ -115,9 +115,11 @@
     add.hidden = false;
     add.addEventListener("click", () => {
       const n = sources.querySelectorAll("fieldset").length + 1;
-      const html = tpl.innerHTML.replaceAll('N"', n + '"').replaceAll(">N<", ">" + n + "<");
-      sources.insertAdjacentHTML("beforeend", html);
-      sources.lastElementChild.querySelector("input").focus();
+      sources.insertAdjacentHTML("beforeend", tpl.innerHTML.replaceAll('N"', n + '"'));
+      const row = sources.lastElementChild;
+      const legend = row.querySelector("legend");
+      legend.textContent = legend.textContent.replace("N", new Intl.NumberFormat(document.documentElement.lang).format(n));
+      row.querySelector("input").focus();
     });
   }
 

@@ -91,7 +91,8 @@ impl Ui {
             d_i18n.digits(lang_of(state), &v.to_string())
         });
         // Unix seconds as the newsroom's clock shows them: "2026-12-03 14:05".
-        let w_i18n = i18n;
+        let w_i18n = i18n.clone();
+        let i18n_day = i18n;
         env.add_filter("when", move |state: &State, v: Value| -> String {
             let Some(ts) = v.as_i64() else {
                 return String::new();
@@ -101,6 +102,20 @@ impl Ui {
             };
             let z = t.to_zoned(zone.clone());
             w_i18n.digits(lang_of(state), &z.strftime("%Y-%m-%d %H:%M").to_string())
+        });
+        // A day as readers of the language write it ("3 December 2026"), from Unix seconds or an
+        // RFC 3339 time.
+        let day_i18n = i18n_day;
+        env.add_filter("day", move |state: &State, v: Value| -> String {
+            let ts = v.as_i64().or_else(|| {
+                v.as_str().and_then(|s| {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                        .map(|t| t.unix_timestamp())
+                })
+            });
+            ts.map(|t| day_i18n.date_ts(lang_of(state), t))
+                .unwrap_or_default()
         });
         let css = asset("admin", "css", "text/css; charset=utf-8", CSS);
         let js = asset("admin", "js", "text/javascript; charset=utf-8", JS);
