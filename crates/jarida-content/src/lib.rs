@@ -8,6 +8,7 @@ pub mod digest;
 pub mod editing;
 pub mod folder;
 pub mod frontmatter;
+pub mod library;
 pub mod markdown;
 pub mod media;
 pub mod model;

@@ -183,7 +183,7 @@ impl MediaDir {
 pub const WIDTHS: [u32; 3] = [480, 960, 1600];
 
 /// The largest image (in pixels) copies are made of: decoding takes four bytes a pixel.
-const MAX_PIXELS: u64 = 40_000_000;
+pub const MAX_PIXELS: u64 = 40_000_000;
 
 /// The name of the copy of `name` that is `width` pixels wide.
 pub fn variant_name(name: &str, width: u32) -> String {
@@ -226,7 +226,7 @@ fn variant_format(name: &str) -> Option<image::ImageFormat> {
 /// The width and height an SVG declares (its `viewBox`, else `width` and `height`): enough for the
 /// page to reserve the image's proportions. Read by hand: an XML parser for two attributes of one
 /// start tag would be the only one in the program.
-fn svg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn svg_size(bytes: &[u8]) -> Option<(u32, u32)> {
     let head = std::str::from_utf8(&bytes[..bytes.len().min(4096)]).ok()?;
     let start = head.find("<svg")?;
     let tag = &head[start..start + head[start..].find('>')?];

@@ -264,8 +264,9 @@ pub fn router(app: AppRef) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             4 * 1024 * 1024,
         ));
-    // Only the authenticated import takes large bodies.
+    // Only the authenticated import and the admin's uploads take large bodies.
     api::routes()
+        .merge(admin::upload_routes())
         .merge(admin)
         .merge(public)
         .layer(fixed(csp.0, csp.1))

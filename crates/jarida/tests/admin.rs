@@ -84,6 +84,39 @@ impl<'a> Client<'a> {
         r
     }
 
+    /// A `multipart/form-data` POST of text fields and one file, as a browser's upload form sends.
+    fn upload(&mut self, path: &str, fields: &[(&str, &str)], file: (&str, &[u8])) -> Resp {
+        let boundary = "----jaridatestboundary7d93";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n", file.0).as_bytes(),
+        );
+        body.extend_from_slice(file.1);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .app
+            .agent
+            .post(format!("{}{path}", self.app.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            );
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        let r = Resp::from(req.send(&body[..]).unwrap());
+        self.keep(&r);
+        r
+    }
+
     /// The CSRF token on the page at `path`.
     fn csrf(&mut self, path: &str) -> String {
         let page = self.get(path);
@@ -826,4 +859,185 @@ fn admin_pages_speak_arabic_right_to_left() {
     assert!(page.contains("مادة جديدة"));
     let signin = Client::new(&app).get("/admin/signin?lang=ar").text();
     assert!(signin.contains("dir=\"rtl\"") && signin.contains("تسجيل الدخول"));
+}
+
+/// A JPEG `w` × `h` with an EXIF block naming a place (what a phone writes).
+fn jpeg_with_gps(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut plain = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut plain),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    // APP1 "Exif\0\0" with a GPS tag's worth of bytes, right after SOI.
+    let payload = b"Exif\0\0MM\0*GPSLatitude 31.5017 N GPSLongitude 34.4668 E";
+    let len = (payload.len() + 2) as u16;
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+#[test]
+fn the_media_library_cleans_uploads_and_keeps_images_that_are_used() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let csrf = c.csrf("/admin/media");
+    let photo = jpeg_with_gps(2000, 1000);
+    assert!(photo.windows(11).any(|w| w == b"GPSLatitude"));
+    let r = c.upload(
+        "/admin/media",
+        &[
+            ("csrf", &csrf),
+            ("alt_en", "A queue at a water truck"),
+            ("alt_ar", "طابور عند شاحنة مياه"),
+        ],
+        ("Queue.JPG", &photo),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let lib = c.get("/admin/media").text();
+    assert!(lib.contains("A queue at a water truck"));
+    let at = lib.find("value=\"/media/").unwrap() + 7;
+    let url = lib[at..at + lib[at..].find('"').unwrap()].to_string();
+    assert!(
+        url.starts_with("/media/queue-") && url.ends_with(".jpg"),
+        "{url}"
+    );
+    let stored =
+        std::fs::read(app.cfg.media_dir().join(url.trim_start_matches("/media/"))).unwrap();
+    assert!(
+        !stored.windows(3).any(|w| w == b"GPS"),
+        "location data removed"
+    );
+    assert!(!stored.windows(4).any(|w| w == b"Exif"), "EXIF removed");
+    let served = app.get(&url);
+    assert_eq!(served.status, 200);
+    assert_eq!(served.header("content-type"), Some("image/jpeg"));
+
+    // A post with it as cover offers the smaller copies.
+    let (r, id) = create_post(
+        &mut c,
+        &[
+            ("lang", "en"),
+            ("title", "Queues"),
+            ("body", "Text."),
+            ("cover", &url),
+            ("cover_alt", "A queue"),
+            ("action", "publish"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let id = id.unwrap();
+    app.refresh();
+    let page = app.get("/en/queues").text();
+    assert!(
+        page.contains("srcset=")
+            && page.contains(".w480.jpg 480w")
+            && page.contains(".w960.jpg 960w"),
+        "{page}"
+    );
+
+    // In use: deleting is refused and says where.
+    let media_id: String = lib
+        .split("/admin/media/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!media_id.is_empty());
+    let csrf = c.csrf("/admin/media");
+    let r = c.post(
+        &format!("/admin/media/{media_id}/delete"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(r.status, 409);
+    assert!(r.text().contains("Queues (en, #"), "{}", r.text());
+    assert!(
+        app.cfg
+            .media_dir()
+            .join(url.trim_start_matches("/media/"))
+            .exists()
+    );
+
+    // Polyglots, non-images and oversized files are refused with a reason.
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let mut polyglot = png.clone();
+    polyglot.extend_from_slice(b"<html><script>alert(document.cookie)</script></html>");
+    let r = c.upload(
+        "/admin/media",
+        &[("csrf", &csrf)],
+        ("innocent.png", &polyglot),
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text()
+            .contains("innocent.png: carries data besides the picture"),
+        "{}",
+        r.text()
+    );
+    let r = c.upload(
+        "/admin/media",
+        &[("csrf", &csrf)],
+        ("key.png", b"-----BEGIN PRIVATE KEY-----"),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("key.png: is not a PNG, JPEG"));
+    let big = vec![0xFFu8; 21 * 1024 * 1024];
+    let r = c.upload("/admin/media", &[("csrf", &csrf)], ("big.jpg", &big));
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("big.jpg: is larger than 20 MB"));
+    // And a forged upload is refused.
+    let r = c.upload("/admin/media", &[("csrf", "forged")], ("x.png", &png));
+    assert_eq!(r.status, 403);
+
+    // A contributor cannot delete media at all.
+    let mut contributor = invite(&app, &mut c, "nour@example.org", "contributor", "Nour");
+    let csrf2 = contributor.csrf("/admin/media");
+    assert_eq!(
+        contributor
+            .post(
+                &format!("/admin/media/{media_id}/delete"),
+                &[("csrf", &csrf2)]
+            )
+            .status,
+        403
+    );
+
+    // Once no post uses it, it can go, with its copies.
+    let form = c.get(&format!("/admin/posts/{id}")).text();
+    let r = c.post(
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf", &field(&form, "csrf")),
+            ("version", &field(&form, "version")),
+            ("lang", "en"),
+            ("title", "Queues"),
+            ("body", "Text."),
+            ("action", "save"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let csrf = c.csrf("/admin/media");
+    let r = c.post(
+        &format!("/admin/media/{media_id}/delete"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let name = url.trim_start_matches("/media/");
+    assert!(!app.cfg.media_dir().join(name).exists());
+    assert!(
+        !app.cfg
+            .media_dir()
+            .join(jarida_content::media::variant_name(name, 480))
+            .exists()
+    );
 }

@@ -429,6 +429,8 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         click(&owner, "section button[type=submit]").await;
         until(&owner, "the invitation sent", "return !!document.querySelector('.notice');").await;
         check_page(&owner, &axe, &shots, "users-en").await;
+        owner.goto(&format!("{base}/admin/media")).await.unwrap();
+        check_page(&owner, &axe, &shots, "media-en").await;
 
         // The editor accepts in their own browser, turns on two-factor sign-in.
         let editor = driver.session(1280, 900).await;
@@ -475,6 +477,26 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         editor.goto(&format!("{base}/admin/posts")).await.unwrap();
         check_page(&editor, &axe, &shots, "posts-ar").await;
 
+        // A cover image from the library, uploaded with its descriptions.
+        let photo = app.dir.path().join("water-truck.jpg");
+        let img = image::RgbImage::from_fn(1800, 1000, |x, y| image::Rgb([(x / 8 % 256) as u8, 110, (y / 5 % 256) as u8]));
+        image::DynamicImage::ImageRgb8(img).save(&photo).unwrap();
+        editor.goto(&format!("{base}/admin/media")).await.unwrap();
+        editor
+            .find(fantoccini::Locator::Css("#file"))
+            .await
+            .unwrap()
+            .send_keys(photo.to_str().unwrap())
+            .await
+            .unwrap();
+        fill(&editor, "#alt_en", "A queue at a water truck").await;
+        fill(&editor, "#alt_ar", "طابور عند شاحنة مياه").await;
+        click(&editor, "#upload button[type=submit]").await;
+        until(&editor, "the uploaded image", "return document.querySelectorAll('.media-grid li').length === 1;").await;
+        check_page(&editor, &axe, &shots, "media-ar").await;
+        let cover = run(&editor, "return document.querySelector('.media-grid input[readonly]').value;").await;
+        let cover = cover.as_str().unwrap().to_string();
+
         // An Arabic report with a source; the preview follows the typing.
         editor.goto(&format!("{base}/admin/posts/new?lang=ar")).await.unwrap();
         fill(&editor, "#title", "أزمة المياه في غزة بعد عام").await;
@@ -484,6 +506,8 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         assert_eq!(dirs[0], "rtl");
         assert_eq!(dirs[1], "rtl");
         assert_eq!(dirs[2], "أزمة-المياه-في-غزة-بعد-عام", "slug suggested from the title");
+        fill(&editor, "#cover", &cover).await;
+        fill(&editor, "#cover_alt", "طابور عند شاحنة مياه").await;
         fill(&editor, "#sp1", "Reuters").await;
         fill(&editor, "#st1", "Desalination plant halts operations").await;
         fill(&editor, "#su1", "https://www.reuters.com/world/plant").await;
@@ -507,6 +531,9 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         assert!(text.contains("أزمة المياه في غزة بعد عام") && text.contains("توقفت محطة التحلية"), "{text}");
         assert!(text.contains("قبل عامين"), "the correction is on the page: {text}");
         assert!(text.contains("Reuters"), "the source is on the page: {text}");
+        let srcset = run(&reader, "const i = document.querySelector('img[srcset]'); return i ? [i.getAttribute('srcset'), i.alt] : null;").await;
+        assert!(srcset[0].as_str().unwrap().contains("480w"), "the cover offers smaller copies: {srcset}");
+        assert_eq!(srcset[1], "طابور عند شاحنة مياه");
         let png = reader.screenshot().await.unwrap();
         std::fs::write(shots.join("admin-published-article-ar-375.png"), png).unwrap();
 

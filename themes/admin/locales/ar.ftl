@@ -166,6 +166,21 @@ admin-session-end = أخرجني من هناك
 admin-signout-everywhere = أخرجني من كل مكان آخر
 admin-signed-out-elsewhere = أُنهيت كل الجلسات الأخرى.
 
+admin-nav-media = الوسائط
+admin-media-title = مكتبة الوسائط
+admin-media-upload = ارفع صورة
+admin-media-file = ملف الصورة
+admin-media-help = ‏PNG أو JPEG أو WebP أو GIF أو SVG، حتى { $mb } ميغابايت. يمكنك أيضًا إفلات ملف هنا. تُحذف بيانات الموقع والكاميرا.
+admin-media-choose = اختر صورة لرفعها.
+admin-media-alt-en = الوصف بالإنجليزية (النص البديل)
+admin-media-alt-ar = الوصف بالعربية (النص البديل)
+admin-media-search = ابحث في المكتبة
+admin-media-none = لا صور بعد.
+admin-media-address = العنوان
+admin-media-size = { $w } × { $h } بكسل
+admin-media-in-use = ما زالت هذه الصورة مستخدمة في: { $posts }. أزلها من تلك المواد أولًا.
+admin-media-delete-confirm = حذف هذه الصورة نهائيًا؟
+
 admin-users-title = الفريق
 admin-invite = ادعُ شخصًا
 admin-invite-button = أرسل الدعوة

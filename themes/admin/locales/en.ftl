@@ -162,6 +162,21 @@ admin-session-end = Sign out there
 admin-signout-everywhere = Sign out everywhere else
 admin-signed-out-elsewhere = Every other session was ended.
 
+admin-nav-media = Media
+admin-media-title = Media library
+admin-media-upload = Upload an image
+admin-media-file = Image file
+admin-media-help = PNG, JPEG, WebP, GIF or SVG, up to { $mb } MB. You can also drop a file here. Location and camera data are removed.
+admin-media-choose = Choose an image to upload.
+admin-media-alt-en = Description in English (alt text)
+admin-media-alt-ar = Description in Arabic (alt text)
+admin-media-search = Search the library
+admin-media-none = No image yet.
+admin-media-address = Address
+admin-media-size = { $w } × { $h } px
+admin-media-in-use = This image is still used by: { $posts }. Remove it from those posts first.
+admin-media-delete-confirm = Delete this image for good?
+
 admin-users-title = People
 admin-invite = Invite someone
 admin-invite-button = Send the invitation

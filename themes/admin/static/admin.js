@@ -12,6 +12,24 @@
     });
   });
 
+  // Drop an image on the upload form: it is chosen and sent.
+  const upload = document.getElementById("upload");
+  if (upload) {
+    const input = upload.querySelector("input[type=file]");
+    ["dragenter", "dragover"].forEach((ev) => upload.addEventListener(ev, (e) => {
+      e.preventDefault();
+      upload.classList.add("over");
+    }));
+    ["dragleave", "drop"].forEach((ev) => upload.addEventListener(ev, () => upload.classList.remove("over")));
+    upload.addEventListener("drop", (e) => {
+      e.preventDefault();
+      if (e.dataTransfer && e.dataTransfer.files.length) {
+        input.files = e.dataTransfer.files;
+        upload.requestSubmit();
+      }
+    });
+  }
+
   if (!form) return;
   const body = document.getElementById("body");
   const title = document.getElementById("title");

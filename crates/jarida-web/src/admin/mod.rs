@@ -4,10 +4,12 @@
 //! carries a CSRF token bound to the session; every change and its audit-log line are written in
 //! one transaction. Here: routes, the page frame and the answers shared by the pages; `auth`
 //! (sessions, sign-in), `posts` (list, editor, publishing, corrections, revisions), `people`
-//! (users, invitations, the audit log) and `account` (one's own sessions and profile).
+//! (users, invitations, the audit log), `media` (the library) and `account` (one's own sessions
+//! and profile).
 
 mod account;
 pub(crate) mod auth;
+mod media;
 mod people;
 mod posts;
 pub mod ui;
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -64,6 +67,22 @@ pub fn routes() -> Router<AppRef> {
             get(people::accept_form).post(people::accept),
         )
         .route("/admin/audit", get(people::audit))
+        .route("/admin/media/{id}", post(media::update))
+        .route("/admin/media/{id}/delete", post(media::delete))
+}
+
+/// The upload takes bodies up to twice the largest image accepted: a file a little too large
+/// reaches the check that says so in words, rather than a cut connection.
+pub fn upload_routes() -> Router<AppRef> {
+    let limit = 2 * jarida_content::media::MAX_IMAGE_BYTES as usize;
+    Router::new().route(
+        "/admin/media",
+        get(media::list).post(
+            media::upload
+                .layer(axum::extract::DefaultBodyLimit::max(limit))
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(limit)),
+        ),
+    )
 }
 
 async fn home(s: Signed) -> Response {

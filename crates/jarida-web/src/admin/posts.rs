@@ -316,7 +316,7 @@ fn parse_local(app: &App, s: &str) -> Option<OffsetDateTime> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn editor_page(
+async fn editor_page(
     app: &App,
     s: &Signed,
     status: StatusCode,
@@ -334,6 +334,21 @@ fn editor_page(
         form.title.clone()
     };
     let mut ctx = frame(app, lang, Some(s), title, "posts");
+    // The library's newest images, offered as the cover's suggestions.
+    let media: Vec<_> = jarida_content::library::list(&app.db, None, 50)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let label = if m.alt_en.is_empty() {
+                m.original_name.clone()
+            } else {
+                m.alt_en.clone()
+            };
+            serde_json::json!({ "url": m.url(), "label": label })
+        })
+        .collect();
+    ctx.insert("media", crate::ser(media));
     ctx.insert("form", form.value());
     ctx.insert("post_lang", Value::from(post_lang.code()));
     ctx.insert(
@@ -444,6 +459,7 @@ pub(crate) async fn new_form(
         ctx_notice,
         None,
     )
+    .await
 }
 
 /// Whether the role may not take the action the form asks for.
@@ -517,7 +533,7 @@ pub(crate) async fn create(
     let lang = Lang::parse(&f.lang).unwrap_or(s.lang());
     if f.action == "preview" {
         let p = editing::preview(&f.body);
-        return editor_page(&app, &s, StatusCode::OK, &f, None, None, None, Some(p));
+        return editor_page(&app, &s, StatusCode::OK, &f, None, None, None, Some(p)).await;
     }
     let mut input = f.input(lang, None);
     let r = rights(&s, None);
@@ -536,7 +552,8 @@ pub(crate) async fn create(
                 Some(err),
                 None,
                 None,
-            );
+            )
+            .await;
         }
     };
     let result: Result<i64, ContentError> = async {
@@ -573,16 +590,19 @@ pub(crate) async fn create(
             redirect(&format!("/admin/posts/{id}?saved=1"))
         }
         Err(e) => match content_error(e) {
-            Ok(err) => editor_page(
-                &app,
-                &s,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &f,
-                None,
-                Some(err),
-                None,
-                None,
-            ),
+            Ok(err) => {
+                editor_page(
+                    &app,
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &f,
+                    None,
+                    Some(err),
+                    None,
+                    None,
+                )
+                .await
+            }
             Err(r) => *r,
         },
     }
@@ -644,6 +664,7 @@ pub(crate) async fn edit_form(
         notice,
         None,
     )
+    .await
 }
 
 pub(crate) async fn save(
@@ -666,7 +687,7 @@ pub(crate) async fn save(
     }
     if f.action == "preview" {
         let p = editing::preview(&f.body);
-        return editor_page(&app, &s, StatusCode::OK, &f, Some(&e), None, None, Some(p));
+        return editor_page(&app, &s, StatusCode::OK, &f, Some(&e), None, None, Some(p)).await;
     }
     if refused_action(&f, &r) {
         return forbidden(&app, &s);
@@ -685,7 +706,8 @@ pub(crate) async fn save(
                 Some(err),
                 None,
                 None,
-            );
+            )
+            .await;
         }
     };
     let result: Result<i64, ContentError> = async {
@@ -742,18 +764,22 @@ pub(crate) async fn save(
                 None,
                 None,
             )
+            .await
         }
         Err(err) => match content_error(err) {
-            Ok(err) => editor_page(
-                &app,
-                &s,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &f,
-                Some(&e),
-                Some(err),
-                None,
-                None,
-            ),
+            Ok(err) => {
+                editor_page(
+                    &app,
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &f,
+                    Some(&e),
+                    Some(err),
+                    None,
+                    None,
+                )
+                .await
+            }
             Err(r) => *r,
         },
     }
@@ -910,6 +936,7 @@ pub(crate) async fn add_correction(
                     None,
                     None,
                 )
+                .await
             }
             Err(r) => *r,
         },
@@ -1042,6 +1069,7 @@ pub(crate) async fn restore(
                     None,
                     None,
                 )
+                .await
             }
             Err(r) => *r,
         },

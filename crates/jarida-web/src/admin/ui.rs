@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "accept.html",
     "audit.html",
     "message.html",
+    "media.html",
 );
 
 const CSS: &[u8] = include_bytes!("../../../../themes/admin/static/admin.css");

@@ -40,7 +40,14 @@ pub(super) async fn media(app: &App, name: &str, headers: &HeaderMap) -> Respons
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    // An SVG opened on its own is a document that could run script: sandbox it.
+    // An SVG opened on its own is a document that could run script: sandbox it, and make it a
+    // download (an <img> still shows it; a browser tab does not open it as a page of ours).
+    if name.to_ascii_lowercase().ends_with(".svg") {
+        h.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
