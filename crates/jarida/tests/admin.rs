@@ -1041,3 +1041,74 @@ fn the_media_library_cleans_uploads_and_keeps_images_that_are_used() {
             .exists()
     );
 }
+
+#[test]
+fn a_forgotten_password_is_reset_by_email_and_ends_every_session() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let mut anon = Client::new(&app);
+    let page = anon.get("/admin/reset");
+    assert_eq!(page.status, 200);
+    let csrf = field(&page.text(), "csrf");
+    // An unknown address gets the same answer, and no email.
+    let unknown = anon.post(
+        "/admin/reset",
+        &[("csrf", &csrf), ("email", "nobody@example.org")],
+    );
+    let known = anon.post(
+        "/admin/reset",
+        &[("csrf", &csrf), ("email", "Lina@Example.org")],
+    );
+    assert_eq!((unknown.status, known.status), (200, 200));
+    let body = |r: &Resp| {
+        let t = r.text();
+        t[t.find("<main").unwrap()..].to_string()
+    };
+    assert_eq!(body(&unknown), body(&known));
+    let links = outbox_links(&app, "/admin/reset/");
+    assert_eq!(links.len(), 1, "{links:?}");
+    let path = app.path_of(&links[0]);
+    let form = anon.get(&path);
+    assert_eq!(form.status, 200);
+    let r = anon.post(
+        &path,
+        &[
+            ("csrf", &field(&form.text(), "csrf")),
+            ("password", "short"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    let r = anon.post(
+        &path,
+        &[
+            ("csrf", &field(&form.text(), "csrf")),
+            ("password", "a brand new password"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The link is spent, the old session is gone, the old password no longer works.
+    assert_eq!(anon.get(&path).status, 404);
+    assert_eq!(c.get("/admin/posts").status, 303);
+    assert_eq!(
+        Client::new(&app)
+            .signin("lina@example.org", OWNER_PASSWORD)
+            .status,
+        401
+    );
+    assert_eq!(
+        Client::new(&app)
+            .signin("lina@example.org", "a brand new password")
+            .status,
+        303
+    );
+    // A flood of requests for one address sends at most three emails an hour.
+    for _ in 0..6 {
+        anon.post(
+            "/admin/reset",
+            &[("csrf", &csrf), ("email", "lina@example.org")],
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let n = outbox_links(&app, "/admin/reset/").len();
+    assert!(n <= 3, "{n} reset emails");
+}

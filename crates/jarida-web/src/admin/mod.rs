@@ -12,6 +12,7 @@ pub(crate) mod auth;
 mod media;
 mod people;
 mod posts;
+mod reset;
 pub mod ui;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,11 @@ pub fn routes() -> Router<AppRef> {
         .route("/admin/signin", get(auth::signin_form).post(auth::signin))
         .route("/admin/signin/code", get(auth::code_form).post(auth::code))
         .route("/admin/signout", post(auth::signout))
+        .route("/admin/reset", get(reset::form).post(reset::request))
+        .route(
+            "/admin/reset/{token}",
+            get(reset::choose_form).post(reset::choose),
+        )
         .route("/admin/posts", get(posts::list))
         .route("/admin/posts/new", get(posts::new_form).post(posts::create))
         .route("/admin/posts/{id}", get(posts::edit_form).post(posts::save))

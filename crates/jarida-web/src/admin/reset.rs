@@ -34,7 +34,10 @@ fn lang_of(app: &App, q: Option<&str>) -> Lang {
 pub(crate) async fn form(State(app): State<AppRef>, Query(q): Query<LangQuery>) -> Response {
     let lang = lang_of(&app, q.lang.as_deref());
     let mut ctx = frame(&app, lang, None, app.theme.t(lang, "admin-reset-title"), "");
-    ctx.insert("csrf", Value::from(app.secret.sign_hex("admin-reset", "request", 32)));
+    ctx.insert(
+        "csrf",
+        Value::from(app.secret.sign_hex("admin-reset", "request", 32)),
+    );
     page(&app, StatusCode::OK, "reset.html", ctx)
 }
 
@@ -55,22 +58,42 @@ pub(crate) async fn request(
 ) -> Response {
     let lang = lang_of(&app, q.lang.as_deref());
     if !app.secret.verify_hex("admin-reset", "request", 32, &f.csrf) {
-        return message(&app, lang, None, StatusCode::FORBIDDEN, "admin-refused-title", app.theme.t(lang, "admin-csrf-failed"));
+        return message(
+            &app,
+            lang,
+            None,
+            StatusCode::FORBIDDEN,
+            "admin-refused-title",
+            app.theme.t(lang, "admin-csrf-failed"),
+        );
     }
     let email = f.email.trim().to_lowercase();
     let ip = crate::subscribe::signup::client_ip(&app, peer, &headers);
-    let sent = message(&app, lang, None, StatusCode::OK, "admin-reset-title", app.theme.t(lang, "admin-reset-sent"));
+    let sent = message(
+        &app,
+        lang,
+        None,
+        StatusCode::OK,
+        "admin-reset-title",
+        app.theme.t(lang, "admin-reset-sent"),
+    );
     let t = now();
     let by_ip = jarida_audience::throttle::hit(
         &app.db,
-        &format!("admin-reset-ip:{}", jarida_audience::throttle::ip_bucket(&ip)),
+        &format!(
+            "admin-reset-ip:{}",
+            jarida_audience::throttle::ip_bucket(&ip)
+        ),
         3600,
         t,
     )
     .await;
     let by_address = jarida_audience::throttle::hit(
         &app.db,
-        &format!("admin-reset-account:{}", jarida_accounts::token_hash(&email)),
+        &format!(
+            "admin-reset-account:{}",
+            jarida_accounts::token_hash(&email)
+        ),
         3600,
         t,
     )
@@ -103,7 +126,10 @@ pub(crate) async fn request(
         let token = links::issue(&mut tx, &link, t, RESET_HOURS * 3600)
             .await
             .map_err(|e| e.to_string())?;
-        let url = format!("{}/admin/reset/{token}?lang={}", app.cfg.base_url, user.lang);
+        let url = format!(
+            "{}/admin/reset/{token}?lang={}",
+            app.cfg.base_url, user.lang
+        );
         let msg = app.notify.account_link(
             user.lang,
             &jarida_notify::AccountLink {
@@ -116,7 +142,9 @@ pub(crate) async fn request(
             &user.email,
         );
         let out = app.notify.outgoing(msg).map_err(|e| e.to_string())?;
-        jarida_mail::queue::enqueue_in(tx.conn(), &out, t).await.map_err(|e| e.to_string())?;
+        jarida_mail::queue::enqueue_in(tx.conn(), &out, t)
+            .await
+            .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -131,15 +159,32 @@ pub(crate) async fn request(
 }
 
 fn gone(app: &App, lang: Lang) -> Response {
-    message(app, lang, None, StatusCode::NOT_FOUND, "admin-link-gone-title", app.theme.t(lang, "admin-link-gone"))
+    message(
+        app,
+        lang,
+        None,
+        StatusCode::NOT_FOUND,
+        "admin-link-gone-title",
+        app.theme.t(lang, "admin-link-gone"),
+    )
 }
 
 fn choose_page(app: &App, lang: Lang, token: &str, email: &str, error: Option<String>) -> Response {
     let mut ctx = frame(app, lang, None, app.theme.t(lang, "admin-reset-title"), "");
-    ctx.insert("csrf", Value::from(app.secret.sign_hex("admin-reset", token, 32)));
-    ctx.insert("action", Value::from(format!("/admin/reset/{token}?lang={lang}")));
+    ctx.insert(
+        "csrf",
+        Value::from(app.secret.sign_hex("admin-reset", token, 32)),
+    );
+    ctx.insert(
+        "action",
+        Value::from(format!("/admin/reset/{token}?lang={lang}")),
+    );
     ctx.insert("email", Value::from(email));
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     if let Some(e) = error {
         ctx.insert("error", Value::from(e));
     }
@@ -182,7 +227,14 @@ pub(crate) async fn choose(
 ) -> Response {
     let lang = lang_of(&app, q.lang.as_deref());
     if !app.secret.verify_hex("admin-reset", &token, 32, &f.csrf) {
-        return message(&app, lang, None, StatusCode::FORBIDDEN, "admin-refused-title", app.theme.t(lang, "admin-csrf-failed"));
+        return message(
+            &app,
+            lang,
+            None,
+            StatusCode::FORBIDDEN,
+            "admin-refused-title",
+            app.theme.t(lang, "admin-csrf-failed"),
+        );
     }
     let link = match peek(&app, &token).await {
         Ok(Some(l)) => l,
@@ -211,13 +263,28 @@ pub(crate) async fn choose(
             label: link.email.clone(),
             ip,
         };
-        audit::record(&mut tx, &who, "user.password-reset", &format!("user {id}"), "", now()).await?;
+        audit::record(
+            &mut tx,
+            &who,
+            "user.password-reset",
+            &format!("user {id}"),
+            "",
+            now(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
     .await;
     match r {
-        Ok(true) => message(&app, lang, None, StatusCode::OK, "admin-reset-title", app.theme.t(lang, "admin-reset-done")),
+        Ok(true) => message(
+            &app,
+            lang,
+            None,
+            StatusCode::OK,
+            "admin-reset-title",
+            app.theme.t(lang, "admin-reset-done"),
+        ),
         Ok(false) => gone(&app, lang),
         Err(e) => fail(e),
     }

@@ -30,6 +30,8 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "audit.html",
     "message.html",
     "media.html",
+    "reset.html",
+    "reset-choose.html",
 );
 
 const CSS: &[u8] = include_bytes!("../../../../themes/admin/static/admin.css");
