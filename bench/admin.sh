@@ -19,7 +19,7 @@ cargo build --release -q -p jarida
 BIN="$CARGO_TARGET_DIR/release/jarida"
 WORK=$(mktemp -d /tmp/jarida-admin-bench.XXXXXX)
 PID=
-trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 
 # --- content: POSTS Markdown files, half of them Arabic ---------------------------------------------

@@ -7,6 +7,7 @@ pub mod links;
 pub mod password;
 pub mod role;
 pub mod sessions;
+pub mod tokens;
 pub mod totp;
 pub mod users;
 

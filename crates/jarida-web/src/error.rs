@@ -25,6 +25,9 @@ pub enum WebError {
     Conflict(String),
     #[error("unauthorized")]
     Unauthorized,
+    /// Authenticated, but the role may not do this.
+    #[error("forbidden")]
+    Forbidden,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -56,6 +59,7 @@ impl WebError {
             WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Unauthorized => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden => StatusCode::FORBIDDEN,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,7 +82,10 @@ impl WebError {
             }
             WebError::Conflict(reason) => json!({ "error": "state", "reason": reason }),
             WebError::Unauthorized => {
-                json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <api.token>" })
+                json!({ "error": "unauthorized", "reason": "send Authorization: Bearer <an API token>" })
+            }
+            WebError::Forbidden => {
+                json!({ "error": "forbidden", "reason": "this token's role may not do this" })
             }
             WebError::Internal(_) => json!({ "error": "internal", "reason": "internal error" }),
         };
@@ -120,6 +127,23 @@ impl From<jarida_newsletter::NewsletterError> for WebError {
     }
 }
 
+/// A content error shown to an editor: what they typed wrong, a conflict, a missing post; the
+/// rest is ours.
+impl From<jarida_content::ContentError> for WebError {
+    fn from(e: jarida_content::ContentError) -> WebError {
+        match e {
+            jarida_content::ContentError::Invalid { field, reason } => {
+                WebError::invalid(field, reason)
+            }
+            jarida_content::ContentError::Conflict { id, current } => WebError::Conflict(format!(
+                "post {id} was saved by someone else since version you sent; it is now at version {current}"
+            )),
+            jarida_content::ContentError::NoPost(id) => WebError::NoSuch(format!("no post {id}")),
+            other => WebError::internal(other),
+        }
+    }
+}
+
 macro_rules! internal_from {
     ($($t:ty),*) => {$(
         impl From<$t> for WebError {
@@ -131,7 +155,6 @@ macro_rules! internal_from {
 }
 internal_from!(
     jarida_store::StoreError,
-    jarida_content::ContentError,
     jarida_audience::AudienceError,
     jarida_mail::MailError,
     minijinja::Error,

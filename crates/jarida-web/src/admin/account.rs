@@ -4,7 +4,7 @@
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use jarida_accounts::{audit, password, sessions, totp, users};
+use jarida_accounts::{Role, audit, password, sessions, tokens, totp, users};
 use jarida_core::Lang;
 use minijinja::Value;
 
@@ -35,6 +35,18 @@ async fn show_with(
     error: Option<String>,
     codes: Option<Vec<String>>,
 ) -> Response {
+    show_full(app, s, status, notice, error, codes, None).await
+}
+
+async fn show_full(
+    app: &App,
+    s: &Signed,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+    codes: Option<Vec<String>>,
+    new_token: Option<String>,
+) -> Response {
     let lang = s.lang();
     let list = match sessions::list(&app.db, s.user.id).await {
         Ok(l) => l,
@@ -48,6 +60,19 @@ async fn show_with(
         "account",
     );
     ctx.insert("sessions", crate::ser(&list));
+    match tokens::list(&app.db, s.user.id).await {
+        Ok(t) => ctx.insert("tokens", crate::ser(&t)),
+        Err(e) => return fail(e),
+    };
+    let grantable: Vec<Role> = Role::ALL
+        .iter()
+        .copied()
+        .filter(|r| *r >= s.user.role)
+        .collect();
+    ctx.insert("token_roles", crate::ser(grantable));
+    if let Some(t) = new_token {
+        ctx.insert("new_token", Value::from(t));
+    }
     ctx.insert("current_session", Value::from(s.session_id));
     ctx.insert(
         "langs",
@@ -116,6 +141,10 @@ pub struct AccountForm {
     totp_sig: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    token_name: String,
+    #[serde(default)]
+    token_role: String,
 }
 
 pub(crate) async fn update(
@@ -304,7 +333,95 @@ pub(crate) async fn update(
                 Err(e) => fail(e),
             }
         }
+        "token-create" => {
+            let name = f.token_name.trim();
+            // A token never holds more than its user: a role at or below theirs.
+            let Some(role) = Role::parse(&f.token_role).filter(|r| *r >= s.user.role) else {
+                return show_with(
+                    &app,
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some(app.theme.t(lang, "admin-role-invalid")),
+                    None,
+                )
+                .await;
+            };
+            if name.is_empty() || name.chars().count() > 100 {
+                return show_with(
+                    &app,
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some(app.theme.t(lang, "admin-token-name-invalid")),
+                    None,
+                )
+                .await;
+            }
+            let r: Result<String, jarida_store::StoreError> = async {
+                let mut tx = app.db.begin().await?;
+                let (id, token) = tokens::create(&mut tx, s.user.id, name, role, t).await?;
+                audit::record(
+                    &mut tx,
+                    &s.actor(),
+                    "token.create",
+                    &format!("token {id}"),
+                    &format!("{name}, {role}"),
+                    t,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(token)
+            }
+            .await;
+            match r {
+                Ok(token) => {
+                    show_full(
+                        &app,
+                        &s,
+                        StatusCode::OK,
+                        Some(app.theme.t(lang, "admin-token-made")),
+                        None,
+                        None,
+                        Some(token),
+                    )
+                    .await
+                }
+                Err(e) => fail(e),
+            }
+        }
         _ => redirect("/admin/account"),
+    }
+}
+
+pub(crate) async fn revoke_token(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    if !s.csrf_ok(&f.csrf) {
+        return csrf_failed(&app, &s);
+    }
+    let r: Result<(), jarida_store::StoreError> = async {
+        let mut tx = app.db.begin().await?;
+        if tokens::revoke(&mut tx, s.user.id, id).await? {
+            audit::record(
+                &mut tx,
+                &s.actor(),
+                "token.revoke",
+                &format!("token {id}"),
+                "",
+                now(),
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    match r {
+        Ok(()) => redirect("/admin/account?done=token"),
+        Err(e) => fail(e),
     }
 }
 

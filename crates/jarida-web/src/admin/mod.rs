@@ -66,6 +66,10 @@ pub fn routes() -> Router<AppRef> {
             post(account::end_session),
         )
         .route("/admin/account/signout-everywhere", post(account::end_all))
+        .route(
+            "/admin/account/tokens/{id}/revoke",
+            post(account::revoke_token),
+        )
         .route("/admin/users", get(people::users).post(people::invite))
         .route("/admin/users/{id}", post(people::change_role))
         .route(

@@ -12,7 +12,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::auth::ApiToken;
+use super::auth::ReadersToken;
 use crate::editions::PUBLIC;
 use crate::error::{ApiError, WebError};
 use crate::{App, AppRef};
@@ -44,7 +44,7 @@ pub(super) struct ListQuery {
 }
 
 pub(super) async fn list(
-    _: ApiToken,
+    _: ReadersToken,
     State(app): State<AppRef>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult {
@@ -67,7 +67,7 @@ pub(super) struct ComposeBody {
 }
 
 pub(super) async fn compose(
-    _: ApiToken,
+    _: ReadersToken,
     State(app): State<AppRef>,
     body: axum::body::Bytes,
 ) -> ApiResult {
@@ -97,7 +97,7 @@ pub(super) async fn compose(
 }
 
 pub(super) async fn show(
-    _: ApiToken,
+    _: ReadersToken,
     State(app): State<AppRef>,
     Path(id): Path<EditionId>,
 ) -> ApiResult {
@@ -105,7 +105,7 @@ pub(super) async fn show(
 }
 
 pub(super) async fn edit(
-    _: ApiToken,
+    _: ReadersToken,
     State(app): State<AppRef>,
     Path((id, lang)): Path<(EditionId, String)>,
     body: Result<Json<editions::Edit>, axum::extract::rejection::JsonRejection>,
@@ -122,7 +122,7 @@ pub(super) struct ActionBody {
 }
 
 pub(super) async fn action(
-    _: ApiToken,
+    _: ReadersToken,
     State(app): State<AppRef>,
     Path((id, action)): Path<(EditionId, String)>,
     body: axum::body::Bytes,

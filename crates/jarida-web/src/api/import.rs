@@ -9,7 +9,7 @@ use jarida_core::Lang;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::auth::ApiToken;
+use super::auth::ReadersToken;
 use crate::AppRef;
 use crate::error::{ApiError, WebError};
 
@@ -25,7 +25,7 @@ pub struct ImportQuery {
 /// as `jarida subscribers import`, answered with its report.
 pub(super) async fn import_api(
     // Checked before a byte of the body is read: only the token's holder may send 200 MB.
-    _: ApiToken,
+    _: ReadersToken,
     State(app): State<AppRef>,
     axum::extract::Query(q): axum::extract::Query<ImportQuery>,
     req: axum::extract::Request,
