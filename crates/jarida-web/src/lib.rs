@@ -139,6 +139,8 @@ pub struct App {
     pub blocked: jarida_audience::throttle::Blocked,
     /// The admin's templates, stylesheet and script.
     pub admin: admin::ui::Ui,
+    /// How many posts each admin list filter matched, by content version.
+    pub(crate) admin_counts: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
     /// The "too many requests" page per language, rendered once.
     pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
 }
@@ -213,6 +215,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("admin templates: {e:#}"))?;
         Ok(Arc::new(App {
             admin,
+            admin_counts: Default::default(),
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
             blocked: Default::default(),

@@ -617,6 +617,8 @@ fn a_translation_is_linked_and_listed_beside_its_original() {
         ],
     );
     let en = en.unwrap();
+    // The count is kept per content version: a new post moves it.
+    assert!(c.get("/admin/posts").text().contains("One post"));
     let page = c.get(&format!("/admin/posts/new?translation_of={en}"));
     assert_eq!(page.status, 200);
     assert!(page.text().contains("name=\"translation_of\" value=\""));
@@ -643,6 +645,10 @@ fn a_translation_is_linked_and_listed_beside_its_original() {
         list.contains("The water crisis") && list.contains("أزمة المياه"),
         "shown together"
     );
+    assert!(c.get("/admin/posts").text().contains("2 posts"));
+    // A title search ignores case on both databases.
+    let found = c.get("/admin/posts?q=WATER").text();
+    assert!(found.contains("One post") && found.contains("The water crisis"));
 }
 
 #[test]

@@ -29,6 +29,7 @@ use minijinja::Value;
 
 use crate::{App, AppRef};
 pub use auth::Signed;
+pub(crate) use posts::list_posts;
 
 /// The admin's policy: scripts, styles and images from the site itself, never inline; frames only
 /// from the site (the preview of a post); forms post only here.

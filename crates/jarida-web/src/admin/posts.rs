@@ -68,11 +68,10 @@ pub(crate) async fn list(
         owner: (!s.user.role.can_edit_others()).then_some(s.user.id),
     };
     let page_no = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (stories, total) =
-        match editing::admin_list(&app.db, &f, PER_PAGE, (page_no - 1) * PER_PAGE).await {
-            Ok(v) => v,
-            Err(e) => return fail(e),
-        };
+    let (stories, total) = match list_posts(&app, &f, PER_PAGE, (page_no - 1) * PER_PAGE).await {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
     let lang = s.lang();
     let mut ctx = frame(
         &app,
@@ -104,6 +103,36 @@ pub(crate) async fn list(
     .unwrap_or_default();
     ctx.insert("qs", Value::from(qs));
     page(&app, StatusCode::OK, "posts.html", ctx)
+}
+
+/// A page of the list. Counting what matches reads every post's index entry, so the count of a
+/// filter is kept per content version: paging through a filter, or coming back to it, counts
+/// once. (Another process's change reaches the count with the version, within
+/// `cache.refresh_seconds`.)
+pub(crate) async fn list_posts(
+    app: &App,
+    f: &AdminFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<editing::AdminStory>, i64), ContentError> {
+    let key = format!("{f:?}");
+    let version = app.cache.version();
+    let known = {
+        let counts = app.admin_counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .get(&key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, n)| *n)
+    };
+    let (stories, total) = editing::admin_list(&app.db, f, limit, offset, known).await?;
+    if known.is_none() {
+        let mut counts = app.admin_counts.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.len() >= 1000 {
+            counts.clear();
+        }
+        counts.insert(key, (version, total));
+    }
+    Ok((stories, total))
 }
 
 /// The editor's form as posted: repeated source fields in order, so it is read from the pairs.

@@ -52,7 +52,7 @@ pub(super) async fn list(
         owner: (!t.role.can_edit_others()).then(|| t.user_id().unwrap_or(-1)),
     };
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (stories, total) = editing::admin_list(&app.db, &f, 50, (page - 1) * 50).await?;
+    let (stories, total) = crate::admin::list_posts(&app, &f, 50, (page - 1) * 50).await?;
     Ok(
         Json(json!({ "posts": stories, "total": total, "page": page, "per_page": 50 }))
             .into_response(),
