@@ -149,7 +149,7 @@ pub fn prepare(file_name: &str, bytes: Vec<u8>) -> Result<Prepared, String> {
     if img.width() > MAX_WIDTH {
         let height = ((u64::from(img.height()) * u64::from(MAX_WIDTH)) / u64::from(img.width()))
             .max(1) as u32;
-        img = img.resize_exact(MAX_WIDTH, height, image::imageops::FilterType::CatmullRom);
+        img = crate::media::resize(&img, MAX_WIDTH, height);
     }
     let mut out = Vec::new();
     // Encoded again from pixels: no metadata survives. GIF's first frame becomes a PNG.

@@ -282,7 +282,7 @@ pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for width in WIDTHS.iter().copied().filter(|x| *x < w) {
         let height = ((u64::from(h) * u64::from(width)) / u64::from(w)).max(1) as u32;
-        let small = img.resize_exact(width, height, image::imageops::FilterType::CatmullRom);
+        let small = resize(&img, width, height);
         let mut buf = Vec::new();
         let written = match format {
             image::ImageFormat::Jpeg => {
@@ -297,6 +297,22 @@ pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// `img` at `width` × `height` with the Catmull-Rom filter, through `fast_image_resize` (SIMD);
+/// through `image`'s own resizer if that cannot take the pixel type.
+pub fn resize(img: &image::DynamicImage, width: u32, height: u32) -> image::DynamicImage {
+    let mut dst = image::DynamicImage::new(width, height, img.color());
+    let opts = fast_image_resize::ResizeOptions::new().resize_alg(
+        fast_image_resize::ResizeAlg::Convolution(fast_image_resize::FilterType::CatmullRom),
+    );
+    match fast_image_resize::Resizer::new().resize(img, &mut dst, &opts) {
+        Ok(()) => dst,
+        Err(e) => {
+            tracing::debug!(error = %e, "SIMD resize refused the image; using image's resizer");
+            img.resize_exact(width, height, image::imageops::FilterType::CatmullRom)
+        }
+    }
 }
 
 /// Removes files written for a save that did not commit.
