@@ -1329,3 +1329,62 @@ fn api_tokens_act_as_their_user_and_the_api_is_described() {
         }
     }
 }
+
+#[test]
+fn over_https_the_session_cookie_is_secure_and_host_only() {
+    let app = TestApp::spawn_with(|c| c.base_url = "https://news.example.org".into());
+    let path = app.path_of(app.setup_url.as_ref().unwrap());
+    let path = path
+        .trim_start_matches("https://news.example.org")
+        .to_string();
+    let page = app.get(&path);
+    let csrf = field(&page.text(), "csrf");
+    assert_eq!(
+        app.post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Lina"),
+                ("email", "lina@example.org"),
+                ("password", OWNER_PASSWORD)
+            ]
+        )
+        .status,
+        200
+    );
+    let mut c = Client::new(&app);
+    let form = c.get("/admin/signin");
+    let pre = form.header("set-cookie").unwrap().to_string();
+    assert!(
+        pre.starts_with("__Host-jarida_signin=")
+            && pre.contains("; Secure")
+            && pre.contains("Path=/"),
+        "{pre}"
+    );
+    let r = c.post(
+        "/admin/signin",
+        &[
+            ("csrf", &field(&form.text(), "csrf")),
+            ("email", "lina@example.org"),
+            ("password", OWNER_PASSWORD),
+            ("next", "/admin/posts"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let session = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .find(|v| v.starts_with("__Host-jarida_session="))
+        .expect("a __Host- session cookie");
+    for attr in ["; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"] {
+        assert!(session.contains(attr), "{attr} in {session}");
+    }
+    assert!(!session.to_ascii_lowercase().contains("domain="));
+    assert_eq!(
+        c.get("/admin/posts").status,
+        200,
+        "the __Host- cookie opens the admin"
+    );
+}

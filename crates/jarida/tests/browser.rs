@@ -415,6 +415,8 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         click(&owner, "button[type=submit]").await;
         until(&owner, "the posts list", "return location.pathname === '/admin/posts';").await;
         check_page(&owner, &axe, &shots, "posts-en").await;
+        owner.goto(&format!("{base}/admin/posts/new")).await.unwrap();
+        check_page(&owner, &axe, &shots, "editor-en").await;
 
         // The owner invites an editor.
         owner.goto(&format!("{base}/admin/users")).await.unwrap();
