@@ -223,6 +223,18 @@ fn refused(app: &App, status: StatusCode, key: &str) -> Response {
     )
 }
 
+/// A form without a session (sign-in, invitation, reset) whose token is wrong, in `lang`.
+pub(crate) fn guest_csrf_failed(app: &App, lang: Lang) -> Response {
+    message(
+        app,
+        lang,
+        None,
+        StatusCode::FORBIDDEN,
+        "admin-refused-title",
+        app.theme.t(lang, "admin-csrf-failed"),
+    )
+}
+
 /// A form whose CSRF token is wrong.
 pub(crate) fn csrf_failed(app: &App, s: &Signed) -> Response {
     message(

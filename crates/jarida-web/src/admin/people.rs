@@ -344,14 +344,7 @@ pub(crate) async fn accept(
         .and_then(Lang::parse)
         .unwrap_or(app.cfg.default_lang);
     if !app.secret.verify_hex("admin-accept", &token, 32, &f.csrf) {
-        return message(
-            &app,
-            lang,
-            None,
-            StatusCode::FORBIDDEN,
-            "admin-refused-title",
-            app.theme.t(lang, "admin-csrf-failed"),
-        );
+        return super::auth::guest_csrf_failed(&app, lang);
     }
     let peeked = async {
         let mut tx = app.db.begin().await?;

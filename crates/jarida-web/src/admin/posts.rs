@@ -491,6 +491,28 @@ pub(crate) async fn new_form(
     .await
 }
 
+/// The editor showing the stored post with the reason an action on it was refused (a 500 when
+/// the failure is ours).
+async fn refused_on_post(app: &App, s: &Signed, e: &Editable, err: ContentError) -> Response {
+    match content_error(err) {
+        Ok(err) => {
+            let form = EditorForm::from_post(e);
+            editor_page(
+                app,
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Some(e),
+                Some(err),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(r) => *r,
+    }
+}
+
 /// Whether the role may not take the action the form asks for.
 fn refused_action(f: &EditorForm, r: &Rights) -> bool {
     matches!(f.action.as_str(), "publish" | "schedule" | "unpublish") && !r.publish
@@ -952,23 +974,7 @@ pub(crate) async fn add_correction(
             refresh(&app).await;
             redirect(&format!("/admin/posts/{id}?saved=1#corrections"))
         }
-        Err(err) => match content_error(err) {
-            Ok(err) => {
-                let form = EditorForm::from_post(&e);
-                editor_page(
-                    &app,
-                    &s,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &form,
-                    Some(&e),
-                    Some(err),
-                    None,
-                    None,
-                )
-                .await
-            }
-            Err(r) => *r,
-        },
+        Err(err) => refused_on_post(&app, &s, &e, err).await,
     }
 }
 
@@ -1085,23 +1091,7 @@ pub(crate) async fn restore(
             refresh(&app).await;
             redirect(&format!("/admin/posts/{id}?saved=1"))
         }
-        Err(err) => match content_error(err) {
-            Ok(err) => {
-                let form = EditorForm::from_post(&e);
-                editor_page(
-                    &app,
-                    &s,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &form,
-                    Some(&e),
-                    Some(err),
-                    None,
-                    None,
-                )
-                .await
-            }
-            Err(r) => *r,
-        },
+        Err(err) => refused_on_post(&app, &s, &e, err).await,
     }
 }
 

@@ -58,14 +58,7 @@ pub(crate) async fn request(
 ) -> Response {
     let lang = lang_of(&app, q.lang.as_deref());
     if !app.secret.verify_hex("admin-reset", "request", 32, &f.csrf) {
-        return message(
-            &app,
-            lang,
-            None,
-            StatusCode::FORBIDDEN,
-            "admin-refused-title",
-            app.theme.t(lang, "admin-csrf-failed"),
-        );
+        return super::auth::guest_csrf_failed(&app, lang);
     }
     let email = f.email.trim().to_lowercase();
     let ip = crate::subscribe::signup::client_ip(&app, peer, &headers);
@@ -227,14 +220,7 @@ pub(crate) async fn choose(
 ) -> Response {
     let lang = lang_of(&app, q.lang.as_deref());
     if !app.secret.verify_hex("admin-reset", &token, 32, &f.csrf) {
-        return message(
-            &app,
-            lang,
-            None,
-            StatusCode::FORBIDDEN,
-            "admin-refused-title",
-            app.theme.t(lang, "admin-csrf-failed"),
-        );
+        return super::auth::guest_csrf_failed(&app, lang);
     }
     let link = match peek(&app, &token).await {
         Ok(Some(l)) => l,
