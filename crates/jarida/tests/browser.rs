@@ -539,6 +539,33 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         let png = reader.screenshot().await.unwrap();
         std::fs::write(shots.join("admin-published-article-ar-375.png"), png).unwrap();
 
+        // The admin on a phone, in Arabic: nothing wider than the screen.
+        let phone = driver.session(375, 740).await;
+        phone.goto(&format!("{base}/admin/signin?lang=ar")).await.unwrap();
+        fill(&phone, "#email", "lina@example.org").await;
+        fill(&phone, "#password", "correct horse battery staple").await;
+        click(&phone, "button[type=submit]").await;
+        until(&phone, "signed in", "return location.pathname === '/admin/posts';").await;
+        phone.goto(&format!("{base}/admin/account")).await.unwrap();
+        phone
+            .find(fantoccini::Locator::Css("#lang option[value=ar]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click(&phone, "button[value=profile]").await;
+        until(&phone, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
+        for (path, name) in [("/admin/posts", "posts-ar-375"), ("/admin/posts/new?lang=ar", "editor-ar-375"), ("/admin/media", "media-ar-375")] {
+            phone.goto(&format!("{base}{path}")).await.unwrap();
+            let fits = run(&phone, "return [document.documentElement.scrollWidth, window.innerWidth, document.documentElement.dir];").await;
+            assert!(fits[0].as_i64().unwrap() <= fits[1].as_i64().unwrap() + 1, "{path} at 375 px: {fits}");
+            assert_eq!(fits[2], "rtl");
+            let png = phone.screenshot().await.unwrap();
+            std::fs::write(shots.join(format!("admin-{name}.png")), png).unwrap();
+        }
+        phone.close().await.unwrap();
+
         // The sign-in page in Arabic.
         reader.goto(&format!("{base}/admin/signin?lang=ar")).await.unwrap();
         check_page(&reader, &axe, &shots, "signin-ar").await;
