@@ -612,6 +612,7 @@ fn a_translation_is_linked_and_listed_beside_its_original() {
         &[
             ("lang", "en"),
             ("title", "The water crisis"),
+            ("authors", "Lina Haddad"),
             ("body", "Text."),
             ("action", "publish"),
         ],
@@ -639,6 +640,12 @@ fn a_translation_is_linked_and_listed_beside_its_original() {
     assert!(
         public.contains("/ar/أزمة-المياه") || public.contains("/ar/%D8%A3"),
         "linked to its Arabic version"
+    );
+    // The editor offers the names used before.
+    let editor = c.get("/admin/posts/new").text();
+    assert!(
+        editor.contains("data-add=\"Lina Haddad\""),
+        "the byline is suggested"
     );
     let list = c.get("/admin/posts?lang=en").text();
     assert!(

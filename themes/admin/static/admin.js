@@ -125,6 +125,20 @@
     });
   }
 
+  // Names used before: a click adds one to its list field.
+  form.querySelectorAll(".suggest").forEach((p) => {
+    p.hidden = false;
+    const input = document.getElementById(p.dataset.for);
+    p.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-add]");
+      if (!b) return;
+      const have = input.value.split(/[,،]/).map((x) => x.trim()).filter(Boolean);
+      if (!have.includes(b.dataset.add)) have.push(b.dataset.add);
+      input.value = have.join(", ");
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
+
   // One more source row on demand.
   const add = document.getElementById("add-source");
   const tpl = document.getElementById("source-template");

@@ -378,6 +378,16 @@ async fn editor_page(
         })
         .collect();
     ctx.insert("media", crate::ser(media));
+    // Names already used, most used first: a tag or byline is picked rather than retyped.
+    for (key, taxon) in [
+        ("author_suggestions", editing::Taxon::Authors),
+        ("tag_suggestions", editing::Taxon::Tags),
+    ] {
+        let names = editing::suggestions(&app.db, taxon, 20)
+            .await
+            .unwrap_or_default();
+        ctx.insert(key, crate::ser(names));
+    }
     ctx.insert("form", form.value());
     ctx.insert("post_lang", Value::from(post_lang.code()));
     ctx.insert(
