@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -192,16 +190,12 @@ async fn submit(
         return page(&app, StatusCode::UNPROCESSABLE_ENTITY, ctx);
     }
     let password = f.password;
-    let hash = match tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    {
-        Ok(Ok(h)) => h,
-        _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let hash = match jarida_accounts::password::hash(password).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "hashing the owner's password failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
     };
     match create_owner(&app.db, &name, &email, &hash).await {
         Ok(true) => {
