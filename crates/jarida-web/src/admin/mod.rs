@@ -199,6 +199,23 @@ pub(crate) fn page(
     r
 }
 
+/// A form page, shown again with `error` (and a 422) when its last submission was refused.
+pub(crate) fn form_page(
+    app: &App,
+    template: &str,
+    mut ctx: BTreeMap<&'static str, Value>,
+    error: Option<String>,
+) -> Response {
+    let status = match error {
+        Some(e) => {
+            ctx.insert("error", Value::from(e));
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        None => StatusCode::OK,
+    };
+    page(app, status, template, ctx)
+}
+
 /// A short page saying why a request was refused or what happened.
 pub(crate) fn message(
     app: &App,

@@ -287,15 +287,7 @@ fn accept_page(
         Value::from(format!("/admin/invitation/{token}?lang={lang}")),
     );
     ctx.insert("name", Value::from(name));
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    if let Some(e) = error {
-        ctx.insert("error", Value::from(e));
-    }
-    page(app, status, "accept.html", ctx)
+    super::form_page(app, "accept.html", ctx, error)
 }
 
 pub(crate) async fn accept_form(

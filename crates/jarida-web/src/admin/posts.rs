@@ -501,6 +501,12 @@ pub(crate) async fn new_form(
     .await
 }
 
+/// After a change to post `id`: this process's pages follow it, and the editor opens it again.
+async fn saved(app: &App, id: i64) -> Response {
+    refresh(app).await;
+    redirect(&format!("/admin/posts/{id}?saved=1"))
+}
+
 /// The editor showing the stored post with the reason an action on it was refused (a 500 when
 /// the failure is ours).
 async fn refused_on_post(app: &App, s: &Signed, e: &Editable, err: ContentError) -> Response {
@@ -805,10 +811,7 @@ pub(crate) async fn save(
     }
     .await;
     match result {
-        Ok(_) => {
-            refresh(&app).await;
-            redirect(&format!("/admin/posts/{id}?saved=1"))
-        }
+        Ok(_) => saved(&app, id).await,
         Err(ContentError::Conflict { current, .. }) => {
             // Their text stays in the form; the version becomes the current one, so saving again
             // is a deliberate choice (the other save stays in the history).
@@ -1097,10 +1100,7 @@ pub(crate) async fn restore(
     }
     .await;
     match result {
-        Ok(_) => {
-            refresh(&app).await;
-            redirect(&format!("/admin/posts/{id}?saved=1"))
-        }
+        Ok(_) => saved(&app, id).await,
         Err(err) => refused_on_post(&app, &s, &e, err).await,
     }
 }

@@ -173,15 +173,7 @@ fn choose_page(app: &App, lang: Lang, token: &str, email: &str, error: Option<St
         Value::from(format!("/admin/reset/{token}?lang={lang}")),
     );
     ctx.insert("email", Value::from(email));
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    if let Some(e) = error {
-        ctx.insert("error", Value::from(e));
-    }
-    page(app, status, "reset-choose.html", ctx)
+    super::form_page(app, "reset-choose.html", ctx, error)
 }
 
 async fn peek(app: &App, token: &str) -> Result<Option<Link>, jarida_store::StoreError> {
