@@ -119,6 +119,19 @@ pub async fn pending_invitations(
     )
 }
 
+/// Forgets links past their end (housekeeping): an expired invitation or reset only says who was
+/// invited or asked, which no one needs once it cannot be used.
+pub async fn purge(db: &jarida_store::Db, now: i64) -> Result<u64, StoreError> {
+    let mut tx = db.begin().await?;
+    let n = q_exec!(
+        tx.conn(),
+        "DELETE FROM account_links WHERE expires_at <= $1",
+        now
+    )?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,13 +170,31 @@ mod tests {
         );
         assert_eq!(
             take(&mut tx, Purpose::Invite, &new, 20).await.unwrap(),
-            Some(invite)
+            Some(invite.clone())
         );
         assert!(
             take(&mut tx, Purpose::Invite, &new, 21)
                 .await
                 .unwrap()
                 .is_none()
+        );
+        let live = issue(&mut tx, &invite, 30, 100).await.unwrap();
+        let reset = Link {
+            purpose: Purpose::Reset,
+            email: "lina@example.org".into(),
+            role: None,
+            user_id: None,
+            created_by: None,
+        };
+        issue(&mut tx, &reset, 0, 50).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(purge(db, 60).await.unwrap(), 1, "the ended reset only");
+        let mut tx = db.begin().await.unwrap();
+        assert!(
+            peek(&mut tx, Purpose::Invite, &live, 60)
+                .await
+                .unwrap()
+                .is_some()
         );
         tx.commit().await.unwrap();
     }

@@ -3,6 +3,7 @@
 //! import and export of subscriber lists.
 
 pub mod csv_io;
+pub mod directory;
 pub mod email;
 pub mod recipients;
 pub mod subscribers;

@@ -623,14 +623,7 @@ pub async fn update_preferences(
         "DELETE FROM subscriber_newsletters WHERE subscriber_id = $1",
         id
     )?;
-    for nl in &p.newsletters {
-        q_exec!(
-            tx.conn(),
-            "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) SELECT $1, id FROM newsletters WHERE id = $2",
-            id,
-            *nl
-        )?;
-    }
+    join_newsletters(&mut tx, id, &p.newsletters).await?;
     event(
         tx.conn(),
         id,
@@ -641,6 +634,75 @@ pub async fn update_preferences(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Subscribes reader `id` to those of `newsletters` that exist.
+async fn join_newsletters(
+    tx: &mut jarida_store::Tx,
+    id: SubscriberId,
+    newsletters: &[i64],
+) -> Result<(), AudienceError> {
+    for nl in newsletters {
+        q_exec!(
+            tx.conn(),
+            "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) SELECT $1, id FROM newsletters WHERE id = $2",
+            id,
+            *nl
+        )?;
+    }
+    Ok(())
+}
+
+/// Why an editor's new reader was not added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddRefused {
+    /// The address is already a reader's (their id).
+    Exists(SubscriberId),
+    /// The address was erased, bounced or complained: it is never written to again.
+    Suppressed,
+}
+
+/// Adds a reader an editor vouches for (someone who agreed in person, on paper, by a reply): active
+/// at once, consent recorded as given to that editor, in the caller's transaction. The suppression
+/// list wins over the editor, as it does over an import.
+pub async fn add_by_editor(
+    tx: &mut jarida_store::Tx,
+    email_addr: &str,
+    name: &str,
+    lang: Lang,
+    newsletters: &[i64],
+    editor: &str,
+    now: OffsetDateTime,
+) -> Result<Result<SubscriberId, AddRefused>, AudienceError> {
+    let addr = email::normalize(email_addr)?;
+    if let Some(s) = by_email(tx.conn(), &addr).await? {
+        return Ok(Err(AddRefused::Exists(s.id)));
+    }
+    if is_suppressed(tx.conn(), &addr).await? {
+        return Ok(Err(AddRefused::Suppressed));
+    }
+    let now_s = now.unix_timestamp();
+    let (id,): (SubscriberId,) = q_one!(
+        tx.conn(),
+        (SubscriberId,),
+        "INSERT INTO subscribers (email, name, lang, status, source, consent_at, consent_form, consent_wording, confirmed_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'active', 'admin', $4, 'admin', $5, $4, $4, $4) RETURNING id",
+        &addr,
+        clean_text(name, 200),
+        lang.code(),
+        now_s,
+        format!("added by {}", clean_text(editor, 200))
+    )?;
+    join_newsletters(tx, id, newsletters).await?;
+    event(
+        tx.conn(),
+        id,
+        "added",
+        serde_json::json!({ "by": editor, "newsletters": newsletters }),
+        now_s,
+    )
+    .await?;
+    Ok(Ok(id))
 }
 
 /// Unsubscribes from everything; repeating it changes nothing and succeeds.

@@ -252,6 +252,28 @@ pub async fn load(db: &Db, id: i64) -> Result<Option<Editable>, ContentError> {
         }))
 }
 
+/// The other-language versions of `post` (the posts sharing its translation key), each as the
+/// editor would load it.
+pub async fn translations(db: &Db, post: &Post) -> Result<Vec<Editable>, ContentError> {
+    let Some(key) = &post.translation_key else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<(i64,)> = q_all!(
+        db.acquire().await?.conn(),
+        (i64,),
+        "SELECT id FROM posts WHERE translation_key = $1 AND id <> $2 ORDER BY lang, id",
+        key,
+        post.id
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (id,) in ids {
+        if let Some(e) = load(db, id).await? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 /// The editable fields of a stored post, as a save would give them.
 pub fn input_of(p: &Post) -> PostInput {
     PostInput {
@@ -444,6 +466,61 @@ fn like_pattern(q: &str) -> String {
     p
 }
 
+/// Where a page of the admin's list starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// After skipping this many (page numbers; the API's `page`).
+    Offset(i64),
+    /// The posts after this one in the list's order (changed earlier): the next page, read
+    /// from the index at that point however deep it is, where an offset reads every row before.
+    After(Cursor),
+    /// The posts before this one (changed later): the previous page.
+    Before(Cursor),
+}
+
+/// A post's place in the list's order (most recently changed first), as the pagination links
+/// carry it: `<updated_at>.<id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub updated_at: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn of(row: &AdminRow) -> Cursor {
+        Cursor {
+            updated_at: row.updated_at,
+            id: row.id,
+        }
+    }
+
+    /// Reads what [`Cursor`]'s `Display` wrote; None for anything else.
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (t, id) = s.split_once('.')?;
+        Some(Cursor {
+            updated_at: t.parse().ok()?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.updated_at, self.id)
+    }
+}
+
+/// A page of the admin's list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdminPage {
+    pub stories: Vec<AdminStory>,
+    /// How many posts match the filter in all.
+    pub total: i64,
+    /// Whether more follow in the direction the page was asked for (older ones for an offset or
+    /// [`Position::After`], newer ones for [`Position::Before`]).
+    pub more: bool,
+}
+
 /// A page of the admin's list, most recently changed first, and how many match in all (counted
 /// unless the caller knows it: `known_total`). Each story's translations come along (one query
 /// for the page), so the pair shows together.
@@ -451,9 +528,9 @@ pub async fn admin_list(
     db: &Db,
     f: &AdminFilter,
     limit: i64,
-    offset: i64,
+    at: Position,
     known_total: Option<i64>,
-) -> Result<(Vec<AdminStory>, i64), ContentError> {
+) -> Result<AdminPage, ContentError> {
     let mut c = db.acquire().await?;
     let filter = admin_filter(c.conn().dialect());
     let kind = f.kind.map(Kind::as_str);
@@ -461,22 +538,56 @@ pub async fn admin_list(
         f.q.as_deref()
             .filter(|q| !q.trim().is_empty())
             .map(like_pattern);
-    let rows: Vec<AdminRow> = q_all!(
-        c.conn(),
-        AdminRow,
-        sqlx::AssertSqlSafe(format!(
-            "SELECT {ADMIN_COLS} FROM posts WHERE {filter} ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9"
-        )),
-        f.lang,
-        kind,
-        &f.status,
-        &f.author,
-        &f.tag,
-        &q,
-        f.owner,
-        limit,
-        offset
-    )?;
+    // One row past the page says whether another page follows. The cursor's comparisons are
+    // written so that `updated_at` bounds an index range on both databases.
+    let mut rows: Vec<AdminRow> = match at {
+        Position::Offset(offset) => q_all!(
+            c.conn(),
+            AdminRow,
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {ADMIN_COLS} FROM posts WHERE {filter} ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9"
+            )),
+            f.lang,
+            kind,
+            &f.status,
+            &f.author,
+            &f.tag,
+            &q,
+            f.owner,
+            limit + 1,
+            offset.max(0)
+        )?,
+        Position::After(k) | Position::Before(k) => {
+            let (cmp, order) = if matches!(at, Position::After(_)) {
+                ('<', "DESC")
+            } else {
+                ('>', "ASC")
+            };
+            q_all!(
+                c.conn(),
+                AdminRow,
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT {ADMIN_COLS} FROM posts WHERE {filter} AND updated_at {cmp}= $8 AND (updated_at {cmp} $8 OR id {cmp} $9) \
+                     ORDER BY updated_at {order}, id {order} LIMIT $10"
+                )),
+                f.lang,
+                kind,
+                &f.status,
+                &f.author,
+                &f.tag,
+                &q,
+                f.owner,
+                k.updated_at,
+                k.id,
+                limit + 1
+            )?
+        }
+    };
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    if matches!(at, Position::Before(_)) {
+        rows.reverse();
+    }
     let total = match known_total {
         Some(n) => n,
         None => {
@@ -529,7 +640,11 @@ pub async fn admin_list(
         })
         .collect();
     others.clear();
-    Ok((stories, total))
+    Ok(AdminPage {
+        stories,
+        total,
+        more,
+    })
 }
 
 /// The rendered HTML and plain text of Markdown, as the site would show it.

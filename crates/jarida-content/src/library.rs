@@ -162,11 +162,10 @@ pub fn prepare(file_name: &str, bytes: Vec<u8>) -> Result<Prepared, String> {
             ("jpg", content_type)
         }
         "webp" => {
-            img.write_to(
-                &mut std::io::Cursor::new(&mut out),
-                image::ImageFormat::WebP,
-            )
-            .map_err(|e| refuse(&shown, e))?;
+            // libwebp, lossy at a high quality: `image`'s own encoder is lossless only, and a
+            // photograph came out several times the size it was sent at.
+            out = crate::media::to_webp(&img, false, 90.0)
+                .ok_or_else(|| refuse(&shown, "could not be encoded again as WebP"))?;
             ("webp", content_type)
         }
         _ => {

@@ -5,7 +5,9 @@
 //!
 //! A PNG or JPEG wider than the smallest of [`WIDTHS`] also gets smaller copies
 //! (`chart-<hash>.w480.png`), written beside it, so pages can offer a phone a small file through
-//! `srcset`; [`MediaDir::picture`] says what a page may offer and the image's size, so the page
+//! `srcset`, and WebP copies at those widths and its own (`chart-<hash>.w1200.webp`; lossy for a
+//! photograph, lossless for a PNG chart whose edges must stay sharp), offered first through
+//! `<picture>`; [`MediaDir::picture`] says what a page may offer and the image's size, so the page
 //! reserves its box before it loads.
 
 use std::fs;
@@ -169,9 +171,17 @@ impl MediaDir {
         if let (false, Some((w, _))) = (srcset.is_empty(), size) {
             srcset.push(format!("{url} {w}w"));
         }
+        let webp: Vec<String> = size
+            .map(|(iw, _)| webp_widths(iw))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|w| self.dir.join(webp_name(name, *w)).is_file())
+            .map(|w| format!("/media/{} {w}w", webp_name(name, w)))
+            .collect();
         Picture {
             src: url.to_string(),
             srcset: srcset.join(", "),
+            webp: webp.join(", "),
             width: size.map(|s| s.0),
             height: size.map(|s| s.1),
         }
@@ -193,12 +203,45 @@ pub fn variant_name(name: &str, width: u32) -> String {
     }
 }
 
+/// The name of the WebP copy of `name` that is `width` pixels wide.
+pub fn webp_name(name: &str, width: u32) -> String {
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    format!("{stem}.w{width}.webp")
+}
+
+/// The widths of an image's WebP copies: each of [`WIDTHS`] below its own, and its own (up to
+/// [`MAX_WEBP_WIDTH`], past which none is made).
+fn webp_widths(width: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = WIDTHS.iter().copied().filter(|w| *w < width).collect();
+    if width <= MAX_WEBP_WIDTH {
+        out.push(width);
+    }
+    out
+}
+
+/// The widest image given a WebP copy of its own size: the library's uploads are at most this wide;
+/// a wider imported original still gets the smaller ones.
+pub const MAX_WEBP_WIDTH: u32 = 2560;
+
+/// Every file written beside `name` ([`variants`]'s copies), for removing an image with its copies.
+pub fn copies_of(name: &str, width: u32) -> Vec<String> {
+    let mut out: Vec<String> = WIDTHS
+        .iter()
+        .filter(|w| **w < width)
+        .map(|w| variant_name(name, *w))
+        .collect();
+    out.extend(webp_widths(width).into_iter().map(|w| webp_name(name, w)));
+    out
+}
+
 /// What a page offers of one image: the original, its smaller copies and its size in pixels.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Picture {
     pub src: String,
     /// `url 480w, url 960w, …` (empty when there are no copies).
     pub srcset: String,
+    /// The WebP copies, the same way (empty when there are none).
+    pub webp: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
 }
@@ -209,6 +252,7 @@ impl Picture {
         Picture {
             src: url.to_string(),
             srcset: String::new(),
+            webp: String::new(),
             width: None,
             height: None,
         }
@@ -258,9 +302,9 @@ pub(crate) fn svg_size(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((px(attr("width")?)? as u32, px(attr("height")?)? as u32))
 }
 
-/// Smaller copies of a PNG or JPEG at each of [`WIDTHS`] narrower than it. Nothing for other
-/// types, for images too large to decode safely, or for bytes that do not decode (the original
-/// is still served; pages just offer no copies).
+/// Smaller copies of a PNG or JPEG at each of [`WIDTHS`] narrower than it, and WebP copies at
+/// those widths and its own. Nothing for other types, for images too large to decode safely, or
+/// for bytes that do not decode (the original is still served; pages just offer no copies).
 pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let Some(format) = variant_format(name) else {
         return Vec::new();
@@ -295,8 +339,52 @@ pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
             Ok(()) => out.push((variant_name(name, width), buf)),
             Err(e) => tracing::warn!(name, width, error = %e, "could not make a smaller copy"),
         }
+        if let Some(b) = webp_copy(&small, format) {
+            out.push((webp_name(name, width), b));
+        }
+    }
+    if w <= MAX_WEBP_WIDTH
+        && let Some(b) = webp_copy(&img, format)
+    {
+        out.push((webp_name(name, w), b));
     }
     out
+}
+
+/// A copy's WebP: lossy for a JPEG's photograph, lossless for a PNG (a chart's text and lines
+/// would blur).
+fn webp_copy(img: &image::DynamicImage, from: image::ImageFormat) -> Option<Vec<u8>> {
+    if from == image::ImageFormat::Png {
+        to_webp(img, true, WEBP_LOSSLESS_EFFORT)
+    } else {
+        to_webp(img, false, WEBP_QUALITY)
+    }
+}
+
+/// WebP quality for photographs: about the JPEG copies' look at two thirds of their size.
+const WEBP_QUALITY: f32 = 80.0;
+
+/// For lossless WebP the "quality" is effort: past this little is gained on a chart, and a wide
+/// PNG took seconds.
+const WEBP_LOSSLESS_EFFORT: f32 = 20.0;
+
+/// `img` as WebP: lossy at `quality`, or lossless (then `quality` is effort). None when libwebp
+/// refuses it (logged; the page then offers the other copies).
+pub(crate) fn to_webp(img: &image::DynamicImage, lossless: bool, quality: f32) -> Option<Vec<u8>> {
+    let encoded = if img.color().has_alpha() {
+        let px = img.to_rgba8();
+        webp::Encoder::from_rgba(&px, img.width(), img.height()).encode_simple(lossless, quality)
+    } else {
+        let px = img.to_rgb8();
+        webp::Encoder::from_rgb(&px, img.width(), img.height()).encode_simple(lossless, quality)
+    };
+    match encoded {
+        Ok(m) => Some(m.to_vec()),
+        Err(e) => {
+            tracing::warn!(error = ?e, "could not make a WebP copy");
+            None
+        }
+    }
 }
 
 /// `img` at `width` × `height` with the Catmull-Rom filter, through `fast_image_resize` (SIMD);
@@ -363,8 +451,8 @@ mod tests {
         let created = media.write_all(&[big.clone(), small.clone()]).unwrap();
         assert_eq!(
             created.len(),
-            4,
-            "the cover, its 480 and 960 copies, the icon: {created:?}"
+            7,
+            "the cover, its 480 and 960 copies, WebP at 480, 960 and 1200, the icon: {created:?}"
         );
         let p = media.picture(&big.url());
         assert_eq!((p.width, p.height), (Some(1200), Some(600)));
@@ -377,6 +465,29 @@ mod tests {
                 big.url()
             )
         );
+        assert_eq!(
+            p.webp,
+            format!(
+                "/media/{} 480w, /media/{} 960w, /media/{} 1200w",
+                webp_name(&big.name, 480),
+                webp_name(&big.name, 960),
+                webp_name(&big.name, 1200)
+            )
+        );
+        let webp = std::fs::read(dir.path().join(webp_name(&big.name, 960))).unwrap();
+        assert_eq!(&webp[8..12], b"WEBP");
+        let decoded = image::load_from_memory_with_format(&webp, image::ImageFormat::WebP).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (960, 480));
+        let mut listed = copies_of(&big.name, 1200);
+        listed.sort();
+        let mut written: Vec<String> = created
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("cover-"))
+            .filter(|n| *n != big.name)
+            .collect();
+        written.sort();
+        assert_eq!(listed, written, "copies_of names every copy written");
         let copy = image::open(dir.path().join(variant_name(&big.name, 480))).unwrap();
         assert_eq!(
             (copy.width(), copy.height()),

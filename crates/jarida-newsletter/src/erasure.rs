@@ -20,7 +20,20 @@ pub async fn erase_reader(
     outbox: &Path,
 ) -> Result<(), NewsletterError> {
     let mut tx = db.begin().await?;
-    let email = jarida_audience::subscribers::erase_in(&mut tx, id, now).await?;
+    let email = erase_reader_in(&mut tx, id, now).await?;
+    tx.commit().await?;
+    erase_outside(db, id, &email, outbox).await
+}
+
+/// The database part of [`erase_reader`], in the caller's transaction (the admin records the
+/// erasure in its audit log in the same one). Returns the address, for [`erase_outside`] once the
+/// transaction has committed.
+pub async fn erase_reader_in(
+    tx: &mut jarida_store::Tx,
+    id: jarida_core::SubscriberId,
+    now: OffsetDateTime,
+) -> Result<String, NewsletterError> {
+    let email = jarida_audience::subscribers::erase_in(tx, id, now).await?;
     // The ledger keeps its rows (the edition's figures count them) and the relay's reply codes,
     // with any address the relay quoted replaced by a hash.
     let replies: Vec<(i64, String)> = q_all!(
@@ -41,10 +54,20 @@ pub async fn erase_reader(
             )?;
         }
     }
-    tx.commit().await?;
+    Ok(email)
+}
+
+/// What [`erase_reader`] removes outside the transaction: SQLite's write-ahead log copy of the
+/// deleted rows and the reader's files in the outbox.
+pub async fn erase_outside(
+    db: &Db,
+    id: jarida_core::SubscriberId,
+    email: &str,
+    outbox: &Path,
+) -> Result<(), NewsletterError> {
     if let Err(e) = db.checkpoint().await {
         tracing::warn!(error = %e, "checkpoint after an erasure; housekeeping will do it");
     }
-    jarida_mail::forget_outbox(outbox, &email, Some(&format!("{id}.eml"))).await?;
+    jarida_mail::forget_outbox(outbox, email, Some(&format!("{id}.eml"))).await?;
     Ok(())
 }

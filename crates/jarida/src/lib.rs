@@ -280,6 +280,24 @@ async fn housekeeping(db: Db, outbox: std::path::PathBuf) {
     }
 }
 
+/// Forgets, every hour, the admin's sessions past their idle or absolute lifetime and the account
+/// links past their end: neither can be used, and a session row says when and from where someone
+/// signed in.
+async fn account_housekeeping(db: Db, life: jarida_accounts::sessions::Lifetimes) {
+    loop {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match jarida_accounts::sessions::purge(&db, life, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "forgot ended admin sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging admin sessions"),
+        }
+        if let Err(e) = jarida_accounts::links::purge(&db, now).await {
+            tracing::warn!(error = %e, "purging account links");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
 /// A started server: its address, the setup link if no owner exists yet, and the app it serves.
 pub struct Running {
     pub addr: SocketAddr,
@@ -356,6 +374,7 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         app.notify.clone(),
     );
     background.add(jarida_web::refresher(app.clone()));
+    background.add(account_housekeeping(db.clone(), app.cfg.admin_sessions));
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();
     // One stop signal for the server and the background work, so that delivery starts handing

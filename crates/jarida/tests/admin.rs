@@ -259,6 +259,83 @@ fn invite<'a>(
     c
 }
 
+/// A confirmed reader of the first newsletter, written straight to the database; returns their id.
+fn add_reader(app: &TestApp, email: &str, name: &str, lang: &str) -> i64 {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        let (id,): (i64,) = jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "INSERT INTO subscribers (email, name, lang, status, source, consent_at, confirmed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'active', 'form', 1, 1, 1700000000, 1) RETURNING id",
+            email,
+            name,
+            lang
+        )
+        .unwrap();
+        jarida_store::q_exec!(
+            c.conn(),
+            "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) SELECT $1, id FROM newsletters ORDER BY id LIMIT 1",
+            id
+        )
+        .unwrap();
+        id
+    })
+}
+
+fn reader_status(app: &TestApp, id: i64) -> Option<String> {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_opt!(
+            c.conn(),
+            (String,),
+            "SELECT status FROM subscribers WHERE id = $1",
+            id
+        )
+        .unwrap()
+        .map(|r| r.0)
+    })
+}
+
+/// A new API token of `role` for the signed-in user.
+fn api_token(c: &mut Client<'_>, role: &str) -> String {
+    let csrf = c.csrf("/admin/account");
+    let r = c.post(
+        "/admin/account",
+        &[
+            ("csrf", &csrf),
+            ("action", "token-create"),
+            ("token_name", "script"),
+            ("token_role", role),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.text();
+    let key = "id=\"new-token\" dir=\"ltr\">";
+    let at = t.find(key).unwrap() + key.len();
+    t[at..at + 68].to_string()
+}
+
+fn api_get(app: &TestApp, token: &str, path: &str) -> serde_json::Value {
+    let r = app
+        .agent
+        .get(format!("{}{path}", app.base))
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let r = Resp::from(r);
+    assert_eq!(r.status, 200, "GET {path}");
+    serde_json::from_slice(&r.bytes).unwrap()
+}
+
+/// The `href` of the first link with `rel="{rel}"` in `html`, unescaped.
+fn rel_link(html: &str, rel: &str) -> Option<String> {
+    let key = format!("rel=\"{rel}\" href=\"");
+    let at = html.find(&key)? + key.len();
+    let end = html[at..].find('"')?;
+    Some(html[at..at + end].replace("&amp;", "&"))
+}
+
 /// Creates a post through the editor; returns its id.
 fn create_post(c: &mut Client<'_>, fields: &[(&str, &str)]) -> (Resp, Option<i64>) {
     let csrf = c.csrf("/admin/posts/new");
@@ -286,6 +363,11 @@ fn every_admin_route_refuses_the_anonymous() {
         "/admin/account",
         "/admin/users",
         "/admin/audit",
+        "/admin/posts/1/side-by-side",
+        "/admin/readers",
+        "/admin/readers/new",
+        "/admin/readers/1",
+        "/admin/readers/1/erase",
     ] {
         let r = anon.get(path);
         assert_eq!(r.status, 303, "GET {path}");
@@ -310,6 +392,10 @@ fn every_admin_route_refuses_the_anonymous() {
         "/admin/users",
         "/admin/users/1",
         "/admin/signout",
+        "/admin/readers/new",
+        "/admin/readers/1",
+        "/admin/readers/1/unsubscribe",
+        "/admin/readers/1/erase",
     ] {
         let r = anon.post(path, &[("csrf", "x"), ("title", "t")]);
         assert_eq!(r.status, 401, "POST {path}");
@@ -656,6 +742,247 @@ fn a_translation_is_linked_and_listed_beside_its_original() {
     // A title search ignores case on both databases.
     let found = c.get("/admin/posts?q=WATER").text();
     assert!(found.contains("One post") && found.contains("The water crisis"));
+    // The two side by side, each in its own direction; the editor links there.
+    let editor = c.get(&format!("/admin/posts/{en}")).text();
+    assert!(editor.contains(&format!("/admin/posts/{en}/side-by-side")));
+    assert!(editor.contains("The Arabic version"), "{editor}");
+    let side = c.get(&format!("/admin/posts/{en}/side-by-side"));
+    assert_eq!(side.status, 200);
+    let side = side.text();
+    assert!(side.contains("The water crisis") && side.contains("أزمة المياه"));
+    assert!(side.contains("<article lang=\"ar\" dir=\"rtl\">"), "{side}");
+    assert!(side.contains("<article lang=\"en\" dir=\"ltr\">"));
+    assert!(side.contains("<p>نص.</p>"), "the rendered body: {side}");
+    // An untranslated post offers to write the translation instead.
+    let (_, alone) = create_post(&mut c, &[("lang", "en"), ("title", "Alone"), ("body", "x")]);
+    let side = c
+        .get(&format!("/admin/posts/{}/side-by-side", alone.unwrap()))
+        .text();
+    assert!(side.contains("No Arabic version yet") && side.contains("translation_of="));
+}
+
+#[test]
+fn the_posts_list_pages_by_cursor() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    for i in 0..53 {
+        let (r, _) = create_post(
+            &mut c,
+            &[
+                ("lang", "en"),
+                ("title", &format!("Story {i:02}")),
+                ("body", "x"),
+            ],
+        );
+        assert_eq!(r.status, 303);
+    }
+    let first = c.get("/admin/posts").text();
+    assert!(
+        first.contains("53 posts") && first.contains("Page 1 of 2"),
+        "{first}"
+    );
+    assert!(rel_link(&first, "prev").is_none());
+    let next = rel_link(&first, "next").expect("a next page");
+    assert!(next.contains("after="), "{next}");
+    let second = c.get(&next).text();
+    assert!(second.contains("Page 2 of 2"));
+    assert!(rel_link(&second, "next").is_none(), "the last page");
+    // The three oldest, and none of the first page's.
+    for i in 0..3 {
+        assert!(second.contains(&format!("Story {i:02}")), "{second}");
+    }
+    assert!(!second.contains("Story 52") && !second.contains("Story 03"));
+    let back = rel_link(&second, "prev").expect("a previous page");
+    let again = c.get(&back).text();
+    assert!(
+        again.contains("Story 52") && again.contains("Story 03") && !again.contains("Story 02")
+    );
+    // An old-style page number still works (by offset).
+    assert!(c.get("/admin/posts?page=2").text().contains("Story 00"));
+    // The API pages by the same cursor.
+    let token = api_token(&mut c, "editor");
+    let page1 = api_get(&app, &token, "/api/v1/posts");
+    assert_eq!(page1["posts"].as_array().unwrap().len(), 50);
+    let next = page1["next"].as_str().expect("a next cursor").to_string();
+    let page2 = api_get(&app, &token, &format!("/api/v1/posts?after={next}"));
+    assert_eq!(page2["posts"].as_array().unwrap().len(), 3);
+    assert!(page2["next"].is_null());
+}
+
+#[test]
+fn readers_are_listed_found_added_changed_and_erased() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    for i in 0..120 {
+        let lang = if i % 3 == 0 { "ar" } else { "en" };
+        let name = if i % 10 == 0 {
+            format!("Layla {i}")
+        } else {
+            format!("Reader {i}")
+        };
+        add_reader(&app, &format!("reader{i:03}@example.org"), &name, lang);
+    }
+    let list = c.get("/admin/readers");
+    assert_eq!(list.status, 200);
+    let list = list.text();
+    assert!(list.contains("120 readers match"), "{list}");
+    assert!(list.contains("reader119@example.org") && !list.contains("reader069@example.org"));
+    // Three pages by cursor, forward and back.
+    let p2 = c.get(&rel_link(&list, "next").unwrap()).text();
+    assert!(p2.contains("reader069@example.org") && p2.contains("reader020@example.org"));
+    assert!(!p2.contains("reader070@") && !p2.contains("reader019@"));
+    let p3 = c.get(&rel_link(&p2, "next").unwrap()).text();
+    assert!(p3.contains("reader000@example.org") && rel_link(&p3, "next").is_none());
+    let back = c.get(&rel_link(&p3, "prev").unwrap()).text();
+    assert!(back.contains("reader069@example.org") && back.contains("reader020@example.org"));
+    // Filters and prefix search, with their counts.
+    assert!(
+        c.get("/admin/readers?lang=ar")
+            .text()
+            .contains("40 readers match")
+    );
+    let found = c.get("/admin/readers?q=reader11").text();
+    assert!(
+        found.contains("10 readers match") && found.contains("reader115@"),
+        "{found}"
+    );
+    let found = c.get("/admin/readers?q=READER011%40").text();
+    assert!(found.contains("One reader matches"), "{found}");
+    assert!(
+        c.get("/admin/readers?q=layla")
+            .text()
+            .contains("12 readers match")
+    );
+    assert!(
+        c.get("/admin/readers?q=%25")
+            .text()
+            .contains("No reader matches"),
+        "a wildcard is a character"
+    );
+    assert!(
+        c.get("/admin/readers?status=unsubscribed")
+            .text()
+            .contains("No reader matches")
+    );
+    assert!(
+        c.get("/admin/readers?from=2023-11-14&to=2023-11-14")
+            .text()
+            .contains("120 readers match")
+    );
+    assert!(
+        c.get("/admin/readers?from=2023-11-15")
+            .text()
+            .contains("No reader matches")
+    );
+
+    // Adding one: only with the editor's word for their consent.
+    let csrf = c.csrf("/admin/readers/new");
+    let fields = |vouched: bool| {
+        let mut f = vec![
+            ("csrf", csrf.clone()),
+            ("email", "Noor@Example.org".to_string()),
+            ("name", "Noor".to_string()),
+            ("lang", "ar".to_string()),
+            ("newsletter", "1".to_string()),
+        ];
+        if vouched {
+            f.push(("vouched", "on".to_string()));
+        }
+        f
+    };
+    let as_refs = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+    let post = |c: &mut Client<'_>, path: &str, f: Vec<(&'static str, String)>| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        c.post(path, &f)
+    };
+    let r = post(&mut c, "/admin/readers/new", as_refs(&fields(false)));
+    assert_eq!(r.status, 422);
+    let r = post(&mut c, "/admin/readers/new", as_refs(&fields(true)));
+    assert_eq!(r.status, 303, "{}", r.text());
+    let at = location(&r);
+    let id: i64 = at
+        .strip_prefix("/admin/readers/")
+        .and_then(|x| x.split('?').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let page = c.get(&at).text();
+    assert!(
+        page.contains("noor@example.org") && page.contains("added by Lina Haddad"),
+        "{page}"
+    );
+    assert!(page.contains("The reader was added"));
+    let r = post(&mut c, "/admin/readers/new", as_refs(&fields(true)));
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains(&format!("reader {id}")));
+    // Changed, then unsubscribed: each in the history and the audit log.
+    let csrf = field(&page, "csrf");
+    let r = c.post(
+        &format!("/admin/readers/{id}"),
+        &[("csrf", &csrf), ("name", "Noor Saleh"), ("lang", "en")],
+    );
+    assert_eq!(r.status, 303);
+    let page = c.get(&format!("/admin/readers/{id}")).text();
+    assert!(page.contains("value=\"Noor Saleh\""));
+    assert!(
+        !page.contains(" checked>"),
+        "no newsletter any more: {page}"
+    );
+    let r = c.post(
+        &format!("/admin/readers/{id}/unsubscribe"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(reader_status(&app, id).as_deref(), Some("unsubscribed"));
+    // Erasing asks first, then leaves nothing of the address, not even in the audit log.
+    let confirm = c.get(&format!("/admin/readers/{id}/erase"));
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.text().contains("noor@example.org"));
+    assert_eq!(
+        reader_status(&app, id).as_deref(),
+        Some("unsubscribed"),
+        "asking erased nothing"
+    );
+    let r = c.post(&format!("/admin/readers/{id}/erase"), &[("csrf", "stale")]);
+    assert_eq!(r.status, 403, "CSRF checked");
+    let r = c.post(&format!("/admin/readers/{id}/erase"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(location(&r), "/admin/readers?done=erased");
+    assert_eq!(reader_status(&app, id), None);
+    assert_eq!(c.get(&format!("/admin/readers/{id}")).status, 404);
+    let audit = c.get("/admin/audit").text();
+    for action in [
+        "reader.add",
+        "reader.edit",
+        "reader.unsubscribe",
+        "reader.erase",
+    ] {
+        assert!(audit.contains(action), "{action} in the audit log");
+    }
+    let traces: i64 = app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            db.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM audit_log WHERE object LIKE '%noor%' OR detail LIKE '%noor%'"
+        )
+        .unwrap()
+        .0
+    });
+    assert_eq!(traces, 0);
+    // The erased address cannot be added back.
+    let csrf = c.csrf("/admin/readers/new");
+    let r = c.post(
+        "/admin/readers/new",
+        &[
+            ("csrf", &csrf),
+            ("email", "noor@example.org"),
+            ("lang", "ar"),
+            ("vouched", "on"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("never written to again"));
 }
 
 #[test]
@@ -716,6 +1043,46 @@ fn roles_are_enforced_on_the_server() {
     assert!(!author.get("/admin/posts").text().contains("Owner draft"));
     assert_eq!(author.get("/admin/users").status, 403);
     assert_eq!(author.get("/admin/audit").status, 403);
+    // ...nor see readers, by any route.
+    let reader = add_reader(&app, "reader@example.org", "Reader", "en");
+    for path in [
+        "/admin/readers".to_string(),
+        "/admin/readers/new".to_string(),
+        format!("/admin/readers/{reader}"),
+        format!("/admin/readers/{reader}/erase"),
+    ] {
+        let r = author.get(&path);
+        assert_eq!(r.status, 403, "GET {path}");
+        assert!(!r.text().contains("reader@example.org"), "GET {path}");
+    }
+    assert!(
+        !author.get("/admin/posts").text().contains("/admin/readers"),
+        "no Readers link for an author"
+    );
+    let csrf_a = author.csrf("/admin/account");
+    for path in [
+        format!("/admin/readers/{reader}"),
+        format!("/admin/readers/{reader}/unsubscribe"),
+        format!("/admin/readers/{reader}/erase"),
+        "/admin/readers/new".to_string(),
+    ] {
+        let r = author.post(
+            &path,
+            &[
+                ("csrf", &csrf_a),
+                ("email", "new@example.org"),
+                ("name", "X"),
+                ("lang", "en"),
+                ("vouched", "on"),
+            ],
+        );
+        assert_eq!(r.status, 403, "POST {path}");
+    }
+    assert_eq!(
+        reader_status(&app, reader).as_deref(),
+        Some("active"),
+        "the author's posts changed nothing"
+    );
     let csrf = author.csrf("/admin/account");
     assert_eq!(
         author
@@ -1131,24 +1498,7 @@ fn a_forgotten_password_is_reset_by_email_and_ends_every_session() {
 fn api_tokens_act_as_their_user_and_the_api_is_described() {
     let app = TestApp::spawn_with(|c| c.api.token = "legacy-legacy-legacy-legacy-legacy-00".into());
     let mut c = owner(&app);
-    let make = |c: &mut Client<'_>, role: &str| -> String {
-        let csrf = c.csrf("/admin/account");
-        let r = c.post(
-            "/admin/account",
-            &[
-                ("csrf", &csrf),
-                ("action", "token-create"),
-                ("token_name", "script"),
-                ("token_role", role),
-            ],
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        let t = r.text();
-        let key = "id=\"new-token\" dir=\"ltr\">";
-        let at = t.find(key).unwrap() + key.len();
-        t[at..at + 68].to_string()
-    };
-    let editor_token = make(&mut c, "editor");
+    let editor_token = api_token(&mut c, "editor");
     assert!(editor_token.starts_with("jrd_"));
     let call = |method: &str,
                 path: &str,
@@ -1241,7 +1591,7 @@ fn api_tokens_act_as_their_user_and_the_api_is_described() {
 
     // An author's token: their own drafts only, no publishing, no editions or readers.
     let mut author = invite(&app, &mut c, "sami@example.org", "author", "Sami");
-    let author_token = make(&mut author, "author");
+    let author_token = api_token(&mut author, "author");
     assert_eq!(
         call("GET", &format!("/api/v1/posts/{id}"), &author_token, None).0,
         403

@@ -361,7 +361,30 @@ async fn check_page(c: &Client, axe: &str, shots: &std::path::Path, name: &str) 
     std::fs::write(shots.join(format!("admin-{name}.png")), png).unwrap();
 }
 
-fn invitation_link(app: &TestApp) -> String {
+/// The owner's browser sends an invitation to `email` with `role` from the people page.
+async fn invite_in_browser(owner: &Client, base: &str, email: &str, role: &str) {
+    owner.goto(&format!("{base}/admin/users")).await.unwrap();
+    fill(owner, "#email", email).await;
+    owner
+        .find(fantoccini::Locator::Css(&format!(
+            "#role option[value={role}]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(owner, "section button[type=submit]").await;
+    until(
+        owner,
+        "the invitation sent",
+        "return !!document.querySelector('.notice');",
+    )
+    .await;
+}
+
+/// The invitation link in the email sent to `to`.
+fn invitation_link(app: &TestApp, to: &str) -> String {
     let outbox = app.cfg.data_dir.join("outbox");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -373,6 +396,9 @@ fn invitation_link(app: &TestApp) -> String {
             let raw = std::fs::read_to_string(e.path())
                 .unwrap_or_default()
                 .replace("=\r\n", "");
+            if !raw.contains(to) {
+                continue;
+            }
             if let Some(at) = raw.find("/admin/invitation/") {
                 let end = raw[at..].find(|c: char| c.is_whitespace()).unwrap() + at;
                 return raw[at..end].replace("=3D", "=");
@@ -419,24 +445,59 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         check_page(&owner, &axe, &shots, "editor-en").await;
 
         // The owner invites an editor.
-        owner.goto(&format!("{base}/admin/users")).await.unwrap();
-        fill(&owner, "#email", "sami@example.org").await;
-        owner
-            .find(fantoccini::Locator::Css("#role option[value=editor]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        click(&owner, "section button[type=submit]").await;
-        until(&owner, "the invitation sent", "return !!document.querySelector('.notice');").await;
+        invite_in_browser(&owner, &base, "sami@example.org", "editor").await;
         check_page(&owner, &axe, &shots, "users-en").await;
         owner.goto(&format!("{base}/admin/media")).await.unwrap();
         check_page(&owner, &axe, &shots, "media-en").await;
 
+        // The owner invites an author, who writes but cannot publish or open the readers.
+        invite_in_browser(&owner, &base, "rana@example.org", "author").await;
+        let author = driver.session(1280, 900).await;
+        author.goto(&format!("{base}{}", invitation_link(&app, "rana@example.org"))).await.unwrap();
+        fill(&author, "#name", "Rana Aziz").await;
+        fill(&author, "#password", "the author's own password").await;
+        click(&author, "button[type=submit]").await;
+        until(&author, "the author signed in", "return location.pathname.startsWith('/admin/');").await;
+        author.goto(&format!("{base}/admin/posts/new")).await.unwrap();
+        let offered = run(&author, "return [!!document.querySelector('button[value=publish]'), !!document.querySelector('button[value=submit]'), !!document.querySelector('a[href=\"/admin/readers\"]')];").await;
+        assert_eq!(offered, serde_json::json!([false, true, false]), "an author submits, and sees no readers link");
+        fill(&author, "#title", "Notes from the camp").await;
+        fill(&author, "#body", "What we saw.").await;
+        click(&author, "button[value=submit]").await;
+        until(&author, "submitted", "return location.search.includes('saved=1');").await;
+        author.goto(&format!("{base}/admin/readers")).await.unwrap();
+        let refused = run(&author, "return document.body.innerText;").await;
+        assert!(!refused.as_str().unwrap().contains("@example.org"), "{refused}");
+        let png = author.screenshot().await.unwrap();
+        std::fs::write(shots.join("admin-author-readers-refused.png"), png).unwrap();
+        author.close().await.unwrap();
+
+        // The owner adds a reader by hand, finds them and erases them (after the confirmation).
+        owner.goto(&format!("{base}/admin/readers/new")).await.unwrap();
+        check_page(&owner, &axe, &shots, "reader-new-en").await;
+        fill(&owner, "#email", "huda@example.org").await;
+        fill(&owner, "#name", "هدى").await;
+        click(&owner, "#vouched").await;
+        click(&owner, "form.stack button[type=submit]").await;
+        until(&owner, "the reader's page", "return /^\\/admin\\/readers\\/\\d+$/.test(location.pathname);").await;
+        check_page(&owner, &axe, &shots, "reader-en").await;
+        owner.goto(&format!("{base}/admin/readers?q=hud")).await.unwrap();
+        let listed = run(&owner, "return document.querySelectorAll('table.list tbody tr').length;").await;
+        assert_eq!(listed, 1);
+        check_page(&owner, &axe, &shots, "readers-en").await;
+        click(&owner, "table.list tbody a").await;
+        until(&owner, "the reader's page", "return !!document.querySelector('a.danger');").await;
+        click(&owner, "a.danger").await;
+        until(&owner, "the confirmation", "return location.pathname.endsWith('/erase');").await;
+        check_page(&owner, &axe, &shots, "reader-erase-en").await;
+        click(&owner, "form.danger button").await;
+        until(&owner, "erased", "return location.search.includes('done=erased');").await;
+        let left = run(&owner, "return document.body.innerText.includes('huda@example.org');").await;
+        assert_eq!(left, false);
+
         // The editor accepts in their own browser, turns on two-factor sign-in.
         let editor = driver.session(1280, 900).await;
-        editor.goto(&format!("{base}{}", invitation_link(&app))).await.unwrap();
+        editor.goto(&format!("{base}{}", invitation_link(&app, "sami@example.org"))).await.unwrap();
         fill(&editor, "#name", "Sami Nasser").await;
         fill(&editor, "#password", "another long password").await;
         click(&editor, "button[type=submit]").await;
@@ -478,6 +539,8 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         until(&editor, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
         editor.goto(&format!("{base}/admin/posts")).await.unwrap();
         check_page(&editor, &axe, &shots, "posts-ar").await;
+        editor.goto(&format!("{base}/admin/readers")).await.unwrap();
+        check_page(&editor, &axe, &shots, "readers-ar").await;
 
         // A cover image from the library, uploaded with its descriptions.
         let photo = app.dir.path().join("water-truck.jpg");
@@ -536,8 +599,29 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         let srcset = run(&reader, "const i = document.querySelector('img[srcset]'); return i ? [i.getAttribute('srcset'), i.alt] : null;").await;
         assert!(srcset[0].as_str().unwrap().contains("480w"), "the cover offers smaller copies: {srcset}");
         assert_eq!(srcset[1], "طابور عند شاحنة مياه");
+        // The browser takes the WebP copy the <picture> offers first.
+        until(&reader, "the cover loaded", "const i = document.querySelector('picture img'); return !!i && i.complete && !!i.currentSrc;").await;
+        let chosen = run(&reader, "const p = document.querySelector('picture'); return [p.querySelector('source[type=\"image/webp\"]')?.getAttribute('srcset') ?? '', p.querySelector('img').currentSrc];").await;
+        assert!(chosen[0].as_str().unwrap().contains(".w480.webp 480w"), "{chosen}");
+        assert!(chosen[1].as_str().unwrap().ends_with(".webp"), "{chosen}");
         let png = reader.screenshot().await.unwrap();
         std::fs::write(shots.join("admin-published-article-ar-375.png"), png).unwrap();
+
+        // Its English version, written from the Arabic one, and the two side by side.
+        editor.goto(&format!("{base}/admin/posts")).await.unwrap();
+        click(&editor, "table.list tbody a").await;
+        until(&editor, "the editor", "return !!document.getElementById('editor');").await;
+        click(&editor, "a[href*='translation_of=']").await;
+        until(&editor, "the translation's editor", "return location.search.includes('translation_of=');").await;
+        fill(&editor, "#title", "Gaza's water crisis a year on").await;
+        fill(&editor, "#body", "## Background\n\nThe desalination plant stopped a year ago.").await;
+        click(&editor, "button[value=save]").await;
+        until(&editor, "saved", "return location.search.includes('saved=1');").await;
+        click(&editor, "a[href$='/side-by-side']").await;
+        until(&editor, "side by side", "return document.querySelectorAll('.side article').length === 2;").await;
+        let dirs = run(&editor, "return [...document.querySelectorAll('.side article')].map(a => getComputedStyle(a).direction);").await;
+        assert_eq!(dirs, serde_json::json!(["ltr", "rtl"]));
+        check_page(&editor, &axe, &shots, "side-by-side-ar").await;
 
         // The admin on a phone, in Arabic: nothing wider than the screen.
         let phone = driver.session(375, 740).await;

@@ -247,11 +247,9 @@ pub(crate) async fn delete(
     match r {
         Ok(library::Deleted::Deleted(item)) => {
             let mut files = vec![app.cfg.media_dir.join(&item.name)];
-            for w in jarida_content::media::WIDTHS {
-                let v = app
-                    .cfg
-                    .media_dir
-                    .join(jarida_content::media::variant_name(&item.name, w));
+            let width = u32::try_from(item.width).unwrap_or(0);
+            for copy in jarida_content::media::copies_of(&item.name, width) {
+                let v = app.cfg.media_dir.join(copy);
                 if v.exists() {
                     files.push(v);
                 }

@@ -12,6 +12,7 @@ pub(crate) mod auth;
 mod media;
 mod people;
 mod posts;
+mod readers;
 mod reset;
 pub mod ui;
 
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppRef> {
         .route("/admin/posts/{id}/autosave", post(posts::autosave))
         .route("/admin/posts/{id}/corrections", post(posts::add_correction))
         .route("/admin/posts/{id}/revisions", get(posts::revisions))
+        .route("/admin/posts/{id}/side-by-side", get(posts::side_by_side))
         .route(
             "/admin/posts/{id}/revisions/{rev}/restore",
             post(posts::restore),
@@ -78,6 +80,23 @@ pub fn routes() -> Router<AppRef> {
             get(people::accept_form).post(people::accept),
         )
         .route("/admin/audit", get(people::audit))
+        .route("/admin/readers", get(readers::list))
+        .route(
+            "/admin/readers/new",
+            get(readers::new_form).post(readers::create),
+        )
+        .route(
+            "/admin/readers/{id}",
+            get(readers::show).post(readers::update),
+        )
+        .route(
+            "/admin/readers/{id}/unsubscribe",
+            post(readers::unsubscribe),
+        )
+        .route(
+            "/admin/readers/{id}/erase",
+            get(readers::erase_form).post(readers::erase),
+        )
         .route("/admin/media/{id}", post(media::update))
         .route("/admin/media/{id}/delete", post(media::delete))
 }
@@ -172,6 +191,10 @@ pub(crate) fn frame(
             Value::from(s.user.role.can_manage_users()),
         );
         ctx.insert("may_publish", Value::from(s.user.role.can_publish()));
+        ctx.insert(
+            "may_see_readers",
+            Value::from(s.user.role.can_see_readers()),
+        );
     }
     ctx
 }

@@ -43,6 +43,12 @@ pub struct ListQuery {
     q: String,
     #[serde(default)]
     page: Option<i64>,
+    /// The next page: posts after this one (a [`editing::Cursor`]).
+    #[serde(default)]
+    after: String,
+    /// The previous page: posts before this one.
+    #[serde(default)]
+    before: String,
 }
 
 fn nonempty(s: &str) -> Option<String> {
@@ -68,10 +74,26 @@ pub(crate) async fn list(
         owner: (!s.user.role.can_edit_others()).then_some(s.user.id),
     };
     let page_no = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (stories, total) = match list_posts(&app, &f, PER_PAGE, (page_no - 1) * PER_PAGE).await {
+    // The links carry a cursor (read from the index at that point, however deep); a bare page
+    // number (an old link, a typed URL) is an offset.
+    let at = match (
+        editing::Cursor::parse(&q.after),
+        editing::Cursor::parse(&q.before),
+    ) {
+        (Some(k), _) => editing::Position::After(k),
+        (None, Some(k)) => editing::Position::Before(k),
+        (None, None) => editing::Position::Offset((page_no - 1) * PER_PAGE),
+    };
+    let list = match list_posts(&app, &f, PER_PAGE, at).await {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
+    let (newer, older) = match at {
+        editing::Position::Offset(o) => (o > 0, list.more),
+        editing::Position::After(_) => (true, list.more),
+        editing::Position::Before(_) => (list.more, true),
+    };
+    let (stories, total) = (list.stories, list.total);
     let lang = s.lang();
     let mut ctx = frame(
         &app,
@@ -82,8 +104,23 @@ pub(crate) async fn list(
     );
     ctx.insert("stories", crate::ser(&stories));
     ctx.insert("total", Value::from(total));
-    ctx.insert("page", Value::from(page_no));
-    ctx.insert("pages", Value::from((total + PER_PAGE - 1) / PER_PAGE));
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    ctx.insert("page", Value::from(page_no.min(pages)));
+    ctx.insert("pages", Value::from(pages));
+    let first = stories.first().map(|s| editing::Cursor::of(&s.post));
+    let last = stories.last().map(|s| editing::Cursor::of(&s.post));
+    // Back to the first page is the plain list: it has no cursor to go stale.
+    let prev = match (newer, first) {
+        (true, _) if page_no <= 2 => Some(String::new()),
+        (true, Some(k)) => Some(format!("&before={k}&page={}", page_no - 1)),
+        _ => None,
+    };
+    let next = match (older, last) {
+        (true, Some(k)) => Some(format!("&after={k}&page={}", page_no + 1)),
+        _ => None,
+    };
+    ctx.insert("prev", Value::from(prev));
+    ctx.insert("next", Value::from(next));
     ctx.insert(
         "filter",
         crate::ser(serde_json::json!({
@@ -113,8 +150,8 @@ pub(crate) async fn list_posts(
     app: &App,
     f: &AdminFilter,
     limit: i64,
-    offset: i64,
-) -> Result<(Vec<editing::AdminStory>, i64), ContentError> {
+    at: editing::Position,
+) -> Result<editing::AdminPage, ContentError> {
     let key = format!("{f:?}");
     let version = app.cache.version();
     let known = {
@@ -124,15 +161,15 @@ pub(crate) async fn list_posts(
             .filter(|(v, _)| *v == version)
             .map(|(_, n)| *n)
     };
-    let (stories, total) = editing::admin_list(&app.db, f, limit, offset, known).await?;
+    let list = editing::admin_list(&app.db, f, limit, at, known).await?;
     if known.is_none() {
         let mut counts = app.admin_counts.lock().unwrap_or_else(|e| e.into_inner());
         if counts.len() >= 1000 {
             counts.clear();
         }
-        counts.insert(key, (version, total));
+        counts.insert(key, (version, list.total));
     }
-    Ok((stories, total))
+    Ok(list)
 }
 
 /// The editor's form as posted: repeated source fields in order, so it is read from the pairs.
@@ -422,6 +459,14 @@ async fn editor_page(
             "other_lang",
             Value::from(crate::public::other_lang(e.post.lang).code()),
         );
+        let translations: Vec<_> = editing::translations(&app.db, &e.post)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| may_read(s, t))
+            .map(|t| serde_json::json!({ "id": t.post.id, "lang": t.post.lang, "title": t.post.title }))
+            .collect();
+        ctx.insert("translations", crate::ser(translations));
         if e.post.status == Status::Scheduled && form.publish_at.is_empty() {
             ctx.insert(
                 "publish_at",
@@ -1038,6 +1083,68 @@ pub(crate) async fn revisions(
     ctx.insert("revisions", crate::ser(&shown));
     ctx.insert("may_restore", Value::from(rights(&s, Some(&e)).edit));
     page(&app, StatusCode::OK, "revisions.html", ctx)
+}
+
+/// Whether the signed-in user may read `e`: the rule of [`load_for`], and anyone may read what
+/// is public.
+fn may_read(s: &Signed, e: &Editable) -> bool {
+    rights(s, Some(e)).edit
+        || e.owner_id == Some(s.user.id)
+        || s.user.role.can_edit_others()
+        || e.post.status == Status::Published
+}
+
+/// A post and its other-language versions in columns, each in its own direction, as readers will
+/// see them: a translator checks that nothing was left out, an editor compares the two.
+pub(crate) async fn side_by_side(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+) -> Response {
+    let e = match load_for(&app, &s, id).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let others = match editing::translations(&app.db, &e.post).await {
+        Ok(o) => o,
+        Err(err) => return fail(err),
+    };
+    let column = |e: &Editable| {
+        serde_json::json!({
+            "post": &e.post,
+            "dir": if e.post.lang.is_rtl() { "rtl" } else { "ltr" },
+            "editable": rights(&s, Some(e)).edit,
+        })
+    };
+    let mut columns = vec![column(&e)];
+    columns.extend(others.iter().filter(|o| may_read(&s, o)).map(column));
+    let lang = s.lang();
+    let mut ctx = frame(
+        &app,
+        lang,
+        Some(&s),
+        app.theme.i18n.t(
+            lang,
+            "admin-side-by-side-title",
+            &[("title", e.post.title.clone().into())],
+        ),
+        "posts",
+    );
+    // Bodies are the pipeline's sanitized HTML, stored with the post.
+    let bodies: Vec<Value> = std::iter::once(&e)
+        .chain(others.iter().filter(|o| may_read(&s, o)))
+        .map(|c| Value::from_safe_string(c.post.body_html.clone()))
+        .collect();
+    ctx.insert("columns", crate::ser(&columns));
+    ctx.insert("bodies", Value::from(bodies));
+    ctx.insert("post", crate::ser(&e.post));
+    if others.is_empty() {
+        ctx.insert(
+            "missing",
+            Value::from(crate::public::other_lang(e.post.lang).code()),
+        );
+    }
+    page(&app, StatusCode::OK, "side-by-side.html", ctx)
 }
 
 #[derive(serde::Deserialize)]

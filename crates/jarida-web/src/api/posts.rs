@@ -33,6 +33,7 @@ pub(super) struct ListQuery {
     tag: Option<String>,
     q: Option<String>,
     page: Option<i64>,
+    after: Option<String>,
 }
 
 pub(super) async fn list(
@@ -52,11 +53,30 @@ pub(super) async fn list(
         owner: (!t.role.can_edit_others()).then(|| t.user_id().unwrap_or(-1)),
     };
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (stories, total) = crate::admin::list_posts(&app, &f, 50, (page - 1) * 50).await?;
-    Ok(
-        Json(json!({ "posts": stories, "total": total, "page": page, "per_page": 50 }))
-            .into_response(),
-    )
+    let at = match q.after.as_deref().map(editing::Cursor::parse) {
+        Some(Some(k)) => editing::Position::After(k),
+        Some(None) => {
+            return Err(WebError::invalid(
+                "after",
+                "is not a cursor from a previous answer's next",
+            )
+            .into());
+        }
+        None => editing::Position::Offset((page - 1) * 50),
+    };
+    let list = crate::admin::list_posts(&app, &f, 50, at).await?;
+    let next = list
+        .more
+        .then(|| {
+            list.stories
+                .last()
+                .map(|s| editing::Cursor::of(&s.post).to_string())
+        })
+        .flatten();
+    Ok(Json(json!({
+        "posts": list.stories, "total": list.total, "page": page, "per_page": 50, "next": next,
+    }))
+    .into_response())
 }
 
 /// Whether the caller may see (and with `edit`, change) the post.

@@ -1,0 +1,560 @@
+//! The readers, for owners and editors: the list (filters, prefix search, counts, pages by cursor),
+//! a reader's page (consent evidence, history, editions received), adding a reader someone vouches
+//! for, changing their name, language and newsletters, unsubscribing and erasing (after a
+//! confirmation page). Every change is in the audit log under the reader's id, never their address,
+//! so an erasure leaves nothing of them there.
+
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use jarida_accounts::audit;
+use jarida_audience::directory::{self, Page, ReaderFilter};
+use jarida_audience::subscribers::{self, AddRefused, SubscriberStatus};
+use jarida_core::{Lang, SubscriberId};
+use minijinja::Value;
+
+use super::auth::{csrf_failed, forbidden};
+use super::{Signed, fail, frame, message, now, page, redirect};
+use crate::{App, AppRef};
+
+const PER_PAGE: i64 = 50;
+
+#[derive(serde::Deserialize, Default, Clone)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    newsletter: String,
+    #[serde(default)]
+    import: String,
+    /// `YYYY-MM-DD`, the first day of the sign-ups shown.
+    #[serde(default)]
+    from: String,
+    /// `YYYY-MM-DD`, the last day.
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    before: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// The start of `day` (`YYYY-MM-DD`) in the newsroom's time zone, as unix seconds.
+fn day_start(app: &App, day: &str) -> Option<i64> {
+    let d: jiff::civil::Date = day.trim().parse().ok()?;
+    let z = d.to_zoned(app.cfg.timezone.clone()).ok()?;
+    Some(z.timestamp().as_second())
+}
+
+impl ListQuery {
+    fn filter(&self, app: &App) -> ReaderFilter {
+        ReaderFilter {
+            q: Some(self.q.trim().chars().take(200).collect::<String>()).filter(|q| !q.is_empty()),
+            status: SubscriberStatus::parse(self.status.trim()),
+            lang: Lang::parse(self.lang.trim()),
+            newsletter: self.newsletter.trim().parse().ok(),
+            import: self.import.trim().parse().ok(),
+            joined_from: day_start(app, &self.from),
+            // The last day shown is included: up to the start of the next.
+            joined_to: day_start(app, &self.to).map(|t| t + 86_400),
+        }
+    }
+
+    /// The filter as a query string, for the pagination links.
+    fn qs(&self) -> String {
+        serde_urlencoded::to_string([
+            ("q", self.q.as_str()),
+            ("status", self.status.as_str()),
+            ("lang", self.lang.as_str()),
+            ("newsletter", self.newsletter.as_str()),
+            ("import", self.import.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+/// The refusal for a request the user may not make: a form without this session's CSRF token
+/// (`csrf` is the one a form posted), or any readers' page for a role that does not see readers.
+fn refused(app: &App, s: &Signed, csrf: Option<&str>) -> Option<Response> {
+    if csrf.is_some_and(|c| !s.csrf_ok(c)) {
+        return Some(csrf_failed(app, s));
+    }
+    (!s.user.role.can_see_readers()).then(|| forbidden(app, s))
+}
+
+pub(crate) async fn list(
+    State(app): State<AppRef>,
+    s: Signed,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Some(r) = refused(&app, &s, None) {
+        return r;
+    }
+    let f = q.filter(&app);
+    let at = match (q.after.parse::<i64>(), q.before.parse::<i64>()) {
+        (Ok(id), _) => Page::After(SubscriberId(id)),
+        (_, Ok(id)) => Page::Before(SubscriberId(id)),
+        _ => Page::First,
+    };
+    let (list, total, newsletters) = match tokio::try_join!(
+        directory::list(&app.db, &f, at, PER_PAGE),
+        directory::count(&app.db, &f),
+        directory::newsletter_names(&app.db),
+    ) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let (newer, older) = match at {
+        Page::First => (false, list.more),
+        Page::After(_) => (true, list.more),
+        Page::Before(_) => (list.more, true),
+    };
+    let lang = s.lang();
+    let mut ctx = frame(
+        &app,
+        lang,
+        Some(&s),
+        app.theme.t(lang, "admin-readers-title"),
+        "readers",
+    );
+    let prev = newer
+        .then(|| list.readers.first().map(|r| format!("&before={}", r.id)))
+        .flatten();
+    let next = older
+        .then(|| list.readers.last().map(|r| format!("&after={}", r.id)))
+        .flatten();
+    ctx.insert("readers", crate::ser(&list.readers));
+    ctx.insert("total", Value::from(total));
+    ctx.insert("prev", Value::from(prev));
+    ctx.insert("next", Value::from(next));
+    ctx.insert("qs", Value::from(q.qs()));
+    ctx.insert("newsletters", crate::ser(&newsletters));
+    ctx.insert(
+        "statuses",
+        crate::ser(["pending", "active", "unsubscribed", "bounced", "complained"]),
+    );
+    ctx.insert(
+        "langs",
+        crate::ser(Lang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>()),
+    );
+    ctx.insert(
+        "filter",
+        crate::ser(serde_json::json!({
+            "q": q.q, "status": q.status, "lang": q.lang, "newsletter": q.newsletter,
+            "import": q.import, "from": q.from, "to": q.to,
+        })),
+    );
+    if !q.done.is_empty() {
+        ctx.insert(
+            "notice",
+            Value::from(app.theme.t(lang, &format!("admin-reader-done-{}", q.done))),
+        );
+    }
+    page(&app, StatusCode::OK, "readers.html", ctx)
+}
+
+/// A form posted to the readers' pages, read from its pairs (the newsletters repeat).
+#[derive(Debug, Default)]
+struct ReaderForm {
+    csrf: String,
+    email: String,
+    name: String,
+    lang: String,
+    newsletters: Vec<i64>,
+    vouched: bool,
+}
+
+impl ReaderForm {
+    fn read(body: &[u8]) -> ReaderForm {
+        let mut f = ReaderForm::default();
+        for (k, v) in form_urlencoded::parse(body) {
+            match k.as_ref() {
+                "csrf" => f.csrf = v.into_owned(),
+                "email" => f.email = v.into_owned(),
+                "name" => f.name = v.into_owned(),
+                "lang" => f.lang = v.into_owned(),
+                "newsletter" => f.newsletters.extend(v.parse::<i64>().ok()),
+                "vouched" => f.vouched = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+async fn new_page(app: &App, s: &Signed, f: &ReaderForm, error: Option<String>) -> Response {
+    let lang = s.lang();
+    let mut ctx = frame(
+        app,
+        lang,
+        Some(s),
+        app.theme.t(lang, "admin-reader-new-title"),
+        "readers",
+    );
+    let newsletters = match directory::newsletter_names(&app.db).await {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    ctx.insert("newsletters", crate::ser(&newsletters));
+    ctx.insert(
+        "langs",
+        crate::ser(Lang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>()),
+    );
+    ctx.insert(
+        "form",
+        crate::ser(serde_json::json!({
+            "email": f.email, "name": f.name,
+            "lang": if f.lang.is_empty() { lang.code().to_string() } else { f.lang.clone() },
+            "newsletters": if f.newsletters.is_empty() && error.is_none() {
+                newsletters.first().map(|n| vec![n.0]).unwrap_or_default()
+            } else {
+                f.newsletters.clone()
+            },
+        })),
+    );
+    super::form_page(app, "reader-new.html", ctx, error)
+}
+
+pub(crate) async fn new_form(State(app): State<AppRef>, s: Signed) -> Response {
+    if let Some(r) = refused(&app, &s, None) {
+        return r;
+    }
+    new_page(&app, &s, &ReaderForm::default(), None).await
+}
+
+pub(crate) async fn create(
+    State(app): State<AppRef>,
+    s: Signed,
+    RawForm(body): RawForm,
+) -> Response {
+    let f = ReaderForm::read(&body);
+    if let Some(r) = refused(&app, &s, Some(&f.csrf)) {
+        return r;
+    }
+    let lang = s.lang();
+    if !f.vouched {
+        let e = app.theme.t(lang, "admin-reader-vouch-needed");
+        return new_page(&app, &s, &f, Some(e)).await;
+    }
+    let Some(reader_lang) = Lang::parse(&f.lang) else {
+        let e = app.theme.t(lang, "admin-reader-lang-needed");
+        return new_page(&app, &s, &f, Some(e)).await;
+    };
+    let r: Result<Result<SubscriberId, AddRefused>, String> = async {
+        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
+        let added = subscribers::add_by_editor(
+            &mut tx,
+            &f.email,
+            &f.name,
+            reader_lang,
+            &f.newsletters,
+            &s.user.name,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .map_err(|e| match e {
+            jarida_audience::AudienceError::Email(e) => {
+                format!("{}: {e}", app.theme.t(lang, "admin-email"))
+            }
+            e => {
+                tracing::error!(error = %e, "adding a reader failed");
+                app.theme.t(lang, "admin-error-internal")
+            }
+        })?;
+        if let Ok(id) = added {
+            audit::record(
+                &mut tx,
+                &s.actor(),
+                "reader.add",
+                &format!("reader {id}"),
+                "",
+                now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+        }
+        Ok(added)
+    }
+    .await;
+    match r {
+        Ok(Ok(id)) => redirect(&format!("/admin/readers/{id}?done=added")),
+        Ok(Err(AddRefused::Exists(id))) => {
+            let e = app
+                .theme
+                .i18n
+                .t(lang, "admin-reader-exists", &[("id", id.0.into())]);
+            new_page(&app, &s, &f, Some(e)).await
+        }
+        Ok(Err(AddRefused::Suppressed)) => {
+            let e = app.theme.t(lang, "admin-reader-suppressed");
+            new_page(&app, &s, &f, Some(e)).await
+        }
+        Err(e) => new_page(&app, &s, &f, Some(e)).await,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+async fn reader_page(
+    app: &App,
+    s: &Signed,
+    id: SubscriberId,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let lang = s.lang();
+    let sub = match subscribers::by_id(&app.db, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(app, s),
+        Err(e) => return fail(e),
+    };
+    let (data, nls, received) = match tokio::try_join!(
+        subscribers::export_data(&app.db, id),
+        subscribers::newsletters(&app.db, id),
+        directory::received(&app.db, id, 100),
+    ) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let mut ctx = frame(app, lang, Some(s), sub.email.clone(), "readers");
+    ctx.insert("reader", crate::ser(&sub));
+    // The history's details as text: the page shows them as recorded.
+    let events: Vec<serde_json::Value> = data["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "at": e["at"], "kind": e["kind"], "detail": e["detail"].to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ctx.insert("events", crate::ser(&events));
+    ctx.insert("newsletters", crate::ser(&nls));
+    ctx.insert("received", crate::ser(&received));
+    ctx.insert(
+        "langs",
+        crate::ser(Lang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>()),
+    );
+    ctx.insert(
+        "may_unsubscribe",
+        Value::from(matches!(
+            sub.status,
+            SubscriberStatus::Pending | SubscriberStatus::Active
+        )),
+    );
+    if let Some(n) = notice {
+        ctx.insert("notice", Value::from(n));
+    }
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    if let Some(e) = error {
+        ctx.insert("error", Value::from(e));
+    }
+    page(app, status, "reader.html", ctx)
+}
+
+fn not_found(app: &App, s: &Signed) -> Response {
+    message(
+        app,
+        s.lang(),
+        Some(s),
+        StatusCode::NOT_FOUND,
+        "admin-not-found-title",
+        app.theme.t(s.lang(), "admin-reader-not-found"),
+    )
+}
+
+pub(crate) async fn show(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+    Query(q): Query<Done>,
+) -> Response {
+    if let Some(r) = refused(&app, &s, None) {
+        return r;
+    }
+    let notice = (!q.done.is_empty()).then(|| {
+        app.theme
+            .t(s.lang(), &format!("admin-reader-done-{}", q.done))
+    });
+    reader_page(&app, &s, SubscriberId(id), notice, None).await
+}
+
+pub(crate) async fn update(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+    RawForm(body): RawForm,
+) -> Response {
+    let f = ReaderForm::read(&body);
+    if let Some(r) = refused(&app, &s, Some(&f.csrf)) {
+        return r;
+    }
+    let id = SubscriberId(id);
+    let Some(reader_lang) = Lang::parse(&f.lang) else {
+        let e = app.theme.t(s.lang(), "admin-reader-lang-needed");
+        return reader_page(&app, &s, id, None, Some(e)).await;
+    };
+    match subscribers::by_id(&app.db, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found(&app, &s),
+        Err(e) => return fail(e),
+    }
+    let prefs = subscribers::Preferences {
+        name: f.name.clone(),
+        lang: reader_lang.code().to_string(),
+        newsletters: f.newsletters.clone(),
+    };
+    if let Err(e) =
+        subscribers::update_preferences(&app.db, id, &prefs, time::OffsetDateTime::now_utc()).await
+    {
+        return fail(e);
+    }
+    if let Err(e) = record(&app, &s, "reader.edit", id, "").await {
+        return fail(e);
+    }
+    redirect(&format!("/admin/readers/{id}?done=saved"))
+}
+
+/// An audit entry on its own: for changes the audience crate commits itself.
+async fn record(
+    app: &App,
+    s: &Signed,
+    action: &str,
+    id: SubscriberId,
+    detail: &str,
+) -> Result<(), jarida_store::StoreError> {
+    let mut tx = app.db.begin().await?;
+    audit::record(
+        &mut tx,
+        &s.actor(),
+        action,
+        &format!("reader {id}"),
+        detail,
+        now(),
+    )
+    .await?;
+    tx.commit().await
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn unsubscribe(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = refused(&app, &s, Some(&f.csrf)) {
+        return r;
+    }
+    let id = SubscriberId(id);
+    match subscribers::unsubscribe(&app.db, id, "admin", time::OffsetDateTime::now_utc()).await {
+        Ok(true) => {
+            if let Err(e) = record(&app, &s, "reader.unsubscribe", id, "").await {
+                return fail(e);
+            }
+        }
+        Ok(false) => {}
+        Err(e) => return fail(e),
+    }
+    redirect(&format!("/admin/readers/{id}?done=unsubscribed"))
+}
+
+pub(crate) async fn erase_form(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Some(r) = refused(&app, &s, None) {
+        return r;
+    }
+    let sub = match subscribers::by_id(&app.db, SubscriberId(id)).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(&app, &s),
+        Err(e) => return fail(e),
+    };
+    let lang = s.lang();
+    let mut ctx = frame(
+        &app,
+        lang,
+        Some(&s),
+        app.theme.t(lang, "admin-reader-erase-title"),
+        "readers",
+    );
+    ctx.insert("reader", crate::ser(&sub));
+    page(&app, StatusCode::OK, "reader-erase.html", ctx)
+}
+
+pub(crate) async fn erase(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = refused(&app, &s, Some(&f.csrf)) {
+        return r;
+    }
+    let id = SubscriberId(id);
+    match subscribers::by_id(&app.db, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return redirect("/admin/readers"),
+        Err(e) => return fail(e),
+    }
+    // Finished even if the request is cut off: the database and the outbox must not disagree.
+    let (done, result) = tokio::sync::oneshot::channel();
+    let (db, outbox, actor) = (app.db.clone(), app.cfg.outbox_dir.clone(), s.actor());
+    app.after_answer.spawn(async move {
+        let r: Result<(), String> = async {
+            let now_t = time::OffsetDateTime::now_utc();
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            let email = jarida_newsletter::erasure::erase_reader_in(&mut tx, id, now_t)
+                .await
+                .map_err(|e| e.to_string())?;
+            audit::record(
+                &mut tx,
+                &actor,
+                "reader.erase",
+                &format!("reader {id}"),
+                "",
+                now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            jarida_newsletter::erasure::erase_outside(&db, id, &email, &outbox)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        let _ = done.send(r);
+    });
+    match result.await {
+        Ok(Ok(())) => redirect("/admin/readers?done=erased"),
+        Ok(Err(e)) => fail(e),
+        Err(_) => fail("the erasure task ended early"),
+    }
+}
