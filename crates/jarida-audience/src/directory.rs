@@ -3,13 +3,16 @@
 //! by id from a cursor (keyset), never by offset, so the thousandth page costs what the first does.
 
 use jarida_core::{Lang, SubscriberId};
-use jarida_store::{Conn, Db, q_all, sqlx};
+use jarida_store::dynamic::{self, Arg};
+use jarida_store::{Db, q_all, sqlx};
 
 use crate::AudienceError;
 use crate::subscribers::SubscriberStatus;
 
-/// What the list is narrowed to. Every field is optional; the default lists everyone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+/// What the list is narrowed to. Every field is optional; the default lists everyone. A saved
+/// filter is a segment ([`crate::segments`]), stored as this struct's JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ReaderFilter {
     /// The start of an address, or of a name (an address's start when it holds an `@`).
     pub q: Option<String>,
@@ -19,17 +22,12 @@ pub struct ReaderFilter {
     pub newsletter: Option<i64>,
     /// Readers brought in by this import.
     pub import: Option<i64>,
+    /// Signed up through a form on a page whose address contains this (`/water-series`).
+    pub page: Option<String>,
     /// Signed up at or after this moment (unix seconds).
     pub joined_from: Option<i64>,
     /// Signed up before this moment.
     pub joined_to: Option<i64>,
-}
-
-/// A value bound into the filter's SQL.
-#[derive(Debug, Clone)]
-enum Arg {
-    Int(i64),
-    Text(String),
 }
 
 /// `LIKE`'s wildcards in `s` escaped (with `\`).
@@ -45,15 +43,15 @@ fn like_escaped(s: &str) -> String {
 }
 
 impl ReaderFilter {
-    /// The `WHERE` clause (without the word) and its values, numbered from `$1`. Only the
+    /// The `WHERE` clause (without the word) and its values, numbered from `$first`. Only the
     /// conditions set appear, so each database can use the index that fits (a `$1 IS NULL OR …`
     /// form hides the address index from SQLite's planner).
-    fn clause(&self, d: jarida_store::Dialect) -> (String, Vec<Arg>) {
+    pub fn clause(&self, d: jarida_store::Dialect, first: usize) -> (String, Vec<Arg>) {
         let mut parts: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         let push = |args: &mut Vec<Arg>, a: Arg| {
             args.push(a);
-            format!("${}", args.len())
+            format!("${}", first + args.len() - 1)
         };
         if let Some(s) = self.status {
             let p = push(&mut args, Arg::Text(s.as_str().to_string()));
@@ -72,6 +70,19 @@ impl ReaderFilter {
         if let Some(i) = self.import {
             let p = push(&mut args, Arg::Int(i));
             parts.push(format!("import_id = {p}"));
+        }
+        let like = match d {
+            jarida_store::Dialect::Sqlite => "LIKE",
+            jarida_store::Dialect::Postgres => "ILIKE",
+        };
+        if let Some(page) = self
+            .page
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let p = push(&mut args, Arg::Text(format!("%{}%", like_escaped(page))));
+            parts.push(format!("consent_form {like} {p} ESCAPE '\\'"));
         }
         if let Some(t) = self.joined_from {
             let p = push(&mut args, Arg::Int(t));
@@ -94,10 +105,6 @@ impl ReaderFilter {
                 // Names are not indexed (an index would slow every import); the list reads
                 // newest first and stops at a page's worth. SQLite's LIKE already ignores ASCII
                 // case; PostgreSQL's needs ILIKE.
-                let like = match d {
-                    jarida_store::Dialect::Sqlite => "LIKE",
-                    jarida_store::Dialect::Postgres => "ILIKE",
-                };
                 let name = push(&mut args, Arg::Text(format!("{}%", like_escaped(q))));
                 parts.push(format!("({range} OR name {like} {name} ESCAPE '\\')"));
             }
@@ -108,6 +115,20 @@ impl ReaderFilter {
             parts.join(" AND ")
         };
         (clause, args)
+    }
+}
+
+impl ReaderFilter {
+    /// Whether the filter narrows anything (the default lists everyone).
+    pub fn is_empty(&self) -> bool {
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        blank(&self.q)
+            && blank(&self.page)
+            && ReaderFilter {
+                q: None,
+                page: None,
+                ..self.clone()
+            } == ReaderFilter::default()
     }
 }
 
@@ -141,38 +162,6 @@ pub struct ReaderPage {
     pub more: bool,
 }
 
-async fn fetch<T>(c: Conn<'_>, sql: &str, args: &[Arg]) -> Result<Vec<T>, AudienceError>
-where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-{
-    let rows = match c {
-        Conn::Sqlite(c) => {
-            let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
-            for a in args {
-                q = match a {
-                    Arg::Int(i) => q.bind(*i),
-                    Arg::Text(t) => q.bind(t.clone()),
-                };
-            }
-            q.fetch_all(&mut *c).await
-        }
-        Conn::Postgres(c) => {
-            let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
-            for a in args {
-                q = match a {
-                    Arg::Int(i) => q.bind(*i),
-                    Arg::Text(t) => q.bind(t.clone()),
-                };
-            }
-            q.fetch_all(&mut *c).await
-        }
-    };
-    Ok(rows.map_err(jarida_store::StoreError::from)?)
-}
-
 /// A page of at most `limit` readers matching `f`.
 pub async fn list(
     db: &Db,
@@ -181,7 +170,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<ReaderPage, AudienceError> {
     let mut c = db.acquire().await?;
-    let (clause, mut args) = f.clause(c.conn().dialect());
+    let (clause, mut args) = f.clause(c.conn().dialect(), 1);
     let (bound, order) = match page {
         Page::First => (String::new(), "DESC"),
         Page::After(id) => {
@@ -199,7 +188,7 @@ pub async fn list(
          WHERE {clause}{bound} ORDER BY id {order} LIMIT ${}",
         args.len()
     );
-    let mut readers: Vec<ReaderRow> = fetch(c.conn(), &sql, &args).await?;
+    let mut readers: Vec<ReaderRow> = dynamic::fetch_all(c.conn(), &sql, &args).await?;
     let more = readers.len() as i64 > limit;
     readers.truncate(limit.max(0) as usize);
     if matches!(page, Page::Before(_)) {
@@ -211,10 +200,37 @@ pub async fn list(
 /// How many readers match `f`.
 pub async fn count(db: &Db, f: &ReaderFilter) -> Result<i64, AudienceError> {
     let mut c = db.acquire().await?;
-    let (clause, args) = f.clause(c.conn().dialect());
+    let (clause, args) = f.clause(c.conn().dialect(), 1);
     let sql = format!("SELECT COUNT(*) FROM subscribers WHERE {clause}");
-    let rows: Vec<(i64,)> = fetch(c.conn(), &sql, &args).await?;
+    let rows: Vec<(i64,)> = dynamic::fetch_all(c.conn(), &sql, &args).await?;
     Ok(rows.first().map_or(0, |r| r.0))
+}
+
+/// The ids of up to `limit` readers matching `f` with ids in (`after`, `upto`], in order: a bulk
+/// action's next chunk (its readers are those the filter matched when it was made, up to the
+/// highest id then; anyone who joins later is not swept in).
+pub async fn ids_after(
+    c: jarida_store::Conn<'_>,
+    f: &ReaderFilter,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<SubscriberId>, AudienceError> {
+    let (clause, mut args) = f.clause(c.dialect(), 4);
+    let sql = format!(
+        "SELECT id FROM subscribers WHERE id > $1 AND id <= $2 AND {clause} ORDER BY id LIMIT $3"
+    );
+    let mut all = vec![Arg::Int(after), Arg::Int(upto), Arg::Int(limit)];
+    all.append(&mut args);
+    let rows: Vec<(SubscriberId,)> = dynamic::fetch_all(c, &sql, &all).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The highest reader id there is (0 with none).
+pub async fn last_id(c: jarida_store::Conn<'_>) -> Result<i64, AudienceError> {
+    let (n,): (Option<i64>,) =
+        jarida_store::q_one!(c, (Option<i64>,), "SELECT MAX(id) FROM subscribers")?;
+    Ok(n.unwrap_or(0))
 }
 
 /// An edition a reader was sent, with how it went.
@@ -263,21 +279,31 @@ mod tests {
 
     #[test]
     fn only_the_conditions_set_reach_the_sql() {
-        let (sql, args) = ReaderFilter::default().clause(jarida_store::Dialect::Sqlite);
+        let (sql, args) = ReaderFilter::default().clause(jarida_store::Dialect::Sqlite, 1);
         assert_eq!((sql.as_str(), args.len()), ("1 = 1", 0));
         let f = ReaderFilter {
             q: Some("Lina@Ex".into()),
             lang: Some(Lang::Ar),
             ..Default::default()
         };
-        let (sql, args) = f.clause(jarida_store::Dialect::Sqlite);
+        let (sql, args) = f.clause(jarida_store::Dialect::Sqlite, 1);
         assert_eq!(sql, "lang = $1 AND (email >= $2 AND email < $3)");
+        let (sql, _) = f.clause(jarida_store::Dialect::Sqlite, 5);
+        assert_eq!(sql, "lang = $5 AND (email >= $6 AND email < $7)");
+        assert!(!f.is_empty() && ReaderFilter::default().is_empty());
+        let blank = ReaderFilter {
+            q: Some("  ".into()),
+            ..Default::default()
+        };
+        assert!(blank.is_empty());
+        let back: ReaderFilter = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+        assert_eq!(back, f, "a segment's filter survives its JSON");
         assert!(matches!(&args[1], Arg::Text(t) if t == "lina@ex"));
         let f = ReaderFilter {
             q: Some("50%_off".into()),
             ..Default::default()
         };
-        let (sql, args) = f.clause(jarida_store::Dialect::Postgres);
+        let (sql, args) = f.clause(jarida_store::Dialect::Postgres, 1);
         assert!(sql.contains("name ILIKE $3"), "{sql}");
         assert!(matches!(&args[2], Arg::Text(t) if t == "50\\%\\_off%"));
     }

@@ -6,6 +6,7 @@ pub mod csv_io;
 pub mod directory;
 pub mod email;
 pub mod recipients;
+pub mod segments;
 pub mod subscribers;
 pub mod throttle;
 
@@ -19,6 +20,8 @@ pub enum AudienceError {
     Csv { line: u64, reason: String },
     #[error("no such subscriber")]
     NotFound,
+    #[error("stored data does not read: {0}")]
+    Stored(String),
     #[error(transparent)]
     Store(#[from] jarida_store::StoreError),
     #[error(transparent)]

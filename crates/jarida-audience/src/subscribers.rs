@@ -705,6 +705,96 @@ pub async fn add_by_editor(
     Ok(Ok(id))
 }
 
+/// `ids` as a bound list and the dialect to read it in; None for no ids.
+fn id_list(
+    tx: &mut jarida_store::Tx,
+    ids: &[SubscriberId],
+) -> Option<(jarida_store::List, jarida_store::Dialect)> {
+    (!ids.is_empty()).then(|| {
+        (
+            jarida_store::List::ints(&ids.iter().map(|i| i.0).collect::<Vec<_>>()),
+            tx.conn().dialect(),
+        )
+    })
+}
+
+/// Unsubscribes the pending and active readers among `ids` from everything, each with an
+/// `unsubscribed` event saying `how`, in the caller's transaction. Returns how many changed.
+pub async fn unsubscribe_many(
+    tx: &mut jarida_store::Tx,
+    ids: &[SubscriberId],
+    how: &serde_json::Value,
+    now: i64,
+) -> Result<u64, AudienceError> {
+    let Some((list, d)) = id_list(tx, ids) else {
+        return Ok(0);
+    };
+    // The events first: afterwards the rows that changed no longer stand out.
+    q_exec!(
+        tx.conn(),
+        sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscriber_events (subscriber_id, kind, at, detail) \
+             SELECT id, 'unsubscribed', $2, $3 FROM subscribers WHERE id IN ({}) AND status IN ('pending', 'active')",
+            list.select(d, 1)
+        )),
+        list.param(),
+        now,
+        how.to_string()
+    )?;
+    Ok(q_exec!(
+        tx.conn(),
+        sqlx::AssertSqlSafe(format!(
+            "UPDATE subscribers SET status = 'unsubscribed', updated_at = $2 \
+             WHERE id IN ({}) AND status IN ('pending', 'active')",
+            list.select(d, 1)
+        )),
+        list.param(),
+        now
+    )?)
+}
+
+/// Adds `ids` to newsletter `newsletter` (those already in it stay as they are); how many joined.
+pub async fn join_many(
+    tx: &mut jarida_store::Tx,
+    ids: &[SubscriberId],
+    newsletter: i64,
+) -> Result<u64, AudienceError> {
+    let Some((list, d)) = id_list(tx, ids) else {
+        return Ok(0);
+    };
+    Ok(q_exec!(
+        tx.conn(),
+        sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) \
+             SELECT s.id, n.id FROM subscribers s JOIN newsletters n ON n.id = $2 WHERE s.id IN ({}) \
+             ON CONFLICT DO NOTHING",
+            list.select(d, 1)
+        )),
+        list.param(),
+        newsletter
+    )?)
+}
+
+/// Takes `ids` out of newsletter `newsletter`; how many left it.
+pub async fn leave_many(
+    tx: &mut jarida_store::Tx,
+    ids: &[SubscriberId],
+    newsletter: i64,
+) -> Result<u64, AudienceError> {
+    let Some((list, d)) = id_list(tx, ids) else {
+        return Ok(0);
+    };
+    Ok(q_exec!(
+        tx.conn(),
+        sqlx::AssertSqlSafe(format!(
+            "DELETE FROM subscriber_newsletters WHERE newsletter_id = $2 AND subscriber_id IN ({})",
+            list.select(d, 1)
+        )),
+        list.param(),
+        newsletter
+    )?)
+}
+
 /// Unsubscribes from everything; repeating it changes nothing and succeeds.
 pub async fn unsubscribe(
     db: &Db,

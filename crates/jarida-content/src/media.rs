@@ -323,10 +323,14 @@ pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
             return Vec::new();
         }
     };
-    let mut out = Vec::new();
-    for width in WIDTHS.iter().copied().filter(|x| *x < w) {
+    // Each width is resized and encoded (its own format, then WebP) on a thread of its own, the
+    // original's WebP on another: encoding is most of an upload's time, and the server has more
+    // than one core for it (`bench/admin.sh` measures it).
+    let widths: Vec<u32> = WIDTHS.iter().copied().filter(|x| *x < w).collect();
+    let copy = |width: u32| -> Vec<(String, Vec<u8>)> {
         let height = ((u64::from(h) * u64::from(width)) / u64::from(w)).max(1) as u32;
         let small = resize(&img, width, height);
+        let mut made = Vec::new();
         let mut buf = Vec::new();
         let written = match format {
             image::ImageFormat::Jpeg => {
@@ -336,19 +340,39 @@ pub fn variants(name: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
             _ => small.write_to(&mut std::io::Cursor::new(&mut buf), format),
         };
         match written {
-            Ok(()) => out.push((variant_name(name, width), buf)),
+            Ok(()) => made.push((variant_name(name, width), buf)),
             Err(e) => tracing::warn!(name, width, error = %e, "could not make a smaller copy"),
         }
         if let Some(b) = webp_copy(&small, format) {
-            out.push((webp_name(name, width), b));
+            made.push((webp_name(name, width), b));
         }
-    }
-    if w <= MAX_WEBP_WIDTH
-        && let Some(b) = webp_copy(&img, format)
-    {
-        out.push((webp_name(name, w), b));
-    }
-    out
+        made
+    };
+    std::thread::scope(|scope| {
+        let own = (w <= MAX_WEBP_WIDTH).then(|| scope.spawn(|| webp_copy(&img, format)));
+        let smaller: Vec<_> = widths
+            .iter()
+            .map(|width| {
+                let copy = &copy;
+                scope.spawn(move || copy(*width))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in smaller {
+            match t.join() {
+                Ok(made) => out.extend(made),
+                Err(_) => tracing::warn!(name, "a smaller copy's thread failed"),
+            }
+        }
+        if let Some(t) = own {
+            match t.join() {
+                Ok(Some(b)) => out.push((webp_name(name, w), b)),
+                Ok(None) => {}
+                Err(_) => tracing::warn!(name, "the WebP copy's thread failed"),
+            }
+        }
+        out
+    })
 }
 
 /// A copy's WebP: lossy for a JPEG's photograph, lossless for a PNG (a chart's text and lines

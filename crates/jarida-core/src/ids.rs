@@ -43,3 +43,7 @@ id!(
     /// An edition of a newsletter (`editions.id`).
     EditionId
 );
+id!(
+    /// A saved readers' filter (`segments.id`), which an edition may be limited to.
+    SegmentId
+);

@@ -12,7 +12,7 @@ pub mod text;
 mod text_enum;
 
 pub use email::{EmailAddress, EmailError};
-pub use ids::{EditionId, SubscriberId};
+pub use ids::{EditionId, SegmentId, SubscriberId};
 pub use lang::{LANG_CODES, Lang, UnknownLang};
 pub use secret::Secret;
 pub use site::SiteInfo;

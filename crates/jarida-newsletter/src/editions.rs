@@ -53,6 +53,8 @@ pub struct Edition {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// The segment the edition is limited to (None: every reader of the newsletter).
+    pub segment_id: Option<jarida_core::SegmentId>,
 }
 
 /// One post in an edition.
@@ -120,7 +122,8 @@ pub struct LangPart {
 }
 
 const EDITION_COLS: &str = "e.id, e.newsletter_id, n.slug AS newsletter, e.number, e.status, \
-     e.period_start, e.period_end, e.slot_at, e.send_at, e.created_at, e.started_at, e.finished_at";
+     e.period_start, e.period_end, e.slot_at, e.send_at, e.created_at, e.started_at, e.finished_at, \
+     e.segment_id";
 
 /// Makes the configured newsletters exist in the database (by slug), and records when each cadence
 /// was first seen so that slots before it are never composed.
@@ -646,6 +649,70 @@ async fn transition(
     tx.commit().await?;
     tracing::info!(edition = %id, from = %e.status, to = %to, "edition status");
     Ok(())
+}
+
+/// Limits an edition not yet sent to the readers of a segment (or, with None, lifts the limit).
+/// The segment's filter is applied when sending starts, to the newsletter's readers of that moment.
+pub async fn set_segment(
+    db: &Db,
+    id: EditionId,
+    segment: Option<jarida_core::SegmentId>,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
+    let mut tx = db.begin().await?;
+    let e = get_in(tx.conn(), id).await?;
+    if !matches!(
+        e.status,
+        EditionStatus::Draft | EditionStatus::Approved | EditionStatus::Scheduled
+    ) {
+        return Err(NewsletterError::State {
+            id,
+            status: e.status,
+            why: "its readers were fixed when sending started",
+        });
+    }
+    if let Some(sid) = segment
+        && jarida_audience::segments::get(tx.conn(), sid)
+            .await?
+            .is_none()
+    {
+        return Err(NewsletterError::Invalid(format!(
+            "segment: there is no segment {sid}"
+        )));
+    }
+    q_exec!(
+        tx.conn(),
+        "UPDATE editions SET segment_id = $1, updated_at = $2 WHERE id = $3",
+        segment,
+        now.unix_timestamp(),
+        id
+    )?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Lets go of segment `segment` before it is deleted: sent and cancelled editions forget it;
+/// editions not yet sent are limited to it, so it stays (their ids are returned), since deleting
+/// it would send them to every reader.
+pub async fn release_segment(
+    tx: &mut jarida_store::Tx,
+    segment: jarida_core::SegmentId,
+) -> Result<Result<(), Vec<EditionId>>, NewsletterError> {
+    let open: Vec<(EditionId,)> = q_all!(
+        tx.conn(),
+        (EditionId,),
+        "SELECT id FROM editions WHERE segment_id = $1 AND status NOT IN ('sent', 'cancelled') ORDER BY id",
+        segment
+    )?;
+    if !open.is_empty() {
+        return Ok(Err(open.into_iter().map(|(e,)| e).collect()));
+    }
+    q_exec!(
+        tx.conn(),
+        "UPDATE editions SET segment_id = NULL WHERE segment_id = $1",
+        segment
+    )?;
+    Ok(Ok(()))
 }
 
 /// An editor approves a draft; it is sent at its slot (or when scheduled / sent now).

@@ -18,6 +18,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use sqlx;
 
 mod dialect;
+pub mod dynamic;
 mod lease;
 
 pub use dialect::{Dialect, List};

@@ -77,6 +77,15 @@ pub enum EditionsCommand {
     Cancel {
         id: jarida_core::EditionId,
     },
+    /// Limit an edition not yet sent to the readers of a saved segment (by name or id), or with
+    /// --everyone send it to all the newsletter's readers again.
+    Segment {
+        id: jarida_core::EditionId,
+        #[arg(required_unless_present = "everyone")]
+        segment: Option<String>,
+        #[arg(long, conflicts_with = "segment")]
+        everyone: bool,
+    },
     /// Print the email of one language (HTML, or the text part with --text, or the whole message
     /// as sent, headers and DKIM signature included, with --raw).
     Preview {
@@ -185,6 +194,13 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                     when(Some(e.period_end)),
                     when(e.send_at)
                 );
+                if let Some(sid) = e.segment_id {
+                    let mut c = db.acquire().await?;
+                    let name = jarida_audience::segments::get(c.conn(), sid)
+                        .await?
+                        .map_or_else(|| format!("#{sid}"), |s| s.name);
+                    println!("  to the readers of segment {name:?}");
+                }
                 print_parts(&db, &e).await?;
                 print_figures(&f);
             }
@@ -240,6 +256,34 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
         EditionsCommand::Cancel { id } => {
             editions::cancel(&db, id, now).await?;
             println!("edition {id} cancelled");
+        }
+        EditionsCommand::Segment { id, segment, .. } => {
+            let chosen = match segment {
+                None => None,
+                Some(wanted) => {
+                    let all = jarida_audience::segments::list(&db).await?;
+                    let found = all
+                        .iter()
+                        .find(|s| s.name == wanted || s.id.to_string() == wanted)
+                        .with_context(|| {
+                            let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+                            format!(
+                                "segment {wanted:?}: there is no such segment (saved ones: {})",
+                                if names.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    names.join(", ")
+                                }
+                            )
+                        })?;
+                    Some(found.clone())
+                }
+            };
+            editions::set_segment(&db, id, chosen.as_ref().map(|s| s.id), now).await?;
+            match chosen {
+                Some(s) => println!("edition {id} goes to the readers of segment {:?}", s.name),
+                None => println!("edition {id} goes to every reader of its newsletter"),
+            }
         }
         EditionsCommand::Preview {
             id,

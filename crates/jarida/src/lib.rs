@@ -161,8 +161,8 @@ pub async fn engine(
     }))
 }
 
-/// The background work of a process: delivery, the edition scheduler, the transactional mail queue
-/// and housekeeping. [`Background::shutdown`] stops it so that nothing is left claimed.
+/// The background work of a process: delivery, the edition scheduler, the transactional mail queue,
+/// bulk actions on readers and housekeeping. [`Background::shutdown`] stops it so that nothing is left claimed.
 pub struct Background {
     stop: tokio::sync::watch::Sender<bool>,
     engine: Option<Arc<jarida_newsletter::deliver::Engine>>,
@@ -187,6 +187,12 @@ impl Background {
         tasks.spawn(until_stopped(
             stopped.clone(),
             housekeeping(db.clone(), outbox.to_path_buf()),
+        ));
+        // Bulk actions on readers: stopped mid-chunk, the chunk's transaction rolls back and the
+        // job's lease hands it to the next worker.
+        tasks.spawn(until_stopped(
+            stopped.clone(),
+            jarida_newsletter::bulk::run(db.clone(), outbox.to_path_buf(), Duration::from_secs(1)),
         ));
         if let Some(engine) = &engine {
             tasks.spawn(engine.clone().run(stopped.clone()));

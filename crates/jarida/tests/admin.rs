@@ -368,6 +368,8 @@ fn every_admin_route_refuses_the_anonymous() {
         "/admin/readers/new",
         "/admin/readers/1",
         "/admin/readers/1/erase",
+        "/admin/jobs",
+        "/admin/jobs/1",
     ] {
         let r = anon.get(path);
         assert_eq!(r.status, 303, "GET {path}");
@@ -396,6 +398,9 @@ fn every_admin_route_refuses_the_anonymous() {
         "/admin/readers/1",
         "/admin/readers/1/unsubscribe",
         "/admin/readers/1/erase",
+        "/admin/readers/bulk",
+        "/admin/segments",
+        "/admin/segments/1/delete",
     ] {
         let r = anon.post(path, &[("csrf", "x"), ("title", "t")]);
         assert_eq!(r.status, 401, "POST {path}");
@@ -1744,4 +1749,315 @@ fn over_https_the_session_cookie_is_secure_and_host_only() {
         200,
         "the __Host- cookie opens the admin"
     );
+}
+
+#[test]
+fn segments_are_saved_opened_and_kept_while_an_edition_needs_them() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    for i in 0..9 {
+        add_reader(
+            &app,
+            &format!("r{i}@example.org"),
+            "R",
+            if i < 3 { "ar" } else { "en" },
+        );
+    }
+    let list = c.get("/admin/readers");
+    assert!(
+        !list.text().contains("action=\"/admin/segments\""),
+        "nothing to save without a filter"
+    );
+    let filtered = c.get("/admin/readers?lang=ar").text();
+    assert!(filtered.contains("action=\"/admin/segments\""));
+    let csrf = field(&filtered, "csrf");
+    let save = |c: &mut Client<'_>, name: &str, lang: &str| {
+        c.post(
+            "/admin/segments",
+            &[
+                ("csrf", &csrf),
+                ("name", name),
+                ("lang", lang),
+                ("q", ""),
+                ("status", ""),
+            ],
+        )
+    };
+    let r = save(&mut c, "Arabic readers", "ar");
+    assert_eq!(r.status, 303, "{}", r.text());
+    let at = location(&r);
+    assert!(at.starts_with("/admin/readers?segment="), "{at}");
+    let id: i64 = at
+        .trim_start_matches("/admin/readers?segment=")
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let page = c.get(&at).text();
+    assert!(
+        page.contains("Segment: Arabic readers") && page.contains("3 readers match"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"ar\" selected>"),
+        "the form shows the segment's filter"
+    );
+    assert!(page.contains("The segment was saved"));
+    // Every list shows the saved segments.
+    assert!(
+        c.get("/admin/readers")
+            .text()
+            .contains(&format!("/admin/readers?segment={id}"))
+    );
+    assert_eq!(
+        save(&mut c, "Arabic readers", "ar").status,
+        422,
+        "a name is used once"
+    );
+    assert_eq!(
+        save(&mut c, "Everyone", "").status,
+        422,
+        "a filter that narrows nothing"
+    );
+    assert_eq!(save(&mut c, " ", "ar").status, 422, "a name is needed");
+    // An unsent edition limited to it keeps it.
+    app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        jarida_store::q_exec!(
+            db.conn(),
+            "INSERT INTO editions (newsletter_id, number, status, period_start, period_end, created_at, updated_at, segment_id) \
+             SELECT id, 1, 'draft', 0, 1, 0, 0, $1 FROM newsletters ORDER BY id LIMIT 1",
+            id
+        )
+        .unwrap();
+    });
+    let r = c.post(&format!("/admin/segments/{id}/delete"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 409);
+    assert!(r.text().contains("every reader"), "{}", r.text());
+    app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        jarida_store::q_exec!(db.conn(), "UPDATE editions SET status = 'sent'").unwrap();
+    });
+    let r = c.post(&format!("/admin/segments/{id}/delete"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert!(!c.get("/admin/readers").text().contains("segment="));
+    let audit = c.get("/admin/audit").text();
+    assert!(audit.contains("segment.save") && audit.contains("segment.delete"));
+    // An author has no segments either.
+    let mut author = invite(&app, &mut c, "sami@example.org", "author", "Sami");
+    let csrf = author.csrf("/admin/account");
+    assert_eq!(
+        author
+            .post(
+                "/admin/segments",
+                &[("csrf", &csrf), ("name", "x"), ("lang", "ar")]
+            )
+            .status,
+        403
+    );
+}
+
+/// Waits until bulk job `id` is done (the server's background worker runs it); its page's text.
+fn job_done(c: &mut Client<'_>, id: i64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = c.get(&format!("/admin/jobs/{id}"));
+        assert_eq!(page.status, 200);
+        let text = page.text();
+        if text.contains("status-done") || text.contains("status-failed") {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} not done: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    let sql = sql.to_string();
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(c.conn(), (i64,), jarida_store::sqlx::AssertSqlSafe(sql))
+            .unwrap()
+            .0
+    })
+}
+
+#[test]
+fn bulk_actions_run_as_jobs_that_survive_a_restart() {
+    let app = TestApp::spawn();
+    let mut c = owner(&app);
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(add_reader(
+            &app,
+            &format!("b{i:02}@example.org"),
+            "B",
+            if i % 3 == 0 { "ar" } else { "en" },
+        ));
+    }
+    let page = c.get("/admin/readers?lang=ar").text();
+    assert!(page.contains("Act on these 10 readers"), "{page}");
+    let csrf = field(&page, "csrf");
+    let bulk = |c: &mut Client<'_>, action: &str, lang: &str, confirm: &str| {
+        c.post(
+            "/admin/readers/bulk",
+            &[
+                ("csrf", &csrf),
+                ("action", action),
+                ("lang", lang),
+                ("to_newsletter", "1"),
+                ("confirm", confirm),
+            ],
+        )
+    };
+    // Unsubscribe the Arabic readers.
+    let r = bulk(&mut c, "unsubscribe", "ar", "");
+    assert_eq!(r.status, 303, "{}", r.text());
+    let job: i64 = location(&r)
+        .trim_start_matches("/admin/jobs/")
+        .parse()
+        .unwrap();
+    let done = job_done(&mut c, job);
+    assert!(
+        done.contains("10 of 10 readers") && done.contains("10 unsubscribed"),
+        "{done}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM subscribers WHERE status = 'unsubscribed'"
+        ),
+        10
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM subscriber_events WHERE kind = 'unsubscribed'"
+        ),
+        10,
+        "each with its event"
+    );
+    // Out of the newsletter and back in.
+    let r = bulk(&mut c, "remove", "en", "");
+    let job: i64 = location(&r)
+        .trim_start_matches("/admin/jobs/")
+        .parse()
+        .unwrap();
+    assert!(job_done(&mut c, job).contains("20 taken out"));
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM subscriber_newsletters"),
+        10
+    );
+    let r = bulk(&mut c, "add", "en", "");
+    let job: i64 = location(&r)
+        .trim_start_matches("/admin/jobs/")
+        .parse()
+        .unwrap();
+    assert!(job_done(&mut c, job).contains("20 added"));
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM subscriber_newsletters"),
+        30
+    );
+    // Erasing needs the count typed.
+    let r = bulk(&mut c, "erase", "ar", "9");
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM bulk_jobs WHERE action = 'erase'"
+        ),
+        0,
+        "nothing started"
+    );
+    let r = bulk(&mut c, "erase", "ar", "10");
+    assert_eq!(r.status, 303);
+    let job: i64 = location(&r)
+        .trim_start_matches("/admin/jobs/")
+        .parse()
+        .unwrap();
+    assert!(job_done(&mut c, job).contains("10 erased"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM subscribers"), 20);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM suppressions"),
+        10,
+        "they cannot come back"
+    );
+    let audit = c.get("/admin/audit").text();
+    for a in [
+        "readers.bulk-unsubscribe",
+        "readers.bulk-remove",
+        "readers.bulk-add",
+        "readers.bulk-erase",
+    ] {
+        assert!(audit.contains(a), "{a}");
+    }
+    assert!(
+        c.get("/admin/jobs")
+            .text()
+            .contains(&format!("/admin/jobs/{job}"))
+    );
+
+    // A job whose worker died mid-way (its lease ran out) is taken up where it stopped: the
+    // readers its last committed chunk reached are not done again, the rest are.
+    let f = jarida_audience::directory::ReaderFilter {
+        lang: Some(jarida_core::Lang::En),
+        ..Default::default()
+    };
+    let en: Vec<i64> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, id)| *id)
+        .collect();
+    let cursor = en[4];
+    let stale = app.rt.block_on(async {
+        let mut tx = app.db.begin().await.unwrap();
+        let id = jarida_newsletter::bulk::create(
+            &mut tx,
+            jarida_newsletter::bulk::Action::Unsubscribe,
+            &f,
+            None,
+            "test",
+            None,
+            0,
+        )
+        .await
+        .unwrap();
+        jarida_store::q_exec!(
+            tx.conn(),
+            "UPDATE bulk_jobs SET status = 'running', holder = 'a-dead-worker', next_at = 1, cursor = $1, done = 5 WHERE id = $2",
+            cursor,
+            id
+        )
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    });
+    let done = job_done(&mut c, stale);
+    assert!(
+        done.contains("20 of 20 readers") && done.contains("15 unsubscribed"),
+        "{done}"
+    );
+    for (i, id) in en.iter().enumerate() {
+        let want = if i < 5 { "active" } else { "unsubscribed" };
+        assert_eq!(
+            reader_status(&app, *id).as_deref(),
+            Some(want),
+            "reader {i}"
+        );
+    }
+    // An author starts nothing.
+    let mut author = invite(&app, &mut c, "sami@example.org", "author", "Sami");
+    let csrf = author.csrf("/admin/account");
+    let r = author.post(
+        "/admin/readers/bulk",
+        &[("csrf", &csrf), ("action", "erase"), ("confirm", "20")],
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(author.get(&format!("/admin/jobs/{job}")).status, 403);
+    assert_eq!(author.get("/admin/jobs").status, 403);
 }

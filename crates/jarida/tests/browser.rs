@@ -485,6 +485,28 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         let listed = run(&owner, "return document.querySelectorAll('table.list tbody tr').length;").await;
         assert_eq!(listed, 1);
         check_page(&owner, &axe, &shots, "readers-en").await;
+        // Filtered by language, saved as a segment, then a bulk action on it followed to its end.
+        owner.goto(&format!("{base}/admin/readers")).await.unwrap();
+        owner
+            .find(fantoccini::Locator::Css("#f-lang option[value=en]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click(&owner, "form.filters button[type=submit]").await;
+        until(&owner, "the filtered list", "return location.search.includes('lang=en');").await;
+        fill(&owner, "#segment-name", "English readers").await;
+        click(&owner, "form.save-segment button").await;
+        until(&owner, "the segment", "return location.search.includes('segment=') && document.querySelector('.segment-head h2')?.textContent.includes('English readers');").await;
+        check_page(&owner, &axe, &shots, "readers-segment-en").await;
+        click(&owner, "details.bulk summary").await;
+        click(&owner, "#bulk-add").await;
+        click(&owner, "details.bulk button[type=submit]").await;
+        until(&owner, "the job page", "return location.pathname.startsWith('/admin/jobs/');").await;
+        until(&owner, "the job done (its page follows it)", "return !!document.querySelector('#job-progress .status-done');").await;
+        check_page(&owner, &axe, &shots, "job-en").await;
+        owner.goto(&format!("{base}/admin/readers?q=hud")).await.unwrap();
         click(&owner, "table.list tbody a").await;
         until(&owner, "the reader's page", "return !!document.querySelector('a.danger');").await;
         click(&owner, "a.danger").await;

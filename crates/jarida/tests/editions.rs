@@ -1749,3 +1749,99 @@ fn a_cancelled_edition_keeps_its_number_and_an_unsendable_one_returns_to_draft()
     assert_eq!(status(&app, empty), "draft");
     assert_eq!(status(&app, second), "sent");
 }
+
+#[test]
+fn an_edition_limited_to_a_segment_goes_to_its_readers_only() {
+    let app = app_with(|c| c.api.token = TOKEN.into());
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[
+            ("en1@example.org", "en"),
+            ("ar1@example.org", "ar"),
+            ("ar2@water.example", "ar"),
+            ("en2@water.example", "en"),
+        ],
+    );
+    // Two joined from the water series page; of them, one reads Arabic.
+    exec(
+        &app,
+        "UPDATE subscribers SET consent_form = 'https://jarida.example/ar/series/water-series' WHERE email LIKE '%@water.example'",
+        &[],
+    );
+    let segment = app.rt.block_on(async {
+        let filter = jarida_audience::directory::ReaderFilter {
+            lang: Some(jarida_core::Lang::Ar),
+            page: Some("Water-Series".into()),
+            ..Default::default()
+        };
+        let mut tx = app.db.begin().await.unwrap();
+        let id = jarida_audience::segments::save(&mut tx, "Arabic water readers", &filter, None, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    });
+    let id = compose(&app, &eng, "2026-10-01T09:00:00Z");
+    let (s, v) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/editions/{id}/segment"),
+        Some(&format!("{{\"segment\": {}}}", segment.0)),
+        true,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["edition"]["segment_id"], segment.0);
+    let (s, v) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/editions/{id}/segment"),
+        Some("{\"segment\": 999}"),
+        true,
+    );
+    assert_eq!(s, 422, "an unknown segment is refused: {v}");
+    // While the edition is unsent, its segment cannot go.
+    let held = app.rt.block_on(async {
+        let mut tx = app.db.begin().await.unwrap();
+        editions::release_segment(&mut tx, segment).await.unwrap()
+    });
+    assert_eq!(held, Err(vec![id]));
+    send(&app, &eng, id, Duration::from_secs(20));
+    let f = figures(&app, id);
+    assert_eq!((f.recipients, f.sent), (1, 1), "{f:?}");
+    let to: Vec<(i64,)> = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_all!(
+            c.conn(),
+            (i64,),
+            "SELECT subscriber_id FROM deliveries WHERE edition_id = $1",
+            id
+        )
+        .unwrap()
+    });
+    assert_eq!(to, vec![(subscriber_id(&app, "ar2@water.example"),)]);
+    // Its readers were fixed when sending started.
+    let (s, _) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/editions/{id}/segment"),
+        Some("{\"segment\": null}"),
+        true,
+    );
+    assert_eq!(s, 409);
+    // Once sent, the edition lets go of the segment, which can be deleted.
+    app.rt.block_on(async {
+        let mut tx = app.db.begin().await.unwrap();
+        assert_eq!(
+            editions::release_segment(&mut tx, segment).await.unwrap(),
+            Ok(())
+        );
+        let gone = jarida_audience::segments::delete(&mut tx, segment)
+            .await
+            .unwrap();
+        assert_eq!(gone.as_deref(), Some("Arabic water readers"));
+        tx.commit().await.unwrap();
+        assert_eq!(editions::get(&app.db, id).await.unwrap().segment_id, None);
+    });
+}

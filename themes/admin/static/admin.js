@@ -201,3 +201,28 @@
   });
   form.addEventListener("submit", () => { form.dataset.submitting = "1"; });
 })();
+
+// A running job's progress follows on its own: the page is fetched again and its progress part
+// swapped in, until the job is over (the part then no longer asks to be refreshed). Without the
+// script the page has a refresh link.
+(() => {
+  const part = document.querySelector("[data-refresh]");
+  if (!part) return;
+  const again = () => {
+    fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((r) => r.text())
+      .then((html) => {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const fresh = doc.getElementById(part.id);
+        if (!fresh) return;
+        part.innerHTML = fresh.innerHTML;
+        if (fresh.hasAttribute("data-refresh")) {
+          setTimeout(again, 1500);
+        } else {
+          part.removeAttribute("data-refresh");
+        }
+      })
+      .catch(() => setTimeout(again, 5000));
+  };
+  setTimeout(again, 1500);
+})();

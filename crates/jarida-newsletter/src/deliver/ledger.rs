@@ -123,24 +123,39 @@ impl Engine {
         }
         let mut frozen = 0;
         // One statement per language whatever the number of readers; the audience crate writes
-        // the part that reads its tables.
-        let enrol = format!(
+        // the part that reads its tables. A segment narrows it to the readers its filter matches
+        // now (its values follow the four fixed ones).
+        let mut enrol = format!(
             "INSERT INTO deliveries (edition_id, subscriber_id, lang, state) \
              SELECT $1, r.id, $2, 'pending' FROM ({}) r",
             recipients::active_readers_sql(3)
         );
+        let mut narrowed = Vec::new();
+        if let Some(sid) = e.segment_id {
+            let seg = jarida_audience::segments::get(tx.conn(), sid)
+                .await?
+                .ok_or_else(|| {
+                    NewsletterError::Invalid(format!(
+                        "edition {id} is limited to segment {sid}, which no longer exists"
+                    ))
+                })?;
+            let (sql, args) = jarida_audience::segments::readers_sql(&seg, tx.conn().dialect(), 5);
+            enrol.push_str(&format!(" WHERE r.id IN ({sql})"));
+            narrowed = args;
+        }
         for reader_lang in jarida_content::LANGS {
             let Some(target) = route(reader_lang) else {
                 continue;
             };
-            frozen += q_exec!(
-                tx.conn(),
-                jarida_store::sqlx::AssertSqlSafe(enrol.as_str()),
-                id,
-                &target,
-                e.newsletter_id,
-                reader_lang.to_string()
-            )?;
+            use jarida_store::dynamic::{Arg, execute};
+            let mut args = vec![
+                Arg::Int(id.0),
+                Arg::Text(target.clone()),
+                Arg::Int(e.newsletter_id),
+                Arg::Text(reader_lang.to_string()),
+            ];
+            args.extend(narrowed.iter().cloned());
+            frozen += execute(tx.conn(), &enrol, &args).await?;
         }
         // The web version of the edition goes live with it.
         jarida_content::repo::bump_version(tx.conn()).await?;

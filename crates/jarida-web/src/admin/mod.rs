@@ -97,6 +97,11 @@ pub fn routes() -> Router<AppRef> {
             "/admin/readers/{id}/erase",
             get(readers::erase_form).post(readers::erase),
         )
+        .route("/admin/readers/bulk", post(readers::bulk))
+        .route("/admin/jobs", get(readers::jobs))
+        .route("/admin/jobs/{id}", get(readers::job))
+        .route("/admin/segments", post(readers::save_segment))
+        .route("/admin/segments/{id}/delete", post(readers::delete_segment))
         .route("/admin/media/{id}", post(media::update))
         .route("/admin/media/{id}/delete", post(media::delete))
 }

@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use jarida_accounts::audit;
 use jarida_audience::directory::{self, Page, ReaderFilter};
+use jarida_audience::segments;
 use jarida_audience::subscribers::{self, AddRefused, SubscriberStatus};
-use jarida_core::{Lang, SubscriberId};
+use jarida_core::{Lang, SegmentId, SubscriberId};
 use minijinja::Value;
 
 use super::auth::{csrf_failed, forbidden};
@@ -31,6 +32,9 @@ pub struct ListQuery {
     newsletter: String,
     #[serde(default)]
     import: String,
+    /// Part of the address of the page whose form they signed up on.
+    #[serde(default)]
+    page: String,
     /// `YYYY-MM-DD`, the first day of the sign-ups shown.
     #[serde(default)]
     from: String,
@@ -43,6 +47,9 @@ pub struct ListQuery {
     before: String,
     #[serde(default)]
     done: String,
+    /// A saved segment's id: its filter, instead of the fields above.
+    #[serde(default)]
+    segment: String,
 }
 
 /// The start of `day` (`YYYY-MM-DD`) in the newsroom's time zone, as unix seconds.
@@ -60,9 +67,32 @@ impl ListQuery {
             lang: Lang::parse(self.lang.trim()),
             newsletter: self.newsletter.trim().parse().ok(),
             import: self.import.trim().parse().ok(),
+            page: Some(self.page.trim().chars().take(300).collect::<String>())
+                .filter(|p| !p.is_empty()),
             joined_from: day_start(app, &self.from),
             // The last day shown is included: up to the start of the next.
             joined_to: day_start(app, &self.to).map(|t| t + 86_400),
+        }
+    }
+
+    /// The form's fields for a saved filter (the inverse of [`ListQuery::filter`]).
+    fn of(app: &App, f: &ReaderFilter) -> ListQuery {
+        let day = |t: i64| {
+            jiff::Timestamp::from_second(t)
+                .map(|ts| ts.to_zoned(app.cfg.timezone.clone()).date().to_string())
+                .unwrap_or_default()
+        };
+        ListQuery {
+            q: f.q.clone().unwrap_or_default(),
+            status: f.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            lang: f.lang.map(|l| l.code().to_string()).unwrap_or_default(),
+            newsletter: f.newsletter.map(|n| n.to_string()).unwrap_or_default(),
+            import: f.import.map(|n| n.to_string()).unwrap_or_default(),
+            page: f.page.clone().unwrap_or_default(),
+            from: f.joined_from.map(day).unwrap_or_default(),
+            // The filter's end is the start of the day after the last one shown.
+            to: f.joined_to.map(|t| day(t - 1)).unwrap_or_default(),
+            ..Default::default()
         }
     }
 
@@ -74,11 +104,23 @@ impl ListQuery {
             ("lang", self.lang.as_str()),
             ("newsletter", self.newsletter.as_str()),
             ("import", self.import.as_str()),
+            ("page", self.page.as_str()),
             ("from", self.from.as_str()),
             ("to", self.to.as_str()),
         ])
         .unwrap_or_default()
     }
+}
+
+/// The frame of a readers' page titled with the string `key`.
+fn titled(app: &App, s: &Signed, key: &str) -> std::collections::BTreeMap<&'static str, Value> {
+    frame(
+        app,
+        s.lang(),
+        Some(s),
+        app.theme.t(s.lang(), key),
+        "readers",
+    )
 }
 
 /// The refusal for a request the user may not make: a form without this session's CSRF token
@@ -98,7 +140,34 @@ pub(crate) async fn list(
     if let Some(r) = refused(&app, &s, None) {
         return r;
     }
-    let f = q.filter(&app);
+    // A segment's page: its filter, shown in the form's fields.
+    let mut segment = None;
+    let mut q = q;
+    if let Ok(id) = q.segment.trim().parse::<i64>() {
+        let mut c = match app.db.acquire().await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        match segments::get(c.conn(), SegmentId(id)).await {
+            Ok(Some(seg)) => {
+                let paging = (q.after.clone(), q.before.clone(), q.done.clone());
+                q = ListQuery::of(&app, &seg.filter);
+                (q.after, q.before, q.done) = paging;
+                q.segment = seg.id.to_string();
+                segment = Some(seg);
+            }
+            Ok(None) => return redirect("/admin/readers"),
+            Err(e) => return fail(e),
+        }
+    }
+    let f = match &segment {
+        Some(seg) => seg.filter.clone(),
+        None => q.filter(&app),
+    };
+    let saved = match segments::list(&app.db).await {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
     let at = match (q.after.parse::<i64>(), q.before.parse::<i64>()) {
         (Ok(id), _) => Page::After(SubscriberId(id)),
         (_, Ok(id)) => Page::Before(SubscriberId(id)),
@@ -118,13 +187,7 @@ pub(crate) async fn list(
         Page::Before(_) => (list.more, true),
     };
     let lang = s.lang();
-    let mut ctx = frame(
-        &app,
-        lang,
-        Some(&s),
-        app.theme.t(lang, "admin-readers-title"),
-        "readers",
-    );
+    let mut ctx = titled(&app, &s, "admin-readers-title");
     let prev = newer
         .then(|| list.readers.first().map(|r| format!("&before={}", r.id)))
         .flatten();
@@ -135,7 +198,16 @@ pub(crate) async fn list(
     ctx.insert("total", Value::from(total));
     ctx.insert("prev", Value::from(prev));
     ctx.insert("next", Value::from(next));
-    ctx.insert("qs", Value::from(q.qs()));
+    ctx.insert(
+        "qs",
+        Value::from(match &segment {
+            Some(seg) => format!("segment={}", seg.id),
+            None => q.qs(),
+        }),
+    );
+    ctx.insert("segments", crate::ser(&saved));
+    ctx.insert("segment", crate::ser(&segment));
+    ctx.insert("may_save", Value::from(segment.is_none() && !f.is_empty()));
     ctx.insert("newsletters", crate::ser(&newsletters));
     ctx.insert(
         "statuses",
@@ -149,7 +221,7 @@ pub(crate) async fn list(
         "filter",
         crate::ser(serde_json::json!({
             "q": q.q, "status": q.status, "lang": q.lang, "newsletter": q.newsletter,
-            "import": q.import, "from": q.from, "to": q.to,
+            "import": q.import, "page": q.page, "from": q.from, "to": q.to,
         })),
     );
     if !q.done.is_empty() {
@@ -497,14 +569,7 @@ pub(crate) async fn erase_form(
         Ok(None) => return not_found(&app, &s),
         Err(e) => return fail(e),
     };
-    let lang = s.lang();
-    let mut ctx = frame(
-        &app,
-        lang,
-        Some(&s),
-        app.theme.t(lang, "admin-reader-erase-title"),
-        "readers",
-    );
+    let mut ctx = titled(&app, &s, "admin-reader-erase-title");
     ctx.insert("reader", crate::ser(&sub));
     page(&app, StatusCode::OK, "reader-erase.html", ctx)
 }
@@ -557,4 +622,283 @@ pub(crate) async fn erase(
         Ok(Err(e)) => fail(e),
         Err(_) => fail("the erasure task ended early"),
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct SegmentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Saves the filter the form carries (the list's, in hidden fields) as a segment.
+pub(crate) async fn save_segment(
+    State(app): State<AppRef>,
+    s: Signed,
+    RawForm(body): RawForm,
+) -> Response {
+    let form: SegmentForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if let Some(r) = refused(&app, &s, Some(&form.csrf)) {
+        return r;
+    }
+    let q: ListQuery = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let f = q.filter(&app);
+    let lang = s.lang();
+    let r: Result<Result<SegmentId, segments::Refused>, String> = async {
+        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
+        let saved = segments::save(&mut tx, &form.name, &f, Some(s.user.id), now())
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(id) = saved {
+            audit::record(
+                &mut tx,
+                &s.actor(),
+                "segment.save",
+                &format!("segment {id}"),
+                form.name.trim(),
+                now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+        }
+        Ok(saved)
+    }
+    .await;
+    let why = match r {
+        Ok(Ok(id)) => return redirect(&format!("/admin/readers?segment={id}&done=segment-saved")),
+        Ok(Err(segments::Refused::NameTaken)) => "admin-segment-name-taken",
+        Ok(Err(segments::Refused::BadName)) => "admin-segment-name-needed",
+        Ok(Err(segments::Refused::Everyone)) => "admin-segment-everyone",
+        Err(e) => return fail(e),
+    };
+    message(
+        &app,
+        lang,
+        Some(&s),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "admin-segment-not-saved",
+        app.theme.t(lang, why),
+    )
+}
+
+/// Deletes a segment, unless an edition not yet sent is limited to it.
+pub(crate) async fn delete_segment(
+    State(app): State<AppRef>,
+    s: Signed,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = refused(&app, &s, Some(&f.csrf)) {
+        return r;
+    }
+    let id = SegmentId(id);
+    let r: Result<Result<(), Vec<jarida_core::EditionId>>, String> = async {
+        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
+        if let Err(open) = jarida_newsletter::editions::release_segment(&mut tx, id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(Err(open));
+        }
+        if let Some(name) = segments::delete(&mut tx, id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            audit::record(
+                &mut tx,
+                &s.actor(),
+                "segment.delete",
+                &format!("segment {id}"),
+                &name,
+                now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        Ok(Ok(()))
+    }
+    .await;
+    match r {
+        Ok(Ok(())) => redirect("/admin/readers?done=segment-deleted"),
+        Ok(Err(open)) => {
+            let list: Vec<String> = open.iter().map(|e| format!("#{e}")).collect();
+            message(
+                &app,
+                s.lang(),
+                Some(&s),
+                StatusCode::CONFLICT,
+                "admin-segment-not-deleted",
+                app.theme.i18n.t(
+                    s.lang(),
+                    "admin-segment-in-use",
+                    &[("editions", list.join(", ").into())],
+                ),
+            )
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct BulkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    /// The newsletter to add them to or take them out of (`newsletter` is the filter's).
+    #[serde(default)]
+    to_newsletter: String,
+    /// For an erasure: the number of readers, typed by the editor.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Starts a bulk action on the readers the posted filter (or segment) matches.
+pub(crate) async fn bulk(State(app): State<AppRef>, s: Signed, RawForm(body): RawForm) -> Response {
+    let form: BulkForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if let Some(r) = refused(&app, &s, Some(&form.csrf)) {
+        return r;
+    }
+    let lang = s.lang();
+    let q: ListQuery = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let filter = match q.segment.trim().parse::<i64>() {
+        Ok(id) => {
+            let mut c = match app.db.acquire().await {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            match segments::get(c.conn(), SegmentId(id)).await {
+                Ok(Some(seg)) => seg.filter,
+                Ok(None) => return redirect("/admin/readers"),
+                Err(e) => return fail(e),
+            }
+        }
+        Err(_) => q.filter(&app),
+    };
+    let refuse = |key: &str| {
+        message(
+            &app,
+            lang,
+            Some(&s),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin-bulk-not-started",
+            app.theme.t(lang, key),
+        )
+    };
+    let Some(action) = jarida_newsletter::bulk::Action::parse(form.action.trim()) else {
+        return refuse("admin-bulk-choose");
+    };
+    let newsletter = form.to_newsletter.trim().parse::<i64>().ok();
+    if matches!(
+        action,
+        jarida_newsletter::bulk::Action::Add | jarida_newsletter::bulk::Action::Remove
+    ) && newsletter.is_none()
+    {
+        return refuse("admin-bulk-newsletter");
+    }
+    let r: Result<Result<i64, ()>, String> = async {
+        let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
+        let id = jarida_newsletter::bulk::create(
+            &mut tx,
+            action,
+            &filter,
+            newsletter,
+            &s.user.name,
+            Some(s.user.id),
+            now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let job = jarida_newsletter::bulk::get_in(tx.conn(), id)
+            .await
+            .map_err(|e| e.to_string())?;
+        // An erasure runs only for the number the editor typed: what they saw is what goes.
+        if action == jarida_newsletter::bulk::Action::Erase
+            && job.as_ref().map(|j| j.total.to_string()) != Some(form.confirm.trim().to_string())
+        {
+            return Ok(Err(()));
+        }
+        // The filter as the audit log keeps it: a search for an address must not leave the
+        // address there once the reader is erased.
+        let shown =
+            jarida_mail::redact_addresses(&serde_json::to_string(&filter).unwrap_or_default());
+        audit::record(
+            &mut tx,
+            &s.actor(),
+            &format!("readers.bulk-{action}"),
+            &format!("job {id}"),
+            &shown,
+            now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        Ok(Ok(id))
+    }
+    .await;
+    match r {
+        Ok(Ok(id)) => redirect(&format!("/admin/jobs/{id}")),
+        Ok(Err(())) => refuse("admin-bulk-confirm-count"),
+        Err(e) => fail(e),
+    }
+}
+
+/// A bulk job's progress; the page reloads itself while the job runs.
+pub(crate) async fn job(State(app): State<AppRef>, s: Signed, Path(id): Path<i64>) -> Response {
+    if let Some(r) = refused(&app, &s, None) {
+        return r;
+    }
+    let job = match jarida_newsletter::bulk::get(&app.db, id).await {
+        Ok(Some(j)) => j,
+        Ok(None) => {
+            return message(
+                &app,
+                s.lang(),
+                Some(&s),
+                StatusCode::NOT_FOUND,
+                "admin-not-found-title",
+                app.theme.t(s.lang(), "admin-bulk-not-found"),
+            );
+        }
+        Err(e) => return fail(e),
+    };
+    let lang = s.lang();
+    let mut ctx = frame(
+        &app,
+        lang,
+        Some(&s),
+        app.theme
+            .t(lang, &format!("admin-bulk-title-{}", job.action)),
+        "readers",
+    );
+    let running = matches!(
+        job.status,
+        jarida_newsletter::bulk::JobStatus::Queued | jarida_newsletter::bulk::JobStatus::Running
+    );
+    let percent = if job.total > 0 {
+        (job.done * 100 / job.total).min(100)
+    } else {
+        100
+    };
+    ctx.insert("job", crate::ser(&job));
+    ctx.insert("running", Value::from(running));
+    ctx.insert("percent", Value::from(percent));
+    page(&app, StatusCode::OK, "job.html", ctx)
+}
+
+/// The latest bulk jobs.
+pub(crate) async fn jobs(State(app): State<AppRef>, s: Signed) -> Response {
+    if let Some(r) = refused(&app, &s, None) {
+        return r;
+    }
+    let list = match jarida_newsletter::bulk::recent(&app.db, 50).await {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut ctx = titled(&app, &s, "admin-jobs-title");
+    ctx.insert("jobs", crate::ser(&list));
+    page(&app, StatusCode::OK, "jobs.html", ctx)
 }

@@ -29,6 +29,8 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "reader.html",
     "reader-new.html",
     "reader-erase.html",
+    "job.html",
+    "jobs.html",
     "account.html",
     "users.html",
     "accept.html",

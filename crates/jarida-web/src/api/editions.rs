@@ -119,6 +119,8 @@ pub(super) async fn edit(
 pub(super) struct ActionBody {
     /// For `schedule`: RFC 3339.
     at: Option<String>,
+    /// For `segment`: the segment's id, or null for every reader.
+    segment: Option<jarida_core::SegmentId>,
 }
 
 pub(super) async fn action(
@@ -142,9 +144,10 @@ pub(super) async fn action(
         "pause" => editions::pause(&app.db, id, now).await?,
         "resume" => editions::resume(&app.db, id, now).await?,
         "cancel" => editions::cancel(&app.db, id, now).await?,
+        "segment" => editions::set_segment(&app.db, id, b.segment, now).await?,
         _ => {
             return Err(WebError::NoSuch(
-                "actions: approve, schedule, send, pause, resume, cancel".into(),
+                "actions: approve, schedule, send, pause, resume, cancel, segment".into(),
             )
             .into());
         }
