@@ -705,17 +705,22 @@ pub async fn add_by_editor(
     Ok(Ok(id))
 }
 
-/// `ids` as a bound list and the dialect to read it in; None for no ids.
+/// `ids` as a bound list, the dialect to read it in, and the lowest and highest id; None for no
+/// ids. Statements add `BETWEEN` the two: PostgreSQL planned `IN (the list)` as a scan of every
+/// reader (a bulk job's chunks took 0.7 s each at a million readers); with the range it reads the
+/// primary key's stretch.
 fn id_list(
     tx: &mut jarida_store::Tx,
     ids: &[SubscriberId],
-) -> Option<(jarida_store::List, jarida_store::Dialect)> {
-    (!ids.is_empty()).then(|| {
-        (
-            jarida_store::List::ints(&ids.iter().map(|i| i.0).collect::<Vec<_>>()),
-            tx.conn().dialect(),
-        )
-    })
+) -> Option<(jarida_store::List, jarida_store::Dialect, i64, i64)> {
+    let lo = ids.iter().map(|i| i.0).min()?;
+    let hi = ids.iter().map(|i| i.0).max()?;
+    Some((
+        jarida_store::List::ints(&ids.iter().map(|i| i.0).collect::<Vec<_>>()),
+        tx.conn().dialect(),
+        lo,
+        hi,
+    ))
 }
 
 /// Unsubscribes the pending and active readers among `ids` from everything, each with an
@@ -726,7 +731,7 @@ pub async fn unsubscribe_many(
     how: &serde_json::Value,
     now: i64,
 ) -> Result<u64, AudienceError> {
-    let Some((list, d)) = id_list(tx, ids) else {
+    let Some((list, d, lo, hi)) = id_list(tx, ids) else {
         return Ok(0);
     };
     // The events first: afterwards the rows that changed no longer stand out.
@@ -734,22 +739,27 @@ pub async fn unsubscribe_many(
         tx.conn(),
         sqlx::AssertSqlSafe(format!(
             "INSERT INTO subscriber_events (subscriber_id, kind, at, detail) \
-             SELECT id, 'unsubscribed', $2, $3 FROM subscribers WHERE id IN ({}) AND status IN ('pending', 'active')",
+             SELECT id, 'unsubscribed', $2, $3 FROM subscribers \
+             WHERE id BETWEEN $4 AND $5 AND id IN ({}) AND status IN ('pending', 'active')",
             list.select(d, 1)
         )),
         list.param(),
         now,
-        how.to_string()
+        how.to_string(),
+        lo,
+        hi
     )?;
     Ok(q_exec!(
         tx.conn(),
         sqlx::AssertSqlSafe(format!(
             "UPDATE subscribers SET status = 'unsubscribed', updated_at = $2 \
-             WHERE id IN ({}) AND status IN ('pending', 'active')",
+             WHERE id BETWEEN $3 AND $4 AND id IN ({}) AND status IN ('pending', 'active')",
             list.select(d, 1)
         )),
         list.param(),
-        now
+        now,
+        lo,
+        hi
     )?)
 }
 
@@ -759,19 +769,21 @@ pub async fn join_many(
     ids: &[SubscriberId],
     newsletter: i64,
 ) -> Result<u64, AudienceError> {
-    let Some((list, d)) = id_list(tx, ids) else {
+    let Some((list, d, lo, hi)) = id_list(tx, ids) else {
         return Ok(0);
     };
     Ok(q_exec!(
         tx.conn(),
         sqlx::AssertSqlSafe(format!(
             "INSERT INTO subscriber_newsletters (subscriber_id, newsletter_id) \
-             SELECT s.id, n.id FROM subscribers s JOIN newsletters n ON n.id = $2 WHERE s.id IN ({}) \
-             ON CONFLICT DO NOTHING",
+             SELECT s.id, n.id FROM subscribers s JOIN newsletters n ON n.id = $2 \
+             WHERE s.id BETWEEN $3 AND $4 AND s.id IN ({}) ON CONFLICT DO NOTHING",
             list.select(d, 1)
         )),
         list.param(),
-        newsletter
+        newsletter,
+        lo,
+        hi
     )?)
 }
 
@@ -781,17 +793,20 @@ pub async fn leave_many(
     ids: &[SubscriberId],
     newsletter: i64,
 ) -> Result<u64, AudienceError> {
-    let Some((list, d)) = id_list(tx, ids) else {
+    let Some((list, d, lo, hi)) = id_list(tx, ids) else {
         return Ok(0);
     };
     Ok(q_exec!(
         tx.conn(),
         sqlx::AssertSqlSafe(format!(
-            "DELETE FROM subscriber_newsletters WHERE newsletter_id = $2 AND subscriber_id IN ({})",
+            "DELETE FROM subscriber_newsletters WHERE newsletter_id = $2 AND subscriber_id BETWEEN $3 AND $4 \
+             AND subscriber_id IN ({})",
             list.select(d, 1)
         )),
         list.param(),
-        newsletter
+        newsletter,
+        lo,
+        hi
     )?)
 }
 

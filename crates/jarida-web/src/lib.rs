@@ -141,6 +141,11 @@ pub struct App {
     pub admin: admin::ui::Ui,
     /// How many posts each admin list filter matched, by content version.
     pub(crate) admin_counts: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
+    /// How many readers each filter of the admin's readers list matched, and when it was counted:
+    /// counting a million readers takes a good part of a second, so paging through a filter counts
+    /// it once a minute (changes made through this process's admin count again at once).
+    pub(crate) reader_counts:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
     /// The "too many requests" page per language, rendered once.
     pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
 }
@@ -216,6 +221,7 @@ impl App {
         Ok(Arc::new(App {
             admin,
             admin_counts: Default::default(),
+            reader_counts: Default::default(),
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
             blocked: Default::default(),

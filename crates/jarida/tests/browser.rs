@@ -413,11 +413,16 @@ fn invitation_link(app: &TestApp, to: &str) -> String {
     }
 }
 
-/// The newsroom's story in a real browser: first-run setup, the owner invites an editor, the
-/// editor accepts, turns on two-factor sign-in and signs in with a code, switches the admin to
-/// Arabic, writes an Arabic report with a source (the live preview follows the typing), publishes
-/// it, and adds a correction; the public page shows it right to left with the correction. axe-core
-/// (WCAG AAA) checks the sign-in page, the posts list and the editor in both languages.
+/// The newsroom's story in a real browser: first-run setup; the owner invites an editor and an
+/// author (the author submits a draft, has no publish button and is refused the readers); the owner
+/// adds a reader, filters the readers and saves the filter as a segment, runs a bulk action on it
+/// and follows the job to its end, then erases the reader after the confirmation; the editor
+/// accepts, turns on two-factor sign-in and signs in with a code, switches the admin to Arabic,
+/// uploads a cover, writes an Arabic report with a source (the live preview follows the typing),
+/// publishes it and adds a correction: the public page shows it right to left with the correction
+/// (in the feed too) and the browser takes the cover's WebP copy; the editor writes the English
+/// version and sees the two side by side. axe-core (WCAG AAA) checks every page on the way, in
+/// both languages; each step leaves a screenshot.
 #[test]
 fn the_newsroom_writes_and_publishes_in_the_browser() {
     let app = TestApp::spawn();
@@ -618,6 +623,8 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
         assert!(text.contains("أزمة المياه في غزة بعد عام") && text.contains("توقفت محطة التحلية"), "{text}");
         assert!(text.contains("قبل عامين"), "the correction is on the page: {text}");
         assert!(text.contains("Reuters"), "the source is on the page: {text}");
+        let feed = app.get("/ar/feed.xml").text();
+        assert!(feed.contains("قبل عامين"), "the correction is in the feed");
         let srcset = run(&reader, "const i = document.querySelector('img[srcset]'); return i ? [i.getAttribute('srcset'), i.alt] : null;").await;
         assert!(srcset[0].as_str().unwrap().contains("480w"), "the cover offers smaller copies: {srcset}");
         assert_eq!(srcset[1], "طابور عند شاحنة مياه");

@@ -112,6 +112,39 @@ impl ListQuery {
     }
 }
 
+/// How long a filter's count is reused (see `App::reader_counts`).
+const COUNT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How many readers `f` matches, counted at most once a minute per filter.
+async fn count_of(app: &App, f: &ReaderFilter) -> Result<i64, jarida_audience::AudienceError> {
+    let key = format!("{f:?}");
+    let fresh = {
+        let counts = app.reader_counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < COUNT_FOR)
+            .map(|(_, n)| *n)
+    };
+    if let Some(n) = fresh {
+        return Ok(n);
+    }
+    let n = directory::count(&app.db, f).await?;
+    let mut counts = app.reader_counts.lock().unwrap_or_else(|e| e.into_inner());
+    if counts.len() >= 1000 {
+        counts.clear();
+    }
+    counts.insert(key, (std::time::Instant::now(), n));
+    Ok(n)
+}
+
+/// Readers changed through this admin: every count is taken again.
+fn recount(app: &App) {
+    app.reader_counts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+}
+
 /// The frame of a readers' page titled with the string `key`.
 fn titled(app: &App, s: &Signed, key: &str) -> std::collections::BTreeMap<&'static str, Value> {
     frame(
@@ -175,7 +208,7 @@ pub(crate) async fn list(
     };
     let (list, total, newsletters) = match tokio::try_join!(
         directory::list(&app.db, &f, at, PER_PAGE),
-        directory::count(&app.db, &f),
+        count_of(&app, &f),
         directory::newsletter_names(&app.db),
     ) {
         Ok(v) => v,
@@ -358,7 +391,10 @@ pub(crate) async fn create(
     }
     .await;
     match r {
-        Ok(Ok(id)) => redirect(&format!("/admin/readers/{id}?done=added")),
+        Ok(Ok(id)) => {
+            recount(&app);
+            redirect(&format!("/admin/readers/{id}?done=added"))
+        }
         Ok(Err(AddRefused::Exists(id))) => {
             let e = app
                 .theme
@@ -504,6 +540,7 @@ pub(crate) async fn update(
     if let Err(e) = record(&app, &s, "reader.edit", id, "").await {
         return fail(e);
     }
+    recount(&app);
     redirect(&format!("/admin/readers/{id}?done=saved"))
 }
 
@@ -549,6 +586,7 @@ pub(crate) async fn unsubscribe(
             if let Err(e) = record(&app, &s, "reader.unsubscribe", id, "").await {
                 return fail(e);
             }
+            recount(&app);
         }
         Ok(false) => {}
         Err(e) => return fail(e),
@@ -618,7 +656,10 @@ pub(crate) async fn erase(
         let _ = done.send(r);
     });
     match result.await {
-        Ok(Ok(())) => redirect("/admin/readers?done=erased"),
+        Ok(Ok(())) => {
+            recount(&app);
+            redirect("/admin/readers?done=erased")
+        }
         Ok(Err(e)) => fail(e),
         Err(_) => fail("the erasure task ended early"),
     }
@@ -878,6 +919,10 @@ pub(crate) async fn job(State(app): State<AppRef>, s: Signed, Path(id): Path<i64
         job.status,
         jarida_newsletter::bulk::JobStatus::Queued | jarida_newsletter::bulk::JobStatus::Running
     );
+    if !running {
+        // The lists go on from here: what they count has changed.
+        recount(&app);
+    }
     let percent = if job.total > 0 {
         (job.done * 100 / job.total).min(100)
     } else {
