@@ -52,17 +52,20 @@ one() { # label, database url
   local session; session=$(awk '$6 == "jarida_session" { print $7 }' "$jar")
   [ -n "$session" ] || { echo "error: could not sign in"; exit 1; }
   for q in "" "?q=reader05" "?lang=ar&status=active"; do
-    curl -s -H "Cookie: jarida_session=$session" "$base/admin/readers$q" | grep -q 'role="status"' || { echo "error: $q"; exit 1; }
+    # Into a file first: with pipefail, grep -q leaving early fails curl's write (SIGPIPE).
+    curl -s -o "$WORK/page" -H "Cookie: jarida_session=$session" "$base/admin/readers$q"
+    grep -q 'role="status"' "$WORK/page" || { echo "error: $q"; exit 1; }
     wrk -t1 -c4 -d10s --latency -H "Cookie: jarida_session=$session" "$base/admin/readers$q" > "$WORK/wrk"
     echo "$label readers list ${q:-(no filter)} (page and its count): p99 $(p99 < "$WORK/wrk") ms, $(rps < "$WORK/wrk") req/s"
   done
   # The bulk unsubscribe of the 100,000 addresses starting "reader01".
-  csrf=$(curl -s -b "$jar" "$base/admin/readers?q=reader01%40" | grep -o 'name="csrf" value="[^"]*"' | head -1 | cut -d'"' -f4)
+  curl -s -o "$WORK/page" -b "$jar" "$base/admin/readers?q=reader01%40"
+  csrf=$(grep -o 'name="csrf" value="[^"]*"' "$WORK/page" | head -1 | cut -d'"' -f4)
   local t0; t0=$(ms)
   local loc; loc=$(curl -s -o /dev/null -w '%{redirect_url}' -b "$jar" --data-urlencode "csrf=$csrf" \
     --data-urlencode "action=unsubscribe" --data-urlencode "q=reader01" "$base/admin/readers/bulk")
   case "$loc" in */admin/jobs/*) ;; *) echo "error: the bulk action did not start ($loc)"; exit 1 ;; esac
-  until curl -s -b "$jar" "$loc" | grep -q 'status-done'; do sleep 0.2; done
+  until curl -s -o "$WORK/job" -b "$jar" "$loc" && grep -q 'status-done' "$WORK/job"; do sleep 0.2; done
   echo "$label bulk unsubscribe of 100,000 readers (a job, page polled every 0.2 s): $(( $(ms) - t0 )) ms"
   kill $PID; wait $PID 2>/dev/null || true; PID=
 }
