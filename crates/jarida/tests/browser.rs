@@ -669,7 +669,7 @@ fn the_newsroom_writes_and_publishes_in_the_browser() {
             .unwrap();
         click(&phone, "button[value=profile]").await;
         until(&phone, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
-        for (path, name) in [("/admin/posts", "posts-ar-375"), ("/admin/posts/new?lang=ar", "editor-ar-375"), ("/admin/media", "media-ar-375")] {
+        for (path, name) in [("/admin/posts", "posts-ar-375"), ("/admin/posts/new?lang=ar", "editor-ar-375"), ("/admin/media", "media-ar-375"), ("/admin/readers", "readers-ar-375"), ("/admin/jobs", "jobs-ar-375")] {
             phone.goto(&format!("{base}{path}")).await.unwrap();
             let fits = run(&phone, "return [document.documentElement.scrollWidth, window.innerWidth, document.documentElement.dir];").await;
             assert!(fits[0].as_i64().unwrap() <= fits[1].as_i64().unwrap() + 1, "{path} at 375 px: {fits}");
