@@ -72,8 +72,11 @@ pub async fn suppressed(c: Conn<'_>, addresses: &[&str]) -> Result<HashSet<Strin
         .collect())
 }
 
-/// A subquery yielding `subscriber_id, at`: every unsubscription, for counting those that followed
-/// an edition. Text so that the count stays one query over the ledger.
+/// A subquery yielding `subscriber_id, at`: every unsubscription a reader made themselves (one-click,
+/// the preference page), for counting those that followed an edition; an editor's unsubscribing
+/// (one reader or in bulk, `how` starting with "admin") says nothing about the edition. Text so that
+/// the count stays one query over the ledger.
 pub fn unsubscriptions_sql() -> &'static str {
-    "SELECT subscriber_id, at FROM subscriber_events WHERE kind = 'unsubscribed'"
+    "SELECT subscriber_id, at FROM subscriber_events WHERE kind = 'unsubscribed' \
+     AND detail NOT LIKE '{\"how\":\"admin%'"
 }

@@ -51,8 +51,21 @@ pub fn sanitize(html: &str) -> String {
     SANITIZER.clean(html).to_string()
 }
 
+/// Renders a short Markdown text where only Markdown's own marks belong (an edition's intro, read
+/// in mail clients): HTML typed into it is shown as text, then the result is sanitized as a body is.
+pub fn render_short(md: &str) -> Rendered {
+    let mut opts = options();
+    opts.render.r#unsafe = false;
+    opts.render.escape = true;
+    render_with(md, &opts)
+}
+
 /// Renders a Markdown body.
 pub fn render(md: &str) -> Rendered {
+    render_with(md, &options())
+}
+
+fn render_with(md: &str, opts: &Options<'_>) -> Rendered {
     // CommonMark replaces NUL with U+FFFD; comrak does so in its HTML but not in the tree our text
     // writer walks, and PostgreSQL refuses NUL in text.
     let cleaned;
@@ -62,11 +75,10 @@ pub fn render(md: &str) -> Rendered {
     } else {
         md
     };
-    let opts = options();
     let arena = Arena::new();
-    let root = comrak::parse_document(&arena, md, &opts);
+    let root = comrak::parse_document(&arena, md, opts);
     let mut raw = String::new();
-    comrak::format_html(root, &opts, &mut raw).expect("writing to a String cannot fail");
+    comrak::format_html(root, opts, &mut raw).expect("writing to a String cannot fail");
     let html = sanitize(&raw);
     let text = TextWriter::render(root);
     let words = text

@@ -482,6 +482,19 @@ pub async fn edit(
     now: OffsetDateTime,
 ) -> Result<(), NewsletterError> {
     let mut tx = db.begin().await?;
+    edit_in(&mut tx, id, lang, ed, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`edit`] in the caller's transaction (the admin writes its audit line in the same one).
+pub async fn edit_in(
+    tx: &mut jarida_store::Tx,
+    id: EditionId,
+    lang: &str,
+    ed: &Edit,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
     let e = get_in(tx.conn(), id).await?;
     editable(&e)?;
     let langs = langs_of(tx.conn(), id).await?;
@@ -581,7 +594,6 @@ pub async fn edit(
         now.unix_timestamp(),
         id
     )?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -604,7 +616,7 @@ async fn resolve_post(c: Conn<'_>, lang: Lang, r: &str) -> Result<i64, Newslette
 
 /// Moves an edition from one of `from` to `to`, or says why it cannot.
 async fn transition(
-    db: &Db,
+    tx: &mut jarida_store::Tx,
     id: EditionId,
     from: &[EditionStatus],
     to: EditionStatus,
@@ -612,7 +624,6 @@ async fn transition(
     now: OffsetDateTime,
     why: &'static str,
 ) -> Result<(), NewsletterError> {
-    let mut tx = db.begin().await?;
     let e = get_in(tx.conn(), id).await?;
     if !from.contains(&e.status) {
         return Err(NewsletterError::State {
@@ -646,7 +657,6 @@ async fn transition(
             why,
         });
     }
-    tx.commit().await?;
     tracing::info!(edition = %id, from = %e.status, to = %to, "edition status");
     Ok(())
 }
@@ -660,6 +670,18 @@ pub async fn set_segment(
     now: OffsetDateTime,
 ) -> Result<(), NewsletterError> {
     let mut tx = db.begin().await?;
+    set_segment_in(&mut tx, id, segment, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_segment`] in the caller's transaction.
+pub async fn set_segment_in(
+    tx: &mut jarida_store::Tx,
+    id: EditionId,
+    segment: Option<jarida_core::SegmentId>,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
     let e = get_in(tx.conn(), id).await?;
     if !matches!(
         e.status,
@@ -687,7 +709,6 @@ pub async fn set_segment(
         now.unix_timestamp(),
         id
     )?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -715,18 +736,106 @@ pub async fn release_segment(
     Ok(Ok(()))
 }
 
+jarida_core::text_enum! {
+    /// What an editor can do to an edition's course.
+    pub enum Action {
+        Approve = "approve",
+        /// Sending at a given time (see [`act_in`]).
+        Schedule = "schedule",
+        /// Sending as soon as a delivery worker looks (a few seconds).
+        Send = "send",
+        Pause = "pause",
+        Resume = "resume",
+        Cancel = "cancel",
+    }
+}
+
+/// Does `action` to edition `id` in the caller's transaction; `at` is when a scheduled edition
+/// goes (required for [`Action::Schedule`]).
+pub async fn act_in(
+    tx: &mut jarida_store::Tx,
+    id: EditionId,
+    action: Action,
+    at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
+    use EditionStatus::*;
+    match action {
+        Action::Approve => {
+            transition(
+                tx,
+                id,
+                &[Draft],
+                Approved,
+                None,
+                now,
+                "only a draft can be approved",
+            )
+            .await
+        }
+        Action::Schedule | Action::Send => {
+            let at = match (action, at) {
+                (Action::Send, _) => now,
+                (_, Some(at)) => at,
+                (_, None) => {
+                    return Err(NewsletterError::Invalid("at: a time is required".into()));
+                }
+            };
+            transition(
+                tx,
+                id,
+                &[Draft, Approved, Scheduled],
+                Scheduled,
+                Some(at.unix_timestamp()),
+                now,
+                "only a draft or approved edition can be scheduled",
+            )
+            .await
+        }
+        Action::Pause => {
+            transition(
+                tx,
+                id,
+                &[Sending],
+                Paused,
+                None,
+                now,
+                "only a sending edition can be paused",
+            )
+            .await
+        }
+        Action::Resume => {
+            transition(
+                tx,
+                id,
+                &[Paused],
+                Sending,
+                None,
+                now,
+                "only a paused edition can be resumed",
+            )
+            .await
+        }
+        Action::Cancel => cancel_in(tx, id, now).await,
+    }
+}
+
+async fn act(
+    db: &Db,
+    id: EditionId,
+    action: Action,
+    at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
+    let mut tx = db.begin().await?;
+    act_in(&mut tx, id, action, at, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// An editor approves a draft; it is sent at its slot (or when scheduled / sent now).
 pub async fn approve(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
-    transition(
-        db,
-        id,
-        &[EditionStatus::Draft],
-        EditionStatus::Approved,
-        None,
-        now,
-        "only a draft can be approved",
-    )
-    .await
+    act(db, id, Action::Approve, None, now).await
 }
 
 /// Schedules sending at `at` (now or later); the delivery workers start it when due.
@@ -736,52 +845,28 @@ pub async fn schedule(
     at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<(), NewsletterError> {
-    transition(
-        db,
-        id,
-        &[
-            EditionStatus::Draft,
-            EditionStatus::Approved,
-            EditionStatus::Scheduled,
-        ],
-        EditionStatus::Scheduled,
-        Some(at.unix_timestamp()),
-        now,
-        "only a draft or approved edition can be scheduled",
-    )
-    .await
+    act(db, id, Action::Schedule, Some(at), now).await
 }
 
 pub async fn pause(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
-    transition(
-        db,
-        id,
-        &[EditionStatus::Sending],
-        EditionStatus::Paused,
-        None,
-        now,
-        "only a sending edition can be paused",
-    )
-    .await
+    act(db, id, Action::Pause, None, now).await
 }
 
 pub async fn resume(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
-    transition(
-        db,
-        id,
-        &[EditionStatus::Paused],
-        EditionStatus::Sending,
-        None,
-        now,
-        "only a paused edition can be resumed",
-    )
-    .await
+    act(db, id, Action::Resume, None, now).await
 }
 
 /// Cancels an edition. Deliveries not yet made are dropped from the ledger's open states (marked
 /// skipped), so figures stay true.
 pub async fn cancel(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), NewsletterError> {
-    let mut tx = db.begin().await?;
+    act(db, id, Action::Cancel, None, now).await
+}
+
+async fn cancel_in(
+    tx: &mut jarida_store::Tx,
+    id: EditionId,
+    now: OffsetDateTime,
+) -> Result<(), NewsletterError> {
     let e = get_in(tx.conn(), id).await?;
     if e.status.finished() {
         return Err(NewsletterError::State {
@@ -803,6 +888,5 @@ pub async fn cancel(db: &Db, id: EditionId, now: OffsetDateTime) -> Result<(), N
         now.unix_timestamp(),
         id
     )?;
-    tx.commit().await?;
     Ok(())
 }

@@ -158,12 +158,7 @@ impl Renderer {
             })
             .collect();
         let number = i18n.number(lang, e.number);
-        let intro: Vec<&str> = part
-            .intro
-            .split("\n\n")
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
+        let (intro_html, intro) = intro(site, &part.intro);
         let preview = part
             .intro
             .lines()
@@ -181,7 +176,8 @@ impl Renderer {
             preview => preview,
             number => number,
             date => i18n.date_ts(lang, e.period_end),
-            intro => intro.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            intro => intro,
+            intro_html => intro_html,
             sections => sections,
             corrections => corrections,
             trimmed => keep < part.items.len(),
@@ -205,6 +201,28 @@ impl Renderer {
 }
 
 /// MJML to HTML with no web fonts: mrml would otherwise link Google Fonts for some families.
+/// An edition's intro, written in Markdown: as sanitized HTML whose site links are absolute (mail
+/// clients have no base URL), and as plain-text paragraphs.
+pub fn intro(site: &SiteInfo, md: &str) -> (String, Vec<String>) {
+    if md.trim().is_empty() {
+        return (String::new(), Vec::new());
+    }
+    let r = jarida_content::markdown::render_short(md);
+    let base = &site.base_url;
+    let html = r
+        .html
+        .replace("href=\"/", &format!("href=\"{base}/"))
+        .replace("src=\"/", &format!("src=\"{base}/"));
+    let text = r
+        .text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    (html, text)
+}
+
 pub fn mjml_to_html(mjml: &str) -> Result<String, NewsletterError> {
     let parsed = mrml::parse(mjml).map_err(|e| NewsletterError::Render(format!("MJML: {e}")))?;
     let opts = mrml::prelude::render::RenderOptions {

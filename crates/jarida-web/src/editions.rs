@@ -162,7 +162,7 @@ pub(crate) async fn page(app: &App, lang: Lang, number: &str) -> Res {
             "number_label": format!("{} {}", app.t(lang, "edition-number"), app.theme.i18n.number(lang, n)),
             "date_iso": iso(at),
             "date_display": app.theme.i18n.date(lang, at),
-            "intro": p.intro.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+            "intro_html": jarida_content::markdown::render_short(&p.intro).html,
             "sections": sections(app, lang, p),
             "corrections": corrections,
             "feed": format!("/{lang}/newsletter/feed.xml"),
@@ -174,6 +174,7 @@ pub(crate) async fn page(app: &App, lang: Lang, number: &str) -> Res {
 /// RSS or Atom of the editions in `lang`.
 pub(crate) async fn feed(app: &App, lang: Lang, atom: bool) -> Res {
     let list = past(app, lang).await?;
+    let site = app.cfg.site_info();
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -185,10 +186,7 @@ pub(crate) async fn feed(app: &App, lang: Lang, atom: bool) -> Res {
         .take(20)
         .map(|(e, p)| {
             let at = ts(e.started_at);
-            let mut html = String::new();
-            for para in p.intro.split("\n\n").filter(|s| !s.trim().is_empty()) {
-                html.push_str(&format!("<p>{}</p>", esc(para.trim())));
-            }
+            let mut html = jarida_newsletter::render::intro(&site, &p.intro).0;
             for s in sections(app, lang, p) {
                 html.push_str(&format!(
                     "<h2>{}</h2><ul>",

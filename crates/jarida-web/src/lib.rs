@@ -146,6 +146,16 @@ pub struct App {
     /// it once a minute (changes made through this process's admin count again at once).
     pub(crate) reader_counts:
         std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
+    /// The delivery engine, for the admin's edition previews and test copies. Set by the binary
+    /// once the app exists ([`App::set_engine`]); whether this process also runs the delivery
+    /// workers is the configuration's choice.
+    engine: std::sync::OnceLock<Arc<jarida_newsletter::deliver::Engine>>,
+    sends: std::sync::atomic::AtomicBool,
+    /// Recent samples of (when, messages finished) per sending edition, for the admin's live rate
+    /// and time left: counting from the ledger by time would need an index the send path pays for.
+    pub(crate) send_samples: std::sync::Mutex<
+        std::collections::HashMap<i64, std::collections::VecDeque<(std::time::Instant, i64)>>,
+    >,
     /// The "too many requests" page per language, rendered once.
     pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
 }
@@ -201,6 +211,24 @@ impl Tracker {
 pub type AppRef = Arc<App>;
 
 impl App {
+    /// Gives the admin the delivery engine (the first call wins); `sends` says whether this
+    /// process also runs the delivery workers (otherwise a `jarida worker` elsewhere sends).
+    pub fn set_engine(&self, engine: Arc<jarida_newsletter::deliver::Engine>, sends: bool) {
+        if self.engine.set(engine).is_ok() {
+            self.sends
+                .store(sends, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn engine(&self) -> Option<&Arc<jarida_newsletter::deliver::Engine>> {
+        self.engine.get()
+    }
+
+    /// This process runs the delivery workers.
+    pub(crate) fn sends(&self) -> bool {
+        self.sends.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn new(
         db: Db,
         cfg: SiteConfig,
@@ -225,6 +253,9 @@ impl App {
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
             after_answer: Arc::default(),
             blocked: Default::default(),
+            engine: Default::default(),
+            sends: Default::default(),
+            send_samples: Default::default(),
             rate_limited_pages: Default::default(),
             db,
             cfg,

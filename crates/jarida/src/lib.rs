@@ -367,9 +367,19 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     let setup_url = jarida_web::setup::issue_token(&db)
         .await?
         .map(|t| format!("{base}/setup/{t}"));
+    // The admin previews and test-sends editions with the engine even where this process does not
+    // run the delivery workers (a separate `jarida worker` does).
     let engine = if cfg.delivery.enabled {
-        Some(engine(cfg, &db, &base, theme).await?)
+        let e = engine(cfg, &db, &base, theme).await?;
+        app.set_engine(e.clone(), true);
+        Some(e)
     } else {
+        match engine(cfg, &db, &base, theme).await {
+            Ok(e) => app.set_engine(e, false),
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "no edition previews in the admin")
+            }
+        }
         None
     };
     let mut background = Background::spawn(

@@ -362,3 +362,126 @@ admin-jobs-title = الإجراءات الجماعية
 admin-jobs-what = ماذا
 admin-jobs-progress = التقدم
 admin-jobs-none = لا إجراء جماعيًا بعد.
+admin-nav-editions = الأعداد
+admin-editions-title = أعداد النشرة
+admin-editions-none = لا أعداد بعد. أعدّ عددًا مما نُشر منذ العدد الأخير.
+admin-edition-newsletter = النشرة
+admin-edition-compose = أعدّ العدد التالي
+admin-edition-compose-help = تأخذ المسودة ما نُشر منذ العدد الأخير، ثم تختار أنت ما فيها وترتّبه وتقدّم له. وتُعدّ المسودات أيضًا في موعد كل نشرة.
+admin-edition-no-newsletter = اختر إحدى النشرات المعدّة.
+admin-edition-col-edition = العدد
+admin-edition-col-period = يغطي
+admin-edition-col-when = أُرسل أو موعده
+admin-edition-segmented = (شريحة)
+admin-edition-title = { $newsletter }، العدد { $number }
+admin-edition-not-found = لا يوجد عدد كهذا.
+admin-back-to-editions = كل الأعداد
+admin-back-to-edition = العدد { $number }
+admin-edition-status-draft = مسودة
+admin-edition-status-approved = معتمد
+admin-edition-status-scheduled = مجدول
+admin-edition-status-sending = قيد الإرسال
+admin-edition-status-paused = موقوف مؤقتًا
+admin-edition-status-sent = أُرسل
+admin-edition-status-cancelled = أُلغي
+admin-edition-covers = يغطي من { $from } إلى { $to }
+admin-edition-goes-at = يُرسل في { $when }
+admin-edition-started = بدأ في { $when }
+admin-edition-finished = انتهى في { $when }
+admin-edition-figures = التقدم والأرقام
+admin-edition-waiting = ينتظر موعده؛ يبدأ الإرسال بعده بثوانٍ.
+admin-edition-waiting-worker = ينتظر موعده. هذه العملية لا ترسل: يبدؤه عامل الإرسال (`jarida worker`).
+admin-edition-progress = عولجت { $done } من { $total } رسالة ({ $percent }٪).
+admin-edition-rate = { $rate } في الدقيقة
+admin-edition-left = بقي { $minutes ->
+    [one] نحو دقيقة
+    [two] نحو دقيقتين
+    [few] نحو { $minutes } دقائق
+   *[other] نحو { $minutes } دقيقة
+  }
+admin-edition-fig-recipients = المستلمون
+admin-edition-fig-sent = أُرسلت
+admin-edition-fig-waiting = تنتظر أو قيد الإرسال
+admin-edition-fig-deferred = مؤجلة (تُعاد لاحقًا)
+admin-edition-fig-failed = فشلت
+admin-edition-fig-bounced = ارتدت (عنوان غير معروف)
+admin-edition-fig-skipped = مستبعدة (ألغى اشتراكه أو محظور أو أُلغي العدد)
+admin-edition-fig-unsubscribed = ألغوا الاشتراك بعد استلامه
+admin-edition-no-figures = لا أرقام بعد: تبدأ مع الإرسال.
+admin-edition-web = النسخة على الموقع:
+admin-edition-content = المحتوى، بكل لغة
+admin-edition-items = { $count ->
+    [zero] لا قصص
+    [one] قصة واحدة
+    [two] قصتان
+    [few] { $count } قصص
+   *[other] { $count } قصة
+  }
+admin-edition-corrections = { $count ->
+    [zero] لا تصحيحات
+    [one] تصحيح واحد
+    [two] تصحيحان
+    [few] { $count } تصحيحات
+   *[other] { $count } تصحيحًا
+  }
+admin-edition-compose-lang = أعدّ العدد بـ{ $language }
+admin-edition-view-lang = العدد بـ{ $language }
+admin-edition-readers = من يستلمه
+admin-edition-to-segment = قرّاء النشرة في الشريحة «{ $segment }»، كما هي عند بدء الإرسال.
+admin-edition-to-everyone = كل قرّاء { $newsletter }.
+admin-edition-segment = اقصره على شريحة
+admin-edition-everyone = كل قرّاء النشرة
+admin-edition-segment-set = احفظ
+admin-edition-course = الاعتماد والإرسال
+admin-edition-at = الوقت ({ $zone })
+admin-edition-do-approve = اعتمد (يُرسل فورًا)
+admin-edition-do-send = أرسل الآن
+admin-edition-do-schedule = جدوِل
+admin-edition-do-pause = أوقف مؤقتًا
+admin-edition-do-resume = استأنف
+admin-edition-do-cancel = ألغِ العدد
+admin-edition-send-sure = أترسل هذا العدد إلى قرّائه الآن؟
+admin-edition-cancel-sure = أتلغي هذا العدد؟ لا يمكن إرساله بعد ذلك.
+admin-edition-cancel-confirm = نعم: من لم يستلمه بعد لن يستلمه
+admin-edition-cancel-confirm-needed = هذا العدد قيد الإرسال: علّم المربع لإلغاء ما بقي منه.
+admin-edition-no-action = لا يوجد إجراء كهذا.
+admin-edition-at-needed = حدّد وقتًا في المستقبل للإرسال.
+admin-edition-refused-state = غير ممكن والعدد { $status }.
+admin-edition-done-composed = أُعدّت المسودة.
+admin-edition-done-approve = اعتُمد: يُرسل حين ينظر فيه عامل الإرسال (خلال ثوانٍ).
+admin-edition-done-schedule = جُدول.
+admin-edition-done-send = يبدأ الإرسال خلال ثوانٍ.
+admin-edition-done-pause = أُوقف مؤقتًا: لا تخرج رسائل أخرى حتى تستأنف.
+admin-edition-done-resume = استُؤنف.
+admin-edition-done-cancel = أُلغي.
+admin-edition-done-segment = حُفظ من يستلمه.
+admin-edition-done-saved = حُفظ.
+admin-composer-title = العدد { $number } بـ{ $language }
+admin-edition-subject = الموضوع
+admin-edition-intro = المقدمة
+admin-edition-intro-help = أسطر قليلة بصيغة Markdown (**عريض**، _مائل_، [روابط](https://…)، قوائم) تظهر قبل القصص.
+admin-edition-intro-preview = كيف تُقرأ المقدمة
+admin-edition-items-title = القصص، بالترتيب
+admin-edition-items-help = اسحب قصة لنقلها، أو استعمل أزرارها. يُحفظ الترتيب حين تفلتها أو تضغط زرًا.
+admin-edition-item-up = إلى الأعلى
+admin-edition-item-down = إلى الأسفل
+admin-edition-item-remove = احذف
+admin-edition-no-items = لا قصص بعد: أضف واحدة أدناه.
+admin-edition-add-label = أضف قصة نُشرت مؤخرًا
+admin-edition-add = أضف
+admin-featured = مميزة
+admin-edition-corrections-title = قسم التصحيحات
+admin-edition-corrections-help = تصحيحات أُجريت في هذه الفترة على قصص حملها عدد سابق؛ تُضاف وحدها.
+admin-edition-not-editable = لم يعد هذا العدد قابلًا للتغيير.
+admin-edition-preview = المعاينة
+admin-edition-preview-help = الرسالة كما يستلمها القرّاء، مما حُفظ. روابط إلغاء الاشتراك والتفضيلات هنا شكلية.
+admin-edition-preview-desktop = على الحاسوب
+admin-edition-preview-mobile = على الهاتف
+admin-edition-preview-text = نص عادي
+admin-edition-test = أرسل تجربة
+admin-edition-test-to = العناوين (حتى { $max }، تفصل بينها فواصل)
+admin-edition-test-send = أرسل التجربة
+admin-edition-test-marker = [تجربة]
+admin-edition-test-sent = { $to }: قُبلت
+admin-edition-test-failed = { $to }: رُفضت ({ $reply })
+admin-edition-no-engine = لا تستطيع هذه العملية إرسال البريد: راجع إعدادات الإرسال.

@@ -226,3 +226,60 @@
   };
   setTimeout(again, 1500);
 })();
+
+// The edition composer: items reorder by dragging (the order is saved at the drop, as the move
+// buttons do without the script), and the intro is previewed as the site renders Markdown.
+(() => {
+  const composer = document.getElementById("composer");
+  if (!composer) return;
+  const csrf = document.body.dataset.csrf || "";
+  const list = document.getElementById("items");
+  if (list && list.tagName === "OL") {
+    let dragged = null;
+    list.querySelectorAll("li").forEach((li) => {
+      li.draggable = true;
+      li.addEventListener("dragstart", (e) => {
+        dragged = li;
+        li.classList.add("dragging");
+        e.dataTransfer.effectAllowed = "move";
+        e.dataTransfer.setData("text/plain", li.dataset.id);
+      });
+      li.addEventListener("dragend", () => {
+        li.classList.remove("dragging");
+        list.querySelectorAll(".over").forEach((x) => x.classList.remove("over"));
+      });
+      li.addEventListener("dragover", (e) => {
+        if (!dragged || dragged === li) return;
+        e.preventDefault();
+        li.classList.add("over");
+      });
+      li.addEventListener("dragleave", () => li.classList.remove("over"));
+      li.addEventListener("drop", (e) => {
+        e.preventDefault();
+        li.classList.remove("over");
+        if (!dragged || dragged === li) return;
+        const items = Array.from(list.children);
+        const after = items.indexOf(dragged) < items.indexOf(li);
+        li.insertAdjacentElement(after ? "afterend" : "beforebegin", dragged);
+        dragged = null;
+        composer.requestSubmit(composer.querySelector("button[name=op][value=save]"));
+      });
+    });
+  }
+  const intro = document.getElementById("intro");
+  const out = document.getElementById("intro-preview");
+  if (intro && out) {
+    out.parentElement.hidden = false;
+    let timer = null;
+    const show = () => {
+      fetch("/admin/preview", {
+        method: "POST",
+        headers: { "X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ body: intro.value, short: "1" }),
+        credentials: "same-origin",
+      }).then((r) => r.ok ? r.json() : null).then((j) => { if (j) out.innerHTML = j.html; }).catch(() => {});
+    };
+    intro.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(show, 300); });
+    if (intro.value) show();
+  }
+})();

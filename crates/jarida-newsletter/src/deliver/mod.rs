@@ -11,6 +11,7 @@
 mod ledger;
 mod message;
 mod pool;
+mod test_send;
 mod worker;
 
 use crate::editions::{self, Edition};
@@ -34,6 +35,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use message::*;
 pub use message::{message_id, verp};
 use pool::*;
+pub use test_send::{MAX_TEST_ADDRESSES, TestOutcome};
 
 /// One SMTP relay of the pool.
 #[derive(Debug, Clone)]

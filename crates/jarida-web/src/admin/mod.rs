@@ -4,11 +4,13 @@
 //! carries a CSRF token bound to the session; every change and its audit-log line are written in
 //! one transaction. Here: routes, the page frame and the answers shared by the pages; `auth`
 //! (sessions, sign-in), `posts` (list, editor, publishing, corrections, revisions), `people`
-//! (users, invitations, the audit log), `media` (the library) and `account` (one's own sessions
-//! and profile).
+//! (users, invitations, the audit log), `media` (the library), `readers` (readers, segments, bulk
+//! jobs), `editions` (the list, an edition's course, the composer and its previews) and `account`
+//! (one's own sessions and profile).
 
 mod account;
 pub(crate) mod auth;
+mod editions;
 mod media;
 mod people;
 mod posts;
@@ -102,6 +104,25 @@ pub fn routes() -> Router<AppRef> {
         .route("/admin/jobs/{id}", get(readers::job))
         .route("/admin/segments", post(readers::save_segment))
         .route("/admin/segments/{id}/delete", post(readers::delete_segment))
+        .route(
+            "/admin/editions",
+            get(editions::list).post(editions::compose),
+        )
+        .route("/admin/editions/{id}", get(editions::show))
+        .route("/admin/editions/{id}/action", post(editions::act))
+        .route("/admin/editions/{id}/segment", post(editions::set_segment))
+        .route(
+            "/admin/editions/{id}/{lang}",
+            get(editions::composer).post(editions::save),
+        )
+        .route(
+            "/admin/editions/{id}/{lang}/preview",
+            get(editions::preview),
+        )
+        .route(
+            "/admin/editions/{id}/{lang}/test",
+            post(editions::send_test),
+        )
         .route("/admin/media/{id}", post(media::update))
         .route("/admin/media/{id}/delete", post(media::delete))
 }

@@ -980,7 +980,17 @@ pub(crate) async fn preview(
     }
     let _ = &app;
     let body = f.body;
-    let r = match tokio::task::spawn_blocking(move || editing::preview(&body)).await {
+    // An edition's intro: Markdown without raw HTML, as the edition renders it.
+    let short = form_urlencoded::parse(&raw).any(|(k, v)| k == "short" && v == "1");
+    let r = match tokio::task::spawn_blocking(move || {
+        if short {
+            jarida_content::markdown::render_short(&body)
+        } else {
+            editing::preview(&body)
+        }
+    })
+    .await
+    {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

@@ -5,6 +5,8 @@
 // Test support: a failed set-up step should panic with its cause.
 #![allow(clippy::unwrap_used)]
 
+pub mod admin;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
