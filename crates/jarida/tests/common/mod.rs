@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod admin;
+pub mod browser;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
