@@ -1059,73 +1059,131 @@ async fn imported_by(
     Ok(rows.into_iter().map(|(e,)| e).collect())
 }
 
-/// Writes every subscriber as CSV (`email,name,lang,status,source,created_at,consent_at,confirmed_at`),
-/// reading the table in pages so memory stays flat.
-pub async fn export<W: std::io::Write>(db: &Db, out: W) -> Result<u64, AudienceError> {
-    let mut w = csv::Writer::from_writer(out);
-    let io = |e: csv::Error| AudienceError::Csv {
+/// The columns of an export, which [`import`] reads back.
+const EXPORT_HEADER: [&str; 8] = [
+    "email",
+    "name",
+    "lang",
+    "status",
+    "source",
+    "created_at",
+    "consent_at",
+    "confirmed_at",
+];
+
+/// A CSV export written in pieces (a background job's chunks of reader ids), in the columns of
+/// [`export`].
+pub struct Exporter<W: std::io::Write> {
+    w: csv::Writer<W>,
+}
+
+fn write_err(e: impl std::fmt::Display) -> AudienceError {
+    AudienceError::Csv {
         line: 0,
         reason: e.to_string(),
-    };
-    w.write_record([
-        "email",
-        "name",
-        "lang",
-        "status",
-        "source",
-        "created_at",
-        "consent_at",
-        "confirmed_at",
-    ])
-    .map_err(io)?;
+    }
+}
+
+impl<W: std::io::Write> Exporter<W> {
+    /// Starts the file with its header.
+    pub fn new(out: W) -> Result<Exporter<W>, AudienceError> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(EXPORT_HEADER).map_err(write_err)?;
+        Ok(Exporter { w })
+    }
+
+    /// Writes the readers `ids` (in id order; ids no longer there are left out); how many.
+    pub async fn readers(
+        &mut self,
+        c: jarida_store::Conn<'_>,
+        ids: &[jarida_core::SubscriberId],
+    ) -> Result<u64, AudienceError> {
+        let (Some(lo), Some(hi)) = (ids.iter().map(|i| i.0).min(), ids.iter().map(|i| i.0).max())
+        else {
+            return Ok(0);
+        };
+        let list = jarida_store::List::ints(&ids.iter().map(|i| i.0).collect::<Vec<_>>());
+        let sql = format!(
+            "SELECT id, email, name, lang, status, source, created_at, consent_at, confirmed_at FROM subscribers \
+             WHERE id BETWEEN $2 AND $3 AND id IN ({}) ORDER BY id",
+            list.select(c.dialect(), 1)
+        );
+        let rows: Vec<ExportLine> = q_all!(
+            c,
+            ExportLine,
+            sqlx::AssertSqlSafe(sql),
+            list.param(),
+            lo,
+            hi
+        )?;
+        let n = rows.len() as u64;
+        for row in rows {
+            self.w.write_record(export_record(row)).map_err(write_err)?;
+        }
+        Ok(n)
+    }
+
+    /// Flushes the file and hands back the writer.
+    pub fn finish(self) -> Result<W, AudienceError> {
+        self.w.into_inner().map_err(write_err)
+    }
+}
+
+type ExportLine = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn export_record(row: ExportLine) -> [String; 8] {
     let ts = |t: Option<i64>| {
         t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
             .and_then(|d| d.format(&Rfc3339).ok())
             .unwrap_or_default()
     };
+    let (_, email, name, lang, status, source, created, consent, confirmed) = row;
+    [
+        neutralize(email),
+        neutralize(name),
+        lang,
+        status,
+        source,
+        ts(Some(created)),
+        ts(consent),
+        ts(confirmed),
+    ]
+}
+
+/// Writes every subscriber as CSV (`email,name,lang,status,source,created_at,consent_at,confirmed_at`),
+/// reading the table in pages so memory stays flat.
+pub async fn export<W: std::io::Write>(db: &Db, out: W) -> Result<u64, AudienceError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(EXPORT_HEADER).map_err(write_err)?;
     let mut after = 0i64;
     let mut n = 0u64;
-    type Line = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        Option<i64>,
-        Option<i64>,
-    );
     loop {
         let mut c = db.acquire().await?;
-        let rows: Vec<Line> = q_all!(
+        let rows: Vec<ExportLine> = q_all!(
             c.conn(),
-            Line,
+            ExportLine,
             "SELECT id, email, name, lang, status, source, created_at, consent_at, confirmed_at FROM subscribers \
              WHERE id > $1 ORDER BY id LIMIT 5000",
             after
         )?;
         let Some(last) = rows.last() else { break };
         after = last.0;
-        for (_, email, name, lang, status, source, created, consent, confirmed) in rows {
-            w.write_record([
-                neutralize(email),
-                neutralize(name),
-                lang,
-                status,
-                source,
-                ts(Some(created)),
-                ts(consent),
-                ts(confirmed),
-            ])
-            .map_err(io)?;
+        for row in rows {
+            w.write_record(export_record(row)).map_err(write_err)?;
             n += 1;
         }
     }
-    w.flush().map_err(|e| AudienceError::Csv {
-        line: 0,
-        reason: e.to_string(),
-    })?;
+    w.flush().map_err(write_err)?;
     Ok(n)
 }
 

@@ -58,7 +58,7 @@ pub async fn erase_reader_in(
 }
 
 /// What [`erase_reader`] removes outside the transaction: SQLite's write-ahead log copy of the
-/// deleted rows and the reader's files in the outbox.
+/// deleted rows, the reader's files in the outbox and the reader exports that list them.
 pub async fn erase_outside(
     db: &Db,
     id: jarida_core::SubscriberId,
@@ -69,5 +69,9 @@ pub async fn erase_outside(
         tracing::warn!(error = %e, "checkpoint after an erasure; housekeeping will do it");
     }
     jarida_mail::forget_outbox(outbox, email, Some(&format!("{id}.eml"))).await?;
+    // Reader exports sit beside the outbox in the data folder.
+    if let Some(data_dir) = outbox.parent() {
+        crate::bulk::forget_exports(data_dir, Some(email))?;
+    }
     Ok(())
 }

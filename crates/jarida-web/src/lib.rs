@@ -56,6 +56,8 @@ pub struct SiteConfig {
     pub media_dir: PathBuf,
     /// Where mail goes without a relay (erasure removes a reader's files from it).
     pub outbox_dir: PathBuf,
+    /// The data folder: reader exports and uploaded imports live under it.
+    pub data_dir: PathBuf,
     pub theme_dir: Option<PathBuf>,
     pub cache_max_entries: usize,
     /// Most bytes of pages (all encodings) kept in memory.

@@ -435,7 +435,8 @@ pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
     let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
     let background = jarida::Background::spawn(
         &db,
-        &cfg.data_dir.join("outbox"),
+        &cfg.data_dir,
+        cfg.signup.confirm_hours * 3600,
         Some(engine),
         mail,
         notifier,

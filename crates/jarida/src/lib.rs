@@ -44,6 +44,7 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         bank_details: cfg.support.bank_details.clone(),
         media_dir: cfg.media_dir(),
         outbox_dir: cfg.data_dir.join("outbox"),
+        data_dir: cfg.data_dir.clone(),
         theme_dir: Some(cfg.theme_dir()),
         cache_max_entries: cfg.cache.max_pages,
         cache_max_bytes: cfg.cache.max_megabytes.saturating_mul(1024 * 1024),
@@ -174,11 +175,17 @@ impl Background {
     /// cadence scheduler.
     pub fn spawn(
         db: &Db,
-        outbox: &std::path::Path,
+        data_dir: &std::path::Path,
+        confirm_ttl_secs: i64,
         engine: Option<Arc<jarida_newsletter::deliver::Engine>>,
         mail: Arc<jarida_mail::queue::Queue>,
         notifier: Arc<jarida_notify::Notifier>,
     ) -> Background {
+        let bulk = jarida_newsletter::bulk::Context {
+            data_dir: data_dir.to_path_buf(),
+            composer: Some(notifier.confirmation_composer()),
+            confirm_ttl_secs,
+        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         // The mail queue keeps its own leases: a stop between claim and outcome hands the rows
@@ -186,13 +193,13 @@ impl Background {
         tasks.spawn(until_stopped(stopped.clone(), mail.clone().run()));
         tasks.spawn(until_stopped(
             stopped.clone(),
-            housekeeping(db.clone(), outbox.to_path_buf()),
+            housekeeping(db.clone(), data_dir.to_path_buf()),
         ));
         // Bulk actions on readers: stopped mid-chunk, the chunk's transaction rolls back and the
         // job's lease hands it to the next worker.
         tasks.spawn(until_stopped(
             stopped.clone(),
-            jarida_newsletter::bulk::run(db.clone(), outbox.to_path_buf(), Duration::from_secs(1)),
+            jarida_newsletter::bulk::run(db.clone(), bulk, Duration::from_secs(1)),
         ));
         if let Some(engine) = &engine {
             tasks.spawn(engine.clone().run(stopped.clone()));
@@ -255,10 +262,17 @@ async fn until_stopped(
 }
 
 /// Forgets, every hour, what has no reason to be kept (unconfirmed sign-ups past their links, with
-/// their outbox files; expired links and their evidence; ended rate-limit windows), and truncates
+/// their outbox files; expired links and their evidence; ended rate-limit windows; reader exports
+/// after a day), and truncates
 /// SQLite's write-ahead log so deleted rows do not linger in it.
-async fn housekeeping(db: Db, outbox: std::path::PathBuf) {
+async fn housekeeping(db: Db, data_dir: std::path::PathBuf) {
+    let outbox = data_dir.join("outbox");
     loop {
+        match jarida_newsletter::bulk::forget_old_files(&data_dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "removed old reader exports and uploads"),
+            Err(e) => tracing::warn!(error = %e, "removing old reader exports"),
+        }
         match jarida_audience::subscribers::purge_expired(&db, time::OffsetDateTime::now_utc())
             .await
         {
@@ -384,7 +398,8 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     };
     let mut background = Background::spawn(
         &db,
-        &cfg.data_dir.join("outbox"),
+        &cfg.data_dir,
+        app.cfg.limits.confirm_ttl_secs,
         engine,
         app.mail.clone(),
         app.notify.clone(),

@@ -11,6 +11,7 @@
 mod account;
 pub(crate) mod auth;
 mod editions;
+mod imports;
 mod media;
 mod people;
 mod posts;
@@ -102,6 +103,8 @@ pub fn routes() -> Router<AppRef> {
         .route("/admin/readers/bulk", post(readers::bulk))
         .route("/admin/jobs", get(readers::jobs))
         .route("/admin/jobs/{id}", get(readers::job))
+        .route("/admin/jobs/{id}/export.csv", get(imports::export_file))
+        .route("/admin/jobs/{id}/refused.csv", get(imports::import_errors))
         .route("/admin/segments", post(readers::save_segment))
         .route("/admin/segments/{id}/delete", post(readers::delete_segment))
         .route(
@@ -131,14 +134,26 @@ pub fn routes() -> Router<AppRef> {
 /// reaches the check that says so in words, rather than a cut connection.
 pub fn upload_routes() -> Router<AppRef> {
     let limit = 2 * jarida_content::media::MAX_IMAGE_BYTES as usize;
-    Router::new().route(
-        "/admin/media",
-        get(media::list).post(
-            media::upload
-                .layer(axum::extract::DefaultBodyLimit::max(limit))
-                .layer(tower_http::limit::RequestBodyLimitLayer::new(limit)),
-        ),
-    )
+    // A little over the largest import, for the form's other fields; the handler counts the
+    // file's bytes itself and says so in words.
+    let import_limit = imports::MAX_UPLOAD_BYTES + 64 * 1024;
+    Router::new()
+        .route(
+            "/admin/media",
+            get(media::list).post(
+                media::upload
+                    .layer(axum::extract::DefaultBodyLimit::max(limit))
+                    .layer(tower_http::limit::RequestBodyLimitLayer::new(limit)),
+            ),
+        )
+        .route(
+            "/admin/readers/import",
+            get(imports::form).post(
+                imports::upload
+                    .layer(axum::extract::DefaultBodyLimit::max(import_limit))
+                    .layer(tower_http::limit::RequestBodyLimitLayer::new(import_limit)),
+            ),
+        )
 }
 
 async fn home(s: Signed) -> Response {

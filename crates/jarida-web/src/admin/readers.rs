@@ -928,6 +928,8 @@ pub(crate) async fn job(State(app): State<AppRef>, s: Signed, Path(id): Path<i64
     } else {
         100
     };
+    ctx.insert("report", crate::ser(super::imports::import_report(&job)));
+    ctx.insert("spec", crate::ser(super::imports::import_spec(&job)));
     ctx.insert("job", crate::ser(&job));
     ctx.insert("running", Value::from(running));
     ctx.insert("percent", Value::from(percent));

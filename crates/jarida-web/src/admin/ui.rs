@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "reader.html",
     "reader-new.html",
     "reader-erase.html",
+    "reader-import.html",
     "job.html",
     "jobs.html",
     "editions.html",

@@ -1,14 +1,24 @@
-//! Bulk actions on a readers' filter (unsubscribe, add to or remove from a newsletter, erase) as
-//! background jobs: a job row holds the filter, the highest reader id when it was made (readers who
+//! Bulk actions on a readers' filter (unsubscribe, add to or remove from a newsletter, erase,
+//! export) and CSV imports uploaded in the admin, as background jobs: a job row holds the filter, the highest reader id when it was made (readers who
 //! join later are not swept in), and how far it got. Workers in any process claim a job through the
 //! shared lease queue and work it in chunks; each chunk's changes and the job's progress commit
 //! together, and only while the worker still holds the lease, so a job survives a restart (another
 //! worker resumes after the last chunk committed) and no chunk is applied twice.
 //!
+//! An export or an import is not worked in committed chunks of changes but as one pass (see
+//! [`transfer`]); a worker that dies mid-way leaves the job to the next, which starts it again.
+//!
 //! It lives here rather than with the readers because erasing must clear what the newsletter side
 //! holds too ([`crate::erasure`]).
 
-use std::path::Path;
+mod transfer;
+
+pub use transfer::{
+    EXPORT_KEPT, ImportSpec, create_import, export_file, forget_exports, forget_old_files,
+    upload_dir,
+};
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jarida_audience::directory::{self, ReaderFilter};
@@ -24,6 +34,10 @@ jarida_core::text_enum! {
         Add = "add",
         Remove = "remove",
         Erase = "erase",
+        /// Writes the readers to a CSV file in the data folder, to download from the job's page.
+        Export = "export",
+        /// Reads an uploaded CSV file (its options in the job's filter column).
+        Import = "import",
     }
 }
 
@@ -51,14 +65,16 @@ pub struct Job {
     /// Of those, the ones the action changed (already unsubscribed readers are not).
     pub changed: i64,
     pub error: Option<String>,
+    /// An import's report or an export's file, as JSON, once done.
+    pub report: Option<String>,
     pub actor: String,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
 }
 
-const JOB_COLS: &str = "id, action, filter_json AS filter, newsletter_id, status, total, done, changed, error, actor, \
-     created_at, started_at, finished_at";
+const JOB_COLS: &str = "id, action, filter_json AS filter, newsletter_id, status, total, done, changed, error, \
+     report_json AS report, actor, created_at, started_at, finished_at";
 
 /// The jobs table as a lease queue: the lease end is the row's due time, so a job whose worker
 /// died falls due again when its lease runs out.
@@ -73,6 +89,23 @@ const QUEUE: LeaseQueue = LeaseQueue {
     on_claim: ", status = 'running', started_at = COALESCE(started_at, $3)",
     returned: Returned::DueAgain,
 };
+
+/// What the workers need besides the database.
+#[derive(Clone)]
+pub struct Context {
+    /// The data folder: the outbox (erasure removes a reader's files there), `exports/` and
+    /// `imports/`.
+    pub data_dir: PathBuf,
+    /// The confirmation email of an import of readers who have not confirmed yet.
+    pub composer: Option<jarida_audience::csv_io::Composer>,
+    pub confirm_ttl_secs: i64,
+}
+
+impl Context {
+    fn outbox(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
 
 /// Readers per chunk: one transaction each, small enough that a reader's own request (a sign-up,
 /// an unsubscribe) never waits long behind it.
@@ -92,6 +125,11 @@ pub async fn create(
     created_by: Option<i64>,
     now: i64,
 ) -> Result<i64, NewsletterError> {
+    if action == Action::Import {
+        return Err(NewsletterError::Invalid(
+            "action: an import is made from its file (create_import)".into(),
+        ));
+    }
     if matches!(action, Action::Add | Action::Remove) {
         let Some(nl) = newsletter else {
             return Err(NewsletterError::Invalid(
@@ -172,7 +210,7 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Job>, NewsletterError> {
 }
 
 #[derive(sqlx::FromRow)]
-struct Claimed {
+pub(crate) struct Claimed {
     id: i64,
     action: Action,
     filter: String,
@@ -187,7 +225,7 @@ const ATTEMPTS: i64 = 5;
 
 /// Claims one due job for `holder` and works it to the end (or until the lease is lost). Returns
 /// whether there was a job.
-pub async fn work_one(db: &Db, outbox: &Path, holder: &str) -> Result<bool, NewsletterError> {
+pub async fn work_one(db: &Db, ctx: &Context, holder: &str) -> Result<bool, NewsletterError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let due = Due {
         columns: "j.id, j.action, j.filter_json AS filter, j.newsletter_id, j.cursor, j.upto, j.attempts",
@@ -210,6 +248,10 @@ pub async fn work_one(db: &Db, outbox: &Path, holder: &str) -> Result<bool, News
     let Some(job) = jobs.pop() else {
         return Ok(false);
     };
+    if job.action == Action::Import {
+        transfer::import(db, ctx, &job, holder).await?;
+        return Ok(true);
+    }
     let filter: ReaderFilter = match serde_json::from_str(&job.filter) {
         Ok(f) => f,
         Err(e) => {
@@ -218,18 +260,25 @@ pub async fn work_one(db: &Db, outbox: &Path, holder: &str) -> Result<bool, News
                 job.id,
                 holder,
                 Some(&format!("its filter does not read: {e}")),
+                None,
             )
             .await?;
             return Ok(true);
         }
     };
     tracing::info!(job = job.id, action = %job.action, "bulk job started");
+    if job.action == Action::Export {
+        transfer::export(db, ctx, &job, &filter, holder).await?;
+        return Ok(true);
+    }
+    let outbox = ctx.outbox();
+    let outbox = outbox.as_path();
     let mut cursor = job.cursor;
     loop {
         match chunk(db, outbox, &job, &filter, cursor, holder).await {
             Ok(Some(next)) => cursor = next,
             Ok(None) => {
-                finish(db, job.id, holder, None).await?;
+                finish(db, job.id, holder, None, None).await?;
                 tracing::info!(job = job.id, "bulk job done");
                 return Ok(true);
             }
@@ -241,7 +290,7 @@ pub async fn work_one(db: &Db, outbox: &Path, holder: &str) -> Result<bool, News
                 tracing::warn!(job = job.id, error = %e, attempt = job.attempts, "bulk job chunk rolled back");
                 // Claims count attempts: after a few, the failure is the job's, not the moment's.
                 if job.attempts + 1 >= ATTEMPTS {
-                    finish(db, job.id, holder, Some(&e.to_string())).await?;
+                    finish(db, job.id, holder, Some(&e.to_string()), None).await?;
                 } else {
                     let mut tx = db.begin().await?;
                     q_exec!(
@@ -299,6 +348,8 @@ async fn chunk(
                 Action::Remove => {
                     subscribers::leave_many(&mut tx, &ids, job.newsletter_id.unwrap_or(0)).await?
                 }
+                // Worked by `transfer`, never in chunks here.
+                Action::Export | Action::Import => 0,
                 Action::Erase => {
                     for id in &ids {
                         let email = crate::erasure::erase_reader_in(&mut tx, *id, now).await?;
@@ -335,6 +386,11 @@ async fn chunk(
                 if let Err(e) = db.checkpoint().await {
                     tracing::warn!(error = %e, "checkpoint after a bulk erasure");
                 }
+                if let Some(data_dir) = outbox.parent()
+                    && let Err(e) = forget_exports(data_dir, None)
+                {
+                    tracing::warn!(error = %e, "removing exports after a bulk erasure");
+                }
                 for (id, email) in &erased {
                     if let Err(e) =
                         jarida_mail::forget_outbox(outbox, email, Some(&format!("{id}.eml"))).await
@@ -349,37 +405,51 @@ async fn chunk(
     }
 }
 
-/// Marks job `id` done (or failed with `error`), if `holder` still holds it.
+/// Marks job `id` done (or failed with `error`) with its report, if `holder` still holds it.
 async fn finish(
     db: &Db,
     id: i64,
     holder: &str,
     error: Option<&str>,
+    report: Option<&serde_json::Value>,
 ) -> Result<(), NewsletterError> {
+    finish_held(db, id, holder, error, report).await.map(|_| ())
+}
+
+/// [`finish`], saying whether `holder` still held the job (and so finished it).
+async fn finish_held(
+    db: &Db,
+    id: i64,
+    holder: &str,
+    error: Option<&str>,
+    report: Option<&serde_json::Value>,
+) -> Result<bool, NewsletterError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut tx = db.begin().await?;
-    q_exec!(
+    let held = q_exec!(
         tx.conn(),
-        "UPDATE bulk_jobs SET status = $1, error = $2, finished_at = $3, holder = NULL WHERE id = $4 AND holder = $5",
+        "UPDATE bulk_jobs SET status = $1, error = $2, finished_at = $3, holder = NULL, \
+         report_json = COALESCE($6, report_json) WHERE id = $4 AND holder = $5",
         if error.is_some() { "failed" } else { "done" },
         error,
         now,
         id,
-        holder
+        holder,
+        report.map(|r| r.to_string())
     )?;
     tx.commit().await?;
-    Ok(())
+    Ok(held > 0)
 }
 
 /// Works jobs as they come, for as long as the process runs (the caller stops it).
-pub async fn run(db: Db, outbox: std::path::PathBuf, poll: Duration) {
+pub async fn run(db: Db, ctx: Context, poll: Duration) {
     let holder = format!(
         "bulk-{}-{}",
         std::process::id(),
         time::OffsetDateTime::now_utc().unix_timestamp_nanos()
     );
     loop {
-        match work_one(&db, &outbox, &holder).await {
+        match work_one(&db, &ctx, &holder).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "bulk jobs"),
