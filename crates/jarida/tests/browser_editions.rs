@@ -226,3 +226,94 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
         c.close().await.unwrap();
     });
 }
+
+/// A CSV of 10,000 readers, uploaded through the import form in the browser: the job's page
+/// follows the progress on its own until the report; then the Arabic readers are filtered and
+/// saved as a segment. axe-core checks the pages in English and, on a phone, in Arabic.
+#[test]
+fn ten_thousand_readers_are_uploaded_and_the_progress_followed_in_the_browser() {
+    let app = TestApp::spawn();
+    let _owner = common::admin::owner(&app);
+    let csv = app.dir.path().join("readers-10000.csv");
+    let mut text = String::from("email,name,lang\n");
+    for i in 0..10_000 {
+        let lang = if i % 2 == 0 { "ar" } else { "en" };
+        text.push_str(&format!("reader{i}@upload.example,Reader {i},{lang}\n"));
+    }
+    text.push_str("broken-row,Nobody,en\n");
+    std::fs::write(&csv, &text).unwrap();
+    let driver = Driver::start();
+    let axe = axe_script(&axe_source());
+    let shots = screenshots_dir();
+    let rt = small_rt();
+    let base = app.base.clone();
+    rt.block_on(async {
+        let c = driver.session(1280, 900).await;
+        c.goto(&format!("{base}/admin/signin")).await.unwrap();
+        fill(&c, "#email", "lina@example.org").await;
+        fill(&c, "#password", common::admin::OWNER_PASSWORD).await;
+        click(&c, "button[type=submit]").await;
+        until(&c, "signed in", "return location.pathname === '/admin/posts';").await;
+        c.goto(&format!("{base}/admin/readers")).await.unwrap();
+        click(&c, "a[href='/admin/readers/import']").await;
+        until(&c, "the import form", "return location.pathname === '/admin/readers/import';").await;
+        check_page(&c, &axe, &shots, "import-en").await;
+        click(&c, "#confirmed").await;
+        c.find(fantoccini::Locator::Css("#file"))
+            .await
+            .unwrap()
+            .send_keys(csv.to_str().unwrap())
+            .await
+            .unwrap();
+        click(&c, "#import button[type=submit]").await;
+        until(&c, "the job's page", "return /^\\/admin\\/jobs\\/\\d+$/.test(location.pathname);").await;
+        // The page was not reloaded by hand: its progress part follows until the report.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let done = run(&c, "const p = document.getElementById('job-progress'); return !p.hasAttribute('data-refresh') && !!p.querySelector('table.figures');").await;
+            if done == json!(true) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the import's progress did not finish");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let report = run(&c, "return [...document.querySelectorAll('#job-progress table.figures tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim());").await;
+        let rows: Vec<&str> = report.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert!(rows.contains(&"Imported 10,000") || rows.contains(&"Imported 10000"), "{rows:?}");
+        assert!(rows.contains(&"Rows refused 1"), "{rows:?}");
+        let refused = run(&c, "return document.querySelector('#job-progress tbody tr td')?.textContent;").await;
+        assert!(refused.as_str().is_some(), "the refused row is listed");
+        check_page(&c, &axe, &shots, "import-done-en").await;
+
+        // The Arabic half, saved as a segment.
+        c.goto(&format!("{base}/admin/readers")).await.unwrap();
+        click(&c, "#f-lang option[value=ar]").await;
+        click(&c, "form.filters button[type=submit]").await;
+        until(&c, "the filtered list", "return location.search.includes('lang=ar');").await;
+        let count = run(&c, "return document.querySelector('main').innerText;").await;
+        assert!(count.as_str().unwrap().contains("5,000") || count.as_str().unwrap().contains("5000"), "{count}");
+        fill(&c, "#segment-name", "Arabic readers").await;
+        click(&c, "form.save-segment button").await;
+        until(&c, "the segment", "return location.search.includes('segment=');").await;
+
+        // The same pages in Arabic on a phone.
+        let phone = driver.session(375, 740).await;
+        phone.goto(&format!("{base}/admin/signin?lang=ar")).await.unwrap();
+        fill(&phone, "#email", "lina@example.org").await;
+        fill(&phone, "#password", common::admin::OWNER_PASSWORD).await;
+        click(&phone, "button[type=submit]").await;
+        until(&phone, "signed in", "return location.pathname === '/admin/posts';").await;
+        phone.goto(&format!("{base}/admin/account")).await.unwrap();
+        click(&phone, "#lang option[value=ar]").await;
+        click(&phone, "button[value=profile]").await;
+        until(&phone, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
+        for (path, name) in [("/admin/readers/import".to_string(), "import-ar-375"), ("/admin/jobs".to_string(), "jobs-import-ar-375")] {
+            phone.goto(&format!("{base}{path}")).await.unwrap();
+            let fits = run(&phone, "return [document.documentElement.scrollWidth, window.innerWidth];").await;
+            assert!(fits[0].as_i64().unwrap() <= fits[1].as_i64().unwrap() + 1, "{path} at 375 px: {fits}");
+            check_page(&phone, &axe, &shots, name).await;
+        }
+        phone.close().await.unwrap();
+        c.close().await.unwrap();
+    });
+}
