@@ -5,6 +5,7 @@
 pub mod csv_io;
 pub mod directory;
 pub mod email;
+pub mod figures;
 pub mod recipients;
 pub mod segments;
 pub mod subscribers;

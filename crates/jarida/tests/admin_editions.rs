@@ -592,3 +592,130 @@ fn editions_pages_are_for_owners_and_editors_only() {
     assert!(audit_actions(&app).iter().any(|a| a == "edition.approve"));
     assert_eq!(editor.get("/admin/editions/987654").status, 404);
 }
+
+#[test]
+fn the_dashboard_counts_readers_by_day_and_warns_of_what_hurts_delivery() {
+    let app = app_with(|c| c.delivery.enabled = false);
+    let mut c = owner(&app);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // Two sign-ups through the form today, one confirmed; an import long ago; one reader left.
+    app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        for (email, source, created, confirmed, status) in [
+            ("a@dash.example", "form", now - 60, Some(now - 30), "active"),
+            ("b@dash.example", "form", now - 50, None, "pending"),
+            ("c@dash.example", "import", now - 400 * 86_400, Some(now - 400 * 86_400), "active"),
+            ("d@dash.example", "form", now - 3 * 86_400, Some(now - 3 * 86_400), "unsubscribed"),
+        ] {
+            let (id,): (i64,) = jarida_store::q_one!(
+                db.conn(),
+                (i64,),
+                "INSERT INTO subscribers (email, name, lang, status, source, consent_at, confirmed_at, created_at, updated_at) \
+                 VALUES ($1, '', 'en', $2, $3, $4, $5, $4, $4) RETURNING id",
+                email,
+                status,
+                source,
+                created,
+                confirmed
+            )
+            .unwrap();
+            if status == "unsubscribed" {
+                jarida_store::q_exec!(
+                    db.conn(),
+                    "INSERT INTO subscriber_events (subscriber_id, kind, at, detail) VALUES ($1, 'unsubscribed', $2, '{\"how\":\"one-click\"}')",
+                    id,
+                    now - 86_400
+                )
+                .unwrap();
+            }
+        }
+    });
+    let home = c.get("/admin/");
+    assert_eq!(home.header("location"), Some("/admin/dashboard"));
+    let page = c.get("/admin/dashboard");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    let tile = |label: &str| -> String {
+        let key = format!("<dt>{label}</dt><dd>");
+        let at = html.find(&key).unwrap_or_else(|| panic!("{label}: {html}")) + key.len();
+        html[at..at + html[at..].find('<').unwrap()].to_string()
+    };
+    assert_eq!(tile("Getting the newsletter"), "2");
+    assert_eq!(
+        tile("Signed up"),
+        "3",
+        "the old import is outside the 30 days"
+    );
+    assert_eq!(tile("Confirmed"), "2");
+    assert_eq!(tile("Unsubscribed"), "1");
+    assert_eq!(tile("Net change"), "1");
+    assert_eq!(
+        tile("Confirmation rate"),
+        "66%",
+        "2 of 3 form sign-ups confirmed"
+    );
+    assert!(html.contains("<svg class=\"chart\""), "the chart");
+    assert!(html.contains("role=\"img\" aria-labelledby=\"readers-chart-t readers-chart-d\""));
+    assert!(
+        html.contains(
+            "In the last 30 days: 3 signed up, 2 confirmed, 1 unsubscribed; net change 1."
+        )
+    );
+    assert_eq!(
+        html.matches("<tr><th scope=\"row\">").count(),
+        30,
+        "one row per day"
+    );
+    assert!(
+        html.contains("not signed with DKIM"),
+        "no DKIM key in the tests' configuration"
+    );
+    let ninety = c.get("/admin/dashboard?days=90").text();
+    assert!(ninety.contains("the last 90 days"));
+    assert_eq!(ninety.matches("<tr><th scope=\"row\">").count(), 90);
+    // An edition with hard bounces over the line is named.
+    let id = compose(&mut c);
+    app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        jarida_store::q_exec!(db.conn(), "UPDATE editions SET status = 'sent', started_at = $1, finished_at = $1 WHERE id = $2", now, id)
+            .unwrap();
+        for (sid, state, reply) in [(1i64, "sent", None), (2, "failed", Some("550 5.1.1 no such user"))] {
+            jarida_store::q_exec!(
+                db.conn(),
+                "INSERT INTO deliveries (edition_id, subscriber_id, lang, state, attempts, last_reply, done_at) VALUES ($1, $2, 'en', $3, 1, $4, $5)",
+                id,
+                sid,
+                state,
+                reply,
+                now
+            )
+            .unwrap();
+        }
+    });
+    let html = c.get("/admin/dashboard").text();
+    assert!(html.contains("50.0% of its recipients bounced"), "{html}");
+    assert!(html.contains(&format!("href=\"/admin/editions/{id}\"")));
+    // Arabic: mirrored, the same numbers in Arabic digits.
+    let csrf = c.csrf("/admin/account");
+    c.post(
+        "/admin/account",
+        &[
+            ("csrf", &csrf),
+            ("action", "profile"),
+            ("name", "Lina"),
+            ("lang", "ar"),
+        ],
+    );
+    let ar = c.get("/admin/dashboard").text();
+    assert!(
+        ar.contains("dir=\"rtl\"") && ar.contains("لوحة المتابعة") && ar.contains("<dd>٢</dd>"),
+        "{ar}"
+    );
+    // Only owners and editors.
+    let mut author = invite(&app, &mut c, "sami@example.org", "author", "Sami");
+    assert_eq!(author.get("/admin/dashboard").status, 403);
+    assert_eq!(
+        author.get("/admin/").header("location"),
+        Some("/admin/posts")
+    );
+}

@@ -13,6 +13,14 @@ use common::{Sink, TestApp, small_rt, use_sink};
 use jarida_core::EditionId;
 use serde_json::json;
 
+/// The page's width, the screen's, and what lies outside the screen (boxes that scroll sideways on
+/// purpose, and what is inside them, aside); in a right-to-left page an overflow goes left, where
+/// the page's scroll width does not always show it.
+const OUTSIDE: &str = "const vw = window.innerWidth; const out = [...document.body.querySelectorAll('*')].filter(e => { \
+    if (e.closest('.scroll, .visually-hidden, .skip')) return false; const r = e.getBoundingClientRect(); \
+    return r.width > 0 && (r.left < -1 || r.right > vw + 1); }).slice(0, 5).map(e => e.tagName + '.' + e.className); \
+    return [document.documentElement.scrollWidth, vw, out];";
+
 fn edition_fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/editions")
 }
@@ -76,7 +84,7 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
         fill(&c, "#email", "lina@example.org").await;
         fill(&c, "#password", common::admin::OWNER_PASSWORD).await;
         click(&c, "button[type=submit]").await;
-        until(&c, "signed in", "return location.pathname === '/admin/posts';").await;
+        until(&c, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
 
         // The Arabic readers, saved as a segment.
         c.goto(&format!("{base}/admin/readers")).await.unwrap();
@@ -190,6 +198,12 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
             assert_eq!(sink.wait_for(&format!("reader{i}@readers.example"), 1).len(), 1);
         }
         assert!(sink.wait_for("reader0@readers.example", 1).is_empty(), "not in the segment");
+        // The dashboard draws the readers' chart and lists the edition.
+        c.goto(&format!("{base}/admin/dashboard")).await.unwrap();
+        let seen = run(&c, "return [!!document.querySelector('svg.chart[role=img] title'), document.querySelector('section[aria-labelledby=last-h]').innerText];").await;
+        assert_eq!(seen[0], json!(true), "{seen}");
+        assert!(seen[1].as_str().unwrap().contains("Edition 1"), "{seen}");
+        check_page(&c, &axe, &shots, "dashboard-en").await;
 
         // The same pages in Arabic.
         c.goto(&format!("{base}/admin/account")).await.unwrap();
@@ -197,6 +211,7 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
         click(&c, "button[value=profile]").await;
         until(&c, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
         for (path, name) in [
+            ("/admin/dashboard".to_string(), "dashboard-ar"),
             ("/admin/editions".to_string(), "editions-ar"),
             (format!("/admin/editions/{id}"), "edition-sent-ar"),
             (format!("/admin/editions/{id}/en"), "composer-en-ar"),
@@ -210,15 +225,17 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
         fill(&phone, "#email", "lina@example.org").await;
         fill(&phone, "#password", common::admin::OWNER_PASSWORD).await;
         click(&phone, "button[type=submit]").await;
-        until(&phone, "signed in", "return location.pathname === '/admin/posts';").await;
+        until(&phone, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
         for (path, name) in [
+            ("/admin/dashboard".to_string(), "dashboard-ar-375"),
             ("/admin/editions".to_string(), "editions-ar-375"),
             (format!("/admin/editions/{id}"), "edition-ar-375"),
             (format!("/admin/editions/{id}/ar"), "composer-ar-375"),
         ] {
             phone.goto(&format!("{base}{path}")).await.unwrap();
-            let fits = run(&phone, "return [document.documentElement.scrollWidth, window.innerWidth];").await;
+            let fits = run(&phone, OUTSIDE).await;
             assert!(fits[0].as_i64().unwrap() <= fits[1].as_i64().unwrap() + 1, "{path} at 375 px: {fits}");
+            assert_eq!(fits[2], json!([]), "{path} at 375 px: outside the screen");
             let png = phone.screenshot().await.unwrap();
             std::fs::write(shots.join(format!("admin-{name}.png")), png).unwrap();
         }
@@ -253,7 +270,7 @@ fn ten_thousand_readers_are_uploaded_and_the_progress_followed_in_the_browser() 
         fill(&c, "#email", "lina@example.org").await;
         fill(&c, "#password", common::admin::OWNER_PASSWORD).await;
         click(&c, "button[type=submit]").await;
-        until(&c, "signed in", "return location.pathname === '/admin/posts';").await;
+        until(&c, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
         c.goto(&format!("{base}/admin/readers")).await.unwrap();
         click(&c, "a[href='/admin/readers/import']").await;
         until(&c, "the import form", "return location.pathname === '/admin/readers/import';").await;
@@ -302,15 +319,16 @@ fn ten_thousand_readers_are_uploaded_and_the_progress_followed_in_the_browser() 
         fill(&phone, "#email", "lina@example.org").await;
         fill(&phone, "#password", common::admin::OWNER_PASSWORD).await;
         click(&phone, "button[type=submit]").await;
-        until(&phone, "signed in", "return location.pathname === '/admin/posts';").await;
+        until(&phone, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
         phone.goto(&format!("{base}/admin/account")).await.unwrap();
         click(&phone, "#lang option[value=ar]").await;
         click(&phone, "button[value=profile]").await;
         until(&phone, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
         for (path, name) in [("/admin/readers/import".to_string(), "import-ar-375"), ("/admin/jobs".to_string(), "jobs-import-ar-375")] {
             phone.goto(&format!("{base}{path}")).await.unwrap();
-            let fits = run(&phone, "return [document.documentElement.scrollWidth, window.innerWidth];").await;
+            let fits = run(&phone, OUTSIDE).await;
             assert!(fits[0].as_i64().unwrap() <= fits[1].as_i64().unwrap() + 1, "{path} at 375 px: {fits}");
+            assert_eq!(fits[2], json!([]), "{path} at 375 px: outside the screen");
             check_page(&phone, &axe, &shots, name).await;
         }
         phone.close().await.unwrap();

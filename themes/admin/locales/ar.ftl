@@ -522,3 +522,33 @@ admin-import-refused-rows = الصفوف المرفوضة
 admin-import-refused-download = نزّل كل الصفوف المرفوضة بصيغة CSV
 admin-import-line = السطر
 admin-import-reason = السبب
+admin-nav-dashboard = لوحة المتابعة
+admin-dash-title = لوحة المتابعة
+admin-dash-warnings = تحتاج إلى نظرة
+admin-dash-warn-dkim = الأعداد غير موقّعة بـDKIM: يزيد احتمال أن يضعها مزودو البريد في الرسائل المزعجة. أنشئ مفتاحًا بالأمر `jarida dkim generate` وانشر سجله في DNS.
+admin-dash-warn-no-delivery = الإرسال غير مُعدّ في هذه العملية، فلا تمكن معاينة الأعداد أو تجربتها هنا.
+admin-dash-warn-relay = { $count ->
+    [one] رسالة واحدة تنتظر
+    [two] رسالتان تنتظران
+    [few] { $count } رسائل تنتظر
+   *[other] { $count } رسالة تنتظر
+  } خادم إرسال أجّلها. آخر رد: { $reply }
+admin-dash-warn-bounces = العدد { $number }: ارتد { $percent }٪ من مستلميه لعناوين غير معروفة، أكثر مما يحتمله مزودو البريد. نظّف القائمة قبل العدد التالي.
+admin-dash-readers = القرّاء في آخر { $days } يومًا
+admin-dash-show-days = اعرض { $days } يومًا
+admin-dash-active = يستلمون النشرة
+admin-dash-new = اشتركوا
+admin-dash-confirmed = أكّدوا
+admin-dash-unsubscribed = ألغوا الاشتراك
+admin-dash-net = صافي التغيّر
+admin-dash-rate = نسبة التأكيد
+admin-dash-percent = { $percent }٪
+admin-dash-rate-help = من { $signups } اشتراكًا عبر نماذج الموقع في هذه الفترة، أكّد { $confirmed } عناوينهم. لا يُحسب المستوردون ولا المضافون يدويًا.
+admin-dash-readers-chart = القرّاء يومًا بيوم: المشتركون والمؤكِّدون فوق الخط، وملغو الاشتراك تحته
+admin-dash-readers-summary = في آخر { $days } يومًا: اشترك { $new }، وأكّد { $confirmed }، وألغى { $unsubscribed }؛ صافي التغيّر { $net }.
+admin-dash-table = الأرقام يومًا بيوم
+admin-dash-day = اليوم
+admin-dash-editions = آخر الأعداد
+admin-dash-edition = العدد { $number }
+admin-dash-no-editions = لم يُرسل أي عدد بعد.
+admin-table-of = جدول: { $what }

@@ -506,3 +506,34 @@ admin-import-refused-rows = Refused rows
 admin-import-refused-download = Download every refused row as CSV
 admin-import-line = Line
 admin-import-reason = Reason
+admin-nav-dashboard = Dashboard
+admin-dash-title = Dashboard
+admin-dash-warnings = Needs a look
+admin-dash-warn-dkim = Editions are not signed with DKIM: mailbox providers are more likely to file them as spam. Generate a key with `jarida dkim generate` and publish its DNS record.
+admin-dash-warn-no-delivery = Delivery is not configured in this process, so editions cannot be previewed or tested here.
+admin-dash-warn-relay = { $count ->
+    [one] One message is
+   *[other] { $count } messages are
+  } waiting on a relay that deferred { $count ->
+    [one] it
+   *[other] them
+  }. The last reply: { $reply }
+admin-dash-warn-bounces = Edition { $number }: { $percent }% of its recipients bounced as unknown addresses, more than mailbox providers tolerate. Clean the list before the next edition.
+admin-dash-readers = Readers, the last { $days } days
+admin-dash-show-days = Show { $days } days
+admin-dash-active = Getting the newsletter
+admin-dash-new = Signed up
+admin-dash-confirmed = Confirmed
+admin-dash-unsubscribed = Unsubscribed
+admin-dash-net = Net change
+admin-dash-rate = Confirmation rate
+admin-dash-percent = { $percent }%
+admin-dash-rate-help = Of { $signups } sign-ups through the site's forms in this period, { $confirmed } confirmed their address. Imported and added readers are not counted.
+admin-dash-readers-chart = Readers by day: signed up and confirmed above the line, unsubscribed below it
+admin-dash-readers-summary = In the last { $days } days: { $new } signed up, { $confirmed } confirmed, { $unsubscribed } unsubscribed; net change { $net }.
+admin-dash-table = The numbers, day by day
+admin-dash-day = Day
+admin-dash-editions = The last editions
+admin-dash-edition = Edition { $number }
+admin-dash-no-editions = No edition has gone out yet.
+admin-table-of = Table: { $what }

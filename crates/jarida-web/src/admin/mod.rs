@@ -10,6 +10,8 @@
 
 mod account;
 pub(crate) mod auth;
+mod chart;
+mod dashboard;
 mod editions;
 mod imports;
 mod media;
@@ -53,6 +55,7 @@ pub fn routes() -> Router<AppRef> {
             "/admin/reset/{token}",
             get(reset::choose_form).post(reset::choose),
         )
+        .route("/admin/dashboard", get(dashboard::show))
         .route("/admin/posts", get(posts::list))
         .route("/admin/posts/new", get(posts::new_form).post(posts::create))
         .route("/admin/posts/{id}", get(posts::edit_form).post(posts::save))
@@ -156,9 +159,13 @@ pub fn upload_routes() -> Router<AppRef> {
         )
 }
 
+/// Owners and editors start at the dashboard; authors and contributors at the posts.
 async fn home(s: Signed) -> Response {
-    let _ = s;
-    redirect("/admin/posts")
+    if s.user.role.can_see_readers() {
+        redirect("/admin/dashboard")
+    } else {
+        redirect("/admin/posts")
+    }
 }
 
 async fn static_file(State(app): State<AppRef>, Path(file): Path<String>) -> Response {

@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "job.html",
     "jobs.html",
     "editions.html",
+    "dashboard.html",
     "edition.html",
     "edition-compose.html",
     "account.html",
