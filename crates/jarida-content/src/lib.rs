@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod media;
 pub mod model;
 pub mod repo;
+pub mod views;
 
 use std::path::PathBuf;
 

@@ -135,7 +135,9 @@ impl Renderer {
                 context! {
                     title => it.title.clone(),
                     summary => it.summary.clone(),
-                    url => site.abs(&format!("/{lang}/{}", it.slug)),
+                    // The same `ref` for every reader: the site credits the visit to the edition,
+                    // never to a person.
+                    url => site.abs(&format!("/{lang}/{}?ref=e{}", it.slug, e.id.0)),
                     cover => cover,
                     cover_alt => it.cover_alt.clone(),
                 },
@@ -151,7 +153,7 @@ impl Renderer {
             .map(|c| {
                 context! {
                     title => c.title.clone(),
-                    url => site.abs(&format!("/{lang}/{}", c.slug)),
+                    url => site.abs(&format!("/{lang}/{}?ref=e{}", c.slug, e.id.0)),
                     date => i18n.date_ts(lang, c.at),
                     note => c.note.clone(),
                 }

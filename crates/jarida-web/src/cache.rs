@@ -26,6 +26,8 @@ pub struct Cached {
     headers_br: HeaderMap,
     headers_gz: HeaderMap,
     compressible: bool,
+    /// A page a reader reads (a 200 in HTML): its GETs count as page views.
+    pub(crate) page_view: bool,
     identity: Bytes,
     gzip: Option<Bytes>,
     br: Option<Bytes>,
@@ -136,6 +138,7 @@ impl Cached {
             etag_gz,
             etag,
             compressible,
+            page_view: status == StatusCode::OK && content_type.starts_with("text/html"),
             identity: Bytes::from(body),
             gzip: None,
             br: None,

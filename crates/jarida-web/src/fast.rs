@@ -162,8 +162,11 @@ fn answer(app: &App, buf: &[u8]) -> Parsed {
     let Some(target) = req.path.filter(|p| p.starts_with('/')) else {
         return Parsed::Other;
     };
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let (path, query) = target
+        .split_once('?')
+        .map_or((target, None), |(p, q)| (p, Some(q)));
     let (mut accept, mut inm, mut close) = (None, None, false);
+    let (mut user_agent, mut referer) = (None, None);
     // As hyper's `HeaderMap::get` and `to_str` read them: the first of a repeated header, ASCII only.
     fn text(v: &[u8]) -> Option<&str> {
         v.is_ascii().then(|| std::str::from_utf8(v).ok()).flatten()
@@ -174,6 +177,10 @@ fn answer(app: &App, buf: &[u8]) -> Parsed {
             accept = accept.or_else(|| text(h.value));
         } else if name.eq_ignore_ascii_case("if-none-match") {
             inm = inm.or_else(|| text(h.value));
+        } else if name.eq_ignore_ascii_case("user-agent") {
+            user_agent = user_agent.or(Some(h.value));
+        } else if name.eq_ignore_ascii_case("referer") {
+            referer = referer.or(Some(h.value));
         } else if name.eq_ignore_ascii_case("connection") {
             let v = std::str::from_utf8(h.value).unwrap_or("");
             if v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")) {
@@ -199,6 +206,9 @@ fn answer(app: &App, buf: &[u8]) -> Parsed {
     let Some(page) = app.cache.get(path) else {
         return Parsed::Other;
     };
+    if page.page_view && !head_only {
+        app.views.hit(path, query, user_agent, referer);
+    }
     let (head, body) = page.wire(accept, inm);
     Parsed::Hit {
         len,

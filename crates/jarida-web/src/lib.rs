@@ -16,6 +16,7 @@ pub mod server;
 pub mod setup;
 mod site_lang;
 pub mod subscribe;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -158,6 +159,8 @@ pub struct App {
     pub(crate) send_samples: std::sync::Mutex<
         std::collections::HashMap<i64, std::collections::VecDeque<(std::time::Instant, i64)>>,
     >,
+    /// Page views counted since the last flush ([`views`]).
+    pub views: views::Views,
     /// The "too many requests" page per language, rendered once.
     pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
 }
@@ -258,6 +261,7 @@ impl App {
             engine: Default::default(),
             sends: Default::default(),
             send_samples: Default::default(),
+            views: views::Views::new(&cfg.base_url),
             rate_limited_pages: Default::default(),
             db,
             cfg,

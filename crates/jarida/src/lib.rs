@@ -405,6 +405,10 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         app.notify.clone(),
     );
     background.add(jarida_web::refresher(app.clone()));
+    background.add(jarida_web::views::flusher(
+        app.clone(),
+        Duration::from_secs(60),
+    ));
     background.add(account_housekeeping(db.clone(), app.cfg.admin_sessions));
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();

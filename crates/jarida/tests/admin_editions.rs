@@ -663,7 +663,7 @@ fn the_dashboard_counts_readers_by_day_and_warns_of_what_hurts_delivery() {
     );
     assert_eq!(
         html.matches("<tr><th scope=\"row\">").count(),
-        30,
+        60,
         "one row per day"
     );
     assert!(
@@ -672,7 +672,7 @@ fn the_dashboard_counts_readers_by_day_and_warns_of_what_hurts_delivery() {
     );
     let ninety = c.get("/admin/dashboard?days=90").text();
     assert!(ninety.contains("the last 90 days"));
-    assert_eq!(ninety.matches("<tr><th scope=\"row\">").count(), 90);
+    assert_eq!(ninety.matches("<tr><th scope=\"row\">").count(), 180);
     // An edition with hard bounces over the line is named.
     let id = compose(&mut c);
     app.rt.block_on(async {
@@ -718,4 +718,122 @@ fn the_dashboard_counts_readers_by_day_and_warns_of_what_hurts_delivery() {
         author.get("/admin/").header("location"),
         Some("/admin/posts")
     );
+}
+
+#[test]
+fn page_views_are_counted_on_the_server_without_bots_and_credited_to_editions() {
+    let app = app_with(|c| c.delivery.enabled = false);
+    let mut c = owner(&app);
+    let id = compose(&mut c);
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let article = "/en/september-water-report";
+    // The first view fills the cache (hyper's path); the next ones are cache hits (the fast path).
+    for _ in 0..3 {
+        let r = app.get_with(
+            article,
+            &[
+                ("user-agent", firefox),
+                ("referer", "https://news.other.example/a/b?c=d"),
+            ],
+        );
+        assert_eq!(r.status, 200);
+        assert!(
+            r.header("set-cookie").is_none(),
+            "no cookie on a public page"
+        );
+    }
+    let from_edition = format!("{article}?ref=e{id}");
+    assert_eq!(
+        app.get_with(&from_edition, &[("user-agent", firefox)])
+            .status,
+        200
+    );
+    // A view from our own page counts, but not as a referrer; bots, clients that are not browsers
+    // and HEAD requests do not count.
+    app.get_with(
+        article,
+        &[
+            ("user-agent", firefox),
+            ("referer", &format!("{}/en/", app.base)),
+        ],
+    );
+    app.get_with(
+        article,
+        &[(
+            "user-agent",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        )],
+    );
+    app.get(article);
+    let head = app
+        .agent
+        .head(format!("{}{article}", app.base))
+        .header("user-agent", firefox)
+        .call()
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    app.rt.block_on(jarida_web::views::flush(&app.app));
+    let html = c.get("/admin/dashboard").text();
+    assert!(html.contains("<dt>Page views</dt><dd>5</dd>"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{article}\" dir=\"ltr\">{article}</a></th><td>5</td>"
+        )),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&app.base.replace("http://", "")),
+        "our own site is not a referrer"
+    );
+    assert!(
+        html.contains("<th scope=\"row\" dir=\"ltr\">news.other.example</th><td>3</td>"),
+        "hosts only: {html}"
+    );
+    assert!(!html.contains("/a/b?c=d"), "never the referring address");
+    // The edition's visits, once it has gone out.
+    app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        jarida_store::q_exec!(
+            db.conn(),
+            "UPDATE editions SET status = 'sent', started_at = $2, finished_at = $2 WHERE id = $1",
+            id,
+            time::OffsetDateTime::now_utc().unix_timestamp()
+        )
+        .unwrap();
+    });
+    let html = c.get("/admin/dashboard").text();
+    let row = &html[html
+        .find(&format!("href=\"/admin/editions/{id}\""))
+        .unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.trim_end().ends_with("<td>1</td>"),
+        "one visit from the edition: {row}"
+    );
+    // The edition's links carry its ref, the same for every reader.
+    let engine = app
+        .rt
+        .block_on(jarida::engine(
+            &app.cfg,
+            &app.db,
+            &app.base,
+            app.app.theme.clone(),
+        ))
+        .unwrap();
+    let msg = String::from_utf8(
+        app.rt
+            .block_on(engine.sample_message(EditionId(id), "en"))
+            .unwrap(),
+    )
+    .unwrap();
+    let decoded = msg.replace("=\r\n", "").replace("=3D", "=");
+    assert!(decoded.contains(&format!("?ref=e{id}")), "{decoded}");
+    // Nothing about a reader is in the tables: days, paths, hosts and sums only.
+    let cols: i64 = app.rt.block_on(async {
+        let mut db = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(db.conn(), (i64,), "SELECT COUNT(*) FROM page_views")
+            .unwrap()
+            .0
+    });
+    assert_eq!(cols, 1);
 }

@@ -1,8 +1,10 @@
 //! The dashboard, for owners and editors: readers over time (new, confirmed, unsubscribed, net)
 //! as a chart and its table, the confirmation rate of the site's sign-ups, the last editions'
 //! figures, and warnings about what would hurt delivery (no DKIM signature, messages waiting on a
-//! relay that refuses them, an edition whose hard bounces pass what mailbox providers tolerate).
-//! Nothing here comes from watching readers: only their own records and the delivery ledger.
+//! relay that refuses them, an edition whose hard bounces pass what mailbox providers tolerate),
+//! and page views per day, the most read pages, the sites that sent readers and the visits each
+//! edition brought. Nothing here comes from watching readers: their own records, the delivery
+//! ledger, and request counts summed on the server (`crate::views`).
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -108,6 +110,52 @@ pub(crate) async fn show(
         .map(|(d, label)| serde_json::json!({"label": label, "day": d}))
         .collect();
 
+    // Page views, counted on the server (see `crate::views`).
+    let first_day = figures.days.first().map_or(0, |d| d.day);
+    let (per_day, pages, referrers) = match tokio::try_join!(
+        jarida_content::views::per_day(&app.db, first_day),
+        jarida_content::views::top_pages(&app.db, first_day, 10),
+        jarida_content::views::top_referrers(&app.db, first_day, 10),
+    ) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let views: Vec<i64> = figures
+        .days
+        .iter()
+        .map(|d| {
+            per_day
+                .iter()
+                .find(|(day, _)| *day == d.day)
+                .map_or(0, |(_, n)| *n)
+        })
+        .collect();
+    let views_total: i64 = views.iter().sum();
+    let views_label = app.theme.t(lang, "admin-dash-views");
+    let views_svg = chart::bars(
+        "views-chart",
+        &app.theme.t(lang, "admin-dash-views-chart"),
+        &app.theme.i18n.t(
+            lang,
+            "admin-dash-views-summary",
+            &[("days", days.into()), ("views", views_total.into())],
+        ),
+        &labels,
+        &[Series {
+            name: &views_label,
+            values: views.clone(),
+            colour: "#0b4f8a",
+            down: false,
+        }],
+        lang.is_rtl(),
+    );
+    let view_rows: Vec<serde_json::Value> = labels
+        .iter()
+        .zip(&views)
+        .rev()
+        .map(|(l, n)| serde_json::json!({"label": l, "views": n}))
+        .collect();
+
     // The last editions that went out, with their figures.
     let sent = match editions::list(&app.db, None).await {
         Ok(v) => v,
@@ -142,7 +190,11 @@ pub(crate) async fn show(
                 ));
             }
         }
-        last.push(serde_json::json!({"edition": e, "figures": f}));
+        let visits = match jarida_content::views::from_edition(&app.db, e.id.0).await {
+            Ok(n) => n,
+            Err(err) => return fail(err),
+        };
+        last.push(serde_json::json!({"edition": e, "figures": f, "visits": visits}));
     }
     match app.engine() {
         Some(engine) if engine.cfg.dkim.is_none() => {
@@ -174,6 +226,11 @@ pub(crate) async fn show(
     ctx.insert("chart", Value::from_safe_string(svg));
     ctx.insert("rows", crate::ser(&rows));
     ctx.insert("last", crate::ser(&last));
+    ctx.insert("views_chart", Value::from_safe_string(views_svg));
+    ctx.insert("views_total", Value::from(views_total));
+    ctx.insert("view_rows", crate::ser(&view_rows));
+    ctx.insert("pages", crate::ser(&pages));
+    ctx.insert("referrers", crate::ser(&referrers));
     ctx.insert("warnings", crate::ser(&warnings));
     page(&app, StatusCode::OK, "dashboard.html", ctx)
 }

@@ -74,7 +74,19 @@ pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
         return r;
     }
     let path = uri.path();
+    // A page view, counted where the page is served from the cache or made for it.
+    let count = |page: &Cached| {
+        if page.page_view && method == Method::GET {
+            app.views.hit(
+                path,
+                uri.query(),
+                headers.get(header::USER_AGENT).map(|v| v.as_bytes()),
+                headers.get(header::REFERER).map(|v| v.as_bytes()),
+            );
+        }
+    };
     if let Some(page) = app.cache.get(path) {
+        count(&page);
         return page.respond(headers);
     }
     if let Some(name) = path.strip_prefix("/media/") {
@@ -91,6 +103,7 @@ pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
                     app.cache.put(path, version, Arc::new(page.compressed()));
                 });
             }
+            count(&page);
             page.respond(headers)
         }
         Ok(Out::Redirect(to)) => redirect(&to),
