@@ -2,7 +2,8 @@
 //! was read, which other sites sent readers, and how many visits came from each edition (its links
 //! carry `?ref=e<id>`, the same for every reader). No cookie, no script, no address and no
 //! per-visitor hash is involved: the web layer adds up requests in memory and writes the sums here
-//! about once a minute. Days are the newsroom's (see `day_of`).
+//! about once a minute. Days are the newsroom's (see `day_of`). Sums are cast to BIGINT: PostgreSQL
+//! sums BIGINTs as NUMERIC.
 
 use jarida_store::{Db, q_all, q_exec};
 
@@ -73,7 +74,7 @@ pub async fn per_day(db: &Db, from: i64) -> Result<Vec<(i64, i64)>, ContentError
     Ok(q_all!(
         c.conn(),
         (i64, i64),
-        "SELECT day, SUM(views) FROM page_views WHERE day >= $1 GROUP BY day ORDER BY day",
+        "SELECT day, CAST(SUM(views) AS BIGINT) FROM page_views WHERE day >= $1 GROUP BY day ORDER BY day",
         from
     )?)
 }
@@ -84,7 +85,7 @@ pub async fn top_pages(db: &Db, from: i64, limit: i64) -> Result<Vec<(String, i6
     Ok(q_all!(
         c.conn(),
         (String, i64),
-        "SELECT path, SUM(views) AS n FROM page_views WHERE day >= $1 GROUP BY path ORDER BY n DESC, path LIMIT $2",
+        "SELECT path, CAST(SUM(views) AS BIGINT) AS n FROM page_views WHERE day >= $1 GROUP BY path ORDER BY n DESC, path LIMIT $2",
         from,
         limit
     )?)
@@ -100,7 +101,7 @@ pub async fn top_referrers(
     Ok(q_all!(
         c.conn(),
         (String, i64),
-        "SELECT host, SUM(views) AS n FROM referrer_views WHERE day >= $1 GROUP BY host ORDER BY n DESC, host LIMIT $2",
+        "SELECT host, CAST(SUM(views) AS BIGINT) AS n FROM referrer_views WHERE day >= $1 GROUP BY host ORDER BY n DESC, host LIMIT $2",
         from,
         limit
     )?)
@@ -112,7 +113,7 @@ pub async fn from_edition(db: &Db, id: i64) -> Result<i64, ContentError> {
     let rows: Vec<(i64,)> = q_all!(
         c.conn(),
         (i64,),
-        "SELECT COALESCE(SUM(views), 0) FROM edition_visits WHERE edition_id = $1",
+        "SELECT CAST(COALESCE(SUM(views), 0) AS BIGINT) FROM edition_visits WHERE edition_id = $1",
         id
     )?;
     Ok(rows.first().map_or(0, |r| r.0))
