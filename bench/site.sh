@@ -116,7 +116,7 @@ done
 SECS="${BENCH_SECONDS:-8}"
 # Both servers get a browser's User-Agent: jarida counts page views only for browsers, so every
 # request of the run is counted, as a reader's would be (the cost of counting is in the figures).
-UA='User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
+UA="${BENCH_UA:-User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0}"
 run_wrk() { # url [header] -> "req_per_sec p99_ms"
   local h=(-H "$UA")
   [ -n "${2:-}" ] && h+=(-H "$2")

@@ -80,11 +80,7 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
     let base = app.base.clone();
     rt.block_on(async {
         let c = driver.session(1280, 900).await;
-        c.goto(&format!("{base}/admin/signin")).await.unwrap();
-        fill(&c, "#email", "lina@example.org").await;
-        fill(&c, "#password", common::admin::OWNER_PASSWORD).await;
-        click(&c, "button[type=submit]").await;
-        until(&c, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
+        sign_in(&c, &base, "", "lina@example.org", common::admin::OWNER_PASSWORD).await;
 
         // The Arabic readers, saved as a segment.
         c.goto(&format!("{base}/admin/readers")).await.unwrap();
@@ -206,10 +202,7 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
         check_page(&c, &axe, &shots, "dashboard-en").await;
 
         // The same pages in Arabic.
-        c.goto(&format!("{base}/admin/account")).await.unwrap();
-        click(&c, "#lang option[value=ar]").await;
-        click(&c, "button[value=profile]").await;
-        until(&c, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
+        admin_in_arabic(&c, &base).await;
         for (path, name) in [
             ("/admin/dashboard".to_string(), "dashboard-ar"),
             ("/admin/editions".to_string(), "editions-ar"),
@@ -221,11 +214,7 @@ fn an_edition_for_a_segment_is_composed_previewed_tested_and_sent_in_the_browser
         }
         // On a phone: nothing wider than the screen.
         let phone = driver.session(375, 740).await;
-        phone.goto(&format!("{base}/admin/signin?lang=ar")).await.unwrap();
-        fill(&phone, "#email", "lina@example.org").await;
-        fill(&phone, "#password", common::admin::OWNER_PASSWORD).await;
-        click(&phone, "button[type=submit]").await;
-        until(&phone, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
+        sign_in(&phone, &base, "?lang=ar", "lina@example.org", common::admin::OWNER_PASSWORD).await;
         for (path, name) in [
             ("/admin/dashboard".to_string(), "dashboard-ar-375"),
             ("/admin/editions".to_string(), "editions-ar-375"),
@@ -266,11 +255,7 @@ fn ten_thousand_readers_are_uploaded_and_the_progress_followed_in_the_browser() 
     let base = app.base.clone();
     rt.block_on(async {
         let c = driver.session(1280, 900).await;
-        c.goto(&format!("{base}/admin/signin")).await.unwrap();
-        fill(&c, "#email", "lina@example.org").await;
-        fill(&c, "#password", common::admin::OWNER_PASSWORD).await;
-        click(&c, "button[type=submit]").await;
-        until(&c, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
+        sign_in(&c, &base, "", "lina@example.org", common::admin::OWNER_PASSWORD).await;
         c.goto(&format!("{base}/admin/readers")).await.unwrap();
         click(&c, "a[href='/admin/readers/import']").await;
         until(&c, "the import form", "return location.pathname === '/admin/readers/import';").await;
@@ -315,15 +300,8 @@ fn ten_thousand_readers_are_uploaded_and_the_progress_followed_in_the_browser() 
 
         // The same pages in Arabic on a phone.
         let phone = driver.session(375, 740).await;
-        phone.goto(&format!("{base}/admin/signin?lang=ar")).await.unwrap();
-        fill(&phone, "#email", "lina@example.org").await;
-        fill(&phone, "#password", common::admin::OWNER_PASSWORD).await;
-        click(&phone, "button[type=submit]").await;
-        until(&phone, "signed in", "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);").await;
-        phone.goto(&format!("{base}/admin/account")).await.unwrap();
-        click(&phone, "#lang option[value=ar]").await;
-        click(&phone, "button[value=profile]").await;
-        until(&phone, "the Arabic admin", "return document.documentElement.dir === 'rtl';").await;
+        sign_in(&phone, &base, "?lang=ar", "lina@example.org", common::admin::OWNER_PASSWORD).await;
+        admin_in_arabic(&phone, &base).await;
         for (path, name) in [("/admin/readers/import".to_string(), "import-ar-375"), ("/admin/jobs".to_string(), "jobs-import-ar-375")] {
             phone.goto(&format!("{base}{path}")).await.unwrap();
             let fits = run(&phone, OUTSIDE).await;

@@ -248,6 +248,15 @@ pub(crate) fn csrf_failed(app: &App, s: &Signed) -> Response {
 }
 
 /// A role that may not do what was asked.
+/// The refusal for a request about readers or editions the user may not make: a form without this
+/// session's CSRF token (`csrf` is the one a form posted), or a role that does not see readers.
+pub(crate) fn readers_refusal(app: &App, s: &Signed, csrf: Option<&str>) -> Option<Response> {
+    if csrf.is_some_and(|c| !s.csrf_ok(c)) {
+        return Some(csrf_failed(app, s));
+    }
+    (!s.user.role.can_see_readers()).then(|| forbidden(app, s))
+}
+
 pub(crate) fn forbidden(app: &App, s: &Signed) -> Response {
     message(
         app,

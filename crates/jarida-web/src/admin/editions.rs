@@ -20,7 +20,7 @@ use jarida_newsletter::editions::{self, Action, Edition, EditionStatus, LangPart
 use jarida_newsletter::{Newsletter, NewsletterError};
 use minijinja::Value;
 
-use super::auth::{csrf_failed, forbidden};
+use super::auth::readers_refusal as refused;
 use super::{Signed, fail, frame, message, now, page, redirect};
 use crate::{App, AppRef};
 
@@ -28,14 +28,6 @@ use crate::{App, AppRef};
 const RECENT_DAYS: i64 = 92;
 /// How many recent posts it offers.
 const RECENT_MAX: usize = 40;
-
-/// The refusal for a request the user may not make (see `readers::refused`).
-fn refused(app: &App, s: &Signed, csrf: Option<&str>) -> Option<Response> {
-    if csrf.is_some_and(|c| !s.csrf_ok(c)) {
-        return Some(csrf_failed(app, s));
-    }
-    (!s.user.role.can_see_readers()).then(|| forbidden(app, s))
-}
 
 fn titled(app: &App, s: &Signed, title: String) -> BTreeMap<&'static str, Value> {
     frame(app, s.lang(), Some(s), title, "editions")
@@ -486,11 +478,23 @@ pub(crate) async fn act(
         Ok(())
     }
     .await;
+    answered(&app, &s, id, r, action.as_str()).await
+}
+
+/// The answer to a change of an edition: back to its page saying `done`, or the page again with
+/// why it was refused.
+async fn answered(
+    app: &App,
+    s: &Signed,
+    id: EditionId,
+    r: Result<(), NewsletterError>,
+    done: &str,
+) -> Response {
     match r {
-        Ok(()) => redirect(&format!("/admin/editions/{id}?done={action}")),
-        Err(NewsletterError::NoEdition(_)) => not_found(&app, &s),
-        Err(e) => match refusal(&app, lang, &e) {
-            Some(why) => edition_page(&app, &s, id, None, Some(why)).await,
+        Ok(()) => redirect(&format!("/admin/editions/{id}?done={done}")),
+        Err(NewsletterError::NoEdition(_)) => not_found(app, s),
+        Err(e) => match refusal(app, s.lang(), &e) {
+            Some(why) => edition_page(app, s, id, None, Some(why)).await,
             None => fail(e),
         },
     }
@@ -535,14 +539,7 @@ pub(crate) async fn set_segment(
         Ok(())
     }
     .await;
-    match r {
-        Ok(()) => redirect(&format!("/admin/editions/{id}?done=segment")),
-        Err(NewsletterError::NoEdition(_)) => not_found(&app, &s),
-        Err(e) => match refusal(&app, s.lang(), &e) {
-            Some(why) => edition_page(&app, &s, id, None, Some(why)).await,
-            None => fail(e),
-        },
-    }
+    answered(&app, &s, id, r, "segment").await
 }
 
 /// The composer's form, read from its pairs: the items repeat, in the order shown.

@@ -14,7 +14,7 @@ use jarida_audience::subscribers::{self, AddRefused, SubscriberStatus};
 use jarida_core::{Lang, SegmentId, SubscriberId};
 use minijinja::Value;
 
-use super::auth::{csrf_failed, forbidden};
+use super::auth::readers_refusal as refused;
 use super::{Signed, fail, frame, message, now, page, redirect};
 use crate::{App, AppRef};
 
@@ -154,15 +154,6 @@ fn titled(app: &App, s: &Signed, key: &str) -> std::collections::BTreeMap<&'stat
         app.theme.t(s.lang(), key),
         "readers",
     )
-}
-
-/// The refusal for a request the user may not make: a form without this session's CSRF token
-/// (`csrf` is the one a form posted), or any readers' page for a role that does not see readers.
-fn refused(app: &App, s: &Signed, csrf: Option<&str>) -> Option<Response> {
-    if csrf.is_some_and(|c| !s.csrf_ok(c)) {
-        return Some(csrf_failed(app, s));
-    }
-    (!s.user.role.can_see_readers()).then(|| forbidden(app, s))
 }
 
 pub(crate) async fn list(

@@ -164,3 +164,32 @@ pub async fn check_page(c: &Client, axe: &str, shots: &std::path::Path, name: &s
     let png = c.screenshot().await.unwrap();
     std::fs::write(shots.join(format!("admin-{name}.png")), png).unwrap();
 }
+
+/// Signs in through the sign-in page (`?lang=ar` for the Arabic one) and waits for the admin.
+pub async fn sign_in(c: &Client, base: &str, query: &str, email: &str, password: &str) {
+    c.goto(&format!("{base}/admin/signin{query}"))
+        .await
+        .unwrap();
+    fill(c, "#email", email).await;
+    fill(c, "#password", password).await;
+    click(c, "button[type=submit]").await;
+    until(
+        c,
+        "signed in",
+        "return ['/admin/posts', '/admin/dashboard'].includes(location.pathname);",
+    )
+    .await;
+}
+
+/// Switches the signed-in user's admin to Arabic from their account page.
+pub async fn admin_in_arabic(c: &Client, base: &str) {
+    c.goto(&format!("{base}/admin/account")).await.unwrap();
+    click(c, "#lang option[value=ar]").await;
+    click(c, "button[value=profile]").await;
+    until(
+        c,
+        "the Arabic admin",
+        "return document.documentElement.dir === 'rtl';",
+    )
+    .await;
+}
