@@ -354,15 +354,7 @@ async fn edition_page(
     if let Some(n) = notice {
         ctx.insert("notice", Value::from(n));
     }
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    if let Some(err) = error {
-        ctx.insert("error", Value::from(err));
-    }
-    page(app, status, "edition.html", ctx)
+    super::form_page(app, "edition.html", ctx, error)
 }
 
 /// Unix seconds as a `datetime-local` field's value in the newsroom's time zone.
@@ -693,15 +685,7 @@ async fn composer_page(
     if let Some(n) = notice {
         ctx.insert("notice", Value::from(n));
     }
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    if let Some(err) = error {
-        ctx.insert("error", Value::from(err));
-    }
-    page(app, status, "edition-compose.html", ctx)
+    super::form_page(app, "edition-compose.html", ctx, error)
 }
 
 pub(crate) async fn composer(

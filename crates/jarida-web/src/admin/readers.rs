@@ -460,15 +460,7 @@ async fn reader_page(
     if let Some(n) = notice {
         ctx.insert("notice", Value::from(n));
     }
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    if let Some(e) = error {
-        ctx.insert("error", Value::from(e));
-    }
-    page(app, status, "reader.html", ctx)
+    super::form_page(app, "reader.html", ctx, error)
 }
 
 fn not_found(app: &App, s: &Signed) -> Response {
