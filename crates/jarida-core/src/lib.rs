@@ -6,6 +6,7 @@
 pub mod email;
 pub mod ids;
 pub mod lang;
+pub mod live;
 pub mod secret;
 pub mod site;
 pub mod text;
@@ -14,6 +15,7 @@ mod text_enum;
 pub use email::{EmailAddress, EmailError};
 pub use ids::{EditionId, SegmentId, SubscriberId};
 pub use lang::{LANG_CODES, Lang, UnknownLang};
+pub use live::Live;
 pub use secret::Secret;
 pub use site::SiteInfo;
 pub use text::{Digits, arabic_digits};

@@ -7,6 +7,7 @@
 
 pub mod bulk;
 pub mod dkim;
+pub mod probe;
 #[cfg(feature = "queue")]
 pub mod queue;
 pub mod relay;

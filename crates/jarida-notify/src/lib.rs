@@ -92,8 +92,9 @@ pub struct AccountLink<'a> {
 
 pub struct Notifier {
     theme: Arc<Theme>,
-    site: SiteInfo,
-    from: Sender,
+    /// Both change when an owner edits the site's name or the sender in the admin.
+    site: jarida_core::Live<SiteInfo>,
+    from: jarida_core::Live<Sender>,
     secret: Secret,
 }
 
@@ -101,18 +102,24 @@ impl Notifier {
     pub fn new(theme: Arc<Theme>, site: SiteInfo, from: Sender, secret: Secret) -> Notifier {
         Notifier {
             theme,
-            site,
-            from,
+            site: jarida_core::Live::new(site),
+            from: jarida_core::Live::new(from),
             secret,
         }
     }
 
-    pub fn sender(&self) -> &Sender {
-        &self.from
+    /// Takes the settings an owner changed: later notices carry them.
+    pub fn update(&self, site: SiteInfo, from: Sender) {
+        self.site.set(site);
+        self.from.set(from);
     }
 
-    pub fn site(&self) -> &SiteInfo {
-        &self.site
+    pub fn sender(&self) -> Arc<Sender> {
+        self.from.get()
+    }
+
+    pub fn site(&self) -> Arc<SiteInfo> {
+        self.site.get()
     }
 
     pub fn theme(&self) -> &Theme {
@@ -123,13 +130,16 @@ impl Notifier {
     pub fn manage_url(&self, r: &Reader<'_>) -> String {
         let link = jarida_audience::subscribers::link_token(&self.secret, r.id, r.email);
         self.site
+            .get()
             .abs(&format!("/{}/newsletter/manage/{link}", r.lang))
     }
 
     /// The one-click unsubscribe of the reader (RFC 8058's POST target, and a page on GET).
     pub fn unsubscribe_url(&self, r: &Reader<'_>) -> String {
         let link = jarida_audience::subscribers::link_token(&self.secret, r.id, r.email);
-        self.site.abs(&format!("/newsletter/unsubscribe/{link}"))
+        self.site
+            .get()
+            .abs(&format!("/newsletter/unsubscribe/{link}"))
     }
 
     /// The email `notice` for reader `r`.
@@ -141,6 +151,7 @@ impl Notifier {
                 Some((
                     "confirm-button",
                     self.site
+                        .get()
                         .abs(&format!("/{lang}/newsletter/confirm/{token}")),
                 )),
                 false,
@@ -159,7 +170,9 @@ impl Notifier {
                 "data",
                 Some((
                     "data-link-button",
-                    self.site.abs(&format!("/{lang}/newsletter/data/{token}")),
+                    self.site
+                        .get()
+                        .abs(&format!("/{lang}/newsletter/data/{token}")),
                 )),
                 true,
                 false,
@@ -167,7 +180,8 @@ impl Notifier {
             ),
         };
         let i18n = &self.theme.i18n;
-        let site = self.site.name(lang);
+        let info = self.site.get();
+        let site = info.name(lang);
         let args = [("site", FluentValue::from(site))];
         let subject = i18n.plain(lang, &format!("email-{key}-subject"), &args);
         let unsubscribe_url = unsubscribe.then(|| self.unsubscribe_url(r));
@@ -186,11 +200,11 @@ impl Notifier {
         };
         let (html, text) = self.render_pair(ctx)?;
         Ok(Message {
-            from_name: self.from.name.clone(),
-            from_address: self.from.address.clone(),
+            from_name: self.from.get().name.clone(),
+            from_address: self.from.get().address.clone(),
             to_name: name.to_string(),
             to_address: r.email.to_string(),
-            reply_to: self.from.reply_to.clone(),
+            reply_to: self.from.get().reply_to.clone(),
             subject,
             text,
             html: Some(html),
@@ -231,7 +245,11 @@ impl Notifier {
             ("id", FluentValue::from(draft.id.to_string())),
             (
                 "api",
-                FluentValue::from(self.site.abs(&format!("/api/v1/editions/{}", draft.id))),
+                FluentValue::from(
+                    self.site
+                        .get()
+                        .abs(&format!("/api/v1/editions/{}", draft.id)),
+                ),
             ),
         ];
         // Not wrapped: an editor copies the commands out of it whole.
@@ -259,7 +277,7 @@ impl Notifier {
             hours,
         } = *link;
         let i18n = &self.theme.i18n;
-        let site = self.site.name(lang).to_string();
+        let site = self.site.get().name(lang).to_string();
         let args = [
             ("site", FluentValue::from(site.as_str())),
             ("name", FluentValue::from(invited_by)),
@@ -281,8 +299,8 @@ impl Notifier {
                 .trim_end()
         );
         Message {
-            from_name: self.from.name.clone(),
-            from_address: self.from.address.clone(),
+            from_name: self.from.get().name.clone(),
+            from_address: self.from.get().address.clone(),
             to_address: to.to_string(),
             subject: i18n.plain(lang, subject, &args),
             text,
@@ -304,7 +322,7 @@ impl Notifier {
     pub fn confirmation_composer(self: &Arc<Self>) -> jarida_audience::csv_io::Composer {
         let me = self.clone();
         jarida_audience::csv_io::Composer(Arc::new(move |p| {
-            let lang = Lang::parse(&p.lang).unwrap_or(me.site.default_lang);
+            let lang = Lang::parse(&p.lang).unwrap_or(me.site.get().default_lang);
             let reader = Reader {
                 id: SubscriberId(p.id),
                 email: &p.email,

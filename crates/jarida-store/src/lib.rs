@@ -20,6 +20,7 @@ pub use sqlx;
 mod dialect;
 pub mod dynamic;
 mod lease;
+pub mod settings;
 
 pub use dialect::{Dialect, List};
 pub use lease::{Due, LeaseQueue, Returned};

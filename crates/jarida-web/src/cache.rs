@@ -304,6 +304,10 @@ fn accepted_str(accept_encoding: Option<&str>) -> Enc {
 /// the forty lines we need).
 pub struct PageCache {
     inner: RwLock<Inner>,
+    /// The content version the pages were built from.
+    content: AtomicI64,
+    /// Moves whenever the pages are dropped (new content, or new settings): a page rendered before
+    /// a drop is not kept after it.
     version: AtomicI64,
     /// Advances on every insertion; a hit stamps its entry with the current value.
     tick: AtomicU64,
@@ -343,6 +347,7 @@ impl PageCache {
                 pages: HashMap::new(),
                 bytes: 0,
             }),
+            content: AtomicI64::new(version),
             version: AtomicI64::new(version),
             tick: AtomicU64::new(0),
             max_entries: max_entries.max(1),
@@ -391,6 +396,7 @@ impl PageCache {
         (inner.pages.len(), inner.bytes)
     }
 
+    /// What a page rendered now is stored under ([`PageCache::put`]).
     pub fn version(&self) -> i64 {
         self.version.load(Ordering::Acquire)
     }
@@ -398,12 +404,23 @@ impl PageCache {
     /// Moves to a new content version, dropping every page built from the old one.
     pub fn set_version(&self, version: i64) -> bool {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if self.version.swap(version, Ordering::AcqRel) == version {
+        if self.content.swap(version, Ordering::AcqRel) == version {
             return false;
         }
+        Self::drop_all(&mut inner, &self.version);
+        true
+    }
+
+    /// Drops every page (the settings they show changed); pages being rendered meanwhile are not kept.
+    pub fn clear(&self) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        Self::drop_all(&mut inner, &self.version);
+    }
+
+    fn drop_all(inner: &mut Inner, version: &AtomicI64) {
+        version.fetch_add(1, Ordering::AcqRel);
         inner.pages.clear();
         inner.bytes = 0;
-        true
     }
 }
 
@@ -492,8 +509,18 @@ mod tests {
         assert!(cache.get("/a").is_some());
         assert!(cache.set_version(2));
         assert!(cache.get("/a").is_none());
-        cache.put("/a".into(), 1, page);
+        cache.put("/a".into(), 1, page.clone());
         assert!(cache.get("/a").is_none());
+        assert!(
+            !cache.set_version(2),
+            "the same content version keeps the pages"
+        );
+        let v = cache.version();
+        cache.put("/a".into(), v, page.clone());
+        cache.clear();
+        assert!(cache.get("/a").is_none());
+        cache.put("/a".into(), v, page);
+        assert!(cache.get("/a").is_none(), "rendered before the clear");
     }
 
     fn page(n: usize) -> Arc<Cached> {

@@ -174,7 +174,7 @@ pub(crate) async fn page(app: &App, lang: Lang, number: &str) -> Res {
 /// RSS or Atom of the editions in `lang`.
 pub(crate) async fn feed(app: &App, lang: Lang, atom: bool) -> Res {
     let list = past(app, lang).await?;
-    let site = app.cfg.site_info();
+    let site = app.site_info();
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -240,7 +240,7 @@ pub(crate) async fn feed(app: &App, lang: Lang, atom: bool) -> Res {
     ctx.insert(
         "feed",
         crate::ser(json!({
-            "title": format!("{} · {}", app.cfg.name(lang), app.t(lang, "nav-newsletter")),
+            "title": format!("{} · {}", app.settings().name(lang), app.t(lang, "nav-newsletter")),
             "description": app.t(lang, "newsletter-pitch"),
             "home": app.abs(&format!("/{lang}/newsletter/")),
             "self_url": app.abs(&format!("/{lang}/newsletter/{file}")),

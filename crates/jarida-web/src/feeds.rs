@@ -92,7 +92,8 @@ pub async fn feed(app: &App, lang: Lang, kind: Option<Kind>, format: Format) -> 
         ..Default::default()
     };
     let posts = repo::latest_full(&app.db, &filter, FEED_ITEMS).await?;
-    let site = app.cfg.name(lang);
+    let settings = app.settings();
+    let site = settings.name(lang);
     let title = match kind {
         Some(k) => app.theme.i18n.t(
             lang,
@@ -142,7 +143,7 @@ pub async fn feed(app: &App, lang: Lang, kind: Option<Kind>, format: Format) -> 
                 "title": title,
                 "home_page_url": home,
                 "feed_url": self_url,
-                "description": app.cfg.description(lang),
+                "description": app.settings().description(lang),
                 "language": lang,
                 "items": items.iter().map(|i| {
                     let mut v = json!({
@@ -169,7 +170,7 @@ pub async fn feed(app: &App, lang: Lang, kind: Option<Kind>, format: Format) -> 
                 "feed",
                 crate::ser(json!({
                     "title": title,
-                    "description": app.cfg.description(lang),
+                    "description": app.settings().description(lang),
                     "home": home,
                     "self_url": self_url,
                     "updated_iso": iso(updated),

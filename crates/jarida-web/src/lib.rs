@@ -13,6 +13,7 @@ mod feeds;
 pub mod page;
 mod public;
 pub mod server;
+pub mod settings;
 pub mod setup;
 mod site_lang;
 pub mod subscribe;
@@ -30,6 +31,7 @@ use serde::Serialize;
 pub use cache::PageCache;
 use jarida_core::Lang;
 pub use jarida_theme::{Theme, ThemeError};
+pub use settings::SettingsHost;
 
 /// A way to give, shown on the support page.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -40,20 +42,16 @@ pub struct Provider {
     pub note: String,
 }
 
-/// What the web side needs to know about the site; the binary builds it from the configuration.
+/// What the web side needs to know about the site that does not change while it runs; the binary
+/// builds it from the configuration. What an owner may change in the admin is in [`Settings`].
 #[derive(Debug, Clone)]
 pub struct SiteConfig {
     /// Absolute URL of the site, without a trailing slash.
     pub base_url: String,
     pub default_lang: Lang,
-    /// Site name and description per language.
-    pub names: Vec<(Lang, String)>,
-    pub descriptions: Vec<(Lang, String)>,
     pub per_page: i64,
     /// The newsroom's time zone: times the site shows are in it.
     pub timezone: jiff::tz::TimeZone,
-    pub providers: Vec<Provider>,
-    pub bank_details: String,
     pub media_dir: PathBuf,
     /// Where mail goes without a relay (erasure removes a reader's files from it).
     pub outbox_dir: PathBuf,
@@ -65,10 +63,6 @@ pub struct SiteConfig {
     pub cache_max_bytes: usize,
     /// How often each process looks for content changes and scheduled posts that are due.
     pub refresh_every: Duration,
-    /// Sender of transactional email (confirmations, preference links).
-    pub mail_from_name: String,
-    pub mail_from_address: String,
-    pub mail_reply_to: Option<String>,
     pub limits: jarida_audience::subscribers::Limits,
     /// Bearer token of the administrative API; `None` turns it off.
     pub api_token: Option<String>,
@@ -81,11 +75,29 @@ pub struct SiteConfig {
     pub client_ip_header: Option<String>,
     /// Deadline of a request that reads a body from the public (forms, sign-up API).
     pub request_timeout: Duration,
-    /// The configured newsletters (for composing editions through the API).
+}
+
+/// What an owner may change in the admin while the site runs: the binary resolves it from the
+/// configuration file and the stored settings, and replaces it whole when they change
+/// ([`App::apply_settings`]).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Site name and description per language.
+    pub names: Vec<(Lang, String)>,
+    pub descriptions: Vec<(Lang, String)>,
+    /// The logo shown in the site's header and at the top of emails: a URL path of the site.
+    pub logo: Option<String>,
+    pub providers: Vec<Provider>,
+    pub bank_details: String,
+    /// Sender of transactional email (confirmations, preference links).
+    pub mail_from_name: String,
+    pub mail_from_address: String,
+    pub mail_reply_to: Option<String>,
+    /// The newsletters (for composing editions in the admin and through the API).
     pub newsletters: Vec<jarida_newsletter::Newsletter>,
 }
 
-impl SiteConfig {
+impl Settings {
     pub fn name(&self, lang: Lang) -> &str {
         pick(&self.names, lang)
     }
@@ -95,11 +107,11 @@ impl SiteConfig {
     }
 
     /// What email and other non-page parts need to know of the site.
-    pub fn site_info(&self) -> jarida_core::SiteInfo {
+    pub fn site_info(&self, cfg: &SiteConfig) -> jarida_core::SiteInfo {
         jarida_core::SiteInfo {
-            base_url: self.base_url.clone(),
+            base_url: cfg.base_url.clone(),
             names: self.names.clone(),
-            default_lang: self.default_lang,
+            default_lang: cfg.default_lang,
         }
     }
 
@@ -125,6 +137,10 @@ fn pick(v: &[(Lang, String)], lang: Lang) -> &str {
 pub struct App {
     pub db: Db,
     pub cfg: SiteConfig,
+    /// What an owner may change while the site runs ([`App::settings`]).
+    settings: jarida_core::Live<Settings>,
+    /// Applies stored settings in this process; given by the binary, which owns the configuration.
+    settings_host: std::sync::OnceLock<Arc<dyn SettingsHost>>,
     /// Loaded once by the binary and shared with the delivery engine.
     pub theme: Arc<Theme>,
     /// Every email the site sends a reader about their subscription.
@@ -225,7 +241,7 @@ impl App {
         }
     }
 
-    pub(crate) fn engine(&self) -> Option<&Arc<jarida_newsletter::deliver::Engine>> {
+    pub fn engine(&self) -> Option<&Arc<jarida_newsletter::deliver::Engine>> {
         self.engine.get()
     }
 
@@ -234,17 +250,46 @@ impl App {
         self.sends.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The settings as they are now.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.get()
+    }
+
+    /// What email and other non-page parts need to know of the site now.
+    pub fn site_info(&self) -> jarida_core::SiteInfo {
+        self.settings().site_info(&self.cfg)
+    }
+
+    /// Takes settings an owner changed: pages are rendered again with them, and the site's own
+    /// emails carry them. (The delivery engine is given its part by the binary.)
+    pub fn apply_settings(&self, settings: Settings) {
+        self.notify
+            .update(settings.site_info(&self.cfg), settings.sender());
+        self.settings.set(settings);
+        self.cache.clear();
+    }
+
+    /// Gives the admin the way to check and apply settings (the first call wins).
+    pub fn set_settings_host(&self, host: Arc<dyn SettingsHost>) {
+        let _ = self.settings_host.set(host);
+    }
+
+    pub(crate) fn settings_host(&self) -> Option<&Arc<dyn SettingsHost>> {
+        self.settings_host.get()
+    }
+
     pub async fn new(
         db: Db,
         cfg: SiteConfig,
+        settings: Settings,
         secret: jarida_core::Secret,
         theme: Arc<Theme>,
         mailer: jarida_mail::Transport,
     ) -> anyhow::Result<AppRef> {
         let notify = Arc::new(jarida_notify::Notifier::new(
             theme.clone(),
-            cfg.site_info(),
-            cfg.sender(),
+            settings.site_info(&cfg),
+            settings.sender(),
             secret.clone(),
         ));
         let version = jarida_content::repo::version(db.acquire().await?.conn()).await?;
@@ -265,6 +310,8 @@ impl App {
             rate_limited_pages: Default::default(),
             db,
             cfg,
+            settings: jarida_core::Live::new(settings),
+            settings_host: Default::default(),
             theme,
             notify,
             cache,

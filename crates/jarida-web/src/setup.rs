@@ -101,7 +101,10 @@ pub struct SetupForm {
 
 fn page(app: &App, status: StatusCode, ctx: BTreeMap<&'static str, Value>) -> Response {
     let mut ctx = ctx;
-    ctx.insert("site_name", Value::from(app.cfg.name(app.cfg.default_lang)));
+    ctx.insert(
+        "site_name",
+        Value::from(app.settings().name(app.cfg.default_lang)),
+    );
     ctx.insert("css", Value::from(app.theme.css_url.clone()));
     match app.theme.render("setup.html", Value::from(ctx)) {
         Ok(body) => {

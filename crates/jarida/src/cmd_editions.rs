@@ -131,8 +131,8 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
     let now = OffsetDateTime::now_utc();
     match cmd {
         EditionsCommand::Compose { newsletter, until } => {
-            let nl = engine
-                .newsletters
+            let newsletters = engine.newsletters.get();
+            let nl = newsletters
                 .iter()
                 .find(|n| n.slug == newsletter)
                 .with_context(|| format!("--newsletter: no newsletter {newsletter:?}"))?;
@@ -302,17 +302,18 @@ pub async fn editions(cmd: EditionsCommand, cfg: &Config) -> anyhow::Result<Exit
                 .iter()
                 .find(|p| p.lang.code() == lang)
                 .with_context(|| format!("--lang: edition {id} has no language {lang:?}"))?;
-            let nl = engine
-                .newsletters
+            let newsletters = engine.newsletters.get();
+            let nl = newsletters
                 .iter()
                 .find(|n| n.slug == e.newsletter)
                 .with_context(|| {
                     format!("newsletter {:?} is no longer configured", e.newsletter)
                 })?;
-            let r = engine.renderer.render(&engine.site, &nl.name, &e, part)?;
+            let site = engine.site.get();
+            let r = engine.renderer.render(&site, &nl.name, &e, part)?;
             let out = if text { r.text } else { r.html };
-            let unsub = engine.site.abs("/newsletter/unsubscribe/PREVIEW");
-            let manage = engine.site.abs(&format!("/{lang}/newsletter/"));
+            let unsub = site.abs("/newsletter/unsubscribe/PREVIEW");
+            let manage = site.abs(&format!("/{lang}/newsletter/"));
             print!(
                 "{}",
                 out.replace(&jarida_mail::bulk::slot(0), &unsub)
@@ -427,13 +428,21 @@ fn print_figures(f: &Figures) {
 }
 
 /// `jarida worker`: delivery and scheduling without the web server (scale-out).
-pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
-    let db = jarida::open(cfg).await?;
+pub async fn worker(file_cfg: &Config) -> anyhow::Result<ExitCode> {
+    let db = jarida::open(file_cfg).await?;
+    let stored = jarida::settings::stored(&db).await?;
+    let effective = jarida::settings::lay_lenient(file_cfg, &stored);
+    let cfg = &effective;
     let theme = jarida::theme(cfg)?;
     let notifier = jarida::notifier(cfg, theme.clone(), &cfg.base_url())?;
     let engine = jarida::engine(cfg, &db, &cfg.base_url(), theme).await?;
+    // Settings an owner changes in the admin reach the worker's newsletters and signer too.
+    let host =
+        jarida::settings::Host::new(file_cfg.clone(), db.clone(), cfg.base_url(), cfg.clone());
+    host.set_engine(engine.clone());
+    host.set_notifier(notifier.clone());
     let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
-    let background = jarida::Background::spawn(
+    let mut background = jarida::Background::spawn(
         &db,
         &cfg.data_dir,
         cfg.signup.confirm_hours * 3600,
@@ -441,6 +450,10 @@ pub async fn worker(cfg: &Config) -> anyhow::Result<ExitCode> {
         mail,
         notifier,
     );
+    background.add(jarida::settings::watch(
+        host,
+        std::time::Duration::from_secs(cfg.cache.refresh_seconds),
+    ));
     tracing::info!("delivery worker and transactional mail queue running");
     jarida::shutdown_signal().await;
     tracing::info!("stopping: handing back what was claimed");
@@ -457,7 +470,7 @@ pub fn dkim(cmd: DkimCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
             ("rsa", jarida_mail::dkim::generate_rsa2048 as fn() -> _),
             ("ed25519", jarida_mail::dkim::generate_ed25519),
         ] {
-            let path = cfg.dkim_key_path(alg);
+            let path = cfg.dkim_key_path(&cfg.dkim.selector, alg);
             if path.exists() && !force {
                 eprintln!(
                     "{} exists; keeping it (use --force to replace)",
@@ -466,7 +479,7 @@ pub fn dkim(cmd: DkimCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let pem = make()?;
-            write_private(&path, &pem)?;
+            jarida::write_private(&path, &pem)?;
             eprintln!("wrote {}", path.display());
         }
     }
@@ -478,20 +491,4 @@ pub fn dkim(cmd: DkimCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
         println!("{}. IN TXT \"{}\"\n", k.dns_name(), k.dns_txt());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! the real server in-process on a random port (`main.rs` is only the command-line front).
 
 pub mod config;
+pub mod settings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use config::Config;
-use jarida_core::Lang;
 use jarida_store::Db;
 use jarida_web::{App, AppRef, SiteConfig, Theme};
 use tokio::net::TcpListener;
@@ -26,22 +26,38 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The configuration with the settings changed in the admin laid over it: what every command
+/// and the server run with.
+pub async fn effective(cfg: &Config) -> anyhow::Result<Config> {
+    let db = open(cfg).await?;
+    let stored = settings::stored(&db).await?;
+    Ok(settings::lay_lenient(cfg, &stored))
+}
+
+/// The settings changed in the admin, when the configured database exists already (`jarida
+/// config` must not create one to say there is nothing in it).
+pub async fn stored_settings_if_any(
+    cfg: &Config,
+) -> anyhow::Result<Vec<jarida_store::settings::Stored>> {
+    let url = cfg.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && !std::path::Path::new(path).exists()
+    {
+        return Ok(Vec::new());
+    }
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("opening {}", jarida_store::redact(&url)))?;
+    // A database from before settings existed has no table: nothing was changed in the admin.
+    Ok(settings::stored(&db).await.unwrap_or_default())
+}
+
 pub fn site_config(cfg: &Config) -> SiteConfig {
     SiteConfig {
         base_url: cfg.base_url(),
         default_lang: cfg.default_lang,
-        names: vec![
-            (Lang::En, cfg.site.name_en.clone()),
-            (Lang::Ar, cfg.site.name_ar.clone()),
-        ],
-        descriptions: vec![
-            (Lang::En, cfg.site.description_en.clone()),
-            (Lang::Ar, cfg.site.description_ar.clone()),
-        ],
         per_page: cfg.per_page,
         timezone: cfg.site.timezone.get().clone(),
-        providers: cfg.support.providers.clone(),
-        bank_details: cfg.support.bank_details.clone(),
         media_dir: cfg.media_dir(),
         outbox_dir: cfg.data_dir.join("outbox"),
         data_dir: cfg.data_dir.clone(),
@@ -50,13 +66,6 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         cache_max_bytes: cfg.cache.max_megabytes.saturating_mul(1024 * 1024),
         refresh_every: Duration::from_secs(cfg.cache.refresh_seconds),
         request_timeout: Duration::from_secs(cfg.server.request_timeout_seconds),
-        mail_from_name: if cfg.mail.from_name.is_empty() {
-            cfg.site.name_en.clone()
-        } else {
-            cfg.mail.from_name.clone()
-        },
-        mail_from_address: cfg.mail_from_address(),
-        mail_reply_to: cfg.mail.reply_to.as_ref().map(|a| a.to_string()),
         api_token: (!cfg.api.token.is_empty()).then(|| cfg.api.token.clone()),
         admin_sessions: jarida_accounts::sessions::Lifetimes {
             idle_secs: cfg.admin.session_idle_hours.saturating_mul(3600),
@@ -65,7 +74,6 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
         admin_require_totp: cfg.admin.require_totp,
         client_ip_header: (!cfg.client_ip_header.is_empty())
             .then(|| cfg.client_ip_header.to_lowercase()),
-        newsletters: cfg.newsletters(),
         limits: jarida_audience::subscribers::Limits {
             per_ip_hour: cfg.signup.per_ip_per_hour,
             per_address_day: cfg.signup.per_address_per_day,
@@ -128,10 +136,11 @@ pub fn notifier(
     base_url: &str,
 ) -> anyhow::Result<Arc<jarida_notify::Notifier>> {
     let site = site_at(cfg, base_url);
+    let settings = settings::site_settings(cfg);
     Ok(Arc::new(jarida_notify::Notifier::new(
         theme,
-        site.site_info(),
-        site.sender(),
+        settings.site_info(&site),
+        settings.sender(),
         secret(cfg)?,
     )))
 }
@@ -151,15 +160,33 @@ pub async fn engine(
     )
     .await
     .context("recording the configured newsletters")?;
+    let site = site_at(cfg, base_url);
     Ok(Arc::new(jarida_newsletter::deliver::Engine {
         db: db.clone(),
         cfg: cfg.delivery()?,
-        site: site_at(cfg, base_url).site_info(),
+        site: jarida_core::Live::new(settings::site_settings(cfg).site_info(&site)),
         secret: secret(cfg)?,
-        newsletters,
+        newsletters: jarida_core::Live::new(newsletters),
         renderer: jarida_newsletter::render::Renderer::new(theme),
         stopping: Default::default(),
     }))
+}
+
+/// Writes a file only its owner may read (keys), whole or not at all.
+pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// The background work of a process: delivery, the edition scheduler, the transactional mail queue,
@@ -209,7 +236,7 @@ impl Background {
                     let now = time::OffsetDateTime::now_utc();
                     if let Err(err) = jarida_newsletter::scheduler::tick(
                         &engine.db,
-                        &engine.newsletters,
+                        &engine.newsletters.get(),
                         &notifier,
                         &mail,
                         now,
@@ -360,8 +387,13 @@ impl Running {
 }
 
 /// Starts serving on `listener` (bound by the caller, so tests can use port 0).
-pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Running> {
-    let db = open(cfg).await?;
+pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let db = open(file_cfg).await?;
+    // What owners changed in the admin, over the file; read before it is applied, so a change
+    // made meanwhile moves the version past it and is applied by the watcher.
+    let seen = settings::stored(&db).await?;
+    let effective = settings::lay_lenient(file_cfg, &seen);
+    let cfg = &effective;
     let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
     let mut site = site_config(cfg);
     let addr = listener.local_addr()?;
@@ -373,11 +405,15 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     let app = App::new(
         db.clone(),
         site,
+        settings::site_settings(cfg),
         jarida_core::Secret::new(secret),
         theme.clone(),
         cfg.mail_transport(),
     )
     .await?;
+    let host = settings::Host::new(file_cfg.clone(), db.clone(), base.clone(), cfg.clone());
+    host.set_app(&app);
+    app.set_settings_host(host.clone());
     let setup_url = jarida_web::setup::issue_token(&db)
         .await?
         .map(|t| format!("{base}/setup/{t}"));
@@ -386,10 +422,14 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
     let engine = if cfg.delivery.enabled {
         let e = engine(cfg, &db, &base, theme).await?;
         app.set_engine(e.clone(), true);
+        host.set_engine(e.clone());
         Some(e)
     } else {
         match engine(cfg, &db, &base, theme).await {
-            Ok(e) => app.set_engine(e, false),
+            Ok(e) => {
+                host.set_engine(e.clone());
+                app.set_engine(e, false)
+            }
             Err(err) => {
                 tracing::warn!(error = %format!("{err:#}"), "no edition previews in the admin")
             }
@@ -405,6 +445,7 @@ pub async fn start(cfg: &Config, listener: TcpListener) -> anyhow::Result<Runnin
         app.notify.clone(),
     );
     background.add(jarida_web::refresher(app.clone()));
+    background.add(settings::watch(host, app.cfg.refresh_every));
     background.add(jarida_web::views::flusher(
         app.clone(),
         Duration::from_secs(60),

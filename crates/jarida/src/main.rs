@@ -162,9 +162,23 @@ fn main() -> ExitCode {
 }
 
 async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Result<ExitCode> {
+    // Commands run with what owners changed in the admin laid over the file; the server and the
+    // worker do this themselves (they also apply later changes), `config` shows both apart.
+    if !matches!(
+        cmd,
+        Command::Config { .. } | Command::Serve { .. } | Command::Migrate | Command::Worker
+    ) {
+        cfg = jarida::effective(&cfg).await?;
+    }
     match cmd {
         Command::Config { .. } => {
-            print!("{}", config::describe(src)?);
+            let stored = jarida::stored_settings_if_any(&cfg)
+                .await
+                .unwrap_or_else(|e| {
+                    eprintln!("note: the settings changed in the admin are not shown: {e:#}");
+                    Vec::new()
+                });
+            print!("{}", config::describe(src, &stored)?);
         }
         Command::Serve { listen } => {
             if let Some(l) = listen {

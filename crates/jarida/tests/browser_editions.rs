@@ -13,14 +13,6 @@ use common::{Sink, TestApp, small_rt, use_sink};
 use jarida_core::EditionId;
 use serde_json::json;
 
-/// The page's width, the screen's, and what lies outside the screen (boxes that scroll sideways on
-/// purpose, and what is inside them, aside); in a right-to-left page an overflow goes left, where
-/// the page's scroll width does not always show it.
-const OUTSIDE: &str = "const vw = window.innerWidth; const out = [...document.body.querySelectorAll('*')].filter(e => { \
-    if (e.closest('.scroll, .visually-hidden, .skip')) return false; const r = e.getBoundingClientRect(); \
-    return r.width > 0 && (r.left < -1 || r.right > vw + 1); }).slice(0, 5).map(e => e.tagName + '.' + e.className); \
-    return [document.documentElement.scrollWidth, vw, out];";
-
 fn edition_fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/editions")
 }

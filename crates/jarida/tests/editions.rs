@@ -84,7 +84,8 @@ fn add_readers<E: AsRef<str>>(app: &TestApp, readers: &[(E, &str)]) {
 }
 
 fn compose(app: &TestApp, eng: &Engine, until: &str) -> EditionId {
-    let nl = eng.newsletters.iter().find(|n| n.slug == "main").unwrap();
+    let nls = eng.newsletters.get();
+    let nl = nls.iter().find(|n| n.slug == "main").unwrap();
     app.rt
         .block_on(editions::compose(
             &app.db,
@@ -1218,7 +1219,7 @@ fn cadence_composes_a_draft_per_slot_in_the_newsroom_time_zone_and_tells_editors
         app.rt
             .block_on(jarida_newsletter::scheduler::tick(
                 &app.db,
-                &eng.newsletters,
+                &eng.newsletters.get(),
                 &app.app.notify,
                 &app.app.mail,
                 t(now),
@@ -1282,7 +1283,7 @@ fn auto_send_newsletter_goes_out_at_its_slot() {
         .rt
         .block_on(jarida_newsletter::scheduler::tick(
             &app.db,
-            &eng.newsletters,
+            &eng.newsletters.get(),
             &app.app.notify,
             &app.app.mail,
             t("2026-10-15T09:30:00Z"),
@@ -1388,7 +1389,8 @@ fn a_second_newsletter_has_its_own_readers_numbering_and_list_id() {
         ),
         &[],
     );
-    let weekly = eng.newsletters.iter().find(|n| n.slug == "weekly").unwrap();
+    let nls = eng.newsletters.get();
+    let weekly = nls.iter().find(|n| n.slug == "weekly").unwrap();
     let id = app
         .rt
         .block_on(editions::compose(

@@ -73,11 +73,12 @@ impl Engine {
             return Ok(false);
         }
         let nl = self.newsletter(&e.newsletter)?;
+        let site = self.site.get();
         let parts = editions::parts(&self.db, &e).await?;
         let mut rendered = Vec::new();
         for p in &parts {
             let has = !p.items.is_empty() || !p.corrections.is_empty();
-            rendered.push((has, self.renderer.render(&self.site, &nl.name, &e, p)?));
+            rendered.push((has, self.renderer.render(&site, &nl.name, &e, p)?));
         }
         // Where each reader language is routed: its own edition, the other one, or nowhere.
         let with_content: Vec<&str> = rendered

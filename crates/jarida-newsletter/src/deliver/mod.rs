@@ -63,7 +63,8 @@ pub struct DeliveryConfig {
     pub batch: usize,
     /// Domain of the VERP return path (`b+<token>@<domain>`).
     pub bounce_domain: String,
-    pub dkim: Option<Arc<DkimSigner>>,
+    /// Replaced when an owner rotates the keys in the admin.
+    pub dkim: jarida_core::Live<Option<Arc<DkimSigner>>>,
     /// How often an idle worker looks for work.
     pub poll: Duration,
 }
@@ -73,7 +74,7 @@ impl std::fmt::Debug for DeliveryConfig {
         f.debug_struct("DeliveryConfig")
             .field("relays", &self.relays.len())
             .field("rate_per_second", &self.rate_per_second)
-            .field("dkim", &self.dkim.is_some())
+            .field("dkim", &self.dkim.get().is_some())
             .finish()
     }
 }
@@ -82,9 +83,10 @@ impl std::fmt::Debug for DeliveryConfig {
 pub struct Engine {
     pub db: Db,
     pub cfg: DeliveryConfig,
-    pub site: SiteInfo,
+    /// The site and the newsletters as the settings are now (an owner may change them while it runs).
+    pub site: jarida_core::Live<SiteInfo>,
     pub secret: jarida_core::Secret,
-    pub newsletters: Vec<Newsletter>,
+    pub newsletters: jarida_core::Live<Vec<Newsletter>>,
     pub renderer: Renderer,
     /// Set on a graceful stop: sending halts, rows claimed but not attempted are handed back at
     /// once (not when their lease runs out), and the messages in flight finish and are recorded.

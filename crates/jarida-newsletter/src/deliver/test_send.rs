@@ -40,12 +40,12 @@ impl Engine {
             addresses.push(a);
         }
         let e = editions::get(&self.db, id).await?;
-        let nl = self.newsletter(&e.newsletter)?.clone();
+        let nl = self.newsletter(&e.newsletter)?;
         let parts = editions::parts(&self.db, &e).await?;
         let part = parts.iter().find(|p| p.lang == lang).ok_or_else(|| {
             NewsletterError::Invalid(format!("edition {id} has no language {lang:?}"))
         })?;
-        let r = self.renderer.render(&self.site, &nl.name, &e, part)?;
+        let r = self.renderer.render(&self.site.get(), &nl.name, &e, part)?;
         let subject = format!("{marker} {}", r.subject);
         let prepared = Self::prepare(&[(r.lang.code().to_string(), subject, r.html, r.text)]);
         let builder = self.builder(&e, &nl, Arc::new(prepared));

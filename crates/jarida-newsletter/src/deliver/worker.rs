@@ -5,10 +5,12 @@
 use super::*;
 
 impl Engine {
-    pub(super) fn newsletter(&self, slug: &str) -> Result<&Newsletter, NewsletterError> {
+    pub(super) fn newsletter(&self, slug: &str) -> Result<Newsletter, NewsletterError> {
         self.newsletters
+            .get()
             .iter()
             .find(|n| n.slug == slug)
+            .cloned()
             .ok_or_else(|| NewsletterError::NoNewsletter(slug.to_string()))
     }
 
@@ -24,9 +26,9 @@ impl Engine {
             nl: nl.clone(),
             prepared,
             secret: self.secret.clone(),
-            site: self.site.clone(),
+            site: (*self.site.get()).clone(),
             bounce_domain: self.cfg.bounce_domain.clone(),
-            dkim: self.cfg.dkim.clone(),
+            dkim: (*self.cfg.dkim.get()).clone(),
         }
     }
 
@@ -55,12 +57,12 @@ impl Engine {
         lang: &str,
     ) -> Result<Vec<u8>, NewsletterError> {
         let e = editions::get(&self.db, id).await?;
-        let nl = self.newsletter(&e.newsletter)?.clone();
+        let nl = self.newsletter(&e.newsletter)?;
         let parts = editions::parts(&self.db, &e).await?;
         let part = parts.iter().find(|p| p.lang == lang).ok_or_else(|| {
             NewsletterError::Invalid(format!("edition {id} has no language {lang:?}"))
         })?;
-        let r = self.renderer.render(&self.site, &nl.name, &e, part)?;
+        let r = self.renderer.render(&self.site.get(), &nl.name, &e, part)?;
         let prepared = Self::prepare(&[(r.lang.code().to_string(), r.subject, r.html, r.text)]);
         let job = Job {
             row: Claimed {
@@ -126,7 +128,7 @@ impl Engine {
         e: &Edition,
         progress: Option<&(dyn Fn(&Figures) + Sync)>,
     ) -> Result<u64, NewsletterError> {
-        let nl = self.newsletter(&e.newsletter)?.clone();
+        let nl = self.newsletter(&e.newsletter)?;
         let langs: Vec<(String, String, String, String)> = {
             let mut pc = self.db.acquire().await?;
             let v: Vec<(String, String, Option<String>, Option<String>)> = q_all!(

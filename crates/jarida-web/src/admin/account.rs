@@ -80,7 +80,7 @@ async fn show_full(
     );
     if !s.user.totp {
         let secret = totp::new_secret();
-        let issuer = app.cfg.name(lang).to_string();
+        let issuer = app.settings().name(lang).to_string();
         ctx.insert("totp_secret", Value::from(secret.clone()));
         ctx.insert(
             "totp_uri",

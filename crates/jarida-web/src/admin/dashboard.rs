@@ -197,7 +197,7 @@ pub(crate) async fn show(
         last.push(serde_json::json!({"edition": e, "figures": f, "visits": visits}));
     }
     match app.engine() {
-        Some(engine) if engine.cfg.dkim.is_none() => {
+        Some(engine) if engine.cfg.dkim.get().is_none() => {
             warnings.push(app.theme.t(lang, "admin-dash-warn-dkim"));
         }
         Some(_) => {}

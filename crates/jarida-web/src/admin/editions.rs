@@ -45,8 +45,12 @@ fn not_found(app: &App, s: &Signed) -> Response {
 }
 
 /// The newsletter an edition belongs to, as configured now.
-fn newsletter<'a>(app: &'a App, e: &Edition) -> Option<&'a Newsletter> {
-    app.cfg.newsletters.iter().find(|n| n.slug == e.newsletter)
+fn newsletter(app: &App, e: &Edition) -> Option<Newsletter> {
+    app.settings()
+        .newsletters
+        .iter()
+        .find(|n| n.slug == e.newsletter)
+        .cloned()
 }
 
 fn newsletter_name(app: &App, e: &Edition) -> String {
@@ -111,7 +115,7 @@ pub(crate) async fn list(State(app): State<AppRef>, s: Signed) -> Response {
     ctx.insert(
         "newsletters",
         crate::ser(
-            app.cfg
+            app.settings()
                 .newsletters
                 .iter()
                 .map(|n| serde_json::json!({"slug": n.slug, "name": n.name}))
@@ -139,12 +143,12 @@ pub(crate) async fn compose(
         return r;
     }
     let lang = s.lang();
-    let Some(nl) = app
-        .cfg
+    let settings = app.settings();
+    let Some(nl) = settings
         .newsletters
         .iter()
         .find(|n| n.slug == f.newsletter.trim())
-        .or_else(|| (app.cfg.newsletters.len() == 1).then(|| &app.cfg.newsletters[0]))
+        .or_else(|| (settings.newsletters.len() == 1).then(|| &settings.newsletters[0]))
     else {
         return message(
             &app,
@@ -774,14 +778,15 @@ pub(crate) async fn preview(
         Err(r) => return r,
     };
     let name = newsletter_name(&app, &e);
-    let r = match engine.renderer.render(&engine.site, &name, &e, &part) {
+    let site = engine.site.get();
+    let r = match engine.renderer.render(&site, &name, &e, &part) {
         Ok(r) => r,
         Err(err) => return fail(err),
     };
     let text = q.r#as == "text";
     let body = if text { r.text } else { r.html };
-    let unsub = engine.site.abs("/newsletter/unsubscribe/PREVIEW");
-    let manage = engine.site.abs(&format!("/{lang}/newsletter/"));
+    let unsub = site.abs("/newsletter/unsubscribe/PREVIEW");
+    let manage = site.abs(&format!("/{lang}/newsletter/"));
     let body = body
         .replace(&jarida_mail::bulk::slot(0), &unsub)
         .replace(&jarida_mail::bulk::slot(1), &manage);
@@ -797,7 +802,7 @@ pub(crate) async fn preview(
     );
     // The message's own styles are inline (mail clients read nothing else); its images are the
     // site's. Only the admin may frame it.
-    let origin = site_origin(&engine.site.base_url);
+    let origin = site_origin(&site.base_url);
     let csp = format!(
         "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: {origin}; \
          frame-ancestors 'self'"

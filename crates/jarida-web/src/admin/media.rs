@@ -119,21 +119,45 @@ pub(crate) async fn upload(State(app): State<AppRef>, s: Signed, mut form: Multi
         )
         .await;
     };
+    match add_image(&app, &s, file_name, bytes, &alt_en, &alt_ar).await {
+        Ok(_) => redirect("/admin/media?done=uploaded"),
+        Err(NotAdded::Refused(reason)) => {
+            library_page(
+                &app,
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "",
+                None,
+                Some(reason),
+            )
+            .await
+        }
+        Err(NotAdded::Failed(r)) => r,
+    }
+}
+
+/// Why an image was not added: a reason the editor can act on, or a failure already answered.
+pub(super) enum NotAdded {
+    Refused(String),
+    Failed(Response),
+}
+
+/// Adds an uploaded image to the library: checked and cleaned off the async threads, its files
+/// written, then its row and audit line in one transaction (the files go again if that does not
+/// commit). Returns its id and URL.
+pub(super) async fn add_image(
+    app: &App,
+    s: &Signed,
+    file_name: String,
+    bytes: Vec<u8>,
+    alt_en: &str,
+    alt_ar: &str,
+) -> Result<(i64, String), NotAdded> {
     let prepared =
         match tokio::task::spawn_blocking(move || library::prepare(&file_name, bytes)).await {
             Ok(Ok(p)) => p,
-            Ok(Err(reason)) => {
-                return library_page(
-                    &app,
-                    &s,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "",
-                    None,
-                    Some(reason),
-                )
-                .await;
-            }
-            Err(e) => return fail(e),
+            Ok(Err(reason)) => return Err(NotAdded::Refused(reason)),
+            Err(e) => return Err(NotAdded::Failed(fail(e))),
         };
     let dir = MediaDir::new(&app.cfg.media_dir);
     let image = prepared.image.clone();
@@ -143,13 +167,13 @@ pub(crate) async fn upload(State(app): State<AppRef>, s: Signed, mut form: Multi
     .await
     {
         Ok(Ok(w)) => w,
-        Ok(Err(e)) => return fail(e),
-        Err(e) => return fail(e),
+        Ok(Err(e)) => return Err(NotAdded::Failed(fail(e))),
+        Err(e) => return Err(NotAdded::Failed(fail(e))),
     };
     let r: Result<i64, jarida_content::ContentError> = async {
         let mut tx = app.db.begin().await?;
         let id =
-            library::record(&mut tx, &prepared, &alt_en, &alt_ar, Some(s.user.id), now()).await?;
+            library::record(&mut tx, &prepared, alt_en, alt_ar, Some(s.user.id), now()).await?;
         audit::record(
             &mut tx,
             &s.actor(),
@@ -164,10 +188,10 @@ pub(crate) async fn upload(State(app): State<AppRef>, s: Signed, mut form: Multi
     }
     .await;
     match r {
-        Ok(_) => redirect("/admin/media?done=uploaded"),
+        Ok(id) => Ok((id, prepared.image.url())),
         Err(e) => {
             jarida_content::media::remove(&written);
-            fail(e)
+            Err(NotAdded::Failed(fail(e)))
         }
     }
 }

@@ -5,8 +5,9 @@
 //! one transaction. Here: routes, the page frame and the answers shared by the pages; `auth`
 //! (sessions, sign-in), `posts` (list, editor, publishing, corrections, revisions), `people`
 //! (users, invitations, the audit log), `media` (the library), `readers` (readers, segments, bulk
-//! jobs), `editions` (the list, an edition's course, the composer and its previews) and `account`
-//! (one's own sessions and profile).
+//! jobs), `editions` (the list, an edition's course, the composer and its previews), `settings`
+//! (the site, support page, newsletters and mail, stored over the configuration file) and
+//! `account` (one's own sessions and profile).
 
 mod account;
 pub(crate) mod auth;
@@ -19,6 +20,7 @@ mod people;
 mod posts;
 mod readers;
 mod reset;
+mod settings;
 pub mod ui;
 
 use std::collections::BTreeMap;
@@ -129,6 +131,17 @@ pub fn routes() -> Router<AppRef> {
             "/admin/editions/{id}/{lang}/test",
             post(editions::send_test),
         )
+        .route(
+            "/admin/settings",
+            get(settings::site).post(settings::save_site),
+        )
+        .route(
+            "/admin/settings/newsletters",
+            get(settings::newsletters).post(settings::save_newsletter),
+        )
+        .route("/admin/settings/mail", get(settings::mail))
+        .route("/admin/settings/mail/test", post(settings::test_relay))
+        .route("/admin/settings/dkim", post(settings::dkim))
         .route("/admin/media/{id}", post(media::update))
         .route("/admin/media/{id}/delete", post(media::delete))
 }
@@ -145,6 +158,14 @@ pub fn upload_routes() -> Router<AppRef> {
             "/admin/media",
             get(media::list).post(
                 media::upload
+                    .layer(axum::extract::DefaultBodyLimit::max(limit))
+                    .layer(tower_http::limit::RequestBodyLimitLayer::new(limit)),
+            ),
+        )
+        .route(
+            "/admin/settings/logo",
+            post(
+                settings::upload_logo
                     .layer(axum::extract::DefaultBodyLimit::max(limit))
                     .layer(tower_http::limit::RequestBodyLimitLayer::new(limit)),
             ),
@@ -230,7 +251,7 @@ pub(crate) fn frame(
     ctx.insert("section", Value::from(section.to_string()));
     ctx.insert("css", Value::from(app.admin.css.url.clone()));
     ctx.insert("js", Value::from(app.admin.js.url.clone()));
-    ctx.insert("site_name", Value::from(app.cfg.name(lang)));
+    ctx.insert("site_name", Value::from(app.settings().name(lang)));
     if let Some(s) = signed {
         ctx.insert("me", crate::ser(&s.user));
         ctx.insert("csrf", Value::from(s.csrf.clone()));

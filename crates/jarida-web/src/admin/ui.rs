@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "media.html",
     "reset.html",
     "reset-choose.html",
+    "settings-tabs.html",
+    "settings.html",
+    "settings-newsletters.html",
+    "settings-mail.html",
 );
 
 const CSS: &[u8] = include_bytes!("../../../../themes/admin/static/admin.css");

@@ -73,7 +73,8 @@ pub(super) async fn compose(
 ) -> ApiResult {
     let b: ComposeBody = optional_json(&body)?;
     let slug = b.newsletter.unwrap_or_else(|| PUBLIC.to_string());
-    let Some(nl) = app.cfg.newsletters.iter().find(|n| n.slug == slug) else {
+    let settings = app.settings();
+    let Some(nl) = settings.newsletters.iter().find(|n| n.slug == slug) else {
         return Err(WebError::invalid("newsletter", format!("no newsletter {slug:?}")).into());
     };
     let now = OffsetDateTime::now_utc();

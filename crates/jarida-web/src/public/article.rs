@@ -87,7 +87,7 @@ pub(super) async fn article(app: &App, lang: Lang, slug: &str) -> Res {
         "articleSection": app.t(lang, &format!("kind-{}", post.kind.as_str())),
         "wordCount": post.body_text.split_whitespace().count(),
         "author": post.authors.iter().map(person).collect::<Vec<_>>(),
-        "publisher": { "@type": "NewsMediaOrganization", "name": app.cfg.name(lang), "url": app.cfg.base_url },
+        "publisher": { "@type": "NewsMediaOrganization", "name": app.settings().name(lang), "url": app.cfg.base_url },
         "keywords": post.tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
     });
     if let Some(c) = &cover_abs {

@@ -31,17 +31,17 @@ pub(super) async fn home(app: &App, lang: Lang, page: i64) -> Res {
     let (alternates, x_default) = app.both(path);
     let meta = Meta {
         title: if page == 1 { String::new() } else { app.theme.i18n.t(lang, "page-of", &[("page", page.into()), ("pages", pagination.pages.into())]) },
-        description: app.cfg.description(lang).to_string(),
+        description: app.settings().description(lang).to_string(),
         canonical: app.abs(&path(lang)),
         alternates,
         x_default,
         jsonld: (page == 1).then(|| jsonld(&json!({
             "@context": "https://schema.org",
             "@type": "WebSite",
-            "name": app.cfg.name(lang),
+            "name": app.settings().name(lang),
             "url": app.abs(&format!("/{lang}/")),
             "inLanguage": lang,
-            "publisher": { "@type": "NewsMediaOrganization", "name": app.cfg.name(lang), "url": app.cfg.base_url },
+            "publisher": { "@type": "NewsMediaOrganization", "name": app.settings().name(lang), "url": app.cfg.base_url },
         }))),
         ..Default::default()
     };
@@ -318,7 +318,7 @@ pub(super) fn support(app: &App, lang: Lang) -> Res {
     let mut ctx = app.section(lang, "support", title, intro, Some("support"));
     ctx.insert(
         "support",
-        crate::ser(json!({ "providers": app.cfg.providers, "bank_details": app.cfg.bank_details })),
+        crate::ser(json!({ "providers": app.settings().providers, "bank_details": app.settings().bank_details })),
     );
     app.html("support.html", ctx)
 }

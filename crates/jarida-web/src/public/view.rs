@@ -171,8 +171,9 @@ impl App {
             && let Some(u) = self.theme.asset_url("social.png")
         {
             meta.image = Some(self.abs(u));
-            meta.image_alt = Some(self.cfg.name(lang).to_string());
+            meta.image_alt = Some(self.settings().name(lang).to_string());
         }
+        let settings = self.settings();
         let mut m = BTreeMap::new();
         m.insert("lang", Value::from(lang.code()));
         m.insert("dir", Value::from(lang.dir()));
@@ -184,9 +185,10 @@ impl App {
         m.insert(
             "site",
             crate::ser(json!({
-                "name": self.cfg.name(lang),
-                "description": self.cfg.description(lang),
+                "name": settings.name(lang),
+                "description": settings.description(lang),
                 "base_url": self.cfg.base_url,
+                "logo": settings.logo,
             })),
         );
         m.insert("nav", crate::ser(nav));

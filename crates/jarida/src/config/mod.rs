@@ -45,6 +45,10 @@ pub struct Config {
     pub newsletters: std::collections::BTreeMap<String, NewsletterSection>,
     pub delivery: DeliverySection,
     pub dkim: DkimSection,
+    /// Where each key's value came from (a file's path, `environment`); keys not in it are at their
+    /// default. Filled by [`load`]; not configuration itself.
+    #[serde(skip)]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -175,6 +179,9 @@ pub struct DkimSection {
     /// The signing domain (`d=`). Empty: the sender's domain.
     pub domain: String,
     pub selector: String,
+    /// A selector whose keys are made but not yet signed with (a rotation in progress: its DNS
+    /// records are published first, then signing switches to it). Set by the admin.
+    pub next_selector: String,
     /// Add a second, Ed25519 signature (RFC 8463) when its key exists.
     pub ed25519: bool,
 }
@@ -185,6 +192,7 @@ impl Default for DkimSection {
             enabled: true,
             domain: String::new(),
             selector: "jarida".into(),
+            next_selector: String::new(),
             ed25519: true,
         }
     }
@@ -295,6 +303,9 @@ pub struct SiteSection {
     /// The image a shared link to a page without a cover shows (PNG or JPEG, ideally 1200×630).
     /// Empty: the theme's.
     pub social_image: String,
+    /// The logo in the site's header and atop emails: an image of the media library
+    /// (`/media/…`), usually uploaded in the admin's settings. Empty: the site's name as text.
+    pub logo: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -341,6 +352,7 @@ impl Default for Config {
                 .collect(),
             delivery: DeliverySection::default(),
             dkim: DkimSection::default(),
+            sources: Default::default(),
         }
     }
 }
@@ -357,6 +369,7 @@ impl Default for SiteSection {
             digits_ar: jarida_core::Lang::Ar.default_digits(),
             favicon: String::new(),
             social_image: String::new(),
+            logo: String::new(),
         }
     }
 }
@@ -445,7 +458,7 @@ fn known_env_keys() -> Vec<String> {
 
 pub fn load(src: &Sources) -> Result<Config, ConfigError> {
     let fig = figment(src)?;
-    let cfg: Config = fig.extract().map_err(|e| {
+    let mut cfg: Config = fig.extract().map_err(|e| {
         let e = e.into_iter().next().map(|e| {
             let key = if e.path.is_empty() {
                 String::new()
@@ -470,6 +483,15 @@ pub fn load(src: &Sources) -> Result<Config, ConfigError> {
             .unwrap_or_default();
         ConfigError(format!("key `{key}`: {why}{from}"))
     })?;
+    let keys = flatten(&toml::Value::try_from(&cfg).map_err(|e| ConfigError(e.to_string()))?);
+    for (key, _) in keys {
+        if let Some(m) = fig.find_metadata(&key) {
+            let from = source_name(m);
+            if from != "default" {
+                cfg.sources.insert(key, from);
+            }
+        }
+    }
     Ok(cfg)
 }
 
@@ -483,7 +505,7 @@ fn source_name(m: &figment::Metadata) -> String {
 
 impl Config {
     /// Range and consistency checks of values that parsed; an error names its key.
-    fn validate(&self) -> Result<(), (String, String)> {
+    pub(crate) fn validate(&self) -> Result<(), (String, String)> {
         let bad = |k: &str, why: String| Err((k.to_string(), why));
         if self.listen.parse::<SocketAddr>().is_err() {
             return bad(
@@ -531,6 +553,37 @@ impl Config {
                 return bad(
                     key,
                     format!("{path:?} is not a file of type {}", exts.join(", ")),
+                );
+            }
+        }
+        for (key, name) in [
+            ("site.name_en", &self.site.name_en),
+            ("site.name_ar", &self.site.name_ar),
+        ] {
+            if name.trim().is_empty() {
+                return bad(key, "must not be empty".into());
+            }
+        }
+        if !(self.site.logo.is_empty() || self.site.logo.starts_with("/media/")) {
+            return bad(
+                "site.logo",
+                format!(
+                    "{:?} is not an image of the media library (/media/…)",
+                    self.site.logo
+                ),
+            );
+        }
+        for (key, sel) in [
+            ("dkim.selector", &self.dkim.selector),
+            ("dkim.next_selector", &self.dkim.next_selector),
+        ] {
+            let fine = sel
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !fine || sel.len() > 63 || (key == "dkim.selector" && sel.is_empty()) {
+                return bad(
+                    key,
+                    format!("{sel:?} is not a DNS label (a-z, 0-9, -; at most 63)"),
                 );
             }
         }
@@ -778,10 +831,45 @@ impl Config {
             .to_string()
     }
 
-    pub fn dkim_key_path(&self, algorithm: &str) -> PathBuf {
-        self.data_dir
-            .join("keys")
-            .join(format!("dkim-{algorithm}.pem"))
+    /// The key file of `selector` for `algorithm` (`rsa`, `ed25519`). Keys made before each
+    /// selector had files of its own (`keys/dkim-rsa.pem`) still serve the configured selector.
+    pub fn dkim_key_path(&self, selector: &str, algorithm: &str) -> PathBuf {
+        let keys = self.data_dir.join("keys");
+        let own = keys.join(format!("dkim-{selector}-{algorithm}.pem"));
+        let legacy = keys.join(format!("dkim-{algorithm}.pem"));
+        if !own.exists() && selector == self.dkim.selector && legacy.exists() {
+            legacy
+        } else {
+            own
+        }
+    }
+
+    /// The DKIM keys of `selector` that exist, each with its own DNS name (one name holds one
+    /// key record): RSA at `selector`, Ed25519 at `selector-ed25519`.
+    pub fn dkim_keys(
+        &self,
+        selector: &str,
+    ) -> Result<Vec<jarida_mail::dkim::DkimKey>, ConfigError> {
+        let mut keys = Vec::new();
+        let algs: &[&str] = if self.dkim.ed25519 {
+            &["rsa", "ed25519"]
+        } else {
+            &["rsa"]
+        };
+        for alg in algs {
+            let path = self.dkim_key_path(selector, alg);
+            let Ok(pem) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let name = match *alg {
+                "rsa" => selector.to_string(),
+                other => format!("{selector}-{other}"),
+            };
+            let key = jarida_mail::dkim::DkimKey::from_pem(&pem, &self.dkim_domain(), &name)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            keys.push(key);
+        }
+        Ok(keys)
     }
 
     pub fn dkim_domain(&self) -> String {
@@ -799,26 +887,7 @@ impl Config {
         if !self.dkim.enabled {
             return Ok(None);
         }
-        let mut keys = Vec::new();
-        let algs: &[&str] = if self.dkim.ed25519 {
-            &["rsa", "ed25519"]
-        } else {
-            &["rsa"]
-        };
-        for alg in algs {
-            let path = self.dkim_key_path(alg);
-            let Ok(pem) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            // Each key needs a selector of its own: one DNS name holds one key record.
-            let selector = match *alg {
-                "rsa" => self.dkim.selector.clone(),
-                other => format!("{}-{other}", self.dkim.selector),
-            };
-            let key = jarida_mail::dkim::DkimKey::from_pem(&pem, &self.dkim_domain(), &selector)
-                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-            keys.push(key);
-        }
+        let keys = self.dkim_keys(&self.dkim.selector)?;
         Ok((!keys.is_empty())
             .then(|| std::sync::Arc::new(jarida_mail::dkim::DkimSigner::new(keys))))
     }
@@ -866,7 +935,7 @@ impl Config {
             } else {
                 d.bounce_domain.clone()
             },
-            dkim: self.dkim_signer()?,
+            dkim: jarida_core::Live::new(self.dkim_signer()?),
             poll: std::time::Duration::from_secs_f64(d.poll_seconds),
         })
     }
@@ -929,10 +998,14 @@ fn show(key: &str, v: &toml::Value) -> String {
     }
 }
 
-/// The text of `jarida config`: each key's effective value, its default and where it came from.
-pub fn describe(src: &Sources) -> Result<String, ConfigError> {
-    let cfg = load(src)?;
-    let fig = figment(src)?;
+/// The text of `jarida config`: each key's effective value, its default and where it came from,
+/// `stored` (the settings changed in the admin) laid over the file's values.
+pub fn describe(
+    src: &Sources,
+    stored: &[jarida_store::settings::Stored],
+) -> Result<String, ConfigError> {
+    let base = load(src)?;
+    let cfg = crate::settings::lay_lenient(&base, stored);
     let eff = flatten(&toml::Value::try_from(&cfg).map_err(|e| ConfigError(e.to_string()))?);
     let def =
         flatten(&toml::Value::try_from(Config::default()).map_err(|e| ConfigError(e.to_string()))?);
@@ -943,10 +1016,23 @@ pub fn describe(src: &Sources) -> Result<String, ConfigError> {
             .find(|(k, _)| *k == key)
             .map(|(_, v)| show(&key, v))
             .unwrap_or_default();
-        let from = fig
-            .find_metadata(&key)
-            .map(source_name)
-            .unwrap_or_else(|| "default".into());
+        let from = match stored.iter().find(|s| s.key == key) {
+            Some(s) => {
+                let when = time::OffsetDateTime::from_unix_timestamp(s.updated_at)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_default();
+                format!("the admin ({}, {when})", s.updated_by)
+            }
+            None => base
+                .sources
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| "default".into()),
+        };
         out.push_str(&format!(
             "{key} = {}\n    # default: {default}; from: {from}\n",
             show(&key, &value)
@@ -1158,19 +1244,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("jarida.toml");
         std::fs::write(&file, "per_page = 5\n[site]\nname_en = \"Daily\"\n").unwrap();
-        let text = describe(&Sources {
+        let src = Sources {
             file: file.clone(),
             explicit: true,
-        })
-        .unwrap();
+        };
+        let changed = jarida_store::settings::Stored {
+            key: "site.name_ar".into(),
+            value: "\"يومية\"".into(),
+            updated_at: 1_764_806_400,
+            updated_by: "Owner <owner@example.org>".into(),
+        };
+        let text = describe(&src, std::slice::from_ref(&changed)).unwrap();
         assert!(
-            text.contains("per_page = 5\n    # default: 12; from: "),
+            text.contains(&format!(
+                "per_page = 5\n    # default: 12; from: {}",
+                file.display()
+            )),
             "{text}"
         );
-        assert!(text.contains("jarida.toml"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "name_en = \"Daily\"\n    # default: \"Jarida\"; from: {}",
+                file.display()
+            )),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "listen = \"127.0.0.1:8080\"\n    # default: \"127.0.0.1:8080\"; from: default"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "site.name_ar = \"يومية\"\n    # default: \"جريدة\"; from: the admin (Owner <owner@example.org>, 2025-12-04T00:00:00Z)"
             ),
             "{text}"
         );

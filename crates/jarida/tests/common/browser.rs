@@ -193,3 +193,11 @@ pub async fn admin_in_arabic(c: &Client, base: &str) {
     )
     .await;
 }
+
+/// The page's width, the screen's, and what lies outside the screen (boxes that scroll sideways on
+/// purpose, and what is inside them, aside); in a right-to-left page an overflow goes left, where
+/// the page's scroll width does not always show it.
+pub const OUTSIDE: &str = "const vw = window.innerWidth; const out = [...document.body.querySelectorAll('*')].filter(e => { \
+    if (e.closest('.scroll, .visually-hidden, .skip')) return false; const r = e.getBoundingClientRect(); \
+    return r.width > 0 && (r.left < -1 || r.right > vw + 1); }).slice(0, 5).map(e => e.tagName + '.' + e.className); \
+    return [document.documentElement.scrollWidth, vw, out];";
