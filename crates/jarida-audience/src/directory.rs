@@ -102,11 +102,21 @@ impl ReaderFilter {
             if q.contains('@') {
                 parts.push(range);
             } else {
-                // Names are not indexed (an index would slow every import); the list reads
-                // newest first and stops at a page's worth. SQLite's LIKE already ignores ASCII
-                // case; PostgreSQL's needs ILIKE.
-                let name = push(&mut args, Arg::Text(format!("{}%", like_escaped(q))));
-                parts.push(format!("({range} OR name {like} {name} ESCAPE '\\')"));
+                // A range of the partial index on lower(name) (migration `reader_names`), the
+                // same shape as the address's, so each side of the OR is an index range.
+                // SQLite's lower() folds ASCII only, so its query is folded alike; PostgreSQL's
+                // folds every script and compares bytes (`COLLATE "C"`), as the index does.
+                let (folded, key) = match d {
+                    jarida_store::Dialect::Sqlite => (q.to_ascii_lowercase(), "lower(name)"),
+                    jarida_store::Dialect::Postgres => {
+                        (q.to_lowercase(), "(lower(name) COLLATE \"C\")")
+                    }
+                };
+                let nlo = push(&mut args, Arg::Text(folded.clone()));
+                let nhi = push(&mut args, Arg::Text(format!("{folded}\u{10FFFF}")));
+                parts.push(format!(
+                    "({range} OR (name <> '' AND {key} >= {nlo} AND {key} < {nhi}))"
+                ));
             }
         }
         let clause = if parts.is_empty() {

@@ -9,6 +9,20 @@ use std::pin::Pin;
 pub use jarida_mail::probe::{Stage, Step};
 pub use jarida_store::settings::Stored;
 
+/// A newsletter's fields an owner may change (`newsletters.<slug>.<field>`), in the form's order.
+pub const NEWSLETTER_FIELDS: &[&str] = &[
+    "name",
+    "cadence",
+    "timezone",
+    "from_name",
+    "from_address",
+    "reply_to",
+    "langs",
+    "fallback",
+    "auto_send",
+    "editors",
+];
+
 /// A boxed future, for the host's async methods (the trait is used as an object).
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

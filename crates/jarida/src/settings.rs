@@ -17,7 +17,7 @@ use jarida_core::{Lang, SiteInfo};
 use jarida_store::Db;
 use jarida_store::settings::{self, Stored};
 use jarida_web::settings::{
-    DkimStatus, DnsRecord, Pending, RelayInfo, SettingError, SettingsHost, Step,
+    DkimStatus, DnsRecord, NEWSLETTER_FIELDS, Pending, RelayInfo, SettingError, SettingsHost, Step,
 };
 use jarida_web::{App, Settings};
 use serde_json::Value as Json;
@@ -35,20 +35,6 @@ const KEYS: &[&str] = &[
     "support.bank_details",
     "dkim.selector",
     "dkim.next_selector",
-];
-
-/// A newsletter's fields the admin may set (`newsletters.<slug>.<field>`).
-const NEWSLETTER_FIELDS: &[&str] = &[
-    "name",
-    "cadence",
-    "timezone",
-    "from_name",
-    "from_address",
-    "reply_to",
-    "langs",
-    "fallback",
-    "auto_send",
-    "editors",
 ];
 
 /// Whether the admin may set `key`. Infrastructure (listen address, database, data folder,

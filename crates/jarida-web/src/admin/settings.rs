@@ -19,22 +19,8 @@ use serde_json::{Value as Json, json};
 use super::auth::{csrf_failed, forbidden};
 use super::media::{NotAdded, add_image};
 use super::{Signed, fail, form_page, frame, now, redirect};
-use crate::settings::{SettingError, SettingsHost, Step};
+use crate::settings::{NEWSLETTER_FIELDS, SettingError, SettingsHost, Step};
 use crate::{App, AppRef};
-
-/// The fields of a newsletter an owner may change, in the form's order.
-const NEWSLETTER_FIELDS: &[&str] = &[
-    "name",
-    "cadence",
-    "timezone",
-    "from_name",
-    "from_address",
-    "reply_to",
-    "langs",
-    "fallback",
-    "auto_send",
-    "editors",
-];
 
 #[derive(serde::Deserialize, Default)]
 pub struct Done {
@@ -126,6 +112,28 @@ fn notice_for(app: &App, lang: Lang, done: Option<&str>) -> Option<String> {
     })
 }
 
+/// The frame of a settings page: its tab, and the notice of what was just done.
+fn settings_frame(
+    app: &App,
+    s: &Signed,
+    tab: &str,
+    notice: Option<String>,
+) -> std::collections::BTreeMap<&'static str, Value> {
+    let lang = s.lang();
+    let mut ctx = frame(
+        app,
+        lang,
+        Some(s),
+        app.theme.t(lang, "admin-settings-title"),
+        "settings",
+    );
+    ctx.insert("tab", Value::from(tab.to_string()));
+    if let Some(n) = notice {
+        ctx.insert("notice", Value::from(n));
+    }
+    ctx
+}
+
 // --- the site and its support page ------------------------------------------------------------
 
 const SITE_KEYS: &[&str] = &[
@@ -145,29 +153,18 @@ async fn site_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let lang = s.lang();
     let sh = match shown(app, host).await {
         Ok(v) => v,
         Err(e) => return fail(e),
     };
     let keys: Vec<String> = SITE_KEYS.iter().map(|k| k.to_string()).collect();
-    let mut ctx = frame(
-        app,
-        lang,
-        Some(s),
-        app.theme.t(lang, "admin-settings-title"),
-        "settings",
-    );
-    ctx.insert("tab", Value::from("site"));
+    let mut ctx = settings_frame(app, s, "site", notice);
     ctx.insert("sources", crate::ser(sources(host, &sh.stored, &keys)));
     ctx.insert("cfg", crate::ser(&sh.values));
     ctx.insert(
         "max_mb",
         Value::from(jarida_content::media::MAX_IMAGE_BYTES / 1024 / 1024),
     );
-    if let Some(n) = notice {
-        ctx.insert("notice", Value::from(n));
-    }
     form_page(app, "settings.html", ctx, error)
 }
 
@@ -337,7 +334,6 @@ async fn newsletters_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let lang = s.lang();
     let sh = match shown(app, host).await {
         Ok(v) => v,
         Err(e) => return fail(e),
@@ -354,14 +350,7 @@ async fn newsletters_page(
                 .map(move |f| format!("newsletters.{slug}.{f}"))
         })
         .collect();
-    let mut ctx = frame(
-        app,
-        lang,
-        Some(s),
-        app.theme.t(lang, "admin-settings-title"),
-        "settings",
-    );
-    ctx.insert("tab", Value::from("newsletters"));
+    let mut ctx = settings_frame(app, s, "newsletters", notice);
     ctx.insert("sources", crate::ser(sources(host, &sh.stored, &keys)));
     ctx.insert("cfg", crate::ser(&sh.values));
     ctx.insert("slugs", crate::ser(&slugs));
@@ -369,9 +358,6 @@ async fn newsletters_page(
         "langs",
         crate::ser(Lang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>()),
     );
-    if let Some(n) = notice {
-        ctx.insert("notice", Value::from(n));
-    }
     form_page(app, "settings-newsletters.html", ctx, error)
 }
 
@@ -462,15 +448,7 @@ async fn mail_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    let lang = s.lang();
-    let mut ctx = frame(
-        app,
-        lang,
-        Some(s),
-        app.theme.t(lang, "admin-settings-title"),
-        "settings",
-    );
-    ctx.insert("tab", Value::from("mail"));
+    let mut ctx = settings_frame(app, s, "mail", notice);
     ctx.insert("relays", crate::ser(host.relays()));
     match host.dkim() {
         Ok(d) => ctx.insert("dkim", crate::ser(d)),
@@ -486,9 +464,6 @@ async fn mail_page(
             "checked",
             crate::ser(json!({ "index": i, "ok": ok, "steps": shown })),
         );
-    }
-    if let Some(n) = notice {
-        ctx.insert("notice", Value::from(n));
     }
     form_page(app, "settings-mail.html", ctx, error)
 }
