@@ -314,7 +314,15 @@ mod tests {
             ..Default::default()
         };
         let (sql, args) = f.clause(jarida_store::Dialect::Postgres, 1);
-        assert!(sql.contains("name ILIKE $3"), "{sql}");
-        assert!(matches!(&args[2], Arg::Text(t) if t == "50\\%\\_off%"));
+        assert!(
+            sql.contains("(lower(name) COLLATE \"C\") >= $3"),
+            "a range of the name index: {sql}"
+        );
+        assert!(
+            matches!(&args[2], Arg::Text(t) if t == "50%_off"),
+            "no wildcard to escape in a range"
+        );
+        let (sql, _) = f.clause(jarida_store::Dialect::Sqlite, 1);
+        assert!(sql.contains("name <> '' AND lower(name) >= $3"), "{sql}");
     }
 }

@@ -193,9 +193,13 @@ pub async fn probe(s: &Smtp, sender: &str) -> Vec<Step> {
 }
 
 async fn greet<T: AsyncRead + AsyncWrite + Unpin>(c: &mut SmtpClient<T>, r: &mut Report) -> bool {
-    match c.read().await {
-        Ok(g) => r.push(Stage::Greeting, g.code == 220, reply_text(&g)),
-        Err(e) => r.push(Stage::Greeting, false, e.to_string()),
+    // mail-send's `read` waits without a limit (its commands have one): a port that accepts and
+    // never greets (the wrong port, a tarpit) must end in a step of the report, not a hung page.
+    let limit = c.timeout;
+    match tokio::time::timeout(limit, c.read()).await {
+        Ok(Ok(g)) => r.push(Stage::Greeting, g.code == 220, reply_text(&g)),
+        Ok(Err(e)) => r.push(Stage::Greeting, false, e.to_string()),
+        Err(_) => r.push(Stage::Greeting, false, format!("no greeting in {limit:?}")),
     }
 }
 
@@ -237,4 +241,43 @@ async fn converse<T: AsyncRead + AsyncWrite + Unpin>(
     }
     let _ = c.cmd(b"RSET\r\n").await;
     let _ = c.cmd(b"QUIT\r\n").await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A port that takes the connection and never says a word ends the check at the greeting.
+    #[tokio::test]
+    async fn a_relay_that_never_greets_is_reported_not_waited_for() {
+        #![allow(clippy::unwrap_used)]
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let (sock, _) = l.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(sock);
+        });
+        let s = Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::None,
+            username: String::new(),
+            password: String::new(),
+            helo: "test.example.org".into(),
+            timeout: Duration::from_millis(300),
+            accept_invalid_certs: false,
+        };
+        let started = std::time::Instant::now();
+        let steps = probe(&s, "news@example.org").await;
+        assert!(started.elapsed() < Duration::from_secs(5), "{steps:?}");
+        let last = steps.last().unwrap();
+        assert!(
+            matches!(last.stage, Stage::Greeting) && !last.ok,
+            "{steps:?}"
+        );
+        assert!(last.reply.contains("no greeting"), "{steps:?}");
+        hold.abort();
+    }
 }

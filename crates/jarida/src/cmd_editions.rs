@@ -430,7 +430,7 @@ fn print_figures(f: &Figures) {
 /// `jarida worker`: delivery and scheduling without the web server (scale-out).
 pub async fn worker(file_cfg: &Config) -> anyhow::Result<ExitCode> {
     let db = jarida::open(file_cfg).await?;
-    let stored = jarida::settings::stored(&db).await?;
+    let (version, stored) = jarida::settings::snapshot(&db).await?;
     let effective = jarida::settings::lay_lenient(file_cfg, &stored);
     let cfg = &effective;
     let theme = jarida::theme(cfg)?;
@@ -453,6 +453,7 @@ pub async fn worker(file_cfg: &Config) -> anyhow::Result<ExitCode> {
     background.add(jarida::settings::watch(
         host,
         std::time::Duration::from_secs(cfg.cache.refresh_seconds),
+        version,
     ));
     tracing::info!("delivery worker and transactional mail queue running");
     jarida::shutdown_signal().await;

@@ -391,7 +391,7 @@ pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<R
     let db = open(file_cfg).await?;
     // What owners changed in the admin, over the file; read before it is applied, so a change
     // made meanwhile moves the version past it and is applied by the watcher.
-    let seen = settings::stored(&db).await?;
+    let (version, seen) = settings::snapshot(&db).await?;
     let effective = settings::lay_lenient(file_cfg, &seen);
     let cfg = &effective;
     let secret = config::secret(&cfg.data_dir).context("reading the secret key")?;
@@ -445,7 +445,7 @@ pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<R
         app.notify.clone(),
     );
     background.add(jarida_web::refresher(app.clone()));
-    background.add(settings::watch(host, app.cfg.refresh_every));
+    background.add(settings::watch(host, app.cfg.refresh_every, version));
     background.add(jarida_web::views::flusher(
         app.clone(),
         Duration::from_secs(60),

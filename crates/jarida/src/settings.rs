@@ -117,6 +117,14 @@ pub async fn stored(db: &Db) -> anyhow::Result<Vec<Stored>> {
     Ok(settings::all(c.conn()).await?)
 }
 
+/// The settings version, then the stored settings: a change committed between the two reads moves
+/// the version past the one returned, so [`watch`] applies it.
+pub async fn snapshot(db: &Db) -> anyhow::Result<(i64, Vec<Stored>)> {
+    let mut c = db.acquire().await?;
+    let version = settings::version(c.conn()).await?;
+    Ok((version, settings::all(c.conn()).await?))
+}
+
 /// What the web side may change while it runs, from an effective configuration.
 pub fn site_settings(cfg: &Config) -> Settings {
     Settings {
@@ -382,13 +390,14 @@ impl SettingsHost for Host {
     }
 }
 
-/// Applies, every `every`, the settings another process changed.
-pub async fn watch(host: Arc<Host>, every: Duration) {
+/// Applies, every `every`, the settings another process changed since version `seen` (the one
+/// [`snapshot`] returned with the settings this process started from).
+pub async fn watch(host: Arc<Host>, every: Duration, seen: i64) {
     let version = |db: Db| async move {
         let mut c = db.acquire().await?;
         settings::version(c.conn()).await
     };
-    let mut seen = version(host.db.clone()).await.ok();
+    let mut seen = Some(seen);
     loop {
         tokio::time::sleep(every).await;
         match version(host.db.clone()).await {

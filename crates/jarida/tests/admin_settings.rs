@@ -270,6 +270,70 @@ fn newsletters_are_edited_and_added_and_the_engine_follows() {
         ],
     );
     assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("Short name: use lowercase"),
+        "{}",
+        r.text()
+    );
+    // Adding under a name already taken would rename that newsletter: refused, nothing stored.
+    let before = stored(&app);
+    let r = owner.post(
+        "/admin/settings/newsletters",
+        &[
+            ("csrf", &csrf),
+            ("section", "add"),
+            ("slug", "main"),
+            ("name", "Renamed by mistake"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("Short name: a newsletter already has"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(stored(&app), before);
+}
+
+/// A stored value the configuration no longer takes (written by an older version, or the file
+/// changed under it) leaves the page usable: it shows the file's value, and saving the form gives
+/// the key back to the file.
+#[test]
+fn a_stored_value_that_no_longer_applies_does_not_lock_the_owner_out() {
+    let app = TestApp::spawn();
+    let mut owner = owner(&app);
+    app.rt.block_on(async {
+        let mut tx = app.db.begin().await.unwrap();
+        jarida_store::settings::put_in(
+            &mut tx,
+            "newsletters.main.cadence",
+            "\"every other tuesday\"",
+            "an older version",
+            0,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    });
+    let page = owner.get("/admin/settings/newsletters");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(
+        page.text().contains("value=\"0 9 1,15 * *\""),
+        "the file's value"
+    );
+    let csrf = owner.csrf("/admin/settings/newsletters");
+    let r = owner.post(
+        "/admin/settings/newsletters",
+        &newsletter_form(&csrf, "main"),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(
+        stored(&app)
+            .iter()
+            .all(|(k, _)| k != "newsletters.main.cadence"),
+        "{:?}",
+        stored(&app)
+    );
 }
 
 #[test]
@@ -535,7 +599,11 @@ fn dkim_keys_are_made_rotated_and_signed_with() {
 
 #[test]
 fn another_process_sharing_the_database_applies_the_change() {
-    let app = TestApp::spawn_with(|c| c.cache.refresh_seconds = 1);
+    let app = TestApp::spawn_with(|c| {
+        c.cache.refresh_seconds = 1;
+        c.mail.from_address =
+            Some(jarida_core::EmailAddress::parse("news@jarida.example").unwrap());
+    });
     // The owner first: a second process started before one exists would issue its own setup link.
     let mut owner = owner(&app);
     let second = app.rt.block_on(async {
@@ -570,6 +638,26 @@ fn another_process_sharing_the_database_applies_the_change() {
         second.app.settings().name(jarida_core::Lang::En),
         "The Jarida Review"
     );
+    // Keys made in the admin change no stored setting, but the other process signs with them too.
+    let signs = || {
+        let engine = second.app.engine().expect("the second process's engine");
+        engine.cfg.dkim.get().as_ref().is_some()
+    };
+    assert!(!signs());
+    let csrf = owner.csrf("/admin/settings/mail");
+    let r = owner.post(
+        "/admin/settings/dkim",
+        &[("csrf", &csrf), ("action", "generate")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !signs() {
+        assert!(
+            Instant::now() < deadline,
+            "the second process never loaded the new keys"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     app.rt
         .block_on(second.background.shutdown(Duration::from_secs(5)));
     second.task.abort();

@@ -618,6 +618,7 @@ admin-set-add-newsletter = أضف نشرة
 admin-set-slug = الاسم المختصر
 admin-set-slug-help = أحرف لاتينية صغيرة وأرقام وشَرطات؛ لا يمكن تغييره لاحقًا.
 admin-set-slug-invalid = استخدم أحرفًا لاتينية صغيرة وأرقامًا وشَرطات.
+admin-set-slug-taken = هذا الاسم المختصر لنشرة موجودة.
 admin-set-selector = مُحدِّد DKIM
 admin-set-next-selector = مُحدِّد DKIM التالي
 admin-set-relays = خوادم الترحيل

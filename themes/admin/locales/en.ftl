@@ -603,6 +603,7 @@ admin-set-add-newsletter = Add a newsletter
 admin-set-slug = Short name
 admin-set-slug-help = Lowercase letters, digits and hyphens; it cannot be changed later.
 admin-set-slug-invalid = use lowercase letters, digits and hyphens.
+admin-set-slug-taken = a newsletter already has this short name.
 admin-set-selector = DKIM selector
 admin-set-next-selector = Next DKIM selector
 admin-set-relays = Relays

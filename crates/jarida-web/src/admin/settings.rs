@@ -76,8 +76,28 @@ struct Shown {
 async fn shown(app: &App, host: &dyn SettingsHost) -> Result<Shown, String> {
     let mut c = app.db.acquire().await.map_err(|e| e.to_string())?;
     let stored = settings::all(c.conn()).await.map_err(|e| e.to_string())?;
-    let values = host.values(&stored).map_err(|e| e.to_string())?;
+    let values = values_lenient(host, &stored).map_err(|e| e.to_string())?;
     Ok(Shown { values, stored })
+}
+
+/// The effective values, leaving out stored ones the configuration no longer takes (the file
+/// changed under them, or a check became stricter), as the processes do when they apply them:
+/// the page must still open, so that saving the form gives such a key back to the file.
+fn values_lenient(host: &dyn SettingsHost, stored: &[Stored]) -> Result<Json, SettingError> {
+    let mut kept = stored.to_vec();
+    loop {
+        match host.values(&kept) {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let before = kept.len();
+                kept.retain(|st| st.key != e.key && !st.key.starts_with(&format!("{}.", e.key)));
+                if kept.len() == before {
+                    return Err(e);
+                }
+                tracing::warn!(key = %e.key, why = %e.why, "a stored setting no longer applies");
+            }
+        }
+    }
 }
 
 fn no_host(app: &App, s: &Signed) -> Response {
@@ -396,6 +416,21 @@ pub(crate) async fn save_newsletter(
         );
         return newsletters_page(&app, &s, host, None, Some(msg)).await;
     }
+    if field(&f, "section") == "add" {
+        // "Add" with a taken name would quietly rename that newsletter.
+        let taken = match shown(&app, host).await {
+            Ok(sh) => sh.values["newsletters"].get(&slug).is_some(),
+            Err(e) => return fail(e),
+        };
+        if taken {
+            let msg = format!(
+                "{}: {}",
+                app.theme.t(s.lang(), "admin-set-slug"),
+                app.theme.t(s.lang(), "admin-set-slug-taken")
+            );
+            return newsletters_page(&app, &s, host, None, Some(msg)).await;
+        }
+    }
     let key = |f: &str| format!("newsletters.{slug}.{f}");
     let changes: Vec<(String, Json)> = match field(&f, "section") {
         "add" => vec![(key("name"), text(field(&f, "name")))],
@@ -554,7 +589,9 @@ pub(crate) async fn dkim(State(app): State<AppRef>, s: Signed, RawForm(body): Ra
             "generate" => {
                 host.dkim_generate(&status.selector)
                     .map_err(refused("dkim.selector"))?;
-                record(&app, &s, "settings.dkim_generate", &status.selector, "")
+                // The key files changed what every process signs with: the version moves with
+                // the audit line so that the others (and `jarida worker`) load the keys too.
+                record_change(&app, &s, "settings.dkim_generate", &status.selector)
                     .await
                     .map_err(|e| Failure::Failed(fail(e)))?;
                 host.reload().await.map_err(|e| Failure::Failed(fail(e)))?;
@@ -666,6 +703,20 @@ async fn record(
     tx.commit().await
 }
 
+/// An audit line for a change made outside the stored settings (key files), with the version bump
+/// that makes every other process reload.
+async fn record_change(
+    app: &App,
+    s: &Signed,
+    action: &str,
+    object: &str,
+) -> Result<(), jarida_store::StoreError> {
+    let mut tx = app.db.begin().await?;
+    audit::record(&mut tx, &s.actor(), action, object, "", now()).await?;
+    settings::bump_in(&mut tx).await?;
+    tx.commit().await
+}
+
 /// Stores `changes` (dotted keys and their new values): a value equal to the configuration file's
 /// is removed rather than stored. Checked whole by the configuration first; then written with the
 /// audit line and the version bump in one transaction, and applied in this process.
@@ -681,7 +732,7 @@ async fn save(
         settings::all(c.conn()).await.map_err(failed)?
     };
     let base = host.values(&[]).map_err(Failure::Refused)?;
-    let current = host.values(&stored).map_err(Failure::Refused)?;
+    let current = values_lenient(host, &stored).map_err(Failure::Refused)?;
     let label = s.actor().label;
     let mut next: Vec<Stored> = stored
         .iter()
@@ -690,7 +741,8 @@ async fn save(
         .collect();
     let mut changed = Vec::new();
     for (key, value) in changes {
-        if at(&base, key) != Some(value) {
+        let keep = at(&base, key) != Some(value);
+        if keep {
             next.push(Stored {
                 key: key.clone(),
                 value: value.to_string(),
@@ -698,7 +750,10 @@ async fn save(
                 updated_by: label.clone(),
             });
         }
-        if at(&current, key) != Some(value) {
+        // A stored value that has come to equal the file's (the file changed since) goes too,
+        // though what the site shows does not move.
+        let had = stored.iter().any(|st| &st.key == key);
+        if at(&current, key) != Some(value) || (had && !keep) {
             changed.push(key.as_str());
         }
     }

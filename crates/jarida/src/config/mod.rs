@@ -988,13 +988,34 @@ fn is_secret(key: &str) -> bool {
 }
 
 fn show(key: &str, v: &toml::Value) -> String {
-    let s = v.to_string();
     if key == "database_url" {
-        jarida_store::redact(&s)
+        jarida_store::redact(&v.to_string())
     } else if is_secret(key) && v.as_str().is_some_and(|t| !t.is_empty()) {
         "\"(set, not shown)\"".into()
     } else {
-        s
+        masked(v).to_string()
+    }
+}
+
+/// `v` with every credential inside it hidden: `delivery.relays` is an array of tables whose
+/// `password` must not be printed either.
+fn masked(v: &toml::Value) -> toml::Value {
+    match v {
+        toml::Value::Array(a) => toml::Value::Array(a.iter().map(masked).collect()),
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, v)| {
+                    let hidden = is_secret(k) && v.as_str().is_some_and(|t| !t.is_empty());
+                    let v = if hidden {
+                        toml::Value::String("(set, not shown)".into())
+                    } else {
+                        masked(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -1243,7 +1264,12 @@ mod tests {
     fn describe_says_where_values_come_from() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("jarida.toml");
-        std::fs::write(&file, "per_page = 5\n[site]\nname_en = \"Daily\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "per_page = 5\n[site]\nname_en = \"Daily\"\n[[delivery.relays]]\nhost = \"relay.example.net\"\n\
+             password = \"hunter2-relay\"\n",
+        )
+        .unwrap();
         let src = Sources {
             file: file.clone(),
             explicit: true,
@@ -1279,6 +1305,14 @@ mod tests {
             text.contains(
                 "site.name_ar = \"يومية\"\n    # default: \"جريدة\"; from: the admin (Owner <owner@example.org>, 2025-12-04T00:00:00Z)"
             ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2"),
+            "a relay's password inside the array: {text}"
+        );
+        assert!(
+            text.contains("host = \"relay.example.net\"") && text.contains("(set, not shown)"),
             "{text}"
         );
     }
