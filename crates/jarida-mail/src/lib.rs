@@ -5,6 +5,7 @@
 //! mail queue (`queue`, the default cargo feature) touches the database; without the feature the
 //! crate does not depend on the store.
 
+pub mod bounce;
 pub mod bulk;
 pub mod dkim;
 pub mod probe;

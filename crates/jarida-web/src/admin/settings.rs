@@ -408,7 +408,10 @@ pub(crate) async fn save_newsletter(
         Err(r) => return *r,
     };
     let slug = field(&f, "slug").trim().to_lowercase();
-    if slug.is_empty() || slug.contains('.') {
+    let is_slug = slug
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if slug.is_empty() || !is_slug || slug.len() > 40 {
         let msg = format!(
             "{}: {}",
             app.theme.t(s.lang(), "admin-set-slug"),
