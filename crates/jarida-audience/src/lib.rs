@@ -2,6 +2,7 @@
 //! preferences, unsubscribing, erasure and the suppression list, rate limits on sign-ups, and CSV
 //! import and export of subscriber lists.
 
+pub mod bounces;
 pub mod csv_io;
 pub mod directory;
 pub mod email;

@@ -2,6 +2,7 @@
 //! (per reader language, with a corrections section), the email rendering (MJML through mrml, plus
 //! plain text), and the delivery ledger with the workers that drain it crash-safe over SMTP.
 
+pub mod bounces;
 pub mod bulk;
 pub mod deliver;
 pub mod editions;

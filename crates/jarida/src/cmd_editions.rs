@@ -415,12 +415,15 @@ async fn print_parts(db: &jarida_store::Db, e: &editions::Edition) -> anyhow::Re
 
 fn print_figures(f: &Figures) {
     println!(
-        "recipients {} · sent {} · deferred {} · failed {} (bounced {}) · skipped {} · pending {} · unsubscribed after {}",
+        "recipients {} · sent {} · deferred {} · failed {} · bounced {} (soft {}) · refused {} · complaints {} · skipped {} · pending {} · unsubscribed after {}",
         f.recipients,
         f.sent,
         f.deferred,
         f.failed,
         f.bounced,
+        f.soft_bounced,
+        f.refused,
+        f.complaints,
         f.skipped,
         f.pending + f.sending,
         f.unsubscribed_after

@@ -90,7 +90,7 @@ fn site_at(cfg: &Config, base_url: &str) -> SiteConfig {
 }
 
 /// The site's key (`<data_dir>/keys/secret.key`).
-fn secret(cfg: &Config) -> anyhow::Result<jarida_core::Secret> {
+pub fn secret(cfg: &Config) -> anyhow::Result<jarida_core::Secret> {
     let key = config::secret(&cfg.data_dir).context("reading the secret key")?;
     Ok(jarida_core::Secret::new(key))
 }

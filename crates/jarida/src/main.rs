@@ -1,5 +1,6 @@
 //! `jarida`: the command line. Every command reads the same configuration.
 
+mod cmd_bounces;
 mod cmd_editions;
 
 use std::io::IsTerminal;
@@ -61,6 +62,11 @@ enum Command {
     Dkim {
         #[command(subcommand)]
         command: cmd_editions::DkimCommand,
+    },
+    /// Returned mail: bounces, complaints and mail to the unsubscribe address.
+    Bounces {
+        #[command(subcommand)]
+        command: cmd_bounces::BouncesCommand,
     },
     /// The transactional mail queue (confirmation, preference and welcome emails).
     Mail {
@@ -240,6 +246,7 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
         Command::Editions { command } => return cmd_editions::editions(command, &cfg).await,
         Command::Worker => return cmd_editions::worker(&cfg).await,
         Command::Dkim { command } => return cmd_editions::dkim(command, &cfg),
+        Command::Bounces { command } => return cmd_bounces::bounces(command, &cfg).await,
         Command::Mail { command } => {
             let db = jarida::open(&cfg).await?;
             let queue = jarida_mail::queue::Queue::new(db, cfg.mail_transport());

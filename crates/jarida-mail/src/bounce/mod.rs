@@ -65,6 +65,9 @@ pub struct Report {
     pub feedback_type: Option<String>,
     /// Tokens of ours found anywhere in the message, in the order found, without repeats.
     pub tokens: Vec<Token>,
+    /// Where the message itself was addressed (`Delivered-To`, `X-Original-To`, `Envelope-To`,
+    /// `To`), for a way in that does not know the envelope.
+    pub addressed_to: Vec<String>,
 }
 
 /// Reads one message (bytes as received, headers first).
@@ -77,6 +80,7 @@ pub fn classify(raw: &[u8]) -> Report {
         diagnostic: String::new(),
         feedback_type: None,
         tokens: Vec::new(),
+        addressed_to: Vec::new(),
     };
     // The tokens are looked for in the raw bytes (headers, bodies in 7/8 bit) and again in every
     // decoded part below (a returned original in base64 or quoted-printable).
@@ -137,6 +141,15 @@ pub fn classify(raw: &[u8]) -> Report {
                 body_text.push('\n');
             }
             _ => {}
+        }
+    }
+    for h in ["delivered-to", "x-original-to", "envelope-to", "to"] {
+        if let Some(v) = msg.header_raw(h)
+            && report.addressed_to.len() < 8
+        {
+            report
+                .addressed_to
+                .push(v.trim().chars().take(320).collect());
         }
     }
     for h in ["in-reply-to", "references"] {

@@ -352,10 +352,20 @@ impl Engine {
                 // Bad address, bad system, bad syntax, moved, null MX: the address itself.
                 && matches!(enhanced[2], 1 | 2 | 3 | 6 | 10)
             {
-                jarida_audience::subscribers::mark_bounced(
+                // The same record and policy as a bounce that comes back later by mail.
+                let ev = jarida_audience::bounces::Evidence {
+                    kind: jarida_mail::bounce::Kind::Hard,
+                    status: format!("{}.{}.{}", enhanced[0], enhanced[1], enhanced[2]),
+                    diagnostic: reply.clone(),
+                    source: "smtp".into(),
+                    edition: e.id.0,
+                    feedback_type: None,
+                };
+                jarida_audience::bounces::record_in(
                     &mut tx,
                     jarida_core::SubscriberId(o.subscriber_id),
-                    &reply,
+                    &ev,
+                    self.cfg.bounces.policy,
                     now,
                 )
                 .await?;

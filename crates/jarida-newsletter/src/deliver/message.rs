@@ -35,6 +35,8 @@ pub(super) struct Builder {
     pub(super) secret: jarida_core::Secret,
     pub(super) site: SiteInfo,
     pub(super) bounce_domain: String,
+    /// `List-Unsubscribe` also offers the mailto address.
+    pub(super) mailto_unsubscribe: bool,
     pub(super) dkim: Option<Arc<DkimSigner>>,
 }
 
@@ -98,13 +100,22 @@ impl Builder {
             "List-Id",
             &format!("{} <{}.{from_domain}>", ascii_phrase(&nl.name), nl.slug),
         );
-        bulk::raw_header(
-            &mut m,
-            "List-Unsubscribe",
-            // Only the https one-click target: nothing reads mail sent to the bounce domain yet, and
-            // advertising an address that goes unread would lose those unsubscribes.
-            &format!("<{unsubscribe}>"),
-        );
+        // The mailto target only when mail to the bounce domain reaches us (the receiver, a
+        // pipe, a mailbox): an address that goes unread would lose those unsubscribes.
+        let list_unsubscribe = if self.mailto_unsubscribe {
+            format!(
+                "<{unsubscribe}>, <mailto:{}?subject=unsubscribe>",
+                crate::bounces::unsubscribe_address(
+                    &self.secret,
+                    &self.bounce_domain,
+                    self.edition_id,
+                    sid
+                )
+            )
+        } else {
+            format!("<{unsubscribe}>")
+        };
+        bulk::raw_header(&mut m, "List-Unsubscribe", &list_unsubscribe);
         bulk::raw_header(
             &mut m,
             "List-Unsubscribe-Post",

@@ -67,6 +67,8 @@ pub struct DeliveryConfig {
     pub dkim: jarida_core::Live<Option<Arc<DkimSigner>>>,
     /// How often an idle worker looks for work.
     pub poll: Duration,
+    /// The bounce policy, also for the addresses a relay refuses while sending.
+    pub bounces: crate::bounces::Rules,
 }
 
 impl std::fmt::Debug for DeliveryConfig {
@@ -120,7 +122,14 @@ pub struct Figures {
     pub deferred: i64,
     pub failed: i64,
     pub skipped: i64,
+    /// Hard bounces: refused while sending (5.1.x) or returned later.
     pub bounced: i64,
+    /// Soft bounces returned (a full mailbox, a temporary refusal).
+    pub soft_bounced: i64,
+    /// Refusals for policy (the receiver's verdict on the sender or the content).
+    pub refused: i64,
+    /// Readers who reported it as spam.
+    pub complaints: i64,
     pub unsubscribed_after: i64,
 }
 
@@ -144,12 +153,8 @@ pub async fn figures(db: &Db, edition: EditionId) -> Result<Figures, NewsletterE
             DeliveryState::Skipped => f.skipped = n,
         }
     }
-    (f.bounced,) = q_one!(
-        pc.conn(),
-        (i64,),
-        "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state = 'failed' AND last_reply LIKE '5__ 5.1.%'",
-        edition
-    )?;
+    (f.bounced, f.soft_bounced, f.refused, f.complaints) =
+        jarida_audience::bounces::edition_counts(pc.conn(), edition.0).await?;
     // One query over the ledger; the audience crate writes the part that reads its events.
     let sql = format!(
         "SELECT COUNT(DISTINCT ev.subscriber_id) FROM ({}) ev \

@@ -28,6 +28,7 @@ impl Engine {
             secret: self.secret.clone(),
             site: (*self.site.get()).clone(),
             bounce_domain: self.cfg.bounce_domain.clone(),
+            mailto_unsubscribe: self.cfg.bounces.mailto_unsubscribe,
             dkim: (*self.cfg.dkim.get()).clone(),
         }
     }

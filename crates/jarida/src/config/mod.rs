@@ -45,6 +45,7 @@ pub struct Config {
     pub newsletters: std::collections::BTreeMap<String, NewsletterSection>,
     pub delivery: DeliverySection,
     pub dkim: DkimSection,
+    pub bounces: BouncesSection,
     /// Where each key's value came from (a file's path, `environment`); keys not in it are at their
     /// default. Filled by [`load`]; not configuration itself.
     #[serde(skip)]
@@ -140,6 +141,50 @@ impl Default for DeliverySection {
             batch: 500,
             poll_seconds: 5.0,
             bounce_domain: String::new(),
+        }
+    }
+}
+
+/// What comes back for the mail we send: the policy's numbers, and the built-in receiver.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BouncesSection {
+    /// Soft bounces (a full mailbox, a temporary refusal) within `soft_days` that make a reader
+    /// bounced.
+    pub soft_limit: i64,
+    /// How long a soft bounce counts.
+    pub soft_days: i64,
+    /// An edition is judged once this many of its messages went out, and paused when more than
+    /// `pause_hard_percent` of them bounced hard (a stale list imported from elsewhere).
+    pub pause_after: i64,
+    pub pause_hard_percent: f64,
+    /// Mail sent to the bounce domain reaches jarida (`jarida bounces ingest` as the MTA's pipe):
+    /// newsletters then also offer `mailto:` unsubscribing in `List-Unsubscribe`.
+    pub mailto_unsubscribe: bool,
+}
+
+impl Default for BouncesSection {
+    fn default() -> Self {
+        BouncesSection {
+            soft_limit: 3,
+            soft_days: 7,
+            pause_after: 1000,
+            pause_hard_percent: 5.0,
+            mailto_unsubscribe: false,
+        }
+    }
+}
+
+impl BouncesSection {
+    pub fn rules(&self) -> jarida_newsletter::bounces::Rules {
+        jarida_newsletter::bounces::Rules {
+            policy: jarida_audience::bounces::Policy {
+                soft_limit: self.soft_limit,
+                soft_window: self.soft_days * 86_400,
+            },
+            pause_after: self.pause_after,
+            pause_hard_percent: self.pause_hard_percent,
+            mailto_unsubscribe: self.mailto_unsubscribe,
         }
     }
 }
@@ -352,6 +397,7 @@ impl Default for Config {
                 .collect(),
             delivery: DeliverySection::default(),
             dkim: DkimSection::default(),
+            bounces: BouncesSection::default(),
             sources: Default::default(),
         }
     }
@@ -507,6 +553,18 @@ impl Config {
     /// Range and consistency checks of values that parsed; an error names its key.
     pub(crate) fn validate(&self) -> Result<(), (String, String)> {
         let bad = |k: &str, why: String| Err((k.to_string(), why));
+        if self.bounces.soft_limit < 1 {
+            return bad("bounces.soft_limit", "must be at least 1".into());
+        }
+        if self.bounces.soft_days < 1 {
+            return bad("bounces.soft_days", "must be at least 1".into());
+        }
+        if !(0.0..=100.0).contains(&self.bounces.pause_hard_percent) {
+            return bad(
+                "bounces.pause_hard_percent",
+                "must be between 0 and 100".into(),
+            );
+        }
         if self.listen.parse::<SocketAddr>().is_err() {
             return bad(
                 "listen",
@@ -937,6 +995,7 @@ impl Config {
             },
             dkim: jarida_core::Live::new(self.dkim_signer()?),
             poll: std::time::Duration::from_secs_f64(d.poll_seconds),
+            bounces: self.bounces.rules(),
         })
     }
 

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod browser;
+pub mod editions;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

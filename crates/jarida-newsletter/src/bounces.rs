@@ -1,0 +1,303 @@
+//! Taking in what comes back for the mail we send, whatever way it arrives (the built-in SMTP
+//! receiver, a pipe from the MTA, a mailbox, a relay's webhook): the message is read by
+//! [`jarida_mail::bounce`], the reader found through a token of ours whose signature checks (the
+//! VERP return path, our Message-ID, the unsubscribe address), and the bounce policy applied
+//! ([`jarida_audience::bounces`]). A forged token, or a report about a message we never sent
+//! that reader, changes nothing; a report that comes again changes nothing either. An edition
+//! whose first messages bounce hard above a set rate is paused (a stale imported list).
+
+use jarida_audience::bounces::{Decision, Evidence, Policy};
+use jarida_core::{EditionId, Secret, SubscriberId};
+use jarida_mail::bounce::{Kind, Report, Token};
+use jarida_store::{Db, q_one, q_opt};
+use time::OffsetDateTime;
+
+use crate::NewsletterError;
+use crate::editions::{self, Action};
+
+/// The numbers of the policy (configuration's `bounces` section).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub policy: Policy,
+    /// An edition is judged once this many of its messages went out…
+    pub pause_after: i64,
+    /// …and paused when more than this share of them (percent) bounced hard.
+    pub pause_hard_percent: f64,
+    /// Mail to the bounce domain reaches us, so messages offer a mailto unsubscribe address.
+    pub mailto_unsubscribe: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            policy: Policy::default(),
+            pause_after: 1000,
+            pause_hard_percent: 5.0,
+            mailto_unsubscribe: false,
+        }
+    }
+}
+
+/// The unsubscribe address of `subscriber` for `edition` (the `List-Unsubscribe` mailto target;
+/// mail to it unsubscribes them).
+pub fn unsubscribe_address(secret: &Secret, domain: &str, edition: i64, subscriber: i64) -> String {
+    let t = format!("{edition}-{subscriber}");
+    format!(
+        "u+{t}-{}@{domain}",
+        secret.sign_hex("unsubscribe-mail", &t, 8)
+    )
+}
+
+/// Whose token this is, if its signature checks: (edition, subscriber).
+pub fn verify(secret: &Secret, t: &Token) -> Option<(i64, i64)> {
+    match t {
+        Token::Verp {
+            edition,
+            subscriber,
+            signature,
+        } => secret
+            .verify_hex("verp", &format!("{edition}-{subscriber}"), 8, signature)
+            .then_some((*edition, *subscriber)),
+        Token::MessageId {
+            edition,
+            subscriber,
+            signature,
+        } => secret
+            .verify_hex(
+                "message-id",
+                &format!("e{edition}.s{subscriber}"),
+                6,
+                signature,
+            )
+            .then_some((*edition, *subscriber)),
+        Token::Unsubscribe {
+            edition,
+            subscriber,
+            signature,
+        } => secret
+            .verify_hex(
+                "unsubscribe-mail",
+                &format!("{edition}-{subscriber}"),
+                8,
+                signature,
+            )
+            .then_some((*edition, *subscriber)),
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Read and acted on (or recorded as seen before).
+    Applied {
+        kind: Kind,
+        subscriber: SubscriberId,
+        edition: i64,
+        decision: Decision,
+        /// The edition was paused by this report.
+        paused: bool,
+        /// The receiver refused us for policy: the owner must hear of it (the words are here).
+        alert: Option<String>,
+    },
+    /// Mail to an unsubscribe address: the reader is unsubscribed (`false`: they already were).
+    Unsubscribed {
+        subscriber: SubscriberId,
+        changed: bool,
+    },
+    /// Nothing done, and why (an auto-reply, no token of ours that checks, an unknown reader).
+    Ignored(&'static str),
+}
+
+/// Takes in one message. `envelope_to` is the address it was delivered to when the way it came
+/// knows it (the receiver's RCPT, Postfix's `${recipient}`); `source` names the way.
+pub async fn ingest(
+    db: &Db,
+    secret: &Secret,
+    rules: Rules,
+    raw: &[u8],
+    envelope_to: Option<&str>,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<Outcome, NewsletterError> {
+    let report = jarida_mail::bounce::classify(raw);
+    ingest_report(db, secret, rules, &report, envelope_to, source, now).await
+}
+
+/// [`ingest`] of a message already read.
+pub async fn ingest_report(
+    db: &Db,
+    secret: &Secret,
+    rules: Rules,
+    report: &Report,
+    envelope_to: Option<&str>,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<Outcome, NewsletterError> {
+    let now_s = now.unix_timestamp();
+    // The address it was sent to decides first: mail to an unsubscribe address is a request,
+    // whatever it says (usually nothing); a bounce quoting our List-Unsubscribe header is not.
+    let mut addressed: Vec<Token> = Vec::new();
+    if let Some(to) = envelope_to {
+        jarida_mail::bounce::tokens(to.as_bytes(), &mut addressed);
+    } else {
+        for to in &report.addressed_to {
+            jarida_mail::bounce::tokens(to.as_bytes(), &mut addressed);
+        }
+    }
+    let to_unsubscribe = addressed
+        .iter()
+        .filter(|t| matches!(t, Token::Unsubscribe { .. }))
+        .find_map(|t| verify(secret, t));
+    if let Some((_, subscriber)) = to_unsubscribe
+        && !matches!(
+            report.kind,
+            Kind::Hard | Kind::Soft | Kind::Policy | Kind::Complaint
+        )
+    {
+        let id = SubscriberId(subscriber);
+        let exists = {
+            let mut c = db.acquire().await?;
+            q_opt!(
+                c.conn(),
+                (i64,),
+                "SELECT id FROM subscribers WHERE id = $1",
+                id
+            )?
+            .is_some()
+        };
+        if !exists {
+            return Ok(Outcome::Ignored("no such reader"));
+        }
+        let changed =
+            jarida_audience::subscribers::unsubscribe(db, id, "email to List-Unsubscribe", now)
+                .await?;
+        tracing::info!(reader = subscriber, "unsubscribed by email");
+        return Ok(Outcome::Unsubscribed {
+            subscriber: id,
+            changed,
+        });
+    }
+    if matches!(report.kind, Kind::AutoReply) {
+        return Ok(Outcome::Ignored("an automatic reply"));
+    }
+    if matches!(report.kind, Kind::Unknown) {
+        return Ok(Outcome::Ignored("not a bounce or a complaint"));
+    }
+    // The reader: the envelope's VERP first, then any token the report carries.
+    let found = addressed
+        .iter()
+        .chain(report.tokens.iter())
+        .filter(|t| !matches!(t, Token::Unsubscribe { .. }))
+        .find_map(|t| verify(secret, t));
+    let Some((edition, subscriber)) = found else {
+        if !report.tokens.is_empty() || !addressed.is_empty() {
+            tracing::warn!(
+                source,
+                "a report with a token that does not verify: ignored"
+            );
+        }
+        return Ok(Outcome::Ignored("no token of ours that verifies"));
+    };
+    let id = SubscriberId(subscriber);
+    let mut tx = db.begin().await?;
+    // A report about an edition this reader was never sent is not about us.
+    let known = if edition > 0 {
+        q_opt!(
+            tx.conn(),
+            (i64,),
+            "SELECT subscriber_id FROM deliveries WHERE edition_id = $1 AND subscriber_id = $2",
+            edition,
+            id
+        )?
+        .is_some()
+    } else {
+        q_opt!(
+            tx.conn(),
+            (i64,),
+            "SELECT id FROM subscribers WHERE id = $1",
+            id
+        )?
+        .is_some()
+    };
+    if !known {
+        // Nothing was written: dropping the transaction rolls it back.
+        return Ok(Outcome::Ignored("no such message"));
+    }
+    let ev = Evidence {
+        kind: report.kind,
+        status: report.status.clone().unwrap_or_default(),
+        diagnostic: report.diagnostic.clone(),
+        source: source.to_string(),
+        edition,
+        feedback_type: report.feedback_type.clone(),
+    };
+    let decision =
+        jarida_audience::bounces::record_in(&mut tx, id, &ev, rules.policy, now_s).await?;
+    let paused = if report.kind == Kind::Hard && decision != Decision::Repeated && edition > 0 {
+        pause_if_stale(&mut tx, EditionId(edition), rules, now).await?
+    } else {
+        false
+    };
+    tx.commit().await?;
+    tracing::info!(
+        reader = subscriber,
+        edition,
+        kind = report.kind.as_str(),
+        status = %ev.status,
+        ?decision,
+        source,
+        "returned mail"
+    );
+    let alert = (report.kind == Kind::Policy && decision != Decision::Repeated)
+        .then(|| jarida_mail::redact_addresses(&report.diagnostic));
+    if paused {
+        tracing::warn!(edition, "edition paused: too many hard bounces");
+    }
+    Ok(Outcome::Applied {
+        kind: report.kind,
+        subscriber: id,
+        edition,
+        decision,
+        paused,
+        alert,
+    })
+}
+
+/// Pauses edition `id` when it is going out and its hard bounces passed the rate once enough of
+/// it went out; whether it did.
+async fn pause_if_stale(
+    tx: &mut jarida_store::Tx,
+    id: EditionId,
+    rules: Rules,
+    now: OffsetDateTime,
+) -> Result<bool, NewsletterError> {
+    let (out,): (i64,) = q_one!(
+        tx.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state IN ('sent', 'failed')",
+        id
+    )?;
+    if out < rules.pause_after.max(1) {
+        return Ok(false);
+    }
+    let (hard,): (i64,) = q_one!(
+        tx.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM bounces WHERE edition_id = $1 AND kind = 'hard'",
+        id
+    )?;
+    if (hard as f64) * 100.0 <= rules.pause_hard_percent * out as f64 {
+        return Ok(false);
+    }
+    let status: Option<(String,)> = q_opt!(
+        tx.conn(),
+        (String,),
+        "SELECT status FROM editions WHERE id = $1",
+        id
+    )?;
+    if status.map(|s| s.0).as_deref() != Some("sending") {
+        return Ok(false);
+    }
+    editions::act_in(tx, id, Action::Pause, None, now).await?;
+    Ok(true)
+}

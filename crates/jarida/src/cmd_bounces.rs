@@ -1,0 +1,93 @@
+//! `jarida bounces`: takes in one returned message on standard input, for a Postfix `pipe`
+//! transport or an alias (`jarida bounces ingest --recipient ${recipient}`).
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use jarida::config::Config;
+use jarida_newsletter::bounces::{Outcome, ingest};
+
+#[derive(clap::Subcommand)]
+pub enum BouncesCommand {
+    /// Read one message on standard input (a bounce, a complaint, or mail to an unsubscribe
+    /// address) and act on it. Exits 0 when the message was read (acted on or not), 75 when the
+    /// database could not be reached (the MTA keeps the message and tries again).
+    Ingest {
+        /// The address the message was delivered to (Postfix's `${recipient}`); without it, the
+        /// message's Delivered-To, X-Original-To or To.
+        #[arg(long)]
+        recipient: Option<String>,
+        /// How it came in, kept with the record.
+        #[arg(long, default_value = "pipe")]
+        source: String,
+    },
+}
+
+/// The exit code an MTA's pipe reads as "try again later" (sysexits' EX_TEMPFAIL).
+const TEMPFAIL: u8 = 75;
+
+pub async fn bounces(cmd: BouncesCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let BouncesCommand::Ingest { recipient, source } = cmd;
+    // Read what the classifier reads; the rest is drained so the MTA's write does not fail.
+    let mut raw = Vec::new();
+    let mut stdin = std::io::stdin().lock();
+    (&mut stdin)
+        .take(jarida_mail::bounce::MAX_BYTES as u64)
+        .read_to_end(&mut raw)?;
+    std::io::copy(&mut stdin, &mut std::io::sink())?;
+    let db = match jarida::open(cfg).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(TEMPFAIL));
+        }
+    };
+    let secret = jarida::secret(cfg)?;
+    let outcome = match ingest(
+        &db,
+        &secret,
+        cfg.bounces.rules(),
+        &raw,
+        recipient.as_deref(),
+        &source,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(TEMPFAIL));
+        }
+    };
+    match outcome {
+        Outcome::Applied {
+            kind,
+            subscriber,
+            edition,
+            decision,
+            paused,
+            alert,
+        } => {
+            println!(
+                "{}: reader {} (edition {edition}): {decision:?}{}",
+                kind.as_str(),
+                subscriber.0,
+                if paused { "; edition paused" } else { "" }
+            );
+            if let Some(words) = alert {
+                println!("refused for policy: {words}");
+            }
+        }
+        Outcome::Unsubscribed {
+            subscriber,
+            changed,
+        } => println!(
+            "unsubscribed reader {}{}",
+            subscriber.0,
+            if changed { "" } else { " (already)" }
+        ),
+        Outcome::Ignored(why) => println!("ignored: {why}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

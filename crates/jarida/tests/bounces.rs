@@ -1,0 +1,352 @@
+//! Returned mail closes the loop: an edition goes out through a real `smtp-sink`; then a hard
+//! bounce (through `jarida bounces ingest`, the MTA's pipe), a soft one, a complaint (ARF), a
+//! refusal for policy, an out-of-office reply and a mail to the unsubscribe address come back,
+//! built from the corpus with the envelope and Message-ID the sink received. The right readers
+//! are stopped, a forged or repeated report changes nothing, and the next edition skips exactly
+//! those readers.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use common::editions::*;
+use common::*;
+use jarida_audience::bounces::Decision;
+use jarida_mail::bounce::Kind;
+use jarida_newsletter::bounces::Outcome;
+use time::OffsetDateTime;
+
+fn corpus(file: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../jarida-mail/tests/fixtures/bounces")
+        .join(file);
+    std::fs::read(p).unwrap()
+}
+
+/// `file` from the corpus, made about the message `m` the sink received.
+fn about(file: &str, m: &Received) -> Vec<u8> {
+    let id = m.header("Message-ID").unwrap();
+    let id = id.trim_start_matches('<').trim_end_matches('>');
+    String::from_utf8_lossy(&corpus(file))
+        .replace("%VERP%", &m.mail_from)
+        .replace("%MSGID%", id)
+        .into_bytes()
+}
+
+fn ingest(app: &TestApp, raw: &[u8], to: Option<&str>) -> Outcome {
+    let secret = jarida::secret(&app.cfg).unwrap();
+    app.rt
+        .block_on(jarida_newsletter::bounces::ingest(
+            &app.db,
+            &secret,
+            app.cfg.bounces.rules(),
+            raw,
+            to,
+            "test",
+            OffsetDateTime::now_utc(),
+        ))
+        .unwrap()
+}
+
+fn events(app: &TestApp, email: &str) -> Vec<(String, String)> {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_all!(
+            c.conn(),
+            (String, String),
+            "SELECT e.kind, e.detail FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id \
+             WHERE s.email = $1 ORDER BY e.id",
+            email
+        )
+        .unwrap()
+    })
+}
+
+fn suppressed(app: &TestApp, email: &str) -> bool {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_audience::subscribers::is_suppressed(c.conn(), email)
+            .await
+            .unwrap()
+    })
+}
+
+const READERS: [&str; 7] = [
+    "hard@example.org",
+    "soft@example.org",
+    "complain@example.org",
+    "policy@example.org",
+    "away@example.org",
+    "leave@example.org",
+    "stay@example.org",
+];
+
+#[test]
+fn returned_mail_stops_the_right_readers_and_nothing_else() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.bounces.mailto_unsubscribe = true;
+        c.bounces.soft_limit = 2;
+    });
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &READERS.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
+    );
+    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, first, Duration::from_secs(30));
+    let got: HashMap<String, Received> = sink
+        .messages()
+        .into_iter()
+        .map(|m| (m.rcpt.clone(), m))
+        .collect();
+    assert_eq!(got.len(), READERS.len());
+    let msg = |e: &str| &got[e];
+
+    // A hard bounce through the pipe, as Postfix would run it.
+    let pipe = |raw: &[u8]| {
+        let mut c = jarida_cmd(app.dir.path(), &app.test_db);
+        c.args(["bounces", "ingest"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(raw).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let hard = about("postfix-user-unknown.eml", msg("hard@example.org"));
+    let said = pipe(&hard);
+    assert!(
+        said.starts_with("hard: reader") && said.contains("Bounced"),
+        "{said}"
+    );
+    assert_eq!(
+        app.status_of("hard@example.org").as_deref(),
+        Some("bounced")
+    );
+    let ev = events(&app, "hard@example.org");
+    let last = ev.last().unwrap();
+    assert_eq!(last.0, "bounced");
+    assert!(
+        last.1.contains("\"status\":\"5.1.1\"") && last.1.contains("User unknown"),
+        "the evidence is kept: {last:?}"
+    );
+    // The same report again changes nothing.
+    assert!(pipe(&hard).contains("Repeated"));
+    assert_eq!(events(&app, "hard@example.org").len(), ev.len());
+
+    // A forged return path (the signature of another reader's) changes nothing.
+    let stay = msg("stay@example.org");
+    let forged_from = {
+        let (head, sig) = stay.mail_from.rsplit_once('-').unwrap();
+        let flipped: String = sig
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| {
+                if i == 0 {
+                    if ch == '0' { '1' } else { '0' }
+                } else {
+                    ch
+                }
+            })
+            .collect();
+        format!("{head}-{flipped}")
+    };
+    let forged = String::from_utf8_lossy(&corpus("stripped-original.eml"))
+        .replace("%VERP%", &forged_from)
+        .replace("%MSGID%", "e1.s1.000000000000@example.org");
+    assert_eq!(
+        ingest(&app, forged.as_bytes(), None),
+        Outcome::Ignored("no token of ours that verifies")
+    );
+
+    // A soft bounce is recorded; the reader stays until the limit.
+    let soft = ingest(
+        &app,
+        &about("outlook-mailbox-full-5-2-2.eml", msg("soft@example.org")),
+        None,
+    );
+    assert!(
+        matches!(
+            soft,
+            Outcome::Applied {
+                kind: Kind::Soft,
+                decision: Decision::Recorded,
+                ..
+            }
+        ),
+        "{soft:?}"
+    );
+    assert_eq!(app.status_of("soft@example.org").as_deref(), Some("active"));
+
+    // A complaint: stopped across newsletters and suppressed.
+    let c = ingest(
+        &app,
+        &about("arf-yahoo-cfl.eml", msg("complain@example.org")),
+        None,
+    );
+    assert!(
+        matches!(
+            c,
+            Outcome::Applied {
+                kind: Kind::Complaint,
+                decision: Decision::Complained,
+                ..
+            }
+        ),
+        "{c:?}"
+    );
+    assert_eq!(
+        app.status_of("complain@example.org").as_deref(),
+        Some("complained")
+    );
+    assert!(suppressed(&app, "complain@example.org"));
+
+    // A refusal for policy is the owner's business, not the reader's.
+    let p = ingest(
+        &app,
+        &about("postfix-spamhaus-5-7-1.eml", msg("policy@example.org")),
+        None,
+    );
+    match &p {
+        Outcome::Applied {
+            kind: Kind::Policy,
+            alert: Some(words),
+            ..
+        } => assert!(words.contains("5.7.1"), "{words}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        app.status_of("policy@example.org").as_deref(),
+        Some("active")
+    );
+
+    // An out-of-office reply is read and left alone.
+    assert_eq!(
+        ingest(
+            &app,
+            &about("autoreply-sieve-vacation-en.eml", msg("away@example.org")),
+            None
+        ),
+        Outcome::Ignored("an automatic reply")
+    );
+
+    // Mail to the List-Unsubscribe mailto address unsubscribes its reader.
+    let leave = msg("leave@example.org");
+    let header = leave.header("List-Unsubscribe").unwrap();
+    let mailto = header
+        .split("mailto:")
+        .nth(1)
+        .and_then(|r| r.split(['?', '>']).next())
+        .unwrap()
+        .to_string();
+    assert!(mailto.starts_with("u+"), "{header}");
+    let request =
+        format!("From: leave@example.org\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n\r\n");
+    assert!(matches!(
+        ingest(&app, request.as_bytes(), Some(&mailto)),
+        Outcome::Unsubscribed { changed: true, .. }
+    ));
+    assert_eq!(
+        app.status_of("leave@example.org").as_deref(),
+        Some("unsubscribed")
+    );
+
+    let f = figures(&app, first);
+    assert_eq!(
+        (f.bounced, f.soft_bounced, f.refused, f.complaints),
+        (1, 1, 1, 1),
+        "{f:?}"
+    );
+
+    // The next edition goes to everyone else, and to nobody stopped.
+    let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    send(&app, &eng, second, Duration::from_secs(30));
+    let mut again: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.mail_from.starts_with(&format!("b+{second}-")))
+        .map(|m| m.rcpt)
+        .collect();
+    again.sort();
+    assert_eq!(
+        again,
+        [
+            "away@example.org",
+            "policy@example.org",
+            "soft@example.org",
+            "stay@example.org"
+        ]
+    );
+    // A second soft bounce, for the second edition, reaches the limit (2).
+    let m2 = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.rcpt == "soft@example.org" && m.mail_from.starts_with(&format!("b+{second}-")))
+        .unwrap();
+    let soft2 = ingest(&app, &about("outlook-mailbox-full-5-2-2.eml", &m2), None);
+    assert!(
+        matches!(
+            soft2,
+            Outcome::Applied {
+                decision: Decision::Bounced,
+                ..
+            }
+        ),
+        "{soft2:?}"
+    );
+    assert_eq!(
+        app.status_of("soft@example.org").as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(app.status_of("stay@example.org").as_deref(), Some("active"));
+}
+
+/// An edition whose first messages bounce hard above the rate is paused while it goes out.
+#[test]
+fn a_stale_list_pauses_its_edition() {
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.bounces.pause_after = 4;
+        c.bounces.pause_hard_percent = 20.0;
+    });
+    let eng = engine(&app);
+    let readers: Vec<(String, &str)> = (0..8)
+        .map(|i| (format!("r{i}@example.org"), "en"))
+        .collect();
+    add_readers(&app, &readers);
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, id, Duration::from_secs(30));
+    // The edition is done; put it back to "sending" as it would be mid-way.
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_exec!(
+            c.conn(),
+            "UPDATE editions SET status = 'sending' WHERE id = $1",
+            id
+        )
+        .unwrap();
+    });
+    let msgs = sink.messages();
+    let mut paused = false;
+    for (n, m) in msgs.iter().take(2).enumerate() {
+        match ingest(&app, &about("gmail-address-not-found.eml", m), None) {
+            Outcome::Applied { paused: p, .. } => paused = p,
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+    assert!(paused, "2 hard of 8 is 25%, over 20%");
+    assert_eq!(status(&app, id), "paused");
+}
