@@ -198,3 +198,27 @@ pub async fn edition_counts(
     let get = |k: &str| rows.iter().find(|r| r.0 == k).map_or(0, |r| r.1);
     Ok((get("hard"), get("soft"), get("policy"), get("complaint")))
 }
+
+/// Refusals for policy since `since` (unix seconds): how many, and the last one's words.
+pub async fn refusals_since(
+    db: &jarida_store::Db,
+    since: i64,
+) -> Result<(i64, Option<String>), AudienceError> {
+    let mut c = db.acquire().await?;
+    let (n,): (i64,) = q_one!(
+        c.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM bounces WHERE kind = 'policy' AND at >= $1",
+        since
+    )?;
+    if n == 0 {
+        return Ok((0, None));
+    }
+    let last: Option<(String,)> = q_opt!(
+        c.conn(),
+        (String,),
+        "SELECT diagnostic FROM bounces WHERE kind = 'policy' AND at >= $1 ORDER BY at DESC, id DESC LIMIT 1",
+        since
+    )?;
+    Ok((n, last.map(|r| r.0)))
+}

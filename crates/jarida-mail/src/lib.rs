@@ -11,6 +11,7 @@ pub mod dkim;
 pub mod probe;
 #[cfg(feature = "queue")]
 pub mod queue;
+pub mod receiver;
 pub mod relay;
 
 use std::path::PathBuf;

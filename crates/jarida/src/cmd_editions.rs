@@ -458,6 +458,9 @@ pub async fn worker(file_cfg: &Config) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_secs(cfg.cache.refresh_seconds),
         version,
     ));
+    if let Some(receiving) = jarida::bounce_receiver(cfg, &db).await? {
+        background.add(receiving);
+    }
     tracing::info!("delivery worker and transactional mail queue running");
     jarida::shutdown_signal().await;
     tracing::info!("stopping: handing back what was claimed");

@@ -89,6 +89,54 @@ fn site_at(cfg: &Config, base_url: &str) -> SiteConfig {
     site
 }
 
+/// The built-in receiver of returned mail, bound and ready to run, when `bounces.listen` is set.
+pub async fn bounce_receiver(
+    cfg: &Config,
+    db: &jarida_store::Db,
+) -> anyhow::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
+    let b = &cfg.bounces;
+    if b.listen.is_empty() {
+        return Ok(None);
+    }
+    let domain = cfg.bounce_domain().to_ascii_lowercase();
+    let tls = if b.tls_cert.is_empty() {
+        None
+    } else {
+        let read = |p: &str| {
+            let path = cfg.data_path(p);
+            std::fs::read(&path).with_context(|| format!("bounces: reading {}", path.display()))
+        };
+        Some(jarida_mail::receiver::tls_config(
+            &read(&b.tls_cert)?,
+            &read(&b.tls_key)?,
+            &b.tls_cert,
+        )?)
+    };
+    let listener = tokio::net::TcpListener::bind(&b.listen)
+        .await
+        .with_context(|| format!("bounces: cannot listen on {}", b.listen))?;
+    tracing::info!(address = %b.listen, domain = %domain, "receiving returned mail");
+    let limits = jarida_mail::receiver::Limits {
+        hostname: if b.hostname.is_empty() {
+            domain.clone()
+        } else {
+            b.hostname.clone()
+        },
+        max_message_bytes: b.max_message_kb * 1024,
+        max_connections: b.max_connections,
+        idle: Duration::from_secs(60),
+        max_recipients: 20,
+        tls,
+    };
+    let inbox = Arc::new(jarida_newsletter::bounces::BounceInbox {
+        db: db.clone(),
+        secret: secret(cfg)?,
+        rules: b.rules(),
+        domain,
+    });
+    Ok(Some(jarida_mail::receiver::serve(listener, limits, inbox)))
+}
+
 /// The site's key (`<data_dir>/keys/secret.key`).
 pub fn secret(cfg: &Config) -> anyhow::Result<jarida_core::Secret> {
     let key = config::secret(&cfg.data_dir).context("reading the secret key")?;
@@ -451,6 +499,9 @@ pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<R
         Duration::from_secs(60),
     ));
     background.add(account_housekeeping(db.clone(), app.cfg.admin_sessions));
+    if let Some(receiving) = bounce_receiver(cfg, &db).await? {
+        background.add(receiving);
+    }
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();
     // One stop signal for the server and the background work, so that delivery starts handing

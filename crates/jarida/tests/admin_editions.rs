@@ -691,6 +691,15 @@ fn the_dashboard_counts_readers_by_day_and_warns_of_what_hurts_delivery() {
             )
             .unwrap();
         }
+        // What the ledger writes with a 5.1.1 refusal (jarida_audience::bounces::record_in).
+        jarida_store::q_exec!(
+            db.conn(),
+            "INSERT INTO bounces (subscriber_id, edition_id, kind, status, diagnostic, source, at) \
+             VALUES (NULL, $1, 'hard', '5.1.1', '550 5.1.1 no such user', 'smtp', $2)",
+            id,
+            now
+        )
+        .unwrap();
     });
     let html = c.get("/admin/dashboard").text();
     assert!(html.contains("50.0% of its recipients bounced"), "{html}");

@@ -269,6 +269,16 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
         (1, 1, 1, 1),
         "{f:?}"
     );
+    // The owner hears of the complaint rate and of the refusal, with the server's words.
+    let mut owner = common::admin::owner(&app);
+    let dash = owner.get("/admin/dashboard").text();
+    assert!(dash.contains("reported it as spam"), "{dash}");
+    assert!(
+        dash.contains("refused a message for policy this week") && dash.contains("5.7.1"),
+        "{dash}"
+    );
+    let page = owner.get(&format!("/admin/editions/{first}")).text();
+    assert!(page.contains("Reported as spam"), "{page}");
 
     // The next edition goes to everyone else, and to nobody stopped.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
@@ -349,4 +359,116 @@ fn a_stale_list_pauses_its_edition() {
     }
     assert!(paused, "2 hard of 8 is 25%, over 20%");
     assert_eq!(status(&app, id), "paused");
+}
+
+/// Python's smtplib, an SMTP client independent of ours, talking to the built-in receiver: it
+/// prints the reply code of each step.
+const CLIENT: &str = r#"
+import smtplib, ssl, sys
+port, verp, forged, dsn, big = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+s.ehlo("mx.example.net")
+print("starttls-offered", s.has_extn("starttls"))
+s.starttls(context=ssl._create_unverified_context())
+s.ehlo("mx.example.net")
+s.mail("")
+print("rcpt-stranger", s.rcpt("someone@gmail.com")[0])
+print("rcpt-forged", s.rcpt(forged)[0])
+print("rcpt-ours", s.rcpt(verp)[0])
+print("data", s.data(open(dsn, "rb").read())[0])
+s.mail("")
+s.rcpt(verp)
+print("data-big", s.data(open(big, "rb").read())[0])
+s.quit()
+"#;
+
+/// The built-in receiver: only our signed addresses are taken (never a relay), a DSN it takes
+/// stops its reader, a message over the size limit is refused, and STARTTLS works with the
+/// configured certificate.
+#[test]
+fn the_receiver_takes_our_addresses_only() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let certs = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=bounces.jarida.example", "-keyout"])
+        .arg(certs.path().join("key.pem"))
+        .arg("-out")
+        .arg(certs.path().join("cert.pem"))
+        .output()
+        .expect("openssl runs (scripts/test installs it)");
+    assert!(made.status.success());
+    let sink = Sink::start(&[]);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.bounces.listen = format!("127.0.0.1:{port}");
+        c.bounces.tls_cert = certs.path().join("cert.pem").display().to_string();
+        c.bounces.tls_key = certs.path().join("key.pem").display().to_string();
+        c.bounces.max_message_kb = 64;
+    });
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &[("gone@example.org", "en"), ("kept@example.org", "ar")],
+    );
+    let id = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, id, Duration::from_secs(30));
+    let msgs = sink.messages();
+    let gone = msgs.iter().find(|m| m.rcpt == "gone@example.org").unwrap();
+    let kept = msgs.iter().find(|m| m.rcpt == "kept@example.org").unwrap();
+    // The same reader and edition, another reader's signature.
+    let forged = format!(
+        "{}-{}",
+        gone.mail_from.rsplit_once('-').unwrap().0,
+        kept.mail_from.rsplit_once('-').unwrap().1
+    );
+    let dsn = certs.path().join("dsn.eml");
+    std::fs::write(&dsn, about("gmail-address-not-found.eml", gone)).unwrap();
+    let big = certs.path().join("big.eml");
+    let mut huge = about("postfix-user-unknown.eml", kept);
+    for _ in 0..2000 {
+        huge.extend_from_slice(b"\r\npadding padding padding padding padding padding padding");
+    }
+    std::fs::write(&big, huge).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(port.to_string())
+        .arg(&gone.mail_from)
+        .arg(&forged)
+        .arg(&dsn)
+        .arg(&big)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "starttls-offered True",
+        "rcpt-stranger 550",
+        "rcpt-forged 550",
+        "rcpt-ours 250",
+        "data 250",
+        "data-big 552",
+    ] {
+        assert!(said.lines().any(|l| l == line), "{line}: {said}");
+    }
+    assert_eq!(
+        app.status_of("gone@example.org").as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(
+        app.status_of("kept@example.org").as_deref(),
+        Some("active"),
+        "the refused message changed nothing"
+    );
 }

@@ -522,6 +522,11 @@ admin-dash-warn-relay = { $count ->
    *[other] them
   }. The last reply: { $reply }
 admin-dash-warn-bounces = Edition { $number }: { $percent }% of its recipients bounced as unknown addresses, more than mailbox providers tolerate. Clean the list before the next edition.
+admin-dash-warn-complaints = Edition { $number }: { $percent }% of the readers it reached reported it as spam, more than the large mailbox providers accept (0.3%). Those readers are unsubscribed; look at who the edition went to and how they joined.
+admin-dash-warn-refused = { $count ->
+    [one] A receiving server refused a message for policy this week (not the reader's doing): { $reply }
+   *[other] Receiving servers refused { $count } messages for policy this week (not the readers' doing). The last said: { $reply }
+}
 admin-dash-readers = Readers, the last { $days } days
 admin-dash-show-days = Show { $days } days
 admin-dash-active = Getting the newsletter

@@ -21,6 +21,9 @@ use crate::AppRef;
 /// Hard bounces above this share of an edition's recipients draw a warning: the large mailbox
 /// providers start filtering a sender past about 2%.
 const BOUNCE_WARN_PERCENT: f64 = 2.0;
+/// Complaints above this share of an edition's delivered messages draw a warning: the large
+/// mailbox providers' bulk-sender rules ask senders to stay under 0.3%.
+const COMPLAINT_WARN_PERCENT: f64 = 0.3;
 
 #[derive(serde::Deserialize, Default)]
 pub struct DashQuery {
@@ -177,6 +180,20 @@ pub(crate) async fn show(
             Ok(f) => f,
             Err(err) => return fail(err),
         };
+        let delivered = f.sent + f.failed;
+        if delivered > 0 {
+            let share = f.complaints as f64 * 100.0 / delivered as f64;
+            if share > COMPLAINT_WARN_PERCENT {
+                warnings.push(app.theme.i18n.t(
+                    lang,
+                    "admin-dash-warn-complaints",
+                    &[
+                        ("number", e.number.into()),
+                        ("percent", format!("{share:.2}").into()),
+                    ],
+                ));
+            }
+        }
         if f.recipients > 0 {
             let share = f.bounced as f64 * 100.0 / f.recipients as f64;
             if share > BOUNCE_WARN_PERCENT {
@@ -202,6 +219,19 @@ pub(crate) async fn show(
         }
         Some(_) => {}
         None => warnings.push(app.theme.t(lang, "admin-dash-warn-no-delivery")),
+    }
+    let week_ago = now() - 7 * 86_400;
+    match jarida_audience::bounces::refusals_since(&app.db, week_ago).await {
+        Ok((n, reply)) if n > 0 => warnings.push(app.theme.i18n.t(
+            lang,
+            "admin-dash-warn-refused",
+            &[
+                ("count", n.into()),
+                ("reply", reply.unwrap_or_default().into()),
+            ],
+        )),
+        Ok(_) => {}
+        Err(e) => return fail(e),
     }
     match waiting_on_relay(&app).await {
         Ok(Some((n, reply))) => warnings.push(app.theme.i18n.t(

@@ -158,9 +158,23 @@ pub struct BouncesSection {
     /// `pause_hard_percent` of them bounced hard (a stale list imported from elsewhere).
     pub pause_after: i64,
     pub pause_hard_percent: f64,
-    /// Mail sent to the bounce domain reaches jarida (`jarida bounces ingest` as the MTA's pipe):
-    /// newsletters then also offer `mailto:` unsubscribing in `List-Unsubscribe`.
+    /// Mail sent to the bounce domain reaches jarida (its receiver, or `jarida bounces ingest`
+    /// as the MTA's pipe): newsletters then also offer `mailto:` unsubscribing in
+    /// `List-Unsubscribe`. On by itself when `listen` is set.
     pub mailto_unsubscribe: bool,
+    /// The built-in receiver's address (`0.0.0.0:25`; the bounce domain's MX points here).
+    /// Empty: no receiver. It runs in `jarida serve` and in `jarida worker`.
+    pub listen: String,
+    /// The name it greets with. Empty: the bounce domain.
+    pub hostname: String,
+    /// PEM certificate chain and private key: STARTTLS is offered when both are set. Relative
+    /// paths are in the data folder.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Larger messages are refused.
+    pub max_message_kb: usize,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 impl Default for BouncesSection {
@@ -171,6 +185,12 @@ impl Default for BouncesSection {
             pause_after: 1000,
             pause_hard_percent: 5.0,
             mailto_unsubscribe: false,
+            listen: String::new(),
+            hostname: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            max_message_kb: 10 * 1024,
+            max_connections: 64,
         }
     }
 }
@@ -184,7 +204,7 @@ impl BouncesSection {
             },
             pause_after: self.pause_after,
             pause_hard_percent: self.pause_hard_percent,
-            mailto_unsubscribe: self.mailto_unsubscribe,
+            mailto_unsubscribe: self.mailto_unsubscribe || !self.listen.is_empty(),
         }
     }
 }
@@ -559,6 +579,27 @@ impl Config {
         if self.bounces.soft_days < 1 {
             return bad("bounces.soft_days", "must be at least 1".into());
         }
+        if !self.bounces.listen.is_empty() && self.bounces.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "bounces.listen",
+                format!(
+                    "{:?} is not an address such as 0.0.0.0:25",
+                    self.bounces.listen
+                ),
+            );
+        }
+        if self.bounces.tls_cert.is_empty() != self.bounces.tls_key.is_empty() {
+            return bad(
+                "bounces.tls_cert",
+                "tls_cert and tls_key are set together".into(),
+            );
+        }
+        if self.bounces.max_message_kb == 0 || self.bounces.max_connections == 0 {
+            return bad(
+                "bounces.max_message_kb",
+                "max_message_kb and max_connections must be above 0".into(),
+            );
+        }
         if !(0.0..=100.0).contains(&self.bounces.pause_hard_percent) {
             return bad(
                 "bounces.pause_hard_percent",
@@ -881,6 +922,15 @@ impl Config {
             .collect()
     }
 
+    /// The domain of the VERP return paths and unsubscribe addresses.
+    pub fn bounce_domain(&self) -> String {
+        if self.delivery.bounce_domain.is_empty() {
+            self.sender_domain()
+        } else {
+            self.delivery.bounce_domain.clone()
+        }
+    }
+
     fn sender_domain(&self) -> String {
         self.mail_from_address()
             .rsplit('@')
@@ -988,11 +1038,7 @@ impl Config {
             retry_horizon: std::time::Duration::from_secs(d.retry_horizon_hours * 3600),
             lease: std::time::Duration::from_secs(d.lease_seconds),
             batch: d.batch,
-            bounce_domain: if d.bounce_domain.is_empty() {
-                self.sender_domain()
-            } else {
-                d.bounce_domain.clone()
-            },
+            bounce_domain: self.bounce_domain(),
             dkim: jarida_core::Live::new(self.dkim_signer()?),
             poll: std::time::Duration::from_secs_f64(d.poll_seconds),
             bounces: self.bounces.rules(),

@@ -301,3 +301,6 @@ async fn pause_if_stale(
     editions::act_in(tx, id, Action::Pause, None, now).await?;
     Ok(true)
 }
+
+mod inbox;
+pub use inbox::BounceInbox;

@@ -1,0 +1,83 @@
+//! The built-in receiver's side of returned mail: which recipients it takes (our VERP and
+//! unsubscribe addresses on the bounce domain, signatures checked before anything is read) and
+//! what it does with a message (the same [`super::ingest`] as the pipe).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use jarida_core::Secret;
+use jarida_mail::bounce::Token;
+use jarida_store::Db;
+
+use super::{Rules, ingest, verify};
+
+/// The receiver's [`jarida_mail::receiver::Inbox`].
+pub struct BounceInbox {
+    pub db: Db,
+    pub secret: Secret,
+    pub rules: Rules,
+    /// The domain of our return paths (lower case).
+    pub domain: String,
+}
+
+impl BounceInbox {
+    /// The token of a recipient address of ours, when it is one and its signature checks.
+    fn ours(&self, rcpt: &str) -> bool {
+        let Some((local, domain)) = rcpt.rsplit_once('@') else {
+            return false;
+        };
+        if !domain.eq_ignore_ascii_case(&self.domain) {
+            return false;
+        }
+        let mut t: Vec<Token> = Vec::new();
+        jarida_mail::bounce::tokens(rcpt.as_bytes(), &mut t);
+        let Some(token) = t.first() else {
+            return false;
+        };
+        // The whole local part must be the token, with nothing around it.
+        let canonical = match token {
+            Token::Verp {
+                edition,
+                subscriber,
+                signature,
+            } => format!("b+{edition}-{subscriber}-{signature}"),
+            Token::Unsubscribe {
+                edition,
+                subscriber,
+                signature,
+            } => format!("u+{edition}-{subscriber}-{signature}"),
+            Token::MessageId { .. } => return false,
+        };
+        canonical.eq_ignore_ascii_case(local) && verify(&self.secret, token).is_some()
+    }
+}
+
+impl jarida_mail::receiver::Inbox for BounceInbox {
+    fn accepts(&self, rcpt: &str) -> bool {
+        self.ours(rcpt)
+    }
+
+    fn deliver(
+        &self,
+        rcpts: Vec<String>,
+        raw: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            for rcpt in rcpts {
+                let outcome = ingest(
+                    &self.db,
+                    &self.secret,
+                    self.rules,
+                    &raw,
+                    Some(&rcpt),
+                    "receiver",
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                tracing::debug!(?outcome, "receiver: message taken");
+            }
+            Ok(())
+        })
+    }
+}
