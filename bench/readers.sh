@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Readers benchmark (issue 14): with ROWS readers (default 1,000,000, a third Arabic) imported, on
-# SQLite and on PostgreSQL: the admin's readers list p99 under wrk, a prefix search, a filter's
+# SQLite and on PostgreSQL: the admin's readers list p99 under wrk, a prefix search of an address
+# and of a name, a filter's
 # count, and a bulk unsubscribe of 100,000 readers (the addresses starting "reader01") run as a
 # background job. Beside them, in the same run, the database's own client running the same
 # statements on the same data (sqlite3 / psql, process start included).
@@ -36,7 +37,9 @@ one() { # label, database url
   local label=$1 url=$2 data="$WORK/data-$1"
   export JARIDA_DATA_DIR="$data" JARIDA_DATABASE_URL="$url" JARIDA_LOG=warn
   "$BIN" migrate > /dev/null
+  local t0; t0=$(ms)
   "$BIN" subscribers import --confirmed "$WORK/list.csv" > /dev/null
+  echo "$label import of $ROWS readers: $(( $(ms) - t0 )) ms"
   local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   JARIDA_LISTEN="127.0.0.1:$port" "$BIN" serve > "$WORK/serve-$label.log" 2>&1 &
   PID=$!
@@ -51,7 +54,7 @@ one() { # label, database url
     --data-urlencode "password=benchmark password 1" "$base/admin/signin"
   local session; session=$(awk '$6 == "jarida_session" { print $7 }' "$jar")
   [ -n "$session" ] || { echo "error: could not sign in"; exit 1; }
-  for q in "" "?q=reader05" "?lang=ar&status=active"; do
+  for q in "" "?q=reader05" "?q=reader%20number%20123" "?lang=ar&status=active"; do
     # Into a file first: with pipefail, grep -q leaving early fails curl's write (SIGPIPE).
     curl -s -o "$WORK/page" -H "Cookie: jarida_session=$session" "$base/admin/readers$q"
     grep -q 'role="status"' "$WORK/page" || { echo "error: $q"; exit 1; }
@@ -61,7 +64,7 @@ one() { # label, database url
   # The bulk unsubscribe of the 100,000 addresses starting "reader01".
   curl -s -o "$WORK/page" -b "$jar" "$base/admin/readers?q=reader01%40"
   csrf=$(grep -o 'name="csrf" value="[^"]*"' "$WORK/page" | head -1 | cut -d'"' -f4)
-  local t0; t0=$(ms)
+  t0=$(ms)
   local loc; loc=$(curl -s -o /dev/null -w '%{redirect_url}' -b "$jar" --data-urlencode "csrf=$csrf" \
     --data-urlencode "action=unsubscribe" --data-urlencode "q=reader01" "$base/admin/readers/bulk")
   case "$loc" in */admin/jobs/*) ;; *) echo "error: the bulk action did not start ($loc)"; exit 1 ;; esac

@@ -12,6 +12,29 @@ use jarida_store::{Tx, q_exec, q_one, q_opt};
 use crate::AudienceError;
 use crate::subscribers::{event, suppress};
 
+/// The VERP return path of a message to `subscriber` (`edition` 0: mail outside editions, such
+/// as a confirmation): a bounce names the edition and the reader without a lookup, and its
+/// signature cannot be forged.
+pub fn verp(secret: &jarida_core::Secret, domain: &str, edition: i64, subscriber: i64) -> String {
+    let t = format!("{edition}-{subscriber}");
+    format!("b+{t}-{}@{domain}", secret.sign_hex("verp", &t, 8))
+}
+
+/// The unsubscribe address of `subscriber` for `edition` (the `List-Unsubscribe` mailto target;
+/// mail to it unsubscribes them).
+pub fn unsubscribe_address(
+    secret: &jarida_core::Secret,
+    domain: &str,
+    edition: i64,
+    subscriber: i64,
+) -> String {
+    let t = format!("{edition}-{subscriber}");
+    format!(
+        "u+{t}-{}@{domain}",
+        secret.sign_hex("unsubscribe-mail", &t, 8)
+    )
+}
+
 /// The numbers of the policy (configuration's `bounces` section).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {

@@ -47,6 +47,16 @@ impl ReaderFilter {
     /// conditions set appear, so each database can use the index that fits (a `$1 IS NULL OR …`
     /// form hides the address index from SQLite's planner).
     pub fn clause(&self, d: jarida_store::Dialect, first: usize) -> (String, Vec<Arg>) {
+        self.clause_of(d, first, Side::Both)
+    }
+
+    /// Whether the filter searches the start of an address or a name.
+    fn searches(&self) -> bool {
+        self.q.as_deref().is_some_and(|q| !q.trim().is_empty())
+    }
+
+    /// [`ReaderFilter::clause`] with the search narrowed to one side.
+    fn clause_of(&self, d: jarida_store::Dialect, first: usize, side: Side) -> (String, Vec<Arg>) {
         let mut parts: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         let push = |args: &mut Vec<Arg>, a: Arg| {
@@ -99,7 +109,7 @@ impl ReaderFilter {
             let lo = push(&mut args, Arg::Text(lower.clone()));
             let hi = push(&mut args, Arg::Text(format!("{lower}\u{10FFFF}")));
             let range = format!("(email >= {lo} AND email < {hi})");
-            if q.contains('@') {
+            if q.contains('@') || side == Side::Address {
                 parts.push(range);
             } else {
                 // A range of the partial index on lower(name) (migration `reader_names`), the
@@ -114,9 +124,11 @@ impl ReaderFilter {
                 };
                 let nlo = push(&mut args, Arg::Text(folded.clone()));
                 let nhi = push(&mut args, Arg::Text(format!("{folded}\u{10FFFF}")));
-                parts.push(format!(
-                    "({range} OR (name <> '' AND {key} >= {nlo} AND {key} < {nhi}))"
-                ));
+                let name = format!("(name <> '' AND {key} >= {nlo} AND {key} < {nhi})");
+                parts.push(match side {
+                    Side::Name => name,
+                    _ => format!("({range} OR {name})"),
+                });
             }
         }
         let clause = if parts.is_empty() {
@@ -140,6 +152,14 @@ impl ReaderFilter {
                 ..self.clone()
             } == ReaderFilter::default()
     }
+}
+
+/// Which side of a search a clause covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Both,
+    Address,
+    Name,
 }
 
 /// A line of the list.
@@ -198,6 +218,11 @@ pub async fn list(
          WHERE {clause}{bound} ORDER BY id {order} LIMIT ${}",
         args.len()
     );
+    let (sql, args) = if f.searches() {
+        searched(c.conn().dialect(), f, page, limit + 1)
+    } else {
+        (sql, args)
+    };
     let mut readers: Vec<ReaderRow> = dynamic::fetch_all(c.conn(), &sql, &args).await?;
     let more = readers.len() as i64 > limit;
     readers.truncate(limit.max(0) as usize);
@@ -205,6 +230,46 @@ pub async fn list(
         readers.reverse();
     }
     Ok(ReaderPage { readers, more })
+}
+
+/// A search's page: the ids of each side (an index range of the address, and of the name) in
+/// a union, the page's ids taken from it, then those rows. As one `OR`, both databases walked the
+/// primary key backwards filtering every row until a page was found (PostgreSQL: 1.4 s for a
+/// name at a million readers, whose matches were old readers), since neither can know where
+/// in the id order a prefix's readers lie.
+fn searched(d: jarida_store::Dialect, f: &ReaderFilter, page: Page, n: i64) -> (String, Vec<Arg>) {
+    let mut args: Vec<Arg> = Vec::new();
+    let mut branches = Vec::new();
+    let sides: &[Side] = if f.q.as_deref().is_some_and(|q| q.contains('@')) {
+        &[Side::Address]
+    } else {
+        &[Side::Address, Side::Name]
+    };
+    let (bound, order) = match page {
+        Page::First => (None, "DESC"),
+        Page::After(id) => (Some(("<", id)), "DESC"),
+        Page::Before(id) => (Some((">", id)), "ASC"),
+    };
+    for side in sides {
+        let (clause, mut a) = f.clause_of(d, args.len() + 1, *side);
+        args.append(&mut a);
+        let bound = match bound {
+            Some((op, id)) => {
+                args.push(Arg::Int(id.0));
+                format!(" AND id {op} ${}", args.len())
+            }
+            None => String::new(),
+        };
+        branches.push(format!("SELECT id FROM subscribers WHERE {clause}{bound}"));
+    }
+    args.push(Arg::Int(n));
+    let sql = format!(
+        "SELECT id, email, name, lang, status, source, created_at, confirmed_at FROM subscribers \
+         WHERE id IN (SELECT id FROM ({}) m ORDER BY id {order} LIMIT ${}) ORDER BY id {order}",
+        branches.join(" UNION "),
+        args.len()
+    );
+    (sql, args)
 }
 
 /// How many readers match `f`.

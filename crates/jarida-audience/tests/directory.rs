@@ -72,6 +72,54 @@ async fn a_name_or_an_address_is_found_by_its_start() {
     assert!(found(db, "nobody").await.is_empty());
 }
 
+/// A search's pages follow each other by cursor, newest first, each reader once, and back.
+#[tokio::test]
+async fn a_search_pages_by_cursor() {
+    let fresh = jarida_testing::fresh_db().await;
+    let db = &fresh.db;
+    for i in 0..250 {
+        reader(db, &format!("r{i:03}@example.com"), &format!("Reader {i}")).await;
+    }
+    // Matches by name (all 250) and by address ("reader…@" for some), counted once.
+    for i in 0..5 {
+        reader(db, &format!("reader{i}@example.net"), "").await;
+    }
+    let f = ReaderFilter {
+        q: Some("reader".into()),
+        ..Default::default()
+    };
+    assert_eq!(directory::count(db, &f).await.unwrap(), 255);
+    let mut seen: Vec<i64> = Vec::new();
+    let mut page = Page::First;
+    let mut pages = Vec::new();
+    loop {
+        let p = directory::list(db, &f, page, 100).await.unwrap();
+        let ids: Vec<i64> = p.readers.iter().map(|r| r.id.0).collect();
+        assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+        seen.extend(&ids);
+        pages.push(ids);
+        if !p.more {
+            break;
+        }
+        page = Page::After(p.readers.last().unwrap().id);
+    }
+    assert_eq!(seen.len(), 255);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 255, "each reader once");
+    // Back from the last page to the one before it.
+    let back = directory::list(
+        db,
+        &f,
+        Page::Before(jarida_core::SubscriberId(pages[2][0])),
+        100,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i64> = back.readers.iter().map(|r| r.id.0).collect();
+    assert_eq!(ids, pages[1]);
+}
+
 /// The statement the list runs for a name search is planned on the name index.
 #[tokio::test]
 async fn a_name_search_reads_the_name_index() {

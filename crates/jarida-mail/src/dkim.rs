@@ -771,6 +771,7 @@ mod tests {
                 ("List-Id".into(), "Jarida <news.example.org>".into()),
                 ("Feedback-ID".into(), "1:issue:jarida".into()),
             ],
+            envelope_from: None,
         }
         .to_bytes()
         .unwrap()

@@ -68,9 +68,17 @@ pub struct Message {
     pub one_click: bool,
     /// Other headers, written as given.
     pub headers: Vec<(String, String)>,
+    /// The return path (MAIL FROM) when it is not `from_address`: a VERP address, so that a
+    /// bounce names its reader.
+    pub envelope_from: Option<String>,
 }
 
 impl Message {
+    /// Where bounces of this message go.
+    pub fn envelope(&self) -> &str {
+        self.envelope_from.as_deref().unwrap_or(&self.from_address)
+    }
+
     /// The message as RFC 5322 bytes with CRLF line endings.
     pub fn to_bytes(&self) -> Result<Vec<u8>, MailError> {
         let mut b =

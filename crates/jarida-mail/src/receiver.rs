@@ -40,6 +40,9 @@ pub struct Limits {
     pub hostname: String,
     /// A larger message is refused (552) after it has been read and thrown away.
     pub max_message_bytes: usize,
+    /// Only this much of a message is kept (the rest is read and dropped): what the reader of
+    /// returned mail looks at is at the start, so memory stays bounded per connection.
+    pub keep_bytes: usize,
     /// Connections served at once; more are told to come back later (421).
     pub max_connections: usize,
     /// A client silent this long is disconnected.
@@ -327,6 +330,7 @@ async fn read_data<S: AsyncRead + Unpin>(
     let mut body: Vec<u8> = Vec::new();
     let mut chunk: Vec<u8> = Vec::new();
     let mut too_big = false;
+    let mut total = 0usize;
     let mut input = first;
     loop {
         let mut iter = input.iter();
@@ -335,12 +339,14 @@ async fn read_data<S: AsyncRead + Unpin>(
         // come in the next read: the last byte waits in `chunk` until then.
         let keep = if done { 0 } else { chunk.len().min(1) };
         let ready = chunk.len() - keep;
+        total += ready;
         if !too_big {
-            if body.len() + ready > limits.max_message_bytes {
+            if total > limits.max_message_bytes {
                 too_big = true;
                 body = Vec::new();
             } else {
-                body.extend_from_slice(&chunk[..ready]);
+                let room = limits.keep_bytes.saturating_sub(body.len()).min(ready);
+                body.extend_from_slice(&chunk[..room]);
             }
         }
         chunk.drain(..ready);
@@ -405,6 +411,7 @@ mod tests {
         let limits = Limits {
             hostname: "bounces.example.org".into(),
             max_message_bytes: 1024,
+            keep_bytes: 512,
             max_connections,
             idle: Duration::from_secs(5),
             max_recipients: 2,
@@ -473,6 +480,24 @@ mod tests {
             String::from_utf8_lossy(&kept[0].1),
             "Subject: x\r\n\r\n.a line that started with a dot\r\nlast line\r\n"
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_start_of_a_long_message_is_kept() {
+        let (port, kept) = start(4).await;
+        let msg = format!(
+            "EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<b+1-2-a@b>\r\nDATA\r\nSubject: long\r\n\r\n{}\r\n.\r\nQUIT\r\n",
+            "z".repeat(800)
+        );
+        let got = talk(port, &[msg.as_bytes()]).await;
+        assert_eq!(
+            codes(&got),
+            ["220", "250", "250", "250", "354", "250", "221"],
+            "{got:?}"
+        );
+        let kept = kept.0.lock().unwrap();
+        assert_eq!(kept[0].1.len(), 512, "taken, its first 512 bytes kept");
+        assert!(kept[0].1.starts_with(b"Subject: long\r\n\r\nzzz"));
     }
 
     #[tokio::test]

@@ -96,6 +96,9 @@ pub struct Notifier {
     site: jarida_core::Live<SiteInfo>,
     from: jarida_core::Live<Sender>,
     secret: Secret,
+    /// The bounce domain when returned mail reaches us: readers' notices then carry a VERP
+    /// return path, so that a confirmation that bounces stops its reader too.
+    return_domain: jarida_core::Live<Option<String>>,
 }
 
 impl Notifier {
@@ -105,7 +108,13 @@ impl Notifier {
             site: jarida_core::Live::new(site),
             from: jarida_core::Live::new(from),
             secret,
+            return_domain: jarida_core::Live::new(None),
         }
+    }
+
+    /// Readers' notices go out with a VERP return path on `domain` (None: the sender's address).
+    pub fn set_return_domain(&self, domain: Option<String>) {
+        self.return_domain.set(domain);
     }
 
     /// Takes the settings an owner changed: later notices carry them.
@@ -210,6 +219,11 @@ impl Notifier {
             html: Some(html),
             list_unsubscribe: unsubscribe_url.into_iter().collect(),
             one_click: true,
+            envelope_from: self
+                .return_domain
+                .get()
+                .as_deref()
+                .map(|d| jarida_audience::bounces::verp(&self.secret, d, 0, r.id.0)),
             ..Default::default()
         })
     }
@@ -311,7 +325,7 @@ impl Notifier {
     /// `msg` as the transactional queue takes it, sent from the site's address.
     pub fn outgoing(&self, msg: Message) -> Result<Outgoing, NotifyError> {
         Ok(Outgoing {
-            envelope_from: msg.from_address.clone(),
+            envelope_from: msg.envelope().to_string(),
             body: msg.to_bytes()?,
             to: msg.to_address,
         })

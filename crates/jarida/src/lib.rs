@@ -123,6 +123,7 @@ pub async fn bounce_receiver(
             b.hostname.clone()
         },
         max_message_bytes: b.max_message_kb * 1024,
+        keep_bytes: jarida_mail::bounce::MAX_BYTES,
         max_connections: b.max_connections,
         idle: Duration::from_secs(60),
         max_recipients: 20,
@@ -185,12 +186,14 @@ pub fn notifier(
 ) -> anyhow::Result<Arc<jarida_notify::Notifier>> {
     let site = site_at(cfg, base_url);
     let settings = settings::site_settings(cfg);
-    Ok(Arc::new(jarida_notify::Notifier::new(
+    let n = jarida_notify::Notifier::new(
         theme,
         settings.site_info(&site),
         settings.sender(),
         secret(cfg)?,
-    )))
+    );
+    n.set_return_domain(cfg.return_domain());
+    Ok(Arc::new(n))
 }
 
 /// The delivery engine for this configuration.
@@ -459,6 +462,7 @@ pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<R
         cfg.mail_transport(),
     )
     .await?;
+    app.notify.set_return_domain(cfg.return_domain());
     let host = settings::Host::new(file_cfg.clone(), db.clone(), base.clone(), cfg.clone());
     host.set_app(&app);
     app.set_settings_host(host.clone());

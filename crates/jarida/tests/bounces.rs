@@ -472,3 +472,37 @@ fn the_receiver_takes_our_addresses_only() {
         "the refused message changed nothing"
     );
 }
+
+/// With returned mail reaching jarida, a confirmation email carries a VERP return path too, and
+/// its bounce stops the sign-up: no more emails to an address that does not exist.
+#[test]
+fn a_confirmation_that_bounces_stops_its_sign_up() {
+    let sink = Sink::start(&[]);
+    let app = TestApp::spawn_with(|c| {
+        use_sink(c, &sink);
+        c.bounces.mailto_unsubscribe = true;
+    });
+    app.post_form("/en/newsletter/subscribe", &[("email", "typo@example.org")]);
+    let m = &sink.wait_for("typo@example.org", 1)[0];
+    assert!(m.mail_from.starts_with("b+0-"), "{}", m.mail_from);
+    assert_eq!(
+        app.status_of("typo@example.org").as_deref(),
+        Some("pending")
+    );
+    let raw = String::from_utf8_lossy(&corpus("exim-user-unknown.eml"))
+        .replace("%VERP%", &m.mail_from)
+        .replace("%MSGID%", "not-ours@example.org");
+    assert!(matches!(
+        ingest(&app, raw.as_bytes(), Some(&m.mail_from)),
+        Outcome::Applied {
+            kind: Kind::Hard,
+            edition: 0,
+            decision: Decision::Bounced,
+            ..
+        }
+    ));
+    assert_eq!(
+        app.status_of("typo@example.org").as_deref(),
+        Some("bounced")
+    );
+}

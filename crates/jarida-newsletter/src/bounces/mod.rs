@@ -38,15 +38,7 @@ impl Default for Rules {
     }
 }
 
-/// The unsubscribe address of `subscriber` for `edition` (the `List-Unsubscribe` mailto target;
-/// mail to it unsubscribes them).
-pub fn unsubscribe_address(secret: &Secret, domain: &str, edition: i64, subscriber: i64) -> String {
-    let t = format!("{edition}-{subscriber}");
-    format!(
-        "u+{t}-{}@{domain}",
-        secret.sign_hex("unsubscribe-mail", &t, 8)
-    )
-}
+pub use jarida_audience::bounces::unsubscribe_address;
 
 /// Whose token this is, if its signature checks: (edition, subscriber).
 pub fn verify(secret: &Secret, t: &Token) -> Option<(i64, i64)> {

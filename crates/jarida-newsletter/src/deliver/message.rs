@@ -3,16 +3,7 @@
 
 use super::*;
 
-/// The VERP return path of one message; a later bounce names the edition and reader without a lookup.
-pub fn verp(
-    secret: &jarida_core::Secret,
-    bounce_domain: &str,
-    edition: i64,
-    subscriber: i64,
-) -> String {
-    let t = format!("{edition}-{subscriber}");
-    format!("b+{t}-{}@{bounce_domain}", secret.sign_hex("verp", &t, 8))
-}
+pub use jarida_audience::bounces::verp;
 
 /// The same Message-ID every time this edition goes to this reader, so a resent message after a crash
 /// is recognisable as a duplicate.

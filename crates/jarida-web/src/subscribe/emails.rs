@@ -21,7 +21,7 @@ pub(super) async fn send(app: &App, to: &Reader<'_>, notice: ReaderNotice) -> Re
         .map_err(|e| e.to_string())?;
     let bytes = msg.to_bytes().map_err(|e| e.to_string())?;
     app.mail
-        .enqueue(&msg.from_address, &msg.to_address, &bytes)
+        .enqueue(msg.envelope(), &msg.to_address, &bytes)
         .await
         .map_err(|e| e.to_string())
 }

@@ -922,6 +922,13 @@ impl Config {
             .collect()
     }
 
+    /// The domain readers' notices (confirmations) take their VERP return path on: the bounce
+    /// domain when returned mail reaches jarida, else none (they return to the sender).
+    pub fn return_domain(&self) -> Option<String> {
+        (self.bounces.mailto_unsubscribe || !self.bounces.listen.is_empty())
+            .then(|| self.bounce_domain())
+    }
+
     /// The domain of the VERP return paths and unsubscribe addresses.
     pub fn bounce_domain(&self) -> String {
         if self.delivery.bounce_domain.is_empty() {
