@@ -4,7 +4,8 @@
 # and of a name, a filter's
 # count, and a bulk unsubscribe of 100,000 readers (the addresses starting "reader01") run as a
 # background job. Beside them, in the same run, the database's own client running the same
-# statements on the same data (sqlite3 / psql, process start included).
+# statements on the same data (sqlite3 / psql, process start included). Each list is loaded by one
+# client (an editor: the server's own time) and by four at once (queueing on two cores).
 # Needs wrk, sqlite3, psql, curl. Usage: bench/readers.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,8 +59,9 @@ one() { # label, database url
     # Into a file first: with pipefail, grep -q leaving early fails curl's write (SIGPIPE).
     curl -s -o "$WORK/page" -H "Cookie: jarida_session=$session" "$base/admin/readers$q"
     grep -q 'role="status"' "$WORK/page" || { echo "error: $q"; exit 1; }
+    wrk -t1 -c1 -d5s --latency -H "Cookie: jarida_session=$session" "$base/admin/readers$q" > "$WORK/wrk1"
     wrk -t1 -c4 -d10s --latency -H "Cookie: jarida_session=$session" "$base/admin/readers$q" > "$WORK/wrk"
-    echo "$label readers list ${q:-(no filter)} (page and its count): p99 $(p99 < "$WORK/wrk") ms, $(rps < "$WORK/wrk") req/s"
+    echo "$label readers list ${q:-(no filter)} (page and its count): one editor p99 $(p99 < "$WORK/wrk1") ms; four at once p99 $(p99 < "$WORK/wrk") ms, $(rps < "$WORK/wrk") req/s"
   done
   # The bulk unsubscribe of the 100,000 addresses starting "reader01".
   curl -s -o "$WORK/page" -b "$jar" "$base/admin/readers?q=reader01%40"
