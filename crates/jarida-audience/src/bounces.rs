@@ -92,7 +92,7 @@ pub async fn record_in(
     policy: Policy,
     now: i64,
 ) -> Result<Decision, AudienceError> {
-    if matches!(ev.kind, Kind::AutoReply | Kind::Unknown) {
+    if matches!(ev.kind, Kind::AutoReply | Kind::Unknown | Kind::Delayed) {
         return Ok(Decision::Repeated);
     }
     let diagnostic = jarida_mail::redact_addresses(&ev.diagnostic);
@@ -192,7 +192,7 @@ pub async fn record_in(
                 Decision::Recorded
             })
         }
-        Kind::AutoReply | Kind::Unknown => Ok(Decision::Repeated),
+        Kind::AutoReply | Kind::Unknown | Kind::Delayed => Ok(Decision::Repeated),
     }
 }
 

@@ -952,6 +952,13 @@ pub async fn erase_in(
     // Zeroed, not only unlinked.
     tx.conn().secure_delete(true).await?;
     suppress(tx.conn(), &sub, "erased", now).await?;
+    // Returned-mail records stay for the editions' counts, without the server's words (which
+    // may quote a mailbox name) and unlinked by the delete below.
+    q_exec!(
+        tx.conn(),
+        "UPDATE bounces SET diagnostic = '' WHERE subscriber_id = $1",
+        id
+    )?;
     q_exec!(tx.conn(), "DELETE FROM subscribers WHERE id = $1", id)?;
     jarida_mail::queue::forget(tx.conn(), &sub).await?;
     q_exec!(

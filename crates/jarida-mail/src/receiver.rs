@@ -112,14 +112,24 @@ pub async fn serve(listener: TcpListener, limits: Limits, inbox: Arc<dyn Inbox>)
         let inbox = inbox.clone();
         tokio::spawn(async move {
             let _ = sock.set_nodelay(true);
-            match session(sock, &limits, inbox.as_ref(), false).await {
+            // However busy the client keeps it, a connection ends after this long, so that a
+            // few clients sending a NOOP a minute cannot hold every slot.
+            let whole =
+                tokio::time::timeout(SESSION_LIMIT, session(sock, &limits, inbox.as_ref(), false));
+            let Ok(ended) = whole.await else {
+                drop(slot);
+                return;
+            };
+            match ended {
                 Ok(Ending::StartTls(sock)) => {
                     if let Some(tls) = &limits.tls {
-                        match TlsAcceptor::from(tls.clone()).accept(sock).await {
-                            Ok(s) => {
+                        let handshake = TlsAcceptor::from(tls.clone()).accept(sock);
+                        match tokio::time::timeout(limits.idle, handshake).await {
+                            Ok(Ok(s)) => {
                                 let _ = session(s, &limits, inbox.as_ref(), true).await;
                             }
-                            Err(e) => tracing::debug!(%peer, error = %e, "receiver: TLS"),
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "receiver: TLS"),
+                            Err(_) => tracing::debug!(%peer, "receiver: TLS handshake too slow"),
                         }
                     }
                 }
@@ -144,8 +154,23 @@ struct Envelope {
     rcpts: Vec<String>,
 }
 
-/// Errors in a row before the connection is dropped (a client speaking something else).
+/// Errors before the connection is dropped (a client speaking something else).
 const MAX_ERRORS: usize = 10;
+
+/// The longest a connection may last, STARTTLS and every message included.
+const SESSION_LIMIT: Duration = Duration::from_secs(600);
+
+/// Writes `bytes`, giving up when the client stops reading for `limit`.
+async fn send<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    bytes: &[u8],
+    limit: Duration,
+) -> std::io::Result<()> {
+    match tokio::time::timeout(limit, io.write_all(bytes)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
 
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     mut io: S,
@@ -157,8 +182,12 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     let host = &limits.hostname;
     // After STARTTLS the client speaks first (RFC 3207): no second greeting.
     if !after_tls {
-        io.write_all(format!("220 {host} ESMTP jarida\r\n").as_bytes())
-            .await?;
+        send(
+            &mut io,
+            format!("220 {host} ESMTP jarida\r\n").as_bytes(),
+            limits.idle,
+        )
+        .await?;
     }
     let mut parser = RequestReceiver::default();
     let mut buf = vec![0u8; 16 * 1024];
@@ -180,6 +209,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(ProtoError::ResponseTooLong) => {
                     errors += 1;
                     out.push_str("500 5.5.2 Line too long\r\n");
+                    if errors >= MAX_ERRORS {
+                        quit = true;
+                        break;
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -226,7 +259,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     } else if env.rcpts.len() >= limits.max_recipients {
                         out.push_str("452 4.5.3 Too many recipients\r\n");
                     } else if inbox.accepts(&addr) {
-                        env.rcpts.push(addr);
+                        if !env.rcpts.contains(&addr) {
+                            env.rcpts.push(addr);
+                        }
                         out.push_str("250 2.1.5 OK\r\n");
                     } else {
                         errors += 1;
@@ -271,11 +306,11 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         let rest = iter.as_slice().to_vec();
         pending = rest;
         if !out.is_empty() {
-            io.write_all(out.as_bytes()).await?;
+            send(&mut io, out.as_bytes(), limits.idle).await?;
         }
         if quit {
             if errors >= MAX_ERRORS {
-                io.write_all(b"421 4.7.0 Too many errors\r\n").await?;
+                send(&mut io, b"421 4.7.0 Too many errors\r\n", limits.idle).await?;
             }
             return Ok(Ending::Closed);
         }
@@ -301,13 +336,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             };
             env = Envelope::default();
-            io.write_all(reply.as_bytes()).await?;
+            send(&mut io, reply.as_bytes(), limits.idle).await?;
             continue;
         }
         let n = match tokio::time::timeout(limits.idle, io.read(&mut buf)).await {
             Ok(r) => r?,
             Err(_) => {
-                let _ = io.write_all(b"421 4.4.2 Idle too long\r\n").await;
+                let _ = send(&mut io, b"421 4.4.2 Idle too long\r\n", limits.idle).await;
                 return Ok(Ending::Closed);
             }
         };
@@ -327,8 +362,12 @@ async fn read_data<S: AsyncRead + Unpin>(
     buf: &mut [u8],
 ) -> std::io::Result<(Option<Vec<u8>>, Vec<u8>)> {
     let mut data = DataReceiver::new();
-    let mut body: Vec<u8> = Vec::new();
     let mut chunk: Vec<u8> = Vec::new();
+    // The 354 ended a line: the receiver must know, or a message that is empty (".") or whose
+    // first line starts with a dot would not be read right.
+    data.ingest(&mut b"\r\n".iter(), &mut chunk);
+    chunk.clear();
+    let mut body: Vec<u8> = Vec::new();
     let mut too_big = false;
     let mut total = 0usize;
     let mut input = first;
@@ -480,6 +519,33 @@ mod tests {
             String::from_utf8_lossy(&kept[0].1),
             "Subject: x\r\n\r\n.a line that started with a dot\r\nlast line\r\n"
         );
+    }
+
+    #[tokio::test]
+    async fn an_empty_message_and_a_leading_dot_are_read_right() {
+        let (port, kept) = start(4).await;
+        let got = talk(
+            port,
+            &[
+                b"HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<b+1@x>\r\nRCPT TO:<b+1@x>\r\nDATA\r\n.\r\n\
+               MAIL FROM:<>\r\nRCPT TO:<b+2@x>\r\nDATA\r\n..dot first\r\n.\r\nQUIT\r\n",
+            ],
+        )
+        .await;
+        assert_eq!(
+            codes(&got),
+            [
+                "220", "250", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"
+            ],
+            "{got:?}"
+        );
+        let kept = kept.0.lock().unwrap();
+        assert_eq!(
+            kept[0],
+            (vec!["b+1@x".to_string()], Vec::new()),
+            "once, and empty"
+        );
+        assert_eq!(kept[1].1, b".dot first\r\n");
     }
 
     #[tokio::test]

@@ -171,6 +171,52 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
         Outcome::Ignored("no token of ours that verifies")
     );
 
+    // A report sent to an unsubscribe address is not read for the reader it names, and a
+    // report naming two readers (one's return path, another's Message-ID) is not trusted.
+    let leave_mailto = {
+        let h = msg("leave@example.org").header("List-Unsubscribe").unwrap();
+        h.split("mailto:")
+            .nth(1)
+            .and_then(|r| r.split(['?', '>']).next())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        ingest(
+            &app,
+            &about("arf-yahoo-cfl.eml", msg("policy@example.org")),
+            Some(&leave_mailto)
+        ),
+        Outcome::Ignored("a report sent to an unsubscribe address")
+    );
+    let mixed = String::from_utf8_lossy(&about("postfix-user-unknown.eml", stay)).replace(
+        stay.header("Message-ID").unwrap().trim_matches(['<', '>']),
+        msg("away@example.org")
+            .header("Message-ID")
+            .unwrap()
+            .trim_matches(['<', '>']),
+    );
+    assert_eq!(
+        ingest(&app, mixed.as_bytes(), None),
+        Outcome::Ignored("tokens of several readers")
+    );
+    assert_eq!(
+        app.status_of("policy@example.org").as_deref(),
+        Some("active")
+    );
+    assert_eq!(app.status_of("stay@example.org").as_deref(), Some("active"));
+    assert_eq!(app.status_of("away@example.org").as_deref(), Some("active"));
+
+    // A delay notice (still being tried) counts for nothing.
+    assert_eq!(
+        ingest(
+            &app,
+            &about("postfix-mailbox-full-delayed.eml", msg("soft@example.org")),
+            None
+        ),
+        Outcome::Ignored("a delay notice: the message is still being tried")
+    );
+
     // A soft bounce is recorded; the reader stays until the limit.
     let soft = ingest(
         &app,
@@ -359,6 +405,26 @@ fn a_stale_list_pauses_its_edition() {
     }
     assert!(paused, "2 hard of 8 is 25%, over 20%");
     assert_eq!(status(&app, id), "paused");
+    // An editor resumes it: more hard bounces do not pause it again.
+    app.rt.block_on(async {
+        let mut tx = app.db.begin().await.unwrap();
+        jarida_newsletter::editions::act_in(
+            &mut tx,
+            id,
+            jarida_newsletter::editions::Action::Resume,
+            None,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    });
+    assert_eq!(status(&app, id), "sending");
+    match ingest(&app, &about("gmail-address-not-found.eml", &msgs[2]), None) {
+        Outcome::Applied { paused, .. } => assert!(!paused),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(status(&app, id), "sending");
 }
 
 /// Python's smtplib, an SMTP client independent of ours, talking to the built-in receiver: it

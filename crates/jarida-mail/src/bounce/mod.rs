@@ -25,8 +25,11 @@ pub const MAX_BYTES: usize = 2 * 1024 * 1024;
 pub enum Kind {
     /// The address itself is wrong or gone (5.1.x, 5.2.1, 5.4.4): never mail it again.
     Hard,
-    /// Temporary, or a full mailbox (4.x.x, 5.2.2, delayed): counts towards a threshold.
+    /// Given up for now, or a full mailbox (4.x.x failures, 5.2.2): counts towards a limit.
     Soft,
+    /// A warning that the message is still being tried (`Action: delayed`): counts for nothing,
+    /// since it usually arrives (a whole provider throttling us would otherwise stop its readers).
+    Delayed,
     /// Refused for who we are or what we sent (5.7.x, spam, authentication, size): not the
     /// reader's doing; the owner needs to know.
     Policy,
@@ -43,6 +46,7 @@ impl Kind {
         match self {
             Kind::Hard => "hard",
             Kind::Soft => "soft",
+            Kind::Delayed => "delayed",
             Kind::Policy => "policy",
             Kind::Complaint => "complaint",
             Kind::AutoReply => "auto_reply",
@@ -282,7 +286,7 @@ fn read_dsn(blocks: &[fields::Block], original_to: Option<&str>, body: &str, rep
     report.status = r.status.map(|c| c.to_string());
     report.kind = match (r.action.as_str(), r.status) {
         ("delivered" | "relayed" | "expanded", _) => Kind::Unknown,
-        ("delayed", _) => Kind::Soft,
+        ("delayed", _) => Kind::Delayed,
         (_, Some(c)) => text::kind_of(c, r.diagnostic),
         (_, None) => Kind::Unknown,
     };

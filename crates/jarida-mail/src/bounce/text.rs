@@ -92,7 +92,11 @@ fn number(b: &[u8]) -> Option<(u16, usize)> {
 pub fn kind_of(c: Code, words: &str) -> Kind {
     match (c.class, c.subject, c.detail) {
         (2, _, _) => Kind::Unknown,
+        // Throttling and reputation deferrals: about the sender, not the address.
+        (4, 7, _) => Kind::Policy,
         (4, _, _) => Kind::Soft,
+        // Bad sender address, bad sender system: our side.
+        (5, 1, 7) | (5, 1, 8) => Kind::Policy,
         (5, 1, _) => Kind::Hard,
         (5, 2, 1) => Kind::Hard,
         (5, 2, 2) => Kind::Soft,

@@ -9,7 +9,7 @@ use jarida_core::Secret;
 use jarida_mail::bounce::Token;
 use jarida_store::Db;
 
-use super::{Rules, ingest, verify};
+use super::{Rules, ingest_report, verify};
 
 /// The receiver's [`jarida_mail::receiver::Inbox`].
 pub struct BounceInbox {
@@ -63,12 +63,16 @@ impl jarida_mail::receiver::Inbox for BounceInbox {
         raw: Vec<u8>,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
+            // Read once, off the async threads (a 2 MiB message with many parts takes a while).
+            let report = tokio::task::spawn_blocking(move || jarida_mail::bounce::classify(&raw))
+                .await
+                .map_err(|e| e.to_string())?;
             for rcpt in rcpts {
-                let outcome = ingest(
+                let outcome = ingest_report(
                     &self.db,
                     &self.secret,
                     self.rules,
-                    &raw,
+                    &report,
                     Some(&rcpt),
                     "receiver",
                     time::OffsetDateTime::now_utc(),

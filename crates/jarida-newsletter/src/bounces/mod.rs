@@ -140,12 +140,15 @@ pub async fn ingest_report(
         .iter()
         .filter(|t| matches!(t, Token::Unsubscribe { .. }))
         .find_map(|t| verify(secret, t));
-    if let Some((_, subscriber)) = to_unsubscribe
-        && !matches!(
+    // Mail to an unsubscribe address is that request and nothing else: its body is never read
+    // for another reader (a forged report inside must not act on whoever it names).
+    if let Some((_, subscriber)) = to_unsubscribe {
+        if matches!(
             report.kind,
-            Kind::Hard | Kind::Soft | Kind::Policy | Kind::Complaint
-        )
-    {
+            Kind::Hard | Kind::Soft | Kind::Delayed | Kind::Policy | Kind::Complaint
+        ) {
+            return Ok(Outcome::Ignored("a report sent to an unsubscribe address"));
+        }
         let id = SubscriberId(subscriber);
         let exists = {
             let mut c = db.acquire().await?;
@@ -169,18 +172,48 @@ pub async fn ingest_report(
             changed,
         });
     }
+    if addressed
+        .iter()
+        .any(|t| matches!(t, Token::Unsubscribe { .. }))
+    {
+        return Ok(Outcome::Ignored(
+            "an unsubscribe address that does not verify",
+        ));
+    }
     if matches!(report.kind, Kind::AutoReply) {
         return Ok(Outcome::Ignored("an automatic reply"));
     }
     if matches!(report.kind, Kind::Unknown) {
         return Ok(Outcome::Ignored("not a bounce or a complaint"));
     }
-    // The reader: the envelope's VERP first, then any token the report carries.
-    let found = addressed
+    if matches!(report.kind, Kind::Delayed) {
+        return Ok(Outcome::Ignored(
+            "a delay notice: the message is still being tried",
+        ));
+    }
+    // The reader: every token that verifies must name the same one (tokens of other readers leak
+    // through forwarded mail and References headers; a report that mixes them is not trusted),
+    // and a VERP address the message was delivered to must be among them.
+    let verified: Vec<(i64, i64)> = addressed
         .iter()
         .chain(report.tokens.iter())
         .filter(|t| !matches!(t, Token::Unsubscribe { .. }))
-        .find_map(|t| verify(secret, t));
+        .filter_map(|t| verify(secret, t))
+        .collect();
+    let readers: std::collections::BTreeSet<i64> = verified.iter().map(|v| v.1).collect();
+    if readers.len() > 1 {
+        tracing::warn!(source, "a report naming several readers: ignored");
+        return Ok(Outcome::Ignored("tokens of several readers"));
+    }
+    if envelope_to.is_some()
+        && !addressed.is_empty()
+        && addressed.iter().all(|t| verify(secret, t).is_none())
+    {
+        return Ok(Outcome::Ignored("no token of ours that verifies"));
+    }
+    // The envelope's edition first (a Message-ID of another edition of the same reader may be
+    // quoted in it), then the report's.
+    let found = verified.first().copied();
     let Some((edition, subscriber)) = found else {
         if !report.tokens.is_empty() || !addressed.is_empty() {
             tracing::warn!(
@@ -255,14 +288,24 @@ pub async fn ingest_report(
     })
 }
 
-/// Pauses edition `id` when it is going out and its hard bounces passed the rate once enough of
-/// it went out; whether it did.
-async fn pause_if_stale(
+/// Pauses edition `id` when it is going out, returned mail has not paused it before (an editor
+/// who resumed it has looked), and its hard bounces passed the rate once enough of it went out;
+/// whether it did.
+pub(crate) async fn pause_if_stale(
     tx: &mut jarida_store::Tx,
     id: EditionId,
     rules: Rules,
     now: OffsetDateTime,
 ) -> Result<bool, NewsletterError> {
+    let row: Option<(String, Option<i64>)> = q_opt!(
+        tx.conn(),
+        (String, Option<i64>),
+        "SELECT status, bounce_paused_at FROM editions WHERE id = $1",
+        id
+    )?;
+    if !matches!(row, Some((ref status, None)) if status == "sending") {
+        return Ok(false);
+    }
     let (out,): (i64,) = q_one!(
         tx.conn(),
         (i64,),
@@ -281,16 +324,13 @@ async fn pause_if_stale(
     if (hard as f64) * 100.0 <= rules.pause_hard_percent * out as f64 {
         return Ok(false);
     }
-    let status: Option<(String,)> = q_opt!(
+    editions::act_in(tx, id, Action::Pause, None, now).await?;
+    jarida_store::q_exec!(
         tx.conn(),
-        (String,),
-        "SELECT status FROM editions WHERE id = $1",
+        "UPDATE editions SET bounce_paused_at = $1 WHERE id = $2",
+        now.unix_timestamp(),
         id
     )?;
-    if status.map(|s| s.0).as_deref() != Some("sending") {
-        return Ok(false);
-    }
-    editions::act_in(tx, id, Action::Pause, None, now).await?;
     Ok(true)
 }
 

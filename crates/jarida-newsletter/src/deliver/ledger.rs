@@ -361,7 +361,7 @@ impl Engine {
                     edition: e.id.0,
                     feedback_type: None,
                 };
-                jarida_audience::bounces::record_in(
+                let decision = jarida_audience::bounces::record_in(
                     &mut tx,
                     jarida_core::SubscriberId(o.subscriber_id),
                     &ev,
@@ -369,6 +369,16 @@ impl Engine {
                     now,
                 )
                 .await?;
+                if decision != jarida_audience::bounces::Decision::Repeated {
+                    let at = OffsetDateTime::from_unix_timestamp(now)
+                        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+                    if crate::bounces::pause_if_stale(&mut tx, e.id, self.cfg.bounces, at).await? {
+                        tracing::warn!(
+                            edition = e.id.0,
+                            "edition paused: too many addresses refused"
+                        );
+                    }
+                }
             }
         }
         tx.commit().await?;

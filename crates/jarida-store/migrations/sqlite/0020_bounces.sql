@@ -21,3 +21,7 @@ CREATE INDEX bounces_at ON bounces (kind, at);
 INSERT INTO bounces (subscriber_id, edition_id, kind, status, diagnostic, source, at)
 SELECT (SELECT s.id FROM subscribers s WHERE s.id = d.subscriber_id), d.edition_id, 'hard', '', '', 'smtp', COALESCE(d.done_at, 0)
 FROM deliveries d WHERE d.state = 'failed' AND d.last_reply LIKE '5__ 5.1.%';
+
+-- When returned mail paused an edition (too many hard bounces early on): an editor who resumes
+-- it has looked, and it is not paused again for the same reason.
+ALTER TABLE editions ADD COLUMN bounce_paused_at BIGINT;
