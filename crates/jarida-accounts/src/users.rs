@@ -105,6 +105,17 @@ pub async fn emails(db: &Db) -> Result<Vec<String>, StoreError> {
     Ok(v.into_iter().map(|(e,)| e).collect())
 }
 
+/// The active owners' addresses (who hears of what threatens delivery).
+pub async fn owner_emails(db: &Db) -> Result<Vec<String>, StoreError> {
+    let mut c = db.acquire().await?;
+    let v: Vec<(String,)> = q_all!(
+        c.conn(),
+        (String,),
+        "SELECT email FROM users WHERE disabled_at IS NULL AND role = 'owner' ORDER BY id"
+    )?;
+    Ok(v.into_iter().map(|(e,)| e).collect())
+}
+
 pub async fn by_id(c: Conn<'_>, id: i64) -> Result<Option<User>, StoreError> {
     q_opt!(
         c,

@@ -32,6 +32,15 @@ pub struct Sender {
     pub reply_to: Option<String>,
 }
 
+/// What an owner is alerted to about returned mail.
+#[derive(Debug, Clone, Copy)]
+pub enum Alert<'a> {
+    /// A receiving server refused a message for policy; its words (addresses redacted).
+    Refused { reply: &'a str },
+    /// Edition `number` was paused: `percent` of what went out bounced hard.
+    Paused { number: i64, percent: f64 },
+}
+
 /// The reader an email is for.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
@@ -224,6 +233,47 @@ impl Notifier {
                 .get()
                 .as_deref()
                 .map(|d| jarida_audience::bounces::verp(&self.secret, d, 0, r.id.0)),
+            ..Default::default()
+        })
+    }
+
+    /// The owner's alert that returned mail threatens delivery: a receiving server refused our
+    /// mail for policy (its words quoted), or an edition was paused for its hard bounces.
+    pub fn delivery_alert(
+        &self,
+        lang: Lang,
+        alert: &Alert<'_>,
+        to: &str,
+    ) -> Result<Message, NotifyError> {
+        let i18n = &self.theme.i18n;
+        let site = self.site.get();
+        let (key, args): (&str, Vec<(&str, FluentValue<'_>)>) = match alert {
+            Alert::Refused { reply } => (
+                "email-alert-refused",
+                vec![("reply", FluentValue::from(*reply))],
+            ),
+            Alert::Paused { number, percent } => (
+                "email-alert-paused",
+                vec![
+                    ("number", FluentValue::from(*number)),
+                    ("percent", FluentValue::from(format!("{percent:.1}"))),
+                ],
+            ),
+        };
+        let mut args = args;
+        args.push(("site", FluentValue::from(site.name(lang))));
+        args.push(("admin", FluentValue::from(site.abs("/admin/dashboard"))));
+        let text = format!(
+            "{}\n",
+            jarida_core::text::wrap(&i18n.plain(lang, &format!("{key}-text"), &args), "", "")
+                .trim_end()
+        );
+        Ok(Message {
+            from_name: self.from.get().name.clone(),
+            from_address: self.from.get().address.clone(),
+            to_address: to.to_string(),
+            subject: i18n.plain(lang, &format!("{key}-subject"), &args),
+            text,
             ..Default::default()
         })
     }

@@ -71,6 +71,18 @@ pub async fn bounces(cmd: BouncesCommand, cfg: &Config) -> anyhow::Result<ExitCo
             return Ok(ExitCode::from(TEMPFAIL));
         }
     };
+    // The owners hear of a refusal for policy or a paused edition through the mail queue, which
+    // `jarida serve` or `jarida worker` sends.
+    let alerted = async {
+        let theme = jarida::theme(cfg)?;
+        let notifier = jarida::notifier(cfg, theme, &cfg.base_url())?;
+        let queue = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
+        jarida_newsletter::bounces::alert_owners(&db, &notifier, &queue, &outcome).await?;
+        anyhow::Ok(())
+    };
+    if let Err(e) = alerted.await {
+        eprintln!("warning: the owners could not be alerted: {e:#}");
+    }
     match outcome {
         Outcome::Applied {
             kind,

@@ -445,20 +445,21 @@ pub async fn worker(file_cfg: &Config) -> anyhow::Result<ExitCode> {
     host.set_engine(engine.clone());
     host.set_notifier(notifier.clone());
     let mail = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
+    let alerts = mail.clone();
     let mut background = jarida::Background::spawn(
         &db,
         &cfg.data_dir,
         cfg.signup.confirm_hours * 3600,
         Some(engine),
         mail,
-        notifier,
+        notifier.clone(),
     );
     background.add(jarida::settings::watch(
         host,
         std::time::Duration::from_secs(cfg.cache.refresh_seconds),
         version,
     ));
-    if let Some(receiving) = jarida::bounce_receiver(cfg, &db).await? {
+    if let Some(receiving) = jarida::bounce_receiver(cfg, &db, notifier.clone(), alerts).await? {
         background.add(receiving);
     }
     tracing::info!("delivery worker and transactional mail queue running");

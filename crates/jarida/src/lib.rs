@@ -93,6 +93,8 @@ fn site_at(cfg: &Config, base_url: &str) -> SiteConfig {
 pub async fn bounce_receiver(
     cfg: &Config,
     db: &jarida_store::Db,
+    notifier: Arc<jarida_notify::Notifier>,
+    mail: Arc<jarida_mail::queue::Queue>,
 ) -> anyhow::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
     let b = &cfg.bounces;
     if b.listen.is_empty() {
@@ -134,6 +136,8 @@ pub async fn bounce_receiver(
         secret: secret(cfg)?,
         rules: b.rules(),
         domain,
+        notifier,
+        mail,
     });
     Ok(Some(jarida_mail::receiver::serve(listener, limits, inbox)))
 }
@@ -503,7 +507,8 @@ pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<R
         Duration::from_secs(60),
     ));
     background.add(account_housekeeping(db.clone(), app.cfg.admin_sessions));
-    if let Some(receiving) = bounce_receiver(cfg, &db).await? {
+    if let Some(receiving) = bounce_receiver(cfg, &db, app.notify.clone(), app.mail.clone()).await?
+    {
         background.add(receiving);
     }
     let router = jarida_web::router(app.clone());

@@ -325,6 +325,20 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
     );
     let page = owner.get(&format!("/admin/editions/{first}")).text();
     assert!(page.contains("Reported as spam"), "{page}");
+    // A refusal for policy taken in through the pipe, as Postfix would run it, also reaches the
+    // owner by email (the mail queue of the running server sends it).
+    let refusal = about("ses-spam-content-5-7-0.eml", msg("away@example.org"));
+    assert!(pipe(&refusal).contains("refused for policy"));
+    let alerts = sink.wait_for("lina@example.org", 1);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0]
+            .subject()
+            .contains("refused a newsletter for policy")
+            && alerts[0].text().contains("5.7"),
+        "{}",
+        alerts[0].text()
+    );
 
     // The next edition goes to everyone else, and to nobody stopped.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
@@ -396,15 +410,33 @@ fn a_stale_list_pauses_its_edition() {
         .unwrap();
     });
     let msgs = sink.messages();
+    let _owner = common::admin::owner(&app);
     let mut paused = false;
     for (n, m) in msgs.iter().take(2).enumerate() {
-        match ingest(&app, &about("gmail-address-not-found.eml", m), None) {
+        let outcome = ingest(&app, &about("gmail-address-not-found.eml", m), None);
+        match outcome {
             Outcome::Applied { paused: p, .. } => paused = p,
-            other => panic!("{n}: {other:?}"),
+            ref other => panic!("{n}: {other:?}"),
         }
+        app.rt
+            .block_on(jarida_newsletter::bounces::alert_owners(
+                &app.db,
+                &app.app.notify,
+                &app.app.mail,
+                &outcome,
+            ))
+            .unwrap();
     }
     assert!(paused, "2 hard of 8 is 25%, over 20%");
     assert_eq!(status(&app, id), "paused");
+    // The owner is told, with the share.
+    let told = sink.wait_for("lina@example.org", 1);
+    assert_eq!(told.len(), 1, "one alert: the first bounce paused nothing");
+    assert!(
+        told[0].subject().contains("paused") && told[0].text().contains("25.0%"),
+        "{}",
+        told[0].text()
+    );
     // An editor resumes it: more hard bounces do not pause it again.
     app.rt.block_on(async {
         let mut tx = app.db.begin().await.unwrap();

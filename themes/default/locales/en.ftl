@@ -222,3 +222,9 @@ more-designs = All designs
 article-support = Reporting like this is paid for by readers, not advertisers.
 support-other-heading = Other ways to help
 support-other = Read us, subscribe to the newsletter and share our reporting: it is how independent journalism finds its readers.
+
+## Alerts to the owner about returned mail
+email-alert-refused-subject = { $site }: a receiving server refused a newsletter for policy
+email-alert-refused-text = A mail server refused one of our messages for a reason that concerns the sender or the content, not the reader (a blocklist, authentication, spam filtering). Its reply: { $reply } — Check the sender's DNS records (SPF, DKIM, DMARC) and the dashboard: { $admin } (at most one such email a day).
+email-alert-paused-subject = { $site }: edition { $number } paused, too many addresses bounced
+email-alert-paused-text = Edition { $number } was paused while going out: { $percent }% of the messages sent so far came back as unknown addresses, more than mailbox providers tolerate. The list may be stale. Look at its readers, then resume or cancel it in the admin: { $admin }

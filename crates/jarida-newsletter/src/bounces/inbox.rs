@@ -18,6 +18,9 @@ pub struct BounceInbox {
     pub rules: Rules,
     /// The domain of our return paths (lower case).
     pub domain: String,
+    /// Where owners' alerts go out.
+    pub notifier: std::sync::Arc<jarida_notify::Notifier>,
+    pub mail: std::sync::Arc<jarida_mail::queue::Queue>,
 }
 
 impl BounceInbox {
@@ -80,6 +83,11 @@ impl jarida_mail::receiver::Inbox for BounceInbox {
                 .await
                 .map_err(|e| e.to_string())?;
                 tracing::debug!(?outcome, "receiver: message taken");
+                if let Err(e) =
+                    super::alert_owners(&self.db, &self.notifier, &self.mail, &outcome).await
+                {
+                    tracing::warn!(error = %e, "alerting the owners");
+                }
             }
             Ok(())
         })

@@ -334,5 +334,74 @@ pub(crate) async fn pause_if_stale(
     Ok(true)
 }
 
+/// Tells the owners what `outcome` means for delivery, through the transactional mail queue: a
+/// refusal for policy (at most one email a day, the server's words quoted) or an edition paused
+/// for its hard bounces. A failure to queue is logged, not fatal: the record is made.
+pub async fn alert_owners(
+    db: &Db,
+    notifier: &jarida_notify::Notifier,
+    mail: &jarida_mail::queue::Queue,
+    outcome: &Outcome,
+) -> Result<(), NewsletterError> {
+    let Outcome::Applied {
+        edition,
+        paused,
+        alert,
+        ..
+    } = outcome
+    else {
+        return Ok(());
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut alerts: Vec<jarida_notify::Alert<'_>> = Vec::new();
+    if let Some(reply) = alert
+        && jarida_audience::throttle::hit(db, "alert:refused", 86_400, now).await? == 1
+    {
+        alerts.push(jarida_notify::Alert::Refused { reply });
+    }
+    if *paused {
+        let e = editions::get(db, EditionId(*edition)).await?;
+        let mut c = db.acquire().await?;
+        let (out,): (i64,) = q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM deliveries WHERE edition_id = $1 AND state IN ('sent', 'failed')",
+            *edition
+        )?;
+        let (hard,): (i64,) = q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT COUNT(*) FROM bounces WHERE edition_id = $1 AND kind = 'hard'",
+            *edition
+        )?;
+        alerts.push(jarida_notify::Alert::Paused {
+            number: e.number,
+            percent: hard as f64 * 100.0 / out.max(1) as f64,
+        });
+    }
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let lang = notifier.site().default_lang;
+    for to in jarida_accounts::users::owner_emails(db).await? {
+        for a in &alerts {
+            let queued = match notifier.delivery_alert(lang, a, &to) {
+                Ok(msg) => match msg.to_bytes() {
+                    Ok(b) => mail
+                        .enqueue(msg.envelope(), &to, &b)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(err) = queued {
+                tracing::warn!(error = %err, "alerting an owner about returned mail");
+            }
+        }
+    }
+    Ok(())
+}
+
 mod inbox;
 pub use inbox::BounceInbox;
