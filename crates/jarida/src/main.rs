@@ -172,7 +172,13 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
     // worker do this themselves (they also apply later changes), `config` shows both apart.
     if !matches!(
         cmd,
-        Command::Config { .. } | Command::Serve { .. } | Command::Migrate | Command::Worker
+        Command::Config { .. }
+            | Command::Serve { .. }
+            | Command::Migrate
+            | Command::Worker
+            | Command::Bounces {
+                command: cmd_bounces::BouncesCommand::Classify { .. }
+            }
     ) {
         cfg = jarida::effective(&cfg).await?;
     }

@@ -604,3 +604,29 @@ fn a_confirmation_that_bounces_stops_its_sign_up() {
         Some("bounced")
     );
 }
+
+/// `jarida bounces classify` says what a message is without a database (none is reachable here).
+#[test]
+fn classify_reads_messages_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dsn.eml");
+    std::fs::write(&file, corpus("postfix-user-unknown.eml")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jarida"))
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("JARIDA_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .args(["bounces", "classify"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(": hard recipient=lina.haddad@example.com status=5.1.1"),
+        "{text}"
+    );
+}
