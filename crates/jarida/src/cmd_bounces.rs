@@ -73,7 +73,14 @@ pub async fn bounces(cmd: BouncesCommand, cfg: &Config) -> anyhow::Result<ExitCo
     };
     // The owners hear of a refusal for policy or a paused edition through the mail queue, which
     // `jarida serve` or `jarida worker` sends.
+    let worth_telling = matches!(
+        &outcome,
+        Outcome::Applied { paused: true, .. } | Outcome::Applied { alert: Some(_), .. }
+    );
     let alerted = async {
+        if !worth_telling {
+            return anyhow::Ok(());
+        }
         let theme = jarida::theme(cfg)?;
         let notifier = jarida::notifier(cfg, theme, &cfg.base_url())?;
         let queue = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
