@@ -403,6 +403,27 @@ fn the_support_page_and_the_logo() {
     );
     assert_eq!(r.status, 422);
     assert_eq!(app.app.settings().logo.as_deref(), Some(logo.as_str()));
+    // The logo cannot be deleted from the media library while it is the logo.
+    let name = logo.rsplit('/').next().unwrap().to_string();
+    let media_id: i64 = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (i64,),
+            "SELECT id FROM media WHERE name = $1",
+            &name
+        )
+        .unwrap()
+        .0
+    });
+    let media_csrf = owner.csrf("/admin/media");
+    let r = owner.post(
+        &format!("/admin/media/{media_id}/delete"),
+        &[("csrf", &media_csrf)],
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("choose another logo"), "{}", r.text());
+    assert_eq!(app.get(&logo).status, 200, "the file is still there");
     let r = owner.post(
         "/admin/settings",
         &[("csrf", &csrf), ("section", "logo-remove")],

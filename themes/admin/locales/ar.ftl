@@ -193,6 +193,7 @@ admin-media-search = ابحث في المكتبة
 admin-media-none = لا صور بعد.
 admin-media-address = العنوان
 admin-media-size = { $w } × { $h } بكسل
+admin-media-is-logo = هذه الصورة شعار الموقع: اختر شعارًا آخر (أو لا شيء) من الإعدادات قبل حذفها.
 admin-media-in-use = ما زالت هذه الصورة مستخدمة في: { $posts }. أزلها من تلك المواد أولًا.
 admin-media-delete-confirm = حذف هذه الصورة نهائيًا؟
 

@@ -189,6 +189,7 @@ admin-media-search = Search the library
 admin-media-none = No image yet.
 admin-media-address = Address
 admin-media-size = { $w } × { $h } px
+admin-media-is-logo = This image is the site's logo: choose another logo (or none) in Settings before deleting it.
 admin-media-in-use = This image is still used by: { $posts }. Remove it from those posts first.
 admin-media-delete-confirm = Delete this image for good?
 

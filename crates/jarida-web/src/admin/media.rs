@@ -250,10 +250,23 @@ pub(crate) async fn delete(
     if !s.user.role.can_delete_media() {
         return forbidden(&app, &s);
     }
+    // The site's logo is an image of the library too: deleting it would leave every page's
+    // header with a broken image.
+    let logo = app.settings().logo.clone();
+    let is_logo = |name: &str| {
+        logo.as_deref()
+            .is_some_and(|l| l.rsplit('/').next() == Some(name))
+    };
+    let mut refused_logo = false;
     let r: Result<library::Deleted, jarida_content::ContentError> = async {
         let mut tx = app.db.begin().await?;
         let out = library::delete(&mut tx, id).await?;
         if let library::Deleted::Deleted(item) = &out {
+            if is_logo(&item.name) {
+                // Dropping the transaction takes the deletion back.
+                refused_logo = true;
+                return Ok(library::Deleted::Gone);
+            }
             audit::record(
                 &mut tx,
                 &s.actor(),
@@ -268,6 +281,10 @@ pub(crate) async fn delete(
         Ok(out)
     }
     .await;
+    if refused_logo {
+        let msg = app.theme.i18n.t(s.lang(), "admin-media-is-logo", &[]);
+        return library_page(&app, &s, StatusCode::CONFLICT, "", None, Some(msg)).await;
+    }
     match r {
         Ok(library::Deleted::Deleted(item)) => {
             let mut files = vec![app.cfg.media_dir.join(&item.name)];
