@@ -74,9 +74,29 @@ pub struct Report {
     pub addressed_to: Vec<String>,
 }
 
+/// At most this many MIME part boundaries are read: mail-parser keeps every part it finds, and a
+/// crafted message of tiny parts would cost memory out of proportion to its size. A report's parts
+/// come first and are few (three in a DSN).
+pub const MAX_PARTS: usize = 500;
+
+/// `raw` cut to [`MAX_BYTES`], and before its `MAX_PARTS + 1`th line that starts with `--`.
+fn bounded(raw: &[u8]) -> &[u8] {
+    let raw = &raw[..raw.len().min(MAX_BYTES)];
+    let mut seen = 0;
+    let mut i = 0;
+    while let Some(p) = raw[i..].windows(3).position(|w| w == b"\n--") {
+        seen += 1;
+        if seen > MAX_PARTS {
+            return &raw[..i + p + 1];
+        }
+        i += p + 3;
+    }
+    raw
+}
+
 /// Reads one message (bytes as received, headers first).
 pub fn classify(raw: &[u8]) -> Report {
-    let raw = &raw[..raw.len().min(MAX_BYTES)];
+    let raw = bounded(raw);
     let mut report = Report {
         kind: Kind::Unknown,
         recipient: None,
@@ -320,6 +340,18 @@ fn b_final_matches(blocks: &[fields::Block], addr: Option<&str>, to: &str) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_of_many_tiny_parts_is_read_only_so_far() {
+        let mut raw = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n".to_vec();
+        for _ in 0..20_000 {
+            raw.extend_from_slice(b"--x\r\n\r\na\r\n");
+        }
+        let cut = bounded(&raw);
+        assert_eq!(cut.windows(3).filter(|w| *w == b"\n--").count(), MAX_PARTS);
+        assert!(cut.len() < raw.len() / 10);
+        assert_eq!(classify(&raw).kind, Kind::Unknown);
+    }
 
     #[test]
     fn an_empty_or_binary_message_is_unknown() {
