@@ -96,22 +96,21 @@ pub async fn create(
 
 /// Every active user's address, oldest account first (who is told that a draft waits).
 pub async fn emails(db: &Db) -> Result<Vec<String>, StoreError> {
-    let mut c = db.acquire().await?;
-    let v: Vec<(String,)> = q_all!(
-        c.conn(),
-        (String,),
-        "SELECT email FROM users WHERE disabled_at IS NULL ORDER BY id"
-    )?;
-    Ok(v.into_iter().map(|(e,)| e).collect())
+    active_emails(db, false).await
 }
 
 /// The active owners' addresses (who hears of what threatens delivery).
 pub async fn owner_emails(db: &Db) -> Result<Vec<String>, StoreError> {
+    active_emails(db, true).await
+}
+
+async fn active_emails(db: &Db, owners_only: bool) -> Result<Vec<String>, StoreError> {
     let mut c = db.acquire().await?;
     let v: Vec<(String,)> = q_all!(
         c.conn(),
         (String,),
-        "SELECT email FROM users WHERE disabled_at IS NULL AND role = 'owner' ORDER BY id"
+        "SELECT email FROM users WHERE disabled_at IS NULL AND ($1 = 0 OR role = 'owner') ORDER BY id",
+        i64::from(owners_only)
     )?;
     Ok(v.into_iter().map(|(e,)| e).collect())
 }

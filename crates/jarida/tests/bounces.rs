@@ -36,6 +36,16 @@ fn about(file: &str, m: &Received) -> Vec<u8> {
         .into_bytes()
 }
 
+/// The mailto target of the message's `List-Unsubscribe`.
+fn mailto_of(m: &Received) -> String {
+    let h = m.header("List-Unsubscribe").unwrap();
+    h.split("mailto:")
+        .nth(1)
+        .and_then(|r| r.split(['?', '>']).next())
+        .unwrap_or_else(|| panic!("no mailto in {h}"))
+        .to_string()
+}
+
 fn ingest(app: &TestApp, raw: &[u8], to: Option<&str>) -> Outcome {
     let secret = jarida::secret(&app.cfg).unwrap();
     app.rt
@@ -173,14 +183,7 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
 
     // A report sent to an unsubscribe address is not read for the reader it names, and a
     // report naming two readers (one's return path, another's Message-ID) is not trusted.
-    let leave_mailto = {
-        let h = msg("leave@example.org").header("List-Unsubscribe").unwrap();
-        h.split("mailto:")
-            .nth(1)
-            .and_then(|r| r.split(['?', '>']).next())
-            .unwrap()
-            .to_string()
-    };
+    let leave_mailto = mailto_of(msg("leave@example.org"));
     assert_eq!(
         ingest(
             &app,
@@ -290,14 +293,8 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
 
     // Mail to the List-Unsubscribe mailto address unsubscribes its reader.
     let leave = msg("leave@example.org");
-    let header = leave.header("List-Unsubscribe").unwrap();
-    let mailto = header
-        .split("mailto:")
-        .nth(1)
-        .and_then(|r| r.split(['?', '>']).next())
-        .unwrap()
-        .to_string();
-    assert!(mailto.starts_with("u+"), "{header}");
+    let mailto = mailto_of(leave);
+    assert!(mailto.starts_with("u+"), "{mailto}");
     let request =
         format!("From: leave@example.org\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n\r\n");
     assert!(matches!(
@@ -491,17 +488,7 @@ fn the_receiver_takes_our_addresses_only() {
         .unwrap()
         .port();
     let certs = tempfile::tempdir().unwrap();
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=bounces.jarida.example", "-keyout"])
-        .arg(certs.path().join("key.pem"))
-        .arg("-out")
-        .arg(certs.path().join("cert.pem"))
-        .output()
-        .expect("openssl runs (scripts/test installs it)");
-    assert!(made.status.success());
+    self_signed(certs.path(), "bounces.jarida.example");
     let sink = Sink::start(&[]);
     let app = app_with(|c| {
         use_sink(c, &sink);

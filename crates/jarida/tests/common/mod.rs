@@ -258,6 +258,25 @@ pub fn small_rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A self-signed certificate for `name`, as `cert.pem` and `key.pem` in `dir` (openssl).
+pub fn self_signed(dir: &Path, name: &str) {
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", &format!("/CN={name}"), "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("openssl runs (scripts/test installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
 /// A real SMTP server for the test: Postfix's `smtp-sink`, keeping each message in a file (`-d`).
 pub struct Sink {
     child: std::process::Child,
@@ -526,21 +545,7 @@ sys.stdin.read()
 c.stop()
 "#;
         let dir = tempfile::tempdir().unwrap();
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(dir.path().join("key.pem"))
-            .arg("-out")
-            .arg(dir.path().join("cert.pem"))
-            .output()
-            .expect("openssl runs (scripts/test installs it)");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
+        self_signed(dir.path(), "localhost");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
