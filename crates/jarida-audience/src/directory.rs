@@ -175,8 +175,9 @@ pub struct ReaderRow {
     pub confirmed_at: Option<i64>,
 }
 
-/// Where a page starts: newest first, then the readers older than a cursor, or (the previous
-/// page) newer than one.
+/// Where a page starts: the first page, then the readers that follow a cursor's reader, or (the
+/// previous page) those that come before it. The list runs newest first; a search in the order of
+/// what it matched (see [`searched`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     First,
@@ -188,7 +189,7 @@ pub enum Page {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReaderPage {
     pub readers: Vec<ReaderRow>,
-    /// Whether more follow in the direction asked (older for `First`/`After`, newer for `Before`).
+    /// Whether more follow in the direction asked (onward for `First`/`After`, back for `Before`).
     pub more: bool,
 }
 
@@ -200,30 +201,29 @@ pub async fn list(
     limit: i64,
 ) -> Result<ReaderPage, AudienceError> {
     let mut c = db.acquire().await?;
-    let (clause, mut args) = f.clause(c.conn().dialect(), 1);
-    let (bound, order) = match page {
-        Page::First => (String::new(), "DESC"),
-        Page::After(id) => {
-            args.push(Arg::Int(id.0));
-            (format!(" AND id < ${}", args.len()), "DESC")
-        }
-        Page::Before(id) => {
-            args.push(Arg::Int(id.0));
-            (format!(" AND id > ${}", args.len()), "ASC")
-        }
-    };
-    args.push(Arg::Int(limit + 1));
-    let sql = format!(
-        "SELECT id, email, name, lang, status, source, created_at, confirmed_at FROM subscribers \
-         WHERE {clause}{bound} ORDER BY id {order} LIMIT ${}",
-        args.len()
-    );
-    let (sql, args) = if f.searches() {
-        searched(c.conn().dialect(), f, page, limit + 1)
+    let mut readers: Vec<ReaderRow> = if f.searches() {
+        searched(&mut c, f, page, limit + 1).await?
     } else {
-        (sql, args)
+        let (clause, mut args) = f.clause(c.conn().dialect(), 1);
+        let (bound, order) = match page {
+            Page::First => (String::new(), "DESC"),
+            Page::After(id) => {
+                args.push(Arg::Int(id.0));
+                (format!(" AND id < ${}", args.len()), "DESC")
+            }
+            Page::Before(id) => {
+                args.push(Arg::Int(id.0));
+                (format!(" AND id > ${}", args.len()), "ASC")
+            }
+        };
+        args.push(Arg::Int(limit + 1));
+        let sql = format!(
+            "SELECT id, email, name, lang, status, source, created_at, confirmed_at \
+             FROM subscribers WHERE {clause}{bound} ORDER BY id {order} LIMIT ${}",
+            args.len()
+        );
+        dynamic::fetch_all(c.conn(), &sql, &args).await?
     };
-    let mut readers: Vec<ReaderRow> = dynamic::fetch_all(c.conn(), &sql, &args).await?;
     let more = readers.len() as i64 > limit;
     readers.truncate(limit.max(0) as usize);
     if matches!(page, Page::Before(_)) {
@@ -232,42 +232,176 @@ pub async fn list(
     Ok(ReaderPage { readers, more })
 }
 
-/// A search's page: the ids of each side (an index range of the address, and of the name) in
-/// a union, the page's ids taken from it, then those rows. As one `OR`, both databases walked the
-/// primary key backwards filtering every row until a page was found (PostgreSQL: 1.4 s for a
-/// name at a million readers, whose matches were old readers), since neither can know where
-/// in the id order a prefix's readers lie.
-fn searched(d: jarida_store::Dialect, f: &ReaderFilter, page: Page, n: i64) -> (String, Vec<Arg>) {
-    let mut args: Vec<Arg> = Vec::new();
-    let mut branches = Vec::new();
-    let sides: &[Side] = if f.q.as_deref().is_some_and(|q| q.contains('@')) {
-        &[Side::Address]
+/// A search's two runs, in the order its pages show them: the readers whose address starts with
+/// the query, in address order, then those whose name does (and address does not), in name order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Address,
+    Name,
+}
+
+/// Where a search's page starts: a run and the key (address, or folded name) and id of the reader
+/// the cursor names.
+type SearchCursor = (Run, String, i64);
+
+/// A search's page of up to `n` readers, in the page's direction (as [`list`] fetches them).
+///
+/// A search is ordered by what it matched, not by age, so each page is one or two index ranges
+/// read from the cursor for `n` rows: its cost follows the page, not the number of matches. Ordered
+/// newest first, a page had to gather every match to find the newest (a prefix shared by 100,000
+/// readers: 115 ms at p99 with four editors on SQLite, 180 ms on PostgreSQL), since neither index
+/// knows where in the id order its readers lie. The cursor stays a reader id: its key is read
+/// back here, so the page's links are the same as the unsearched list's.
+async fn searched(
+    c: &mut jarida_store::PoolConn,
+    f: &ReaderFilter,
+    page: Page,
+    n: i64,
+) -> Result<Vec<ReaderRow>, AudienceError> {
+    let d = c.conn().dialect();
+    let q = f.q.as_deref().map(str::trim).unwrap_or_default();
+    let lower = q.to_lowercase();
+    let runs: &[Run] = if q.contains('@') {
+        &[Run::Address]
     } else {
-        &[Side::Address, Side::Name]
+        &[Run::Address, Run::Name]
     };
-    let (bound, order) = match page {
-        Page::First => (None, "DESC"),
-        Page::After(id) => (Some(("<", id)), "DESC"),
-        Page::Before(id) => (Some((">", id)), "ASC"),
+    let (cursor, back) = match page {
+        Page::First => (None, false),
+        Page::After(id) => (cursor_of(c, d, &lower, id).await?, false),
+        Page::Before(id) => (cursor_of(c, d, &lower, id).await?, true),
     };
-    for side in sides {
-        let (clause, mut a) = f.clause_of(d, args.len() + 1, *side);
-        args.append(&mut a);
-        let bound = match bound {
-            Some((op, id)) => {
-                args.push(Arg::Int(id.0));
-                format!(" AND id {op} ${}", args.len())
-            }
-            None => String::new(),
-        };
-        branches.push(format!("SELECT id FROM subscribers WHERE {clause}{bound}"));
+    // A cursor whose reader has gone (erased, or changed so it no longer matches) starts over.
+    let (cursor, back) = match (cursor, back) {
+        (None, true) => return Ok(Vec::new()),
+        other => other,
+    };
+    let from = cursor.as_ref().map_or(0, |(run, _, _)| {
+        runs.iter().position(|r| r == run).unwrap_or(0)
+    });
+    let order: Vec<Run> = if back {
+        runs[..=from].iter().rev().copied().collect()
+    } else {
+        runs[from..].to_vec()
+    };
+    let mut out: Vec<ReaderRow> = Vec::new();
+    for run in order {
+        let want = n - out.len() as i64;
+        if want <= 0 {
+            break;
+        }
+        let bound = cursor.as_ref().filter(|(r, _, _)| *r == run);
+        let (sql, args) = run_query(d, f, &lower, run, bound, back, want);
+        let mut rows: Vec<ReaderRow> = dynamic::fetch_all(c.conn(), &sql, &args).await?;
+        out.append(&mut rows);
     }
-    args.push(Arg::Int(n));
+    Ok(out)
+}
+
+/// The statements a search's first page runs, one per run: for tests that read their plans.
+#[doc(hidden)]
+pub fn search_statements(d: jarida_store::Dialect, f: &ReaderFilter) -> Vec<(String, Vec<Arg>)> {
+    let lower =
+        f.q.as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_lowercase();
+    [Run::Address, Run::Name]
+        .into_iter()
+        .map(|run| run_query(d, f, &lower, run, None, false, 51))
+        .collect()
+}
+
+/// The expression a name is searched and ordered by: the partial index's (migration
+/// `reader_names`). SQLite's lower() folds ASCII only; PostgreSQL's folds every script and is
+/// compared byte by byte, like the addresses.
+fn name_key(d: jarida_store::Dialect) -> &'static str {
+    match d {
+        jarida_store::Dialect::Sqlite => "lower(name)",
+        jarida_store::Dialect::Postgres => "(lower(name) COLLATE \"C\")",
+    }
+}
+
+/// Which run the reader `id` is in for the query `lower`, and its key there; `None` when the
+/// reader is gone.
+async fn cursor_of(
+    c: &mut jarida_store::PoolConn,
+    d: jarida_store::Dialect,
+    lower: &str,
+    id: SubscriberId,
+) -> Result<Option<SearchCursor>, AudienceError> {
+    let sql = format!(
+        "SELECT email, {} FROM subscribers WHERE id = $1",
+        name_key(d)
+    );
+    let rows: Vec<(String, String)> = dynamic::fetch_all(c.conn(), &sql, &[Arg::Int(id.0)]).await?;
+    Ok(rows.into_iter().next().map(|(email, name)| {
+        // Addresses are stored lower-cased and compared byte by byte, as Rust compares strings.
+        if email.starts_with(lower) {
+            (Run::Address, email, id.0)
+        } else {
+            (Run::Name, name, id.0)
+        }
+    }))
+}
+
+/// The statement reading up to `n` readers of one run, after (or, going back, before) `bound`.
+fn run_query(
+    d: jarida_store::Dialect,
+    f: &ReaderFilter,
+    lower: &str,
+    run: Run,
+    bound: Option<&SearchCursor>,
+    back: bool,
+    n: i64,
+) -> (String, Vec<Arg>) {
+    let side = match run {
+        Run::Address => Side::Address,
+        Run::Name => Side::Name,
+    };
+    let (clause, mut args) = f.clause_of(d, 1, side);
+    let mut push = |a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    let mut parts = vec![clause];
+    let (key, tie) = match run {
+        Run::Address => ("email", false),
+        Run::Name => {
+            // Readers whose address matches were in the first run.
+            let lo = push(Arg::Text(lower.to_string()));
+            let hi = push(Arg::Text(format!("{lower}\u{10FFFF}")));
+            parts.push(format!("NOT (email >= {lo} AND email < {hi})"));
+            // Many readers share a name: the id orders them (the index's last column).
+            (name_key(d), true)
+        }
+    };
+    let (cmp, eq, dir) = if back {
+        ("<", "<=", "DESC")
+    } else {
+        (">", ">=", "ASC")
+    };
+    if let Some((_, k, id)) = bound {
+        let k = push(Arg::Text(k.clone()));
+        if tie {
+            let id = push(Arg::Int(*id));
+            parts.push(format!(
+                "{key} {eq} {k} AND ({key} {cmp} {k} OR id {cmp} {id})"
+            ));
+        } else {
+            parts.push(format!("{key} {cmp} {k}"));
+        }
+    }
+    let limit = push(Arg::Int(n));
+    let order = if tie {
+        format!("{key} {dir}, id {dir}")
+    } else {
+        format!("{key} {dir}")
+    };
     let sql = format!(
         "SELECT id, email, name, lang, status, source, created_at, confirmed_at FROM subscribers \
-         WHERE id IN (SELECT id FROM ({}) m ORDER BY id {order} LIMIT ${}) ORDER BY id {order}",
-        branches.join(" UNION "),
-        args.len()
+         WHERE {} ORDER BY {order} LIMIT {limit}",
+        parts.join(" AND ")
     );
     (sql, args)
 }

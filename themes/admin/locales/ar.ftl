@@ -254,6 +254,7 @@ admin-readers-count = { $count ->
     [few] { $count } قرّاء يطابقون.
    *[other] { $count } قارئًا يطابقون.
 }
+admin-readers-search-order = يأتي أولًا القرّاء الذين يبدأ عنوانهم بما بحثت عنه، مرتّبين حسب العنوان، ثم الذين يبدأ اسمهم به، مرتّبين حسب الاسم.
 admin-readers-none = لا قارئ يطابق.
 admin-pages = الصفحات
 admin-save = حفظ

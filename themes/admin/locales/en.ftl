@@ -247,6 +247,7 @@ admin-readers-count = { $count ->
     [one] One reader matches.
    *[other] { $count } readers match.
 }
+admin-readers-search-order = Readers whose address starts with what you searched come first, by address; then those whose name does, by name.
 admin-readers-none = No reader matches.
 admin-pages = Pages
 admin-save = Save
