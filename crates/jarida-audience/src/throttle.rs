@@ -23,6 +23,13 @@ pub async fn hit(db: &Db, key: &str, window: i64, now: i64) -> Result<i64, Audie
     Ok(n)
 }
 
+/// Forgets `key`'s count (an event counted that did not happen after all).
+pub async fn forget(db: &Db, key: &str) -> Result<(), AudienceError> {
+    let mut c = db.acquire().await?;
+    jarida_store::q_exec!(c.conn(), "DELETE FROM rate_limits WHERE key = $1", key)?;
+    Ok(())
+}
+
 /// Buckets this process has seen go over their limit, and the window in which they did: further
 /// requests from them in that window are refused without a database write. The database counter
 /// stays the one that holds across processes; this only spares it a flood's writes (a flood from

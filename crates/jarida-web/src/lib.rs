@@ -10,6 +10,7 @@ mod editions;
 pub mod error;
 mod fast;
 mod feeds;
+mod hooks;
 pub mod page;
 mod public;
 pub mod server;
@@ -75,6 +76,10 @@ pub struct SiteConfig {
     pub client_ip_header: Option<String>,
     /// Deadline of a request that reads a body from the public (forms, sign-up API).
     pub request_timeout: Duration,
+    /// Relays' webhooks for returned mail ([`hooks`]).
+    pub hooks: Vec<jarida_newsletter::bounces::hooks::Hook>,
+    /// What returned mail does to readers and editions.
+    pub bounce_rules: jarida_newsletter::bounces::Rules,
 }
 
 /// What an owner may change in the admin while the site runs: the binary resolves it from the
@@ -357,8 +362,9 @@ pub fn router(app: AppRef) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             4 * 1024 * 1024,
         ));
-    // Only the authenticated import and the admin's uploads take large bodies.
+    // Only the authenticated import, the admin's uploads and relays' webhooks take large bodies.
     api::routes()
+        .merge(hooks::routes(app.cfg.request_timeout))
         .merge(admin::upload_routes())
         .merge(admin)
         .merge(public)

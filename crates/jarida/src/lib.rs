@@ -79,6 +79,8 @@ pub fn site_config(cfg: &Config) -> SiteConfig {
             per_address_day: cfg.signup.per_address_per_day,
             confirm_ttl_secs: cfg.signup.confirm_hours * 3600,
         },
+        hooks: cfg.bounces.webhooks.hooks(),
+        bounce_rules: cfg.bounces.rules(),
     }
 }
 

@@ -74,6 +74,23 @@ pub struct Report {
     pub addressed_to: Vec<String>,
 }
 
+/// What a relay's report of one failed recipient means, read from its fields rather than from a
+/// message (a webhook): the enhanced status code in `status` or else in the server's `words`
+/// decides as it does for returned mail; with no code, the words; with neither, `otherwise`
+/// (what the relay itself called it: permanent, temporary). Returns the kind and the code.
+pub fn judge(status: &str, words: &str, otherwise: Kind) -> (Kind, Option<String>) {
+    let code = text::first_code(status).or_else(|| text::first_code(words));
+    match code {
+        Some(c) => (text::kind_of(c, words), Some(c.to_string())),
+        None => (text::kind_from_words(words).unwrap_or(otherwise), None),
+    }
+}
+
+/// [`judge`]'s words as stored and shown: whitespace collapsed, at most 300 characters.
+pub fn diagnostic(words: &str) -> String {
+    text::diagnostic(words)
+}
+
 /// At most this many MIME part boundaries are read: mail-parser keeps every part it finds, and a
 /// crafted message of tiny parts would cost memory out of proportion to its size. A report's parts
 /// come first and are few (three in a DSN).

@@ -125,7 +125,6 @@ pub async fn ingest_report(
     source: &str,
     now: OffsetDateTime,
 ) -> Result<Outcome, NewsletterError> {
-    let now_s = now.unix_timestamp();
     // The address it was sent to decides first: mail to an unsubscribe address is a request,
     // whatever it says (usually nothing); a bounce quoting our List-Unsubscribe header is not.
     let mut addressed: Vec<Token> = Vec::new();
@@ -223,7 +222,108 @@ pub async fn ingest_report(
         }
         return Ok(Outcome::Ignored("no token of ours that verifies"));
     };
-    let id = SubscriberId(subscriber);
+    apply(
+        db,
+        rules,
+        report,
+        edition,
+        SubscriberId(subscriber),
+        source,
+        now,
+    )
+    .await
+}
+
+/// A relay's report of one recipient, read from its webhook (whose signature the caller checked):
+/// the reader is the one our Message-ID in it names when it carries one that verifies (and it
+/// must be the reader at the report's address), else the reader at that address, about the last
+/// edition they were sent.
+pub async fn ingest_relayed(
+    db: &Db,
+    secret: &Secret,
+    rules: Rules,
+    report: &Report,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<Outcome, NewsletterError> {
+    match report.kind {
+        Kind::AutoReply => return Ok(Outcome::Ignored("an automatic reply")),
+        Kind::Unknown => return Ok(Outcome::Ignored("not a bounce or a complaint")),
+        Kind::Delayed => {
+            return Ok(Outcome::Ignored(
+                "a delay notice: the message is still being tried",
+            ));
+        }
+        _ => {}
+    }
+    let Some(address) = report.recipient.as_deref() else {
+        return Ok(Outcome::Ignored("no recipient"));
+    };
+    let reader: Option<(i64,)> = {
+        let mut c = db.acquire().await?;
+        q_opt!(
+            c.conn(),
+            (i64,),
+            "SELECT id FROM subscribers WHERE email = $1",
+            jarida_audience::email::normalize(address).unwrap_or_default()
+        )?
+    };
+    let Some((subscriber,)) = reader else {
+        return Ok(Outcome::Ignored("no such reader"));
+    };
+    let verified: Vec<(i64, i64)> = report
+        .tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Unsubscribe { .. }))
+        .filter_map(|t| verify(secret, t))
+        .collect();
+    if verified.iter().any(|(_, s)| *s != subscriber) {
+        tracing::warn!(
+            source,
+            "a relay's report whose Message-ID names another reader: ignored"
+        );
+        return Ok(Outcome::Ignored("tokens of another reader"));
+    }
+    let edition = match verified.first() {
+        Some((edition, _)) => *edition,
+        None => {
+            let mut c = db.acquire().await?;
+            let last: Option<(i64,)> = q_opt!(
+                c.conn(),
+                (i64,),
+                "SELECT edition_id FROM deliveries WHERE subscriber_id = $1 \
+                 ORDER BY edition_id DESC LIMIT 1",
+                subscriber
+            )?;
+            // None: a confirmation (edition 0), the only other mail a reader is sent.
+            last.map_or(0, |(e,)| e)
+        }
+    };
+    apply(
+        db,
+        rules,
+        report,
+        edition,
+        SubscriberId(subscriber),
+        source,
+        now,
+    )
+    .await
+}
+
+/// Records what `report` says happened to reader `id`'s message of `edition` (0: a
+/// confirmation), once: the policy's decision, and a pause of the edition when it is stale.
+async fn apply(
+    db: &Db,
+    rules: Rules,
+    report: &Report,
+    edition: i64,
+    id: SubscriberId,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<Outcome, NewsletterError> {
+    let now_s = now.unix_timestamp();
+    let subscriber = id.0;
     let mut tx = db.begin().await?;
     // A report about an edition this reader was never sent is not about us.
     let known = if edition > 0 {
@@ -403,5 +503,6 @@ pub async fn alert_owners(
     Ok(())
 }
 
+pub mod hooks;
 mod inbox;
 pub use inbox::BounceInbox;

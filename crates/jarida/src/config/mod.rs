@@ -175,6 +175,49 @@ pub struct BouncesSection {
     pub max_message_kb: usize,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Relays' webhooks for returned mail and complaints, each at
+    /// `/hooks/bounces/<relay>/<path_secret>`.
+    pub webhooks: WebhooksSection,
+}
+
+/// The relays whose webhooks are taken; a relay left out (or with an empty `path_secret`) has none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksSection {
+    pub mailgun: WebhookSection,
+    pub sendgrid: WebhookSection,
+    pub postmark: WebhookSection,
+}
+
+/// One relay's webhook.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSection {
+    /// The secret last part of the webhook's URL (at least 24 letters, digits, `-` or `_`).
+    pub path_secret: String,
+    /// Mailgun: the HTTP webhook signing key. SendGrid: the signed event webhook's verification
+    /// key. Postmark: `user:password`, the basic authentication put in the webhook's URL.
+    pub key: String,
+}
+
+impl WebhooksSection {
+    /// The webhooks configured.
+    pub fn hooks(&self) -> Vec<jarida_newsletter::bounces::hooks::Hook> {
+        use jarida_newsletter::bounces::hooks::{Hook, Provider};
+        [
+            (Provider::Mailgun, &self.mailgun),
+            (Provider::SendGrid, &self.sendgrid),
+            (Provider::Postmark, &self.postmark),
+        ]
+        .into_iter()
+        .filter(|(_, w)| !w.path_secret.is_empty())
+        .map(|(provider, w)| Hook {
+            provider,
+            path: w.path_secret.clone(),
+            key: w.key.clone(),
+        })
+        .collect()
+    }
 }
 
 impl Default for BouncesSection {
@@ -191,6 +234,7 @@ impl Default for BouncesSection {
             tls_key: String::new(),
             max_message_kb: 10 * 1024,
             max_connections: 64,
+            webhooks: WebhooksSection::default(),
         }
     }
 }
@@ -599,6 +643,34 @@ impl Config {
                 "bounces.max_message_kb",
                 "max_message_kb and max_connections must be above 0".into(),
             );
+        }
+        for (name, w) in [
+            ("mailgun", &self.bounces.webhooks.mailgun),
+            ("sendgrid", &self.bounces.webhooks.sendgrid),
+            ("postmark", &self.bounces.webhooks.postmark),
+        ] {
+            let p = &w.path_secret;
+            if p.is_empty() && w.key.is_empty() {
+                continue;
+            }
+            if p.len() < 24
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return bad(
+                    &format!("bounces.webhooks.{name}.path_secret"),
+                    "must be at least 24 letters, digits, - or _ (for example the output of \
+                     `openssl rand -hex 16`)"
+                        .into(),
+                );
+            }
+            let provider = jarida_newsletter::bounces::hooks::Provider::from_slug(name);
+            if let Some(Err(e)) =
+                provider.map(|p| jarida_newsletter::bounces::hooks::check_key(p, &w.key))
+            {
+                return bad(&format!("bounces.webhooks.{name}.key"), e.to_string());
+            }
         }
         if !(0.0..=100.0).contains(&self.bounces.pause_hard_percent) {
             return bad(
@@ -1096,7 +1168,7 @@ fn flatten(v: &toml::Value) -> Vec<(String, toml::Value)> {
 /// support requests and terminal scrollback).
 fn is_secret(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
-    last == "token" || last.ends_with("password") || last.ends_with("secret")
+    last == "token" || last == "key" || last.ends_with("password") || last.ends_with("secret")
 }
 
 fn show(key: &str, v: &toml::Value) -> String {

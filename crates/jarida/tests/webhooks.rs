@@ -1,0 +1,389 @@
+//! Relays' webhooks close the loop as returned mail does: an edition goes out through a real
+//! `smtp-sink`, then Mailgun, SendGrid and Postmark report a hard bounce, a complaint, a bounce and
+//! a delivery over HTTP to the running site, signed as each relay signs (an HMAC, an ECDSA P-256
+//! signature from a key made here, basic credentials). The right readers are stopped; a forged,
+//! unsigned or misdirected request changes nothing; a repeated one changes nothing more; the next
+//! edition skips exactly the stopped readers.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use aws_lc_rs::{hmac, rand::SecureRandom};
+use base64::Engine as _;
+use common::editions::*;
+use common::*;
+
+const MAILGUN_KEY: &str = "mailgun-signing-key-for-tests";
+const POSTMARK_AUTH: &str = "postmark:a long webhook password";
+const PATH: &str = "0123456789abcdef0123456789abcdef";
+
+/// What the relays' settings show as SendGrid's verification key: the public key's
+/// SubjectPublicKeyInfo, base64.
+fn spki_base64(pair: &EcdsaKeyPair) -> String {
+    let mut der = vec![
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    der.extend_from_slice(pair.public_key().as_ref());
+    base64::engine::general_purpose::STANDARD.encode(der)
+}
+
+fn p256() -> EcdsaKeyPair {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap()
+}
+
+fn post(app: &TestApp, path: &str, headers: &[(&str, String)], body: &str) -> u16 {
+    let mut req = app
+        .agent
+        .post(format!("{}{path}", app.base))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v.as_str());
+    }
+    req.send(body).unwrap().status().as_u16()
+}
+
+/// A Mailgun event, signed with `key`.
+fn mailgun(key: &str, event: serde_json::Value) -> String {
+    let mut token = [0u8; 16];
+    SystemRandom::new().fill(&mut token).unwrap();
+    let token = hex::encode(token);
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let k = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
+    let sig = hex::encode(hmac::sign(&k, format!("{ts}{token}").as_bytes()).as_ref());
+    serde_json::json!({
+        "signature": {"timestamp": ts, "token": token, "signature": sig},
+        "event-data": event,
+    })
+    .to_string()
+}
+
+/// SendGrid's two headers for `body`, signed by `pair`.
+fn sendgrid_headers(pair: &EcdsaKeyPair, body: &str) -> Vec<(&'static str, String)> {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let sig = pair
+        .sign(&SystemRandom::new(), format!("{ts}{body}").as_bytes())
+        .unwrap();
+    vec![
+        (
+            "X-Twilio-Email-Event-Webhook-Signature",
+            base64::engine::general_purpose::STANDARD.encode(sig.as_ref()),
+        ),
+        ("X-Twilio-Email-Event-Webhook-Timestamp", ts),
+    ]
+}
+
+fn basic(credentials: &str) -> Vec<(&'static str, String)> {
+    vec![(
+        "Authorization",
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        ),
+    )]
+}
+
+fn event_count(app: &TestApp) -> i64 {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM subscriber_events")
+            .unwrap()
+            .0
+    })
+}
+
+const READERS: [&str; 7] = [
+    "gone@example.org",
+    "angry@example.org",
+    "moved@example.org",
+    "fine@example.org",
+    "full@example.org",
+    "target@example.org",
+    "stay@example.org",
+];
+
+#[test]
+fn relays_webhooks_stop_the_right_readers_and_nothing_else() {
+    let sink = Sink::start(&[]);
+    let sendgrid_key = p256();
+    let sendgrid_spki = spki_base64(&sendgrid_key);
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        let w = &mut c.bounces.webhooks;
+        w.mailgun.path_secret = PATH.into();
+        w.mailgun.key = MAILGUN_KEY.into();
+        w.sendgrid.path_secret = PATH.into();
+        w.sendgrid.key = sendgrid_spki.clone();
+        w.postmark.path_secret = PATH.into();
+        w.postmark.key = POSTMARK_AUTH.into();
+    });
+    let eng = engine(&app);
+    add_readers(
+        &app,
+        &READERS.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
+    );
+    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, first, Duration::from_secs(30));
+    let got: HashMap<String, Received> = sink
+        .messages()
+        .into_iter()
+        .map(|m| (m.rcpt.clone(), m))
+        .collect();
+    assert_eq!(got.len(), READERS.len());
+    let msgid = |e: &str| {
+        got[e]
+            .header("Message-ID")
+            .unwrap()
+            .trim_matches(['<', '>'])
+            .to_string()
+    };
+    let mailgun_url = format!("/hooks/bounces/mailgun/{PATH}");
+    let sendgrid_url = format!("/hooks/bounces/sendgrid/{PATH}");
+    let postmark_url = format!("/hooks/bounces/postmark/{PATH}");
+
+    // Requests that fail their check change nothing.
+    let before = event_count(&app);
+    let hard = |to: &str, id: &str| {
+        serde_json::json!({"event": "failed", "severity": "permanent", "reason": "bounce",
+            "recipient": to,
+            "delivery-status": {"code": 550, "message": "5.1.1 The email account that you tried to reach does not exist",
+                "description": ""},
+            "message": {"headers": {"message-id": id}}})
+    };
+    let forged = mailgun(
+        "another key",
+        hard("stay@example.org", &msgid("stay@example.org")),
+    );
+    assert_eq!(post(&app, &mailgun_url, &[], &forged), 401);
+    // Mailgun signs its token and timestamp, not the body: a signature is taken once, and not
+    // when it is old.
+    let signed = mailgun(
+        MAILGUN_KEY,
+        serde_json::json!({"event": "delivered", "recipient": "stay@example.org"}),
+    );
+    assert_eq!(post(&app, &mailgun_url, &[], &signed), 204);
+    let replayed = signed.replace("\"delivered\"", "\"complained\"");
+    assert_eq!(
+        post(&app, &mailgun_url, &[], &replayed),
+        401,
+        "a signature seen before"
+    );
+    let k = hmac::Key::new(hmac::HMAC_SHA256, MAILGUN_KEY.as_bytes());
+    let old = time::OffsetDateTime::now_utc().unix_timestamp() - 13 * 3600;
+    let stale = serde_json::json!({
+        "signature": {"timestamp": old.to_string(), "token": "t0ken",
+            "signature": hex::encode(hmac::sign(&k, format!("{old}t0ken").as_bytes()).as_ref())},
+        "event-data": {"event": "complained", "recipient": "stay@example.org"},
+    })
+    .to_string();
+    assert_eq!(
+        post(&app, &mailgun_url, &[], &stale),
+        401,
+        "signed 13 hours ago"
+    );
+    let other = p256();
+    let body =
+        serde_json::json!([{"email": "stay@example.org", "event": "spamreport"}]).to_string();
+    assert_eq!(
+        post(&app, &sendgrid_url, &sendgrid_headers(&other, &body), &body),
+        401,
+        "signed by another key"
+    );
+    let mut headers = sendgrid_headers(&sendgrid_key, &body);
+    assert_eq!(
+        post(
+            &app,
+            &sendgrid_url,
+            &headers,
+            &body.replace("spamreport", "bounce")
+        ),
+        401,
+        "a body changed after signing"
+    );
+    headers[1].1 = "1".into();
+    assert_eq!(
+        post(&app, &sendgrid_url, &headers, &body),
+        401,
+        "another timestamp"
+    );
+    assert_eq!(post(&app, &sendgrid_url, &[], &body), 401, "unsigned");
+    let postmark_body = serde_json::json!({"RecordType": "Bounce", "Type": "HardBounce",
+        "Email": "stay@example.org", "Details": "smtp;550 5.1.1 user unknown", "Description": "gone"})
+    .to_string();
+    assert_eq!(
+        post(
+            &app,
+            &postmark_url,
+            &basic("postmark:wrong password"),
+            &postmark_body
+        ),
+        401
+    );
+    assert_eq!(post(&app, &postmark_url, &[], &postmark_body), 401);
+    assert_eq!(
+        post(
+            &app,
+            "/hooks/bounces/postmark/0123456789abcdef0123456789abcdee",
+            &basic(POSTMARK_AUTH),
+            &postmark_body
+        ),
+        404,
+        "another path"
+    );
+    assert_eq!(
+        post(&app, &format!("/hooks/bounces/ses/{PATH}"), &[], "{}"),
+        404,
+        "a relay not configured"
+    );
+    assert_eq!(app.status_of("stay@example.org").as_deref(), Some("active"));
+    assert_eq!(event_count(&app), before, "nothing recorded");
+
+    // Mailgun: a permanent failure, found through our Message-ID; the same event again changes
+    // nothing more.
+    let gone = hard("gone@example.org", &msgid("gone@example.org"));
+    assert_eq!(
+        post(&app, &mailgun_url, &[], &mailgun(MAILGUN_KEY, gone.clone())),
+        204
+    );
+    assert_eq!(
+        app.status_of("gone@example.org").as_deref(),
+        Some("bounced")
+    );
+    let n = event_count(&app);
+    assert_eq!(
+        post(&app, &mailgun_url, &[], &mailgun(MAILGUN_KEY, gone)),
+        204
+    );
+    assert_eq!(event_count(&app), n, "a replay changes nothing");
+    // A temporary failure is still being tried: nothing.
+    let later = serde_json::json!({"event": "failed", "severity": "temporary", "reason": "generic",
+        "recipient": "fine@example.org", "delivery-status": {"code": 421, "message": "try later"}});
+    assert_eq!(
+        post(&app, &mailgun_url, &[], &mailgun(MAILGUN_KEY, later)),
+        204
+    );
+    // A report whose Message-ID is another reader's acts on nobody.
+    let mixed = hard("target@example.org", &msgid("fine@example.org"));
+    assert_eq!(
+        post(&app, &mailgun_url, &[], &mailgun(MAILGUN_KEY, mixed)),
+        204
+    );
+    assert_eq!(
+        app.status_of("target@example.org").as_deref(),
+        Some("active")
+    );
+    assert_eq!(app.status_of("fine@example.org").as_deref(), Some("active"));
+
+    // SendGrid: a batch with a complaint, a delivery and a mailbox-full bounce.
+    let batch = serde_json::json!([
+        {"email": "angry@example.org", "event": "spamreport", "smtp-id": format!("<{}>", msgid("angry@example.org"))},
+        {"email": "fine@example.org", "event": "delivered", "response": "250 OK"},
+        {"email": "full@example.org", "event": "bounce", "type": "blocked", "status": "4.2.2",
+            "reason": "452 4.2.2 mailbox full"},
+    ])
+    .to_string();
+    assert_eq!(
+        post(
+            &app,
+            &sendgrid_url,
+            &sendgrid_headers(&sendgrid_key, &batch),
+            &batch
+        ),
+        204
+    );
+    assert_eq!(
+        app.status_of("angry@example.org").as_deref(),
+        Some("complained")
+    );
+    assert_eq!(app.status_of("fine@example.org").as_deref(), Some("active"));
+    assert_eq!(
+        app.status_of("full@example.org").as_deref(),
+        Some("active"),
+        "one soft bounce is under the limit"
+    );
+
+    // Postmark: a hard bounce, found by its address (Postmark replaces our Message-ID).
+    let moved = postmark_body.replace("stay@example.org", "moved@example.org");
+    assert_eq!(
+        post(&app, &postmark_url, &basic(POSTMARK_AUTH), &moved),
+        204
+    );
+    assert_eq!(
+        app.status_of("moved@example.org").as_deref(),
+        Some("bounced")
+    );
+    let detail: String = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (String,),
+            "SELECT e.detail FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id \
+             WHERE s.email = 'moved@example.org' ORDER BY e.id DESC LIMIT 1"
+        )
+        .unwrap()
+        .0
+    });
+    assert!(
+        detail.contains("webhook:postmark") && detail.contains("5.1.1"),
+        "the evidence names the way and the code: {detail}"
+    );
+    // Not JSON: refused, nothing read.
+    assert_eq!(
+        post(&app, &postmark_url, &basic(POSTMARK_AUTH), "not json"),
+        400
+    );
+
+    // The next edition goes to everyone not stopped.
+    let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    send(&app, &eng, second, Duration::from_secs(30));
+    let mut again: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.mail_from.starts_with(&format!("b+{second}-")))
+        .map(|m| m.rcpt)
+        .collect();
+    again.sort();
+    assert_eq!(
+        again,
+        [
+            "fine@example.org",
+            "full@example.org",
+            "stay@example.org",
+            "target@example.org"
+        ]
+    );
+}
+
+/// A webhook's settings are checked when the configuration is read, naming the key.
+#[test]
+fn a_webhook_with_a_short_path_or_a_bad_key_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("jarida.toml");
+    for (toml, key) in [
+        (
+            "[bounces.webhooks.mailgun]\npath_secret = \"short\"\nkey = \"k\"\n",
+            "bounces.webhooks.mailgun.path_secret",
+        ),
+        (
+            "[bounces.webhooks.sendgrid]\npath_secret = \"0123456789abcdef0123456789abcdef\"\nkey = \"bm90IGEga2V5\"\n",
+            "bounces.webhooks.sendgrid.key",
+        ),
+    ] {
+        std::fs::write(&conf, toml).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jarida"))
+            .args(["--config", conf.to_str().unwrap(), "config"])
+            .env("JARIDA_DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{toml}");
+        assert!(err.contains(key), "{key} named: {err}");
+    }
+}
