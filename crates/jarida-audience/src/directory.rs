@@ -47,7 +47,7 @@ impl ReaderFilter {
     /// conditions set appear, so each database can use the index that fits (a `$1 IS NULL OR …`
     /// form hides the address index from SQLite's planner).
     pub fn clause(&self, d: jarida_store::Dialect, first: usize) -> (String, Vec<Arg>) {
-        self.clause_of(d, first, Side::Both)
+        self.clause_of(d, first, true)
     }
 
     /// Whether the filter searches the start of an address or a name.
@@ -55,8 +55,14 @@ impl ReaderFilter {
         self.q.as_deref().is_some_and(|q| !q.trim().is_empty())
     }
 
-    /// [`ReaderFilter::clause`] with the search narrowed to one side.
-    fn clause_of(&self, d: jarida_store::Dialect, first: usize, side: Side) -> (String, Vec<Arg>) {
+    /// [`ReaderFilter::clause`], without the search's condition when `search` is false (a
+    /// search's page writes its ranges itself: [`searched`]).
+    fn clause_of(
+        &self,
+        d: jarida_store::Dialect,
+        first: usize,
+        search: bool,
+    ) -> (String, Vec<Arg>) {
         let mut parts: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         let push = |args: &mut Vec<Arg>, a: Arg| {
@@ -102,33 +108,30 @@ impl ReaderFilter {
             let p = push(&mut args, Arg::Int(t));
             parts.push(format!("created_at < {p}"));
         }
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Some(q) = self
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| search && !q.is_empty())
+        {
             // Addresses are stored lower-cased and compared byte by byte (PostgreSQL's column is
             // `COLLATE "C"`), so a prefix is a range of the unique index.
             let lower = q.to_lowercase();
             let lo = push(&mut args, Arg::Text(lower.clone()));
             let hi = push(&mut args, Arg::Text(format!("{lower}\u{10FFFF}")));
             let range = format!("(email >= {lo} AND email < {hi})");
-            if q.contains('@') || side == Side::Address {
+            if q.contains('@') {
                 parts.push(range);
             } else {
                 // A range of the partial index on lower(name) (migration `reader_names`), the
                 // same shape as the address's, so each side of the OR is an index range.
                 // SQLite's lower() folds ASCII only, so its query is folded alike; PostgreSQL's
                 // folds every script and compares bytes (`COLLATE "C"`), as the index does.
-                let (folded, key) = match d {
-                    jarida_store::Dialect::Sqlite => (q.to_ascii_lowercase(), "lower(name)"),
-                    jarida_store::Dialect::Postgres => {
-                        (q.to_lowercase(), "(lower(name) COLLATE \"C\")")
-                    }
-                };
+                let (folded, key) = (name_prefix(d, q), name_key(d));
                 let nlo = push(&mut args, Arg::Text(folded.clone()));
                 let nhi = push(&mut args, Arg::Text(format!("{folded}\u{10FFFF}")));
                 let name = format!("(name <> '' AND {key} >= {nlo} AND {key} < {nhi})");
-                parts.push(match side {
-                    Side::Name => name,
-                    _ => format!("({range} OR {name})"),
-                });
+                parts.push(format!("({range} OR {name})"));
             }
         }
         let clause = if parts.is_empty() {
@@ -154,12 +157,13 @@ impl ReaderFilter {
     }
 }
 
-/// Which side of a search a clause covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Both,
-    Address,
-    Name,
+/// The query folded as [`name_key`] folds names: SQLite's lower() folds ASCII only; PostgreSQL's
+/// every script.
+fn name_prefix(d: jarida_store::Dialect, q: &str) -> String {
+    match d {
+        jarida_store::Dialect::Sqlite => q.to_ascii_lowercase(),
+        jarida_store::Dialect::Postgres => q.to_lowercase(),
+    }
 }
 
 /// A line of the list.
@@ -291,7 +295,7 @@ async fn searched(
             break;
         }
         let bound = cursor.as_ref().filter(|(r, _, _)| *r == run);
-        let (sql, args) = run_query(d, f, &lower, run, bound, back, want);
+        let (sql, args) = run_query(d, f, q, run, bound, back, want);
         let mut rows: Vec<ReaderRow> = dynamic::fetch_all(c.conn(), &sql, &args).await?;
         out.append(&mut rows);
     }
@@ -301,15 +305,31 @@ async fn searched(
 /// The statements a search's first page runs, one per run: for tests that read their plans.
 #[doc(hidden)]
 pub fn search_statements(d: jarida_store::Dialect, f: &ReaderFilter) -> Vec<(String, Vec<Arg>)> {
-    let lower =
-        f.q.as_deref()
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_lowercase();
+    let q = f.q.as_deref().map(str::trim).unwrap_or_default();
     [Run::Address, Run::Name]
         .into_iter()
-        .map(|run| run_query(d, f, &lower, run, None, false, 51))
+        .map(|run| run_query(d, f, q, run, None, false, 51))
         .collect()
+}
+
+/// The statements of a page in the middle of each run, onward from a reader whose key is
+/// `key` and id `id`, then back from it: for tests that read their plans.
+#[doc(hidden)]
+pub fn cursor_statements(
+    d: jarida_store::Dialect,
+    f: &ReaderFilter,
+    key: &str,
+    id: i64,
+) -> Vec<(String, Vec<Arg>)> {
+    let q = f.q.as_deref().map(str::trim).unwrap_or_default();
+    let mut out = Vec::new();
+    for run in [Run::Address, Run::Name] {
+        let cursor: SearchCursor = (run, key.to_string(), id);
+        for back in [false, true] {
+            out.push(run_query(d, f, q, run, Some(&cursor), back, 51));
+        }
+    }
+    out
 }
 
 /// The expression a name is searched and ordered by: the partial index's (migration
@@ -346,53 +366,74 @@ async fn cursor_of(
 }
 
 /// The statement reading up to `n` readers of one run, after (or, going back, before) `bound`.
+/// The cursor's key replaces the prefix's bound on its side, so the index range starts at the
+/// cursor: with both bounds SQLite started at the prefix and filtered its way to the cursor (a
+/// page in the middle of 100,000 matches read 50,000 rows).
 fn run_query(
     d: jarida_store::Dialect,
     f: &ReaderFilter,
-    lower: &str,
+    q: &str,
     run: Run,
     bound: Option<&SearchCursor>,
     back: bool,
     n: i64,
 ) -> (String, Vec<Arg>) {
-    let side = match run {
-        Run::Address => Side::Address,
-        Run::Name => Side::Name,
-    };
-    let (clause, mut args) = f.clause_of(d, 1, side);
+    let (clause, mut args) = f.clause_of(d, 1, false);
+    let lower = q.to_lowercase();
     let mut push = |a: Arg| {
         args.push(a);
         format!("${}", args.len())
     };
     let mut parts = vec![clause];
-    let (key, tie) = match run {
-        Run::Address => ("email", false),
+    let (key, lo, tie) = match run {
+        Run::Address => ("email", lower.clone(), false),
         Run::Name => {
             // Readers whose address matches were in the first run.
-            let lo = push(Arg::Text(lower.to_string()));
+            let lo = push(Arg::Text(lower.clone()));
             let hi = push(Arg::Text(format!("{lower}\u{10FFFF}")));
             parts.push(format!("NOT (email >= {lo} AND email < {hi})"));
+            // The partial index's condition, for the planner to use it.
+            parts.push("name <> ''".to_string());
             // Many readers share a name: the id orders them (the index's last column).
-            (name_key(d), true)
+            (name_key(d), name_prefix(d, q), true)
         }
     };
-    let (cmp, eq, dir) = if back {
-        ("<", "<=", "DESC")
-    } else {
-        (">", ">=", "ASC")
-    };
-    if let Some((_, k, id)) = bound {
-        let k = push(Arg::Text(k.clone()));
-        if tie {
-            let id = push(Arg::Int(*id));
-            parts.push(format!(
-                "{key} {eq} {k} AND ({key} {cmp} {k} OR id {cmp} {id})"
-            ));
-        } else {
-            parts.push(format!("{key} {cmp} {k}"));
+    let hi = format!("{lo}\u{10FFFF}");
+    let (start, end) = match bound {
+        // Onward from the cursor: its key is the range's start.
+        Some((_, k, id)) if !back => {
+            let k = push(Arg::Text(k.clone()));
+            let hi = push(Arg::Text(hi));
+            if tie {
+                let id = push(Arg::Int(*id));
+                parts.push(format!("({key} > {k} OR id > {id})"));
+                (format!("{key} >= {k}"), format!("{key} < {hi}"))
+            } else {
+                (format!("{key} > {k}"), format!("{key} < {hi}"))
+            }
         }
-    }
+        // Back from the cursor: its key is the range's end.
+        Some((_, k, id)) => {
+            let lo = push(Arg::Text(lo));
+            let k = push(Arg::Text(k.clone()));
+            if tie {
+                let id = push(Arg::Int(*id));
+                parts.push(format!("({key} < {k} OR id < {id})"));
+                (format!("{key} >= {lo}"), format!("{key} <= {k}"))
+            } else {
+                (format!("{key} >= {lo}"), format!("{key} < {k}"))
+            }
+        }
+        None => {
+            let lo = push(Arg::Text(lo));
+            let hi = push(Arg::Text(hi));
+            (format!("{key} >= {lo}"), format!("{key} < {hi}"))
+        }
+    };
+    parts.push(start);
+    parts.push(end);
     let limit = push(Arg::Int(n));
+    let dir = if back { "DESC" } else { "ASC" };
     let order = if tie {
         format!("{key} {dir}, id {dir}")
     } else {

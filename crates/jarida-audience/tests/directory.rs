@@ -221,10 +221,15 @@ async fn a_search_page_is_read_in_index_order() {
         };
         let statements = directory::search_statements(db.dialect(), &f);
         assert_eq!(statements.len(), 2, "{q}: an address run and a name run");
-        for ((sql, args), index) in statements
-            .iter()
-            .zip([address_index, "subscribers_name_lower"])
-        {
+        // A page in the middle of each run, onward and back.
+        let middle = directory::cursor_statements(db.dialect(), &f, "r450", 450);
+        let indexes = [address_index, "subscribers_name_lower"];
+        let all = statements.iter().zip(indexes).chain(
+            middle
+                .iter()
+                .zip([indexes[0], indexes[0], indexes[1], indexes[1]]),
+        );
+        for ((sql, args), index) in all {
             let plan = plan_of(&mut c, db.dialect(), sql, args).await;
             assert!(plan.contains(index), "{q}: {plan}");
             assert!(
@@ -232,6 +237,12 @@ async fn a_search_page_is_read_in_index_order() {
                 "{q}: no sort: {plan}"
             );
         }
+        // The cursor's key bounds the range in place of the prefix's bound on that side: with
+        // both, SQLite walked from the prefix to the cursor (50,000 rows for a page in the middle
+        // of 100,000 matches).
+        let (onward, back) = (&middle[0].0, &middle[1].0);
+        assert_eq!(onward.matches("email >").count(), 1, "{onward}");
+        assert_eq!(back.matches("email <").count(), 1, "{back}");
     }
 }
 

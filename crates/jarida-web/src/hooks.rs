@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use jarida_newsletter::bounces::hooks::{self, HookError};
+use jarida_newsletter::bounces::sns;
 use jarida_newsletter::bounces::{Outcome, alert_owners, ingest_relayed};
 
 use crate::AppRef;
@@ -55,15 +56,16 @@ async fn take(
             .map(str::to_string)
     };
     let now = time::OffsetDateTime::now_utc();
-    let checked = match hooks::read(hook, &header, &body, now.unix_timestamp()) {
-        Ok(r) => r,
-        Err(e @ HookError::Unauthenticated(_)) => {
-            tracing::warn!(relay, error = %e, "webhook refused: nothing read");
-            return StatusCode::UNAUTHORIZED.into_response();
+    let checked = if hook.provider == hooks::Provider::Ses {
+        match sns(&app, hook, &body, now.unix_timestamp()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return StatusCode::NO_CONTENT.into_response(),
+            Err(r) => return r,
         }
-        Err(e) => {
-            tracing::warn!(relay, error = %e, "webhook refused");
-            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+    } else {
+        match hooks::read(hook, &header, &body, now.unix_timestamp()) {
+            Ok(r) => r,
+            Err(e) => return refused(&relay, e),
         }
     };
     // A signature whose body it does not cover is taken once: its row lasts a day past its signed
@@ -121,4 +123,52 @@ async fn take(
     }
     tracing::info!(relay, events = reports.len(), acted, "webhook taken");
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// The answer to a request that did not check: 401 when its signature or credentials failed
+/// (nothing read), 503 when what checking needs could not be fetched (the relay tries again),
+/// 400 otherwise.
+fn refused(relay: &str, e: HookError) -> Response {
+    match e {
+        HookError::Unauthenticated(_) => {
+            tracing::warn!(relay, error = %e, "webhook refused: nothing read");
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+        HookError::Fetch(_) => {
+            tracing::warn!(relay, error = %e, "webhook: could not check it now");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        HookError::Key(..) | HookError::Malformed(..) => {
+            tracing::warn!(relay, error = %e, "webhook refused");
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+    }
+}
+
+/// An SNS request for Amazon SES: its reports once checked; `None` when it asked for something
+/// else, done (a subscription confirmed).
+async fn sns(
+    app: &AppRef,
+    hook: &hooks::Hook,
+    body: &[u8],
+    now: i64,
+) -> Result<Option<hooks::Checked>, Response> {
+    let m = sns::envelope(hook, body, now).map_err(|e| refused("ses", e))?;
+    let cert = app
+        .sns_certificates
+        .get(&m.signing_cert_url)
+        .await
+        .map_err(|e| refused("ses", e))?;
+    match sns::read(&m, &cert).map_err(|e| refused("ses", e))? {
+        sns::SnsAction::Reports(reports) => Ok(Some(hooks::Checked {
+            reports,
+            nonce: None,
+        })),
+        sns::SnsAction::Confirm(url) => {
+            sns::confirm(&url).await.map_err(|e| refused("ses", e))?;
+            tracing::info!(topic = %m.topic_arn, "SNS subscription confirmed");
+            Ok(None)
+        }
+        sns::SnsAction::Nothing => Ok(None),
+    }
 }

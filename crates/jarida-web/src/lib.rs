@@ -184,6 +184,8 @@ pub struct App {
     pub views: views::Views,
     /// The "too many requests" page per language, rendered once.
     pub(crate) rate_limited_pages: [std::sync::OnceLock<axum::body::Bytes>; Lang::ALL.len()],
+    /// SNS's signing certificates, for Amazon SES's webhook (kept under the data folder).
+    pub(crate) sns_certificates: jarida_newsletter::bounces::sns::Certificates,
 }
 
 /// Counts spawned tasks so that shutdown can wait for them. (tokio-util's `TaskTracker` does this
@@ -313,6 +315,9 @@ impl App {
             send_samples: Default::default(),
             views: views::Views::new(&cfg.base_url),
             rate_limited_pages: Default::default(),
+            sns_certificates: jarida_newsletter::bounces::sns::Certificates::new(
+                cfg.data_dir.join("sns-certificates"),
+            ),
             db,
             cfg,
             settings: jarida_core::Live::new(settings),

@@ -579,6 +579,10 @@ fn readers_are_listed_found_added_changed_and_erased() {
         found.contains("10 readers match") && found.contains("reader115@"),
         "{found}"
     );
+    assert!(
+        found.contains("whose address starts with what you searched come first"),
+        "a search says how it is ordered: {found}"
+    );
     let found = c.get("/admin/readers?q=READER011%40").text();
     assert!(found.contains("One reader matches"), "{found}");
     assert!(

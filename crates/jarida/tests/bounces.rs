@@ -340,13 +340,7 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
     // The next edition goes to everyone else, and to nobody stopped.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
-    let mut again: Vec<String> = sink
-        .messages()
-        .into_iter()
-        .filter(|m| m.mail_from.starts_with(&format!("b+{second}-")))
-        .map(|m| m.rcpt)
-        .collect();
-    again.sort();
+    let again = recipients_of(&sink, second);
     assert_eq!(
         again,
         [

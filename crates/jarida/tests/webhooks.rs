@@ -343,13 +343,7 @@ fn relays_webhooks_stop_the_right_readers_and_nothing_else() {
     // The next edition goes to everyone not stopped.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
-    let mut again: Vec<String> = sink
-        .messages()
-        .into_iter()
-        .filter(|m| m.mail_from.starts_with(&format!("b+{second}-")))
-        .map(|m| m.rcpt)
-        .collect();
-    again.sort();
+    let again = recipients_of(&sink, second);
     assert_eq!(
         again,
         [
@@ -386,4 +380,205 @@ fn a_webhook_with_a_short_path_or_a_bad_key_is_refused_at_startup() {
         assert!(!out.status.success(), "{toml}");
         assert!(err.contains(key), "{key} named: {err}");
     }
+}
+
+const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:jarida-bounces";
+const CERT_URL: &str = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem";
+
+/// An SNS message of `kind` carrying `message`, signed (version `version`: 1 is SHA-1, 2 is
+/// SHA-256) with the key in `dir` by Debian's openssl, as SNS documents its signing.
+fn sns_message(
+    dir: &std::path::Path,
+    kind: &str,
+    message: &str,
+    version: u8,
+    at: i64,
+) -> serde_json::Value {
+    let ts = time::OffsetDateTime::from_unix_timestamp(at)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let id = format!("m-{at}-{}", message.len());
+    let subscribe =
+        "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=t";
+    let signed = if kind == "Notification" {
+        format!(
+            "Message\n{message}\nMessageId\n{id}\nTimestamp\n{ts}\nTopicArn\n{TOPIC}\nType\n{kind}\n"
+        )
+    } else {
+        format!(
+            "Message\n{message}\nMessageId\n{id}\nSubscribeURL\n{subscribe}\nTimestamp\n{ts}\nToken\nt\nTopicArn\n{TOPIC}\nType\n{kind}\n"
+        )
+    };
+    let file = dir.join("signed.txt");
+    std::fs::write(&file, signed).unwrap();
+    let digest = if version == 1 { "-sha1" } else { "-sha256" };
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", digest, "-sign"])
+        .arg(dir.join("key.pem"))
+        .arg(&file)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::json!({
+        "Type": kind, "MessageId": id, "TopicArn": TOPIC, "Message": message, "Timestamp": ts,
+        "SignatureVersion": version.to_string(),
+        "Signature": base64::engine::general_purpose::STANDARD.encode(out.stdout),
+        "SigningCertURL": CERT_URL, "SubscribeURL": subscribe, "Token": "t",
+    })
+}
+
+/// Amazon SES's notifications through SNS: taken when SNS's signature checks with the
+/// certificate at an Amazon URL (kept in the data folder, as a fetched one is), in both signature
+/// versions; refused for another topic, another certificate host, a changed message, an old
+/// time, or a certificate that is not the signer's.
+#[test]
+fn amazon_ses_through_sns_is_checked_with_its_certificate() {
+    let sink = Sink::start(&[]);
+    let keys = tempfile::tempdir().unwrap();
+    self_signed(keys.path(), "sns.amazonaws.com");
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.bounces.webhooks.ses.path_secret = PATH.into();
+        c.bounces.webhooks.ses.key = TOPIC.into();
+    });
+    let certs = jarida_newsletter::bounces::sns::Certificates::new(
+        app.cfg.data_dir.join("sns-certificates"),
+    );
+    let kept = certs.file_of(CERT_URL);
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::copy(keys.path().join("cert.pem"), &kept).unwrap();
+    let eng = engine(&app);
+    let readers = [
+        "bounce@example.org",
+        "spam@example.org",
+        "quiet@example.org",
+        "keep@example.org",
+    ];
+    add_readers(
+        &app,
+        &readers.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
+    );
+    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, first, Duration::from_secs(30));
+    let url = format!("/hooks/bounces/ses/{PATH}");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let bounce = serde_json::json!({"notificationType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+            "bouncedRecipients": [{"emailAddress": "bounce@example.org", "action": "failed",
+                "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]},
+        "mail": {"messageId": "ses-1", "commonHeaders": {"messageId": "<ses-1@email.amazonses.com>"}}})
+    .to_string();
+    let complaint = serde_json::json!({"notificationType": "Complaint",
+        "complaint": {"complainedRecipients": [{"emailAddress": "spam@example.org"}],
+            "complaintFeedbackType": "abuse"},
+        "mail": {"messageId": "ses-2"}})
+    .to_string();
+    let post_sns = |v: &serde_json::Value| post(&app, &url, &[], &v.to_string());
+
+    // Refused, with nothing read: a changed message, another topic, a certificate elsewhere, an
+    // old time, a signature by another key.
+    let good = sns_message(keys.path(), "Notification", &bounce, 2, now);
+    let mut changed = good.clone();
+    changed["Message"] = serde_json::Value::String(bounce.replace("bounce@", "keep@"));
+    assert_eq!(post_sns(&changed), 401, "a changed message");
+    let mut topic = good.clone();
+    topic["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:other".into();
+    assert_eq!(post_sns(&topic), 401, "another topic");
+    let mut elsewhere = good.clone();
+    elsewhere["SigningCertURL"] =
+        "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem".into();
+    assert_eq!(post_sns(&elsewhere), 401, "a certificate elsewhere");
+    assert_eq!(
+        post_sns(&sns_message(
+            keys.path(),
+            "Notification",
+            &bounce,
+            2,
+            now - 13 * 3600
+        )),
+        401,
+        "signed 13 hours ago"
+    );
+    let other_keys = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(other_keys.path().join("key.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        post_sns(&sns_message(
+            other_keys.path(),
+            "Notification",
+            &bounce,
+            2,
+            now
+        )),
+        401,
+        "signed by a key that is not the certificate's"
+    );
+    for r in readers {
+        assert_eq!(app.status_of(r).as_deref(), Some("active"), "{r}");
+    }
+
+    // Taken: a bounce signed with SHA-256, a complaint with SHA-1 (SNS's version 1).
+    assert_eq!(post_sns(&good), 204);
+    assert_eq!(
+        app.status_of("bounce@example.org").as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(
+        post_sns(&sns_message(
+            keys.path(),
+            "Notification",
+            &complaint,
+            1,
+            now
+        )),
+        204
+    );
+    assert_eq!(
+        app.status_of("spam@example.org").as_deref(),
+        Some("complained")
+    );
+    // A delivery notice changes nothing.
+    let delivery = serde_json::json!({"notificationType": "Delivery",
+        "delivery": {"recipients": ["quiet@example.org"]}, "mail": {"messageId": "ses-3"}})
+    .to_string();
+    assert_eq!(
+        post_sns(&sns_message(keys.path(), "Notification", &delivery, 2, now)),
+        204
+    );
+    assert_eq!(
+        app.status_of("quiet@example.org").as_deref(),
+        Some("active")
+    );
+    assert_eq!(app.status_of("keep@example.org").as_deref(), Some("active"));
+
+    // A subscription's confirmation, signed: jarida visits its Amazon URL to confirm. This
+    // machine has no way out to Amazon, so the visit fails and SNS is told to try again (503);
+    // unsigned, it is refused before any visit.
+    let confirmation = sns_message(keys.path(), "SubscriptionConfirmation", "confirm", 2, now);
+    let mut unsigned = confirmation.clone();
+    unsigned["Signature"] = "AAAA".into();
+    assert_eq!(post_sns(&unsigned), 401);
+    assert_eq!(post_sns(&confirmation), 503);
+
+    // The next edition skips the two stopped readers.
+    let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    send(&app, &eng, second, Duration::from_secs(30));
+    let again = recipients_of(&sink, second);
+    assert_eq!(again, ["keep@example.org", "quiet@example.org"]);
 }

@@ -1,4 +1,5 @@
-//! Relays' webhooks for returned mail and complaints: Mailgun, SendGrid and Postmark. A request is
+//! Relays' webhooks for returned mail and complaints: Mailgun, SendGrid and Postmark here, Amazon
+//! SES (through SNS, whose check needs a certificate fetched by URL) in [`super::sns`]. A request is
 //! checked first (Mailgun's HMAC, SendGrid's ECDSA signature, Postmark's HTTP basic credentials:
 //! Postmark signs nothing, so its URL's secret path and credentials are what it offers), then read
 //! into [`Report`]s, one per recipient event, that [`super::ingest_relayed`] acts on like a returned
@@ -21,10 +22,17 @@ pub enum Provider {
     Mailgun,
     SendGrid,
     Postmark,
+    /// Amazon SES through an SNS topic ([`super::sns`]).
+    Ses,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 3] = [Provider::Mailgun, Provider::SendGrid, Provider::Postmark];
+    pub const ALL: [Provider; 4] = [
+        Provider::Mailgun,
+        Provider::SendGrid,
+        Provider::Postmark,
+        Provider::Ses,
+    ];
 
     /// The name in its URL (`/hooks/bounces/<name>/<secret>`) and in the configuration.
     pub fn slug(self) -> &'static str {
@@ -32,6 +40,7 @@ impl Provider {
             Provider::Mailgun => "mailgun",
             Provider::SendGrid => "sendgrid",
             Provider::Postmark => "postmark",
+            Provider::Ses => "ses",
         }
     }
 
@@ -48,7 +57,8 @@ pub struct Hook {
     pub path: String,
     /// What its requests are checked with. Mailgun: the HTTP webhook signing key. SendGrid: the
     /// signed event webhook's verification key (base64, as its settings show it). Postmark:
-    /// `user:password` of the basic authentication set in the webhook's URL.
+    /// `user:password` of the basic authentication set in the webhook's URL. SES: the SNS topics'
+    /// ARNs (separated by commas or spaces).
     pub key: String,
 }
 
@@ -64,6 +74,9 @@ pub enum HookError {
     /// Signed, but not what this relay sends.
     #[error("the request's body is not a {0} webhook: {1}")]
     Malformed(&'static str, String),
+    /// What checking it needs could not be fetched (SNS's certificate): the relay tries again.
+    #[error("fetching {0}")]
+    Fetch(String),
 }
 
 /// Whether `key` is usable for `provider` (checked when the configuration is read).
@@ -77,6 +90,16 @@ pub fn check_key(provider: Provider, key: &str) -> Result<(), HookError> {
             "postmark",
             "give user:password (at least 12 characters in all)".into(),
         )),
+        Provider::Ses
+            if !key
+                .split([',', ' ', '\n'])
+                .any(|a| a.starts_with("arn:aws")) =>
+        {
+            Err(HookError::Key(
+                "ses",
+                "give the SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>)".into(),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -112,6 +135,10 @@ pub fn read(
             reports: postmark(&hook.key, header, body)?,
             nonce: None,
         }),
+        Provider::Ses => Err(HookError::Malformed(
+            "ses",
+            "SNS messages are checked by bounces::sns".into(),
+        )),
     }
 }
 
@@ -131,12 +158,12 @@ fn json(provider: &'static str, body: &[u8]) -> Result<Value, HookError> {
     serde_json::from_slice(body).map_err(|e| HookError::Malformed(provider, e.to_string()))
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(super) fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// A report of `kind` about `recipient`, with our tokens read from `message_id`.
-fn report(
+pub(super) fn report(
     kind: Kind,
     recipient: &str,
     status: Option<String>,
@@ -157,7 +184,7 @@ fn report(
 }
 
 /// A failure's report, its kind read from the code and words (`otherwise` when they say nothing).
-fn failure(
+pub(super) fn failure(
     recipient: &str,
     status: &str,
     words: &str,

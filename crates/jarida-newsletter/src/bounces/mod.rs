@@ -505,4 +505,5 @@ pub async fn alert_owners(
 
 pub mod hooks;
 mod inbox;
+pub mod sns;
 pub use inbox::BounceInbox;

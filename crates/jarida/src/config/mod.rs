@@ -187,6 +187,8 @@ pub struct WebhooksSection {
     pub mailgun: WebhookSection,
     pub sendgrid: WebhookSection,
     pub postmark: WebhookSection,
+    /// Amazon SES through an SNS topic: `key` holds the topic's ARN.
+    pub ses: WebhookSection,
 }
 
 /// One relay's webhook.
@@ -196,7 +198,8 @@ pub struct WebhookSection {
     /// The secret last part of the webhook's URL (at least 24 letters, digits, `-` or `_`).
     pub path_secret: String,
     /// Mailgun: the HTTP webhook signing key. SendGrid: the signed event webhook's verification
-    /// key. Postmark: `user:password`, the basic authentication put in the webhook's URL.
+    /// key. Postmark: `user:password`, the basic authentication put in the webhook's URL. SES:
+    /// the SNS topic's ARN (several separated by commas).
     pub key: String,
 }
 
@@ -208,6 +211,7 @@ impl WebhooksSection {
             (Provider::Mailgun, &self.mailgun),
             (Provider::SendGrid, &self.sendgrid),
             (Provider::Postmark, &self.postmark),
+            (Provider::Ses, &self.ses),
         ]
         .into_iter()
         .filter(|(_, w)| !w.path_secret.is_empty())
@@ -648,6 +652,7 @@ impl Config {
             ("mailgun", &self.bounces.webhooks.mailgun),
             ("sendgrid", &self.bounces.webhooks.sendgrid),
             ("postmark", &self.bounces.webhooks.postmark),
+            ("ses", &self.bounces.webhooks.ses),
         ] {
             let p = &w.path_secret;
             if p.is_empty() && w.key.is_empty() {

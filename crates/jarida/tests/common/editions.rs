@@ -165,3 +165,15 @@ pub fn subscriber_id(app: &TestApp, email: &str) -> i64 {
         .0
     })
 }
+
+/// The addresses `sink` received edition `id` for, sorted.
+pub fn recipients_of(sink: &super::Sink, id: EditionId) -> Vec<String> {
+    let mut to: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.mail_from.starts_with(&format!("b+{id}-")))
+        .map(|m| m.rcpt)
+        .collect();
+    to.sort();
+    to
+}
