@@ -1,7 +1,10 @@
 //! `jarida bounces`: takes in one returned message on standard input, for a Postfix `pipe`
-//! transport or an alias (`jarida bounces ingest --recipient ${recipient}`).
+//! transport or an alias (`jarida bounces ingest --recipient ${recipient}`); polls the configured
+//! mailbox once (`poll`); says what a message is without acting (`classify`).
 
 use std::io::Read;
+
+use anyhow::Context;
 use std::process::ExitCode;
 
 use jarida::config::Config;
@@ -29,6 +32,9 @@ pub enum BouncesCommand {
         #[arg(long, default_value_t = 1)]
         repeat: u32,
     },
+    /// Poll the mailbox of `bounces.imap` once: every message taken in, then deleted (or moved
+    /// to `bounces.imap.processed`). `jarida serve` and `jarida worker` poll it by themselves.
+    Poll,
 }
 
 /// The exit code an MTA's pipe reads as "try again later" (sysexits' EX_TEMPFAIL).
@@ -38,6 +44,7 @@ pub async fn bounces(cmd: BouncesCommand, cfg: &Config) -> anyhow::Result<ExitCo
     let (recipient, source) = match cmd {
         BouncesCommand::Ingest { recipient, source } => (recipient, source),
         BouncesCommand::Classify { files, repeat } => return classify(&files, repeat),
+        BouncesCommand::Poll => return poll(cfg).await,
     };
     // Read what the classifier reads; the rest is drained so the MTA's write does not fail.
     let mut raw = Vec::new();
@@ -162,6 +169,33 @@ fn classify(files: &[std::path::PathBuf], repeat: u32) -> anyhow::Result<ExitCod
     println!(
         "classified {n} messages in {secs:.3} s: {:.0} per second ({acted} bounces or complaints)",
         n as f64 / secs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jarida bounces poll`.
+async fn poll(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let Some(mb) = cfg.bounce_mailbox() else {
+        anyhow::bail!("no mailbox to poll: set bounces.imap.host (and user, password)");
+    };
+    let db = jarida::open(cfg).await?;
+    let secret = jarida::secret(cfg)?;
+    let theme = jarida::theme(cfg)?;
+    let notifier = jarida::notifier(cfg, theme, &cfg.base_url())?;
+    let queue = jarida_mail::queue::Queue::new(db.clone(), cfg.mail_transport());
+    let taker = jarida_newsletter::bounces::mailbox::Taker {
+        db: &db,
+        secret: &secret,
+        rules: cfg.bounces.rules(),
+        notifier: &notifier,
+        mail: &queue,
+    };
+    let p = jarida_newsletter::bounces::mailbox::poll(&mb, &taker)
+        .await
+        .with_context(|| format!("polling {}:{} as {}", mb.host, mb.port, mb.user))?;
+    println!(
+        "{} taken from {} ({} acted on), {} removed unread for their size",
+        p.taken, mb.folder, p.acted, p.too_large
     );
     Ok(ExitCode::SUCCESS)
 }

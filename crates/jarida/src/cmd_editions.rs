@@ -459,6 +459,9 @@ pub async fn worker(file_cfg: &Config) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_secs(cfg.cache.refresh_seconds),
         version,
     ));
+    if let Some(polling) = jarida::bounce_mailbox(cfg, &db, notifier.clone(), alerts.clone())? {
+        background.add(polling);
+    }
     if let Some(receiving) = jarida::bounce_receiver(cfg, &db, notifier.clone(), alerts).await? {
         background.add(receiving);
     }

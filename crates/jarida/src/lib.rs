@@ -144,6 +144,27 @@ pub async fn bounce_receiver(
     Ok(Some(jarida_mail::receiver::serve(listener, limits, inbox)))
 }
 
+/// Polling the configured mailbox for returned mail, when there is one.
+pub fn bounce_mailbox(
+    cfg: &Config,
+    db: &jarida_store::Db,
+    notifier: Arc<jarida_notify::Notifier>,
+    mail: Arc<jarida_mail::queue::Queue>,
+) -> anyhow::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
+    let Some(mb) = cfg.bounce_mailbox() else {
+        return Ok(None);
+    };
+    tracing::info!(host = %mb.host, folder = %mb.folder, "polling a mailbox for returned mail");
+    let parts = jarida_newsletter::bounces::mailbox::TakerParts {
+        db: db.clone(),
+        secret: secret(cfg)?,
+        rules: cfg.bounces.rules(),
+        notifier,
+        mail,
+    };
+    Ok(Some(jarida_newsletter::bounces::mailbox::run(mb, parts)))
+}
+
 /// The site's key (`<data_dir>/keys/secret.key`).
 pub fn secret(cfg: &Config) -> anyhow::Result<jarida_core::Secret> {
     let key = config::secret(&cfg.data_dir).context("reading the secret key")?;
@@ -518,6 +539,9 @@ pub async fn start(file_cfg: &Config, listener: TcpListener) -> anyhow::Result<R
     if let Some(receiving) = bounce_receiver(cfg, &db, app.notify.clone(), app.mail.clone()).await?
     {
         background.add(receiving);
+    }
+    if let Some(polling) = bounce_mailbox(cfg, &db, app.notify.clone(), app.mail.clone())? {
+        background.add(polling);
     }
     let router = jarida_web::router(app.clone());
     let limits = cfg.server_limits();

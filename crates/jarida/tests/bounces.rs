@@ -611,3 +611,346 @@ fn classify_reads_messages_without_a_database() {
         "{text}"
     );
 }
+
+/// A private Dovecot (Debian's `dovecot-imapd`) serving one mailbox over IMAPS on a random port,
+/// with a certificate for `localhost` signed by a CA of the test's own.
+struct Dovecot {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+const IMAP_USER: &str = "bounces";
+const IMAP_PASSWORD: &str = "imap-bounce-secret";
+
+impl Dovecot {
+    fn start() -> Dovecot {
+        let exe = "/usr/sbin/dovecot";
+        assert!(
+            std::path::Path::new(exe).exists(),
+            "Dovecot is not installed: scripts/test installs Debian's dovecot-imapd"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .current_dir(d)
+                .args(args)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Jarida test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "req.csr",
+        ]);
+        std::fs::write(
+            d.join("ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+            "-out",
+            "cert.pem",
+        ]);
+        for sub in ["run", "home"] {
+            std::fs::create_dir(d.join(sub)).unwrap();
+        }
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(d.join("home"), std::fs::Permissions::from_mode(0o777))
+                .unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // As root, Dovecot serves mail as its own user; otherwise as whoever runs the test.
+        let me = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+        let users = if me == "root" {
+            "mail_uid = dovecot\nmail_gid = dovecot\n".to_string()
+        } else {
+            format!("default_internal_user = {me}\ndefault_login_user = {me}\n")
+        };
+        let p = d.display();
+        let conf = format!(
+            "base_dir = {p}/run\nstate_dir = {p}/run\nlog_path = {p}/dovecot.log\nprotocols = imap\n\
+             listen = 127.0.0.1\nssl = required\nssl_cert = <{p}/cert.pem\nssl_key = <{p}/key.pem\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    port = 0\n  }}\n  \
+             inet_listener imaps {{\n    port = {port}\n    ssl = yes\n  }}\n}}\n\
+             service anvil {{\n  chroot =\n}}\n\
+             passdb {{\n  driver = static\n  args = password={IMAP_PASSWORD}\n}}\n\
+             userdb {{\n  driver = static\n  args = home={p}/home/%u\n}}\n\
+             mail_location = maildir:~/Maildir\nfirst_valid_uid = 1\n{users}"
+        );
+        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+        let child = std::process::Command::new(exe)
+            .arg("-F")
+            .arg("-c")
+            .arg(d.join("dovecot.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dovecot starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dovecot did not start: {}",
+                std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Dovecot { child, port, dir }
+    }
+
+    /// An IMAP command through Python's imaplib (another client than jarida's): `append` (the
+    /// message on standard input), `count`, `create`.
+    fn imap(&self, what: &str, folder: &str, message: &[u8]) -> String {
+        const SCRIPT: &str = r#"
+import imaplib, ssl, sys
+port, ca, what, folder, user, password = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=ca)
+m = imaplib.IMAP4_SSL("localhost", int(port), ssl_context=ctx)
+m.login(user, password)
+if what == "append":
+    typ, _ = m.append(folder, None, None, sys.stdin.buffer.read())
+    assert typ == "OK", typ
+elif what == "create":
+    m.create(folder)
+else:
+    typ, data = m.select(folder)
+    print(int(data[0]))
+m.logout()
+"#;
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", SCRIPT, &self.port.to_string()])
+            .arg(self.dir.path().join("ca.pem"))
+            .args([what, folder, IMAP_USER, IMAP_PASSWORD])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(message).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "imaplib {what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn count(&self, folder: &str) -> usize {
+        self.imap("count", folder, b"").parse().unwrap()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.path().join("dovecot.conf"))
+            .arg("stop")
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Returned mail in a mailbox: Dovecot holds a DSN, a complaint, an out-of-office reply, a mail
+/// to an unsubscribe address and one too large to read; a poll over IMAPS (trusting the test's
+/// CA through `bounces.imap.ca_file`) takes each in and deletes them, the too large one unread;
+/// `jarida bounces poll` then moves what it takes to another folder; the next edition skips the
+/// stopped readers.
+#[test]
+fn a_mailbox_is_polled_over_imap() {
+    let dovecot = Dovecot::start();
+    let sink = Sink::start(&[]);
+    let ca = dovecot.dir.path().join("ca.pem");
+    let port = dovecot.port;
+    let app = app_with(|c| {
+        use_sink(c, &sink);
+        c.bounces.mailto_unsubscribe = true;
+        c.bounces.max_message_kb = 1024;
+        c.bounces.imap.host = "localhost".into();
+        c.bounces.imap.port = port;
+        c.bounces.imap.user = IMAP_USER.into();
+        c.bounces.imap.password = IMAP_PASSWORD.into();
+        c.bounces.imap.ca_file = ca.display().to_string();
+    });
+    let eng = engine(&app);
+    let readers = [
+        "gone@example.org",
+        "angry@example.org",
+        "away@example.org",
+        "leave@example.org",
+        "stay@example.org",
+    ];
+    add_readers(
+        &app,
+        &readers.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
+    );
+    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, first, Duration::from_secs(30));
+    let got: HashMap<String, Received> = sink
+        .messages()
+        .into_iter()
+        .map(|m| (m.rcpt.clone(), m))
+        .collect();
+    let hard = about("postfix-user-unknown.eml", &got["gone@example.org"]);
+    dovecot.imap("append", "INBOX", &hard);
+    dovecot.imap(
+        "append",
+        "INBOX",
+        &about("arf-yahoo-cfl.eml", &got["angry@example.org"]),
+    );
+    dovecot.imap(
+        "append",
+        "INBOX",
+        &about("autoreply-sieve-vacation-en.eml", &got["away@example.org"]),
+    );
+    let to = mailto_of(&got["leave@example.org"]);
+    dovecot.imap(
+        "append",
+        "INBOX",
+        format!(
+            "From: leave@example.org\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n"
+        )
+        .as_bytes(),
+    );
+    let mut big = b"From: someone@example.net\r\nSubject: large\r\n\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 1100 * 1024));
+    dovecot.imap("append", "INBOX", &big);
+    assert_eq!(dovecot.count("INBOX"), 5);
+
+    let mb = app.cfg.bounce_mailbox().unwrap();
+    let secret = jarida::secret(&app.cfg).unwrap();
+    let taker = jarida_newsletter::bounces::mailbox::Taker {
+        db: &app.db,
+        secret: &secret,
+        rules: app.cfg.bounces.rules(),
+        notifier: &app.app.notify,
+        mail: &app.app.mail,
+    };
+    let polled = app
+        .rt
+        .block_on(jarida_newsletter::bounces::mailbox::poll(&mb, &taker))
+        .unwrap();
+    assert_eq!(
+        (polled.taken, polled.acted, polled.too_large),
+        (4, 3, 1),
+        "{polled:?}"
+    );
+    assert_eq!(dovecot.count("INBOX"), 0, "taken messages are deleted");
+    assert_eq!(
+        app.status_of("gone@example.org").as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(
+        app.status_of("angry@example.org").as_deref(),
+        Some("complained")
+    );
+    assert_eq!(app.status_of("away@example.org").as_deref(), Some("active"));
+    assert_eq!(
+        app.status_of("leave@example.org").as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(app.status_of("stay@example.org").as_deref(), Some("active"));
+
+    // A wrong password: the poll fails, saying so, and the mailbox is left as it was.
+    dovecot.imap("append", "INBOX", &hard);
+    let mut wrong = mb.clone();
+    wrong.password = "not it".into();
+    let err = app
+        .rt
+        .block_on(jarida_newsletter::bounces::mailbox::poll(&wrong, &taker))
+        .unwrap_err();
+    assert!(err.to_string().contains("logging in as bounces"), "{err}");
+    assert_eq!(dovecot.count("INBOX"), 1);
+
+    // The command line, moving what it takes: the report seen before changes nothing.
+    dovecot.imap("create", "Processed", b"");
+    let out = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["bounces", "poll"])
+        .env("JARIDA_BOUNCES__IMAP__HOST", "localhost")
+        .env("JARIDA_BOUNCES__IMAP__PORT", port.to_string())
+        .env("JARIDA_BOUNCES__IMAP__USER", IMAP_USER)
+        .env("JARIDA_BOUNCES__IMAP__PASSWORD", IMAP_PASSWORD)
+        .env("JARIDA_BOUNCES__IMAP__CA_FILE", &ca)
+        .env("JARIDA_BOUNCES__IMAP__PROCESSED", "Processed")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with("1 taken from INBOX (1 acted on)"),
+        "{said}"
+    );
+    assert_eq!((dovecot.count("INBOX"), dovecot.count("Processed")), (0, 1));
+
+    let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    send(&app, &eng, second, Duration::from_secs(30));
+    assert_eq!(
+        recipients_of(&sink, second),
+        ["away@example.org", "stay@example.org"]
+    );
+}

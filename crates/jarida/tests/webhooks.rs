@@ -582,3 +582,246 @@ fn amazon_ses_through_sns_is_checked_with_its_certificate() {
     let again = recipients_of(&sink, second);
     assert_eq!(again, ["keep@example.org", "quiet@example.org"]);
 }
+
+/// An SMTP server that refuses every recipient whose address starts with "refused" (550 5.1.1 at
+/// RCPT, as a receiving server does for an unknown user) and keeps the rest: Debian's aiosmtpd,
+/// since smtp-sink refuses all recipients or none.
+struct RefusingSink {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RefusingSink {
+    fn start() -> RefusingSink {
+        const SCRIPT: &str = r#"
+import json, sys
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    sys.exit(3)
+port, d = int(sys.argv[1]), sys.argv[2]
+class Handler:
+    n = 0
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refused"):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+    async def handle_DATA(self, server, session, envelope):
+        Handler.n += 1
+        with open(f"{d}/msg-{Handler.n:05}.json", "w") as f:
+            json.dump({"from": envelope.mail_from, "rcpts": envelope.rcpt_tos,
+                       "data": envelope.content.decode("utf-8", "replace")}, f)
+        return "250 2.0.0 OK"
+c = Controller(Handler(), hostname="127.0.0.1", port=port)
+c.start()
+print("ready", flush=True)
+sys.stdin.read()
+c.stop()
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", SCRIPT, &port.to_string()])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("/usr/bin/python3 runs: install python3-aiosmtpd");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "aiosmtpd did not start (install python3-aiosmtpd)"
+        );
+        RefusingSink { child, port, dir }
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .flat_map(|p| {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+                let from = v["from"].as_str().unwrap().to_string();
+                let data = v["data"].as_str().unwrap().as_bytes().to_vec();
+                v["rcpts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| Received {
+                        rcpt: r.as_str().unwrap().to_string(),
+                        mail_from: from.clone(),
+                        raw: data.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+impl Drop for RefusingSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The loop end to end, every way at once: an edition goes out through a server that refuses one
+/// reader at RCPT, a DSN for another comes back through the built-in receiver over SMTP, a
+/// complaint for a third through Mailgun's webhook. Those three are stopped, the two others are
+/// left exactly as they were, and the next edition goes to the two others only.
+#[test]
+fn refusals_returned_mail_and_a_webhook_complaint_stop_the_right_readers() {
+    let server = RefusingSink::start();
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = app_with(|c| {
+        c.mail.smtp_host = "127.0.0.1".into();
+        c.mail.smtp_port = server.port;
+        c.mail.smtp_tls = "none".parse().unwrap();
+        c.bounces.listen = format!("127.0.0.1:{receiver}");
+        c.bounces.webhooks.mailgun.path_secret = PATH.into();
+        c.bounces.webhooks.mailgun.key = MAILGUN_KEY.into();
+    });
+    let eng = engine(&app);
+    let readers = [
+        "refused@example.org",
+        "dsn@example.org",
+        "complaint@example.org",
+        "fine@example.org",
+        "also-fine@example.org",
+    ];
+    add_readers(
+        &app,
+        &readers.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
+    );
+    let events_of = |email: &str| -> Vec<String> {
+        app.rt.block_on(async {
+            let mut c = app.db.acquire().await.unwrap();
+            jarida_store::q_all!(
+                c.conn(),
+                (String,),
+                "SELECT e.kind FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id \
+                 WHERE s.email = $1 ORDER BY e.id",
+                email
+            )
+            .unwrap()
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+        })
+    };
+    let before = [
+        events_of("fine@example.org"),
+        events_of("also-fine@example.org"),
+    ];
+    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
+    send(&app, &eng, first, Duration::from_secs(30));
+    let got: HashMap<String, Received> = server
+        .messages()
+        .into_iter()
+        .map(|m| (m.rcpt.clone(), m))
+        .collect();
+    assert_eq!(got.len(), 4, "all but the refused reader");
+    assert_eq!(
+        app.status_of("refused@example.org").as_deref(),
+        Some("bounced"),
+        "refused at RCPT"
+    );
+
+    // A DSN through the receiver, to the signed return path of dsn@'s message.
+    let m = &got["dsn@example.org"];
+    let id = m.header("Message-ID").unwrap();
+    let dsn = String::from_utf8_lossy(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../jarida-mail/tests/fixtures/bounces/gmail-address-not-found.eml"),
+        )
+        .unwrap(),
+    )
+    .replace("%VERP%", &m.mail_from)
+    .replace("%MSGID%", id.trim_matches(['<', '>']));
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("dsn.eml");
+    std::fs::write(&file, dsn).unwrap();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import smtplib, sys\ns = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20)\n\
+             s.sendmail('', [sys.argv[2]], open(sys.argv[3], 'rb').read())\ns.quit()\n",
+            &receiver.to_string(),
+            &m.mail_from,
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.status_of("dsn@example.org").as_deref(),
+        Some("bounced"),
+        "the DSN"
+    );
+
+    // A complaint through Mailgun's webhook.
+    let c = &got["complaint@example.org"];
+    let complaint = serde_json::json!({"event": "complained", "recipient": "complaint@example.org",
+        "message": {"headers": {"message-id": c.header("Message-ID").unwrap().trim_matches(['<', '>'])}}});
+    assert_eq!(
+        post(
+            &app,
+            &format!("/hooks/bounces/mailgun/{PATH}"),
+            &[],
+            &mailgun(MAILGUN_KEY, complaint)
+        ),
+        204
+    );
+    assert_eq!(
+        app.status_of("complaint@example.org").as_deref(),
+        Some("complained")
+    );
+
+    // Nothing else changed: the other two readers' histories gained only their edition's
+    // delivery (none is recorded as an event), and they stay active.
+    for (email, was) in ["fine@example.org", "also-fine@example.org"]
+        .iter()
+        .zip(before)
+    {
+        assert_eq!(app.status_of(email).as_deref(), Some("active"));
+        assert_eq!(events_of(email), was, "{email}'s history");
+    }
+    let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
+    send(&app, &eng, second, Duration::from_secs(30));
+    let mut again: Vec<String> = server
+        .messages()
+        .into_iter()
+        .filter(|m| m.mail_from.starts_with(&format!("b+{second}-")))
+        .map(|m| m.rcpt)
+        .collect();
+    again.sort();
+    assert_eq!(again, ["also-fine@example.org", "fine@example.org"]);
+}

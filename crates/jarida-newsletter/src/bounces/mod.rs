@@ -505,5 +505,6 @@ pub async fn alert_owners(
 
 pub mod hooks;
 mod inbox;
+pub mod mailbox;
 pub mod sns;
 pub use inbox::BounceInbox;

@@ -178,6 +178,45 @@ pub struct BouncesSection {
     /// Relays' webhooks for returned mail and complaints, each at
     /// `/hooks/bounces/<relay>/<path_secret>`.
     pub webhooks: WebhooksSection,
+    /// A mailbox returned mail is polled from over IMAP.
+    pub imap: ImapSection,
+}
+
+/// A mailbox polled for returned mail (the bounce address is a mailbox at the newsroom's mail
+/// host); an empty `host`: none. `jarida serve` and `jarida worker` poll it (one poll per
+/// interval among them); `jarida bounces poll` polls once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapSection {
+    pub host: String,
+    /// 993: TLS from the start; with `starttls`, usually 143.
+    pub port: u16,
+    pub starttls: bool,
+    pub user: String,
+    pub password: String,
+    pub folder: String,
+    /// A folder taken messages are moved to; empty: they are deleted.
+    pub processed: String,
+    pub every_seconds: u64,
+    /// A PEM file of certificates to trust instead of the system's (a server with a private or
+    /// self-signed certificate). Relative paths are in the data folder.
+    pub ca_file: String,
+}
+
+impl Default for ImapSection {
+    fn default() -> Self {
+        ImapSection {
+            host: String::new(),
+            port: 993,
+            starttls: false,
+            user: String::new(),
+            password: String::new(),
+            folder: "INBOX".into(),
+            processed: String::new(),
+            every_seconds: 60,
+            ca_file: String::new(),
+        }
+    }
 }
 
 /// The relays whose webhooks are taken; a relay left out (or with an empty `path_secret`) has none.
@@ -239,6 +278,7 @@ impl Default for BouncesSection {
             max_message_kb: 10 * 1024,
             max_connections: 64,
             webhooks: WebhooksSection::default(),
+            imap: ImapSection::default(),
         }
     }
 }
@@ -647,6 +687,24 @@ impl Config {
                 "bounces.max_message_kb",
                 "max_message_kb and max_connections must be above 0".into(),
             );
+        }
+        let imap = &self.bounces.imap;
+        if !imap.host.is_empty() {
+            if imap.user.is_empty() || imap.password.is_empty() {
+                return bad(
+                    "bounces.imap.user",
+                    "user and password are needed with a host".into(),
+                );
+            }
+            if imap.port == 0 || imap.folder.trim().is_empty() {
+                return bad(
+                    "bounces.imap.port",
+                    "port and folder must be set (993 and INBOX by default)".into(),
+                );
+            }
+            if imap.every_seconds < 5 {
+                return bad("bounces.imap.every_seconds", "must be at least 5".into());
+            }
         }
         for (name, w) in [
             ("mailgun", &self.bounces.webhooks.mailgun),
@@ -1138,6 +1196,24 @@ impl Config {
     }
 
     /// A path the configuration gives: relative ones are in the data folder.
+    /// The mailbox returned mail is polled from, when one is configured.
+    pub fn bounce_mailbox(&self) -> Option<jarida_newsletter::bounces::mailbox::Mailbox> {
+        let m = &self.bounces.imap;
+        (!m.host.is_empty()).then(|| jarida_newsletter::bounces::mailbox::Mailbox {
+            host: m.host.clone(),
+            port: m.port,
+            starttls: m.starttls,
+            user: m.user.clone(),
+            password: m.password.clone(),
+            folder: m.folder.clone(),
+            processed: m.processed.clone(),
+            every: std::time::Duration::from_secs(m.every_seconds),
+            ca_file: (!m.ca_file.is_empty()).then(|| self.data_path(&m.ca_file)),
+            max_message_bytes: u32::try_from(self.bounces.max_message_kb * 1024)
+                .unwrap_or(u32::MAX),
+        })
+    }
+
     pub fn data_path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
