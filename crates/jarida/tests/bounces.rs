@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -109,11 +108,7 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
     );
     let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
     send(&app, &eng, first, Duration::from_secs(30));
-    let got: HashMap<String, Received> = sink
-        .messages()
-        .into_iter()
-        .map(|m| (m.rcpt.clone(), m))
-        .collect();
+    let got = by_rcpt(sink.messages());
     assert_eq!(got.len(), READERS.len());
     let msg = |e: &str| &got[e];
 
@@ -340,7 +335,7 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
     // The next edition goes to everyone else, and to nobody stopped.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
-    let again = recipients_of(&sink, second);
+    let again = recipients_of(sink.messages(), second);
     assert_eq!(
         again,
         [
@@ -847,11 +842,7 @@ fn a_mailbox_is_polled_over_imap() {
     );
     let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
     send(&app, &eng, first, Duration::from_secs(30));
-    let got: HashMap<String, Received> = sink
-        .messages()
-        .into_iter()
-        .map(|m| (m.rcpt.clone(), m))
-        .collect();
+    let got = by_rcpt(sink.messages());
     let hard = about("postfix-user-unknown.eml", &got["gone@example.org"]);
     dovecot.imap("append", "INBOX", &hard);
     dovecot.imap(
@@ -950,7 +941,7 @@ fn a_mailbox_is_polled_over_imap() {
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
     assert_eq!(
-        recipients_of(&sink, second),
+        recipients_of(sink.messages(), second),
         ["away@example.org", "stay@example.org"]
     );
 }

@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -131,11 +130,7 @@ fn relays_webhooks_stop_the_right_readers_and_nothing_else() {
     );
     let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
     send(&app, &eng, first, Duration::from_secs(30));
-    let got: HashMap<String, Received> = sink
-        .messages()
-        .into_iter()
-        .map(|m| (m.rcpt.clone(), m))
-        .collect();
+    let got = by_rcpt(sink.messages());
     assert_eq!(got.len(), READERS.len());
     let msgid = |e: &str| {
         got[e]
@@ -343,7 +338,7 @@ fn relays_webhooks_stop_the_right_readers_and_nothing_else() {
     // The next edition goes to everyone not stopped.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
-    let again = recipients_of(&sink, second);
+    let again = recipients_of(sink.messages(), second);
     assert_eq!(
         again,
         [
@@ -579,7 +574,7 @@ fn amazon_ses_through_sns_is_checked_with_its_certificate() {
     // The next edition skips the two stopped readers.
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
-    let again = recipients_of(&sink, second);
+    let again = recipients_of(sink.messages(), second);
     assert_eq!(again, ["keep@example.org", "quiet@example.org"]);
 }
 
@@ -738,11 +733,7 @@ fn refusals_returned_mail_and_a_webhook_complaint_stop_the_right_readers() {
     ];
     let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
     send(&app, &eng, first, Duration::from_secs(30));
-    let got: HashMap<String, Received> = server
-        .messages()
-        .into_iter()
-        .map(|m| (m.rcpt.clone(), m))
-        .collect();
+    let got = by_rcpt(server.messages());
     assert_eq!(got.len(), 4, "all but the refused reader");
     assert_eq!(
         app.status_of("refused@example.org").as_deref(),
@@ -816,12 +807,8 @@ fn refusals_returned_mail_and_a_webhook_complaint_stop_the_right_readers() {
     }
     let second = compose(&app, &eng, "2026-11-01T09:00:00Z");
     send(&app, &eng, second, Duration::from_secs(30));
-    let mut again: Vec<String> = server
-        .messages()
-        .into_iter()
-        .filter(|m| m.mail_from.starts_with(&format!("b+{second}-")))
-        .map(|m| m.rcpt)
-        .collect();
-    again.sort();
-    assert_eq!(again, ["also-fine@example.org", "fine@example.org"]);
+    assert_eq!(
+        recipients_of(server.messages(), second),
+        ["also-fine@example.org", "fine@example.org"]
+    );
 }

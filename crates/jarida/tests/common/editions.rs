@@ -166,14 +166,20 @@ pub fn subscriber_id(app: &TestApp, email: &str) -> i64 {
     })
 }
 
-/// The addresses `sink` received edition `id` for, sorted.
-pub fn recipients_of(sink: &super::Sink, id: EditionId) -> Vec<String> {
-    let mut to: Vec<String> = sink
-        .messages()
+/// The addresses a server received edition `id` for, sorted.
+pub fn recipients_of(messages: Vec<super::Received>, id: EditionId) -> Vec<String> {
+    let mut to: Vec<String> = messages
         .into_iter()
         .filter(|m| m.mail_from.starts_with(&format!("b+{id}-")))
         .map(|m| m.rcpt)
         .collect();
     to.sort();
     to
+}
+
+/// The messages a server received, by recipient.
+pub fn by_rcpt(
+    messages: Vec<super::Received>,
+) -> std::collections::HashMap<String, super::Received> {
+    messages.into_iter().map(|m| (m.rcpt.clone(), m)).collect()
 }
