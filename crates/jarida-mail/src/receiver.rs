@@ -45,6 +45,9 @@ pub struct Limits {
     pub keep_bytes: usize,
     /// Connections served at once; more are told to come back later (421).
     pub max_connections: usize,
+    /// Connections one client (an address; an IPv6 client by its /64) holds at once, so that one
+    /// host cannot take every slot.
+    pub max_per_client: usize,
     /// A client silent this long is disconnected.
     pub idle: Duration,
     /// Recipients per message.
@@ -90,6 +93,7 @@ pub fn tls_config(
 /// Serves `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, limits: Limits, inbox: Arc<dyn Inbox>) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients = Arc::new(Clients::default());
     let limits = Arc::new(limits);
     loop {
         let (mut sock, peer) = match listener.accept().await {
@@ -108,9 +112,21 @@ pub async fn serve(listener: TcpListener, limits: Limits, inbox: Arc<dyn Inbox>)
             });
             continue;
         };
+        let Some(client) = clients.take(peer.ip(), limits.max_per_client.max(1)) else {
+            drop(slot);
+            tokio::spawn(async move {
+                let _ = sock
+                    .write_all(
+                        b"421 4.7.0 Too many connections from your address, try again later\r\n",
+                    )
+                    .await;
+            });
+            continue;
+        };
         let limits = limits.clone();
         let inbox = inbox.clone();
         tokio::spawn(async move {
+            let _client = client;
             let _ = sock.set_nodelay(true);
             // However busy the client keeps it, a connection ends after this long, so that a
             // few clients sending a NOOP a minute cannot hold every slot.
@@ -138,6 +154,54 @@ pub async fn serve(listener: TcpListener, limits: Limits, inbox: Arc<dyn Inbox>)
             }
             drop(slot);
         });
+    }
+}
+
+/// How many connections each client holds.
+#[derive(Default)]
+struct Clients(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One of a client's connections; counted down when dropped.
+struct ClientSlot(Arc<Clients>, std::net::IpAddr);
+
+impl Clients {
+    /// A slot for a connection from `ip`, unless it holds `max` already.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<ClientSlot> {
+        let key = client_of(ip);
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot(self.clone(), key))
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// The client an address stands for: itself, an IPv4-mapped IPv6 address as IPv4, an IPv6 address
+/// by its /64 (one host usually holds a whole /64).
+fn client_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(_) => ip,
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => {
+                let s = v6.segments();
+                std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0).into()
+            }
+        },
     }
 }
 
@@ -444,6 +508,10 @@ mod tests {
     }
 
     async fn start(max_connections: usize) -> (u16, Arc<Kept>) {
+        start_with(max_connections, max_connections).await
+    }
+
+    async fn start_with(max_connections: usize, max_per_client: usize) -> (u16, Arc<Kept>) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         let kept = Arc::new(Kept::default());
@@ -452,6 +520,7 @@ mod tests {
             max_message_bytes: 1024,
             keep_bytes: 512,
             max_connections,
+            max_per_client,
             idle: Duration::from_secs(5),
             max_recipients: 2,
             tls: None,
@@ -603,5 +672,51 @@ mod tests {
         let got = talk(port, &[]).await;
         assert_eq!(codes(&got), ["421"], "{got:?}");
         drop(first);
+    }
+
+    #[tokio::test]
+    async fn one_client_cannot_take_every_connection() {
+        let (port, _) = start_with(10, 2).await;
+        let held: Vec<_> = connected(port, 2).await;
+        let got = talk(port, &[]).await;
+        assert_eq!(
+            codes(&got),
+            ["421"],
+            "a third from the same address: {got:?}"
+        );
+        assert!(got[0].contains("4.7.0"), "{got:?}");
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = talk(port, &[b"QUIT\r\n"]).await;
+        assert_eq!(codes(&got), ["220", "221"], "its slots come back: {got:?}");
+    }
+
+    /// `n` connections to `port`, each past the greeting.
+    async fn connected(port: u16, n: usize) -> Vec<tokio::net::TcpStream> {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let mut greeting = [0u8; 5];
+            tokio::io::AsyncReadExt::read_exact(&mut s, &mut greeting)
+                .await
+                .unwrap();
+            assert_eq!(&greeting[..3], b"220");
+            held.push(s);
+        }
+        held
+    }
+
+    #[test]
+    fn clients_are_counted_by_address_and_ipv6_by_its_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(client_of(a), client_of(b));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(
+            client_of(mapped),
+            "192.0.2.7".parse::<std::net::IpAddr>().unwrap()
+        );
     }
 }

@@ -129,6 +129,7 @@ pub async fn bounce_receiver(
         max_message_bytes: b.max_message_kb * 1024,
         keep_bytes: jarida_mail::bounce::MAX_BYTES,
         max_connections: b.max_connections,
+        max_per_client: b.max_connections_per_client,
         idle: Duration::from_secs(60),
         max_recipients: 20,
         tls,

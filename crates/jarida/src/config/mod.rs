@@ -175,6 +175,8 @@ pub struct BouncesSection {
     pub max_message_kb: usize,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client (an address, an IPv6 /64) holds at once.
+    pub max_connections_per_client: usize,
     /// Relays' webhooks for returned mail and complaints, each at
     /// `/hooks/bounces/<relay>/<path_secret>`.
     pub webhooks: WebhooksSection,
@@ -277,6 +279,7 @@ impl Default for BouncesSection {
             tls_key: String::new(),
             max_message_kb: 10 * 1024,
             max_connections: 64,
+            max_connections_per_client: 8,
             webhooks: WebhooksSection::default(),
             imap: ImapSection::default(),
         }
@@ -682,10 +685,14 @@ impl Config {
                 "tls_cert and tls_key are set together".into(),
             );
         }
-        if self.bounces.max_message_kb == 0 || self.bounces.max_connections == 0 {
+        if self.bounces.max_message_kb == 0
+            || self.bounces.max_connections == 0
+            || self.bounces.max_connections_per_client == 0
+        {
             return bad(
                 "bounces.max_message_kb",
-                "max_message_kb and max_connections must be above 0".into(),
+                "max_message_kb, max_connections and max_connections_per_client must be above 0"
+                    .into(),
             );
         }
         let imap = &self.bounces.imap;
