@@ -102,12 +102,7 @@ fn returned_mail_stops_the_right_readers_and_nothing_else() {
         c.bounces.soft_limit = 2;
     });
     let eng = engine(&app);
-    add_readers(
-        &app,
-        &READERS.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
-    );
-    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    send(&app, &eng, first, Duration::from_secs(30));
+    let first = first_edition_to(&app, &eng, &READERS);
     let got = by_rcpt(sink.messages());
     assert_eq!(got.len(), READERS.len());
     let msg = |e: &str| &got[e];
@@ -836,12 +831,7 @@ fn a_mailbox_is_polled_over_imap() {
         "leave@example.org",
         "stay@example.org",
     ];
-    add_readers(
-        &app,
-        &readers.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
-    );
-    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    send(&app, &eng, first, Duration::from_secs(30));
+    first_edition_to(&app, &eng, &readers);
     let got = by_rcpt(sink.messages());
     let hard = about("postfix-user-unknown.eml", &got["gone@example.org"]);
     dovecot.imap("append", "INBOX", &hard);

@@ -124,12 +124,7 @@ fn relays_webhooks_stop_the_right_readers_and_nothing_else() {
         w.postmark.key = POSTMARK_AUTH.into();
     });
     let eng = engine(&app);
-    add_readers(
-        &app,
-        &READERS.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
-    );
-    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    send(&app, &eng, first, Duration::from_secs(30));
+    first_edition_to(&app, &eng, &READERS);
     let got = by_rcpt(sink.messages());
     assert_eq!(got.len(), READERS.len());
     let msgid = |e: &str| {
@@ -454,12 +449,7 @@ fn amazon_ses_through_sns_is_checked_with_its_certificate() {
         "quiet@example.org",
         "keep@example.org",
     ];
-    add_readers(
-        &app,
-        &readers.iter().map(|e| (*e, "en")).collect::<Vec<_>>(),
-    );
-    let first = compose(&app, &eng, "2026-10-15T09:00:00Z");
-    send(&app, &eng, first, Duration::from_secs(30));
+    first_edition_to(&app, &eng, &readers);
     let url = format!("/hooks/bounces/ses/{PATH}");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let bounce = serde_json::json!({"notificationType": "Bounce",

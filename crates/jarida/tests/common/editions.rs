@@ -183,3 +183,11 @@ pub fn by_rcpt(
 ) -> std::collections::HashMap<String, super::Received> {
     messages.into_iter().map(|m| (m.rcpt.clone(), m)).collect()
 }
+
+/// English readers `emails` added, then a first edition composed and sent to them.
+pub fn first_edition_to(app: &TestApp, eng: &Engine, emails: &[&str]) -> EditionId {
+    add_readers(app, &emails.iter().map(|e| (*e, "en")).collect::<Vec<_>>());
+    let id = compose(app, eng, "2026-10-15T09:00:00Z");
+    send(app, eng, id, Duration::from_secs(30));
+    id
+}
