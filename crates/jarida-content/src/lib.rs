@@ -1,7 +1,8 @@
 //! The content domain: posts in English and Arabic, their Markdown rendered to sanitized HTML and plain
 //! text, the sources they build on, their corrections, translations between languages, and the folder
-//! format of `jarida import` / `jarida export`. Owns the `posts`, `post_authors`, `post_tags`, `sources`,
-//! `corrections` and `content_version` tables.
+//! format of `jarida import` / `jarida export`, imports from other platforms (`moving`) and the old
+//! addresses they leave (`redirects`). Owns the `posts`, `post_authors`, `post_tags`, `sources`,
+//! `corrections`, `content_version`, `redirects` and `imported_items` tables.
 
 pub mod confined;
 pub mod digest;
@@ -12,6 +13,8 @@ pub mod library;
 pub mod markdown;
 pub mod media;
 pub mod model;
+pub mod moving;
+pub mod redirects;
 pub mod repo;
 pub mod views;
 
