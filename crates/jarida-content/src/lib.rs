@@ -36,6 +36,9 @@ pub enum ContentError {
     Conflict { id: i64, current: i64 },
     #[error("no post {0}")]
     NoPost(i64),
+    /// Another platform's export cannot be read on (it says where and why).
+    #[error("{0}")]
+    Export(String),
 }
 
 impl From<jarida_store::sqlx::Error> for ContentError {

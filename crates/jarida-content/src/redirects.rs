@@ -71,7 +71,9 @@ pub fn is_wordpress_query(query: &str) -> bool {
 /// reader elsewhere (no `//host`, no `/\host`, no scheme).
 pub fn check_target(to: &str) -> Result<(), String> {
     if !to.starts_with('/') || to.starts_with("//") || to.starts_with("/\\") {
-        return Err(format!("{to:?} is not a path of this site (it must start with one /)"));
+        return Err(format!(
+            "{to:?} is not a path of this site (it must start with one /)"
+        ));
     }
     if to.len() > MAX_PATH || to.chars().any(|c| c.is_control() || c == ' ') {
         return Err(format!("{to:?} is not a valid path"));
@@ -164,11 +166,7 @@ pub async fn list(db: &Db) -> Result<Vec<Redirect>, ContentError> {
 /// Removes the redirect from `key`; whether there was one.
 pub async fn remove(db: &Db, key: &str) -> Result<bool, ContentError> {
     let mut c = db.acquire().await?;
-    let done = q_exec!(
-        c.conn(),
-        "DELETE FROM redirects WHERE from_path = $1",
-        key
-    )?;
+    let done = q_exec!(c.conn(), "DELETE FROM redirects WHERE from_path = $1", key)?;
     Ok(done > 0)
 }
 

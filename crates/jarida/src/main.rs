@@ -2,6 +2,7 @@
 
 mod cmd_bounces;
 mod cmd_editions;
+mod cmd_import;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -40,8 +41,21 @@ enum Command {
         #[arg(long)]
         print_defaults: bool,
     },
-    /// Import a folder of Markdown posts with TOML (+++) or YAML (---) front matter.
-    Import { dir: PathBuf },
+    /// Import posts: a folder of Markdown files with TOML (+++) or YAML (---) front matter
+    /// (`jarida import DIR`), or another platform's export (`jarida import wordpress FILE`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Import {
+        /// A folder of Markdown posts.
+        #[arg(required = true)]
+        dir: Option<PathBuf>,
+        #[command(subcommand)]
+        from: Option<cmd_import::ImportFrom>,
+    },
+    /// Old addresses (of an imported site, or any) answered with a permanent redirect.
+    Redirects {
+        #[command(subcommand)]
+        command: cmd_import::RedirectsCommand,
+    },
     /// Export every post to a folder in the format `import` reads.
     Export { dir: PathBuf },
     /// Create or update the database schema, then exit.
@@ -213,7 +227,12 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
             jarida::open(&cfg).await?;
             println!("database schema is up to date");
         }
-        Command::Import { dir } => {
+        Command::Import {
+            from: Some(from), ..
+        } => return cmd_import::import_from(from, &cfg).await,
+        Command::Redirects { command } => return cmd_import::redirects(command, &cfg).await,
+        Command::Import { dir, from: None } => {
+            let dir = dir.context("name the folder to import")?;
             let db = jarida::open(&cfg).await?;
             let bar = progress_bar();
             let report = jarida_content::folder::import(
@@ -449,7 +468,7 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 }
 
 /// A progress bar on a terminal only, so logs and pipes stay clean.
-fn progress_bar_with(template: &str) -> Option<indicatif::ProgressBar> {
+pub(crate) fn progress_bar_with(template: &str) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }

@@ -152,7 +152,14 @@ fn tidy(md: &str) -> String {
 
 /// Labels newsrooms put before the outlets a story builds on.
 const SOURCE_LABELS: &[&str] = &[
-    "source", "sources", "via", "المصدر", "المصادر", "مصدر", "نقلا عن", "نقلاً عن",
+    "source",
+    "sources",
+    "via",
+    "المصدر",
+    "المصادر",
+    "مصدر",
+    "نقلا عن",
+    "نقلاً عن",
 ];
 
 /// Takes out paragraphs that name the story's sources ("Source: [Outlet](url)", "المصدر: …") and
@@ -172,7 +179,11 @@ fn take_sources(md: &str) -> (String, Vec<Source>) {
 fn source_paragraph(para: &str) -> Option<Vec<Source>> {
     let p = para.trim().trim_start_matches(['*', '_']).trim_start();
     let (label, rest) = p.split_once([':', '：'])?;
-    let label = label.trim().trim_end_matches(['*', '_']).trim().to_lowercase();
+    let label = label
+        .trim()
+        .trim_end_matches(['*', '_'])
+        .trim()
+        .to_lowercase();
     if !SOURCE_LABELS.contains(&label.as_str()) {
         return None;
     }
@@ -294,7 +305,14 @@ fn autop(content: &str) -> String {
 }
 
 /// Shortcodes known to wrap content that should stay (their tags go, the inside stays).
-const WRAPPERS: &[&str] = &["column", "columns", "one_half", "one_third", "row", "section"];
+const WRAPPERS: &[&str] = &[
+    "column",
+    "columns",
+    "one_half",
+    "one_third",
+    "row",
+    "section",
+];
 /// Page builders' shortcode prefixes (WPBakery, Divi, Avada, Enfold, Cornerstone, Shortcodes
 /// Ultimate): their tags are layout, never content.
 const BUILDER_PREFIXES: &[&str] = &["vc_", "et_pb_", "fusion_", "av_", "cs_", "su_", "tatsu_"];
@@ -453,7 +471,9 @@ mod tests {
 
     #[test]
     fn classic_paragraphs_headings_lists_and_links() {
-        let c = md("First line\nsecond line\n\nA <strong>bold</strong> and <em>emphasis</em> with a <a href=\"https://example.org/x\">link</a>.\n\n<h2>Section</h2>\n\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n\n<blockquote>Said.</blockquote>");
+        let c = md(
+            "First line\nsecond line\n\nA <strong>bold</strong> and <em>emphasis</em> with a <a href=\"https://example.org/x\">link</a>.\n\n<h2>Section</h2>\n\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n\n<blockquote>Said.</blockquote>",
+        );
         assert_eq!(
             c.markdown,
             "First line\\\nsecond line\n\nA **bold** and *emphasis* with a [link](https://example.org/x).\n\n## Section\n\n*   one\n*   two\n\n> Said.\n"
@@ -466,7 +486,8 @@ mod tests {
             "[caption id=\"attachment_5\" align=\"aligncenter\" width=\"800\"]<img src=\"https://old.example/wp-content/uploads/2024/05/well.jpg\" alt=\"A well\" /> The last well[/caption]\n\n[vc_row][vc_column]Inside the builder[/vc_column][/vc_row]\n\n[contact-form-7 id=\"12\" title=\"Contact\"]\n\nSee [1] and [sic].\n\n<iframe src=\"https://www.youtube.com/embed/abc123?feature=oembed\" title=\"The film\"></iframe>",
         );
         assert!(
-            c.markdown.contains("![A well](https://old.example/wp-content/uploads/2024/05/well.jpg)"),
+            c.markdown
+                .contains("![A well](https://old.example/wp-content/uploads/2024/05/well.jpg)"),
             "{}",
             c.markdown
         );
@@ -474,7 +495,11 @@ mod tests {
         assert!(c.markdown.contains("Inside the builder"));
         assert!(!c.markdown.contains("vc_"));
         assert!(!c.markdown.contains("contact-form"));
-        assert!(c.markdown.contains("See \\[1\\] and \\[sic\\]."), "{}", c.markdown);
+        assert!(
+            c.markdown.contains("See \\[1\\] and \\[sic\\]."),
+            "{}",
+            c.markdown
+        );
         assert!(
             c.markdown
                 .contains("[The film](https://www.youtube.com/watch?v=abc123)"),
@@ -492,7 +517,11 @@ mod tests {
         let c = md(
             "<!-- wp:paragraph -->\n<p dir=\"rtl\">أزمة المياه في <strong>غزة</strong></p>\n<!-- /wp:paragraph -->\n<table><thead><tr><th>السنة</th><th>لتر</th></tr></thead><tbody><tr><td>2024</td><td>82</td></tr></tbody></table>",
         );
-        assert!(c.markdown.contains("أزمة المياه في **غزة**"), "{}", c.markdown);
+        assert!(
+            c.markdown.contains("أزمة المياه في **غزة**"),
+            "{}",
+            c.markdown
+        );
         assert!(c.markdown.contains("| السنة | لتر |"), "{}", c.markdown);
         assert!(c.markdown.contains("| 2024  | 82  |"), "{}", c.markdown);
     }

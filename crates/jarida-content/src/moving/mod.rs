@@ -152,6 +152,27 @@ fn rewrite(md: &str, from: &str, to: &str) -> String {
         .replace(&format!("](<{from}>"), &format!("](<{to}>"))
 }
 
+/// Links to the old site's pages (`](https://old.example/2024/05/x/)`) as paths of this site,
+/// which the old addresses' redirects answer. Its uploads stay as they are: they are images to
+/// copy, or to leave where they are.
+fn local_links(md: &str, base: &str) -> String {
+    let needle = format!("]({base}/");
+    let mut out = String::with_capacity(md.len());
+    let mut rest = md;
+    while let Some(i) = rest.find(&needle) {
+        let after = &rest[i + needle.len()..];
+        out.push_str(&rest[..i]);
+        if after.starts_with("wp-content/") {
+            out.push_str(&needle);
+        } else {
+            out.push_str("](/");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Reads an export with `read` on a thread of its own (it is synchronous and CPU-bound: XML and
 /// HTML) while the entries it plans are saved here, at most 64 waiting between the two.
 async fn run(
@@ -238,15 +259,11 @@ async fn run(
             Msg::Fatal(e) => fatal = Some(e),
         }
     }
-    reader.await.map_err(|e| ContentError::Folder {
-        path: PathBuf::new(),
-        reason: format!("the export's reader stopped: {e}"),
-    })?;
+    reader
+        .await
+        .map_err(|e| ContentError::Export(format!("the export's reader stopped: {e}")))?;
     if let Some(reason) = fatal {
-        return Err(ContentError::Folder {
-            path: PathBuf::new(),
-            reason,
-        });
+        return Err(ContentError::Export(reason));
     }
     Ok(report)
 }
@@ -401,6 +418,7 @@ async fn save(
     )?;
     let to = format!("/{}/{}", entry.input.lang.code(), entry.input.slug);
     let mut puts = Vec::new();
+    let mut keys = HashSet::new();
     for old in &entry.old_paths {
         let (path, query) = match old.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -410,7 +428,7 @@ async fn save(
             continue;
         };
         // The old address may be the new one (a site that kept `/en/slug`): nothing to do.
-        if key == to || key == "/" {
+        if key == to || key == "/" || !keys.insert(key.clone()) {
             continue;
         }
         puts.push(redirects::put(reborrow(&mut c), &key, &to, source, now).await?);
@@ -499,7 +517,7 @@ pub async fn import_wordpress(
                         // Links to the old site's own pages become paths of this one, which the
                         // redirects then answer.
                         if !base.is_empty() {
-                            e.input.body_md = e.input.body_md.replace(&format!("]({base}/"), "](/");
+                            e.input.body_md = local_links(&e.input.body_md, &base);
                         }
                         Msg::Entry(e, offset)
                     }

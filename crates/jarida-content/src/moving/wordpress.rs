@@ -103,10 +103,8 @@ pub fn read(
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| fail(0, format!("cannot be read: {e}")))?;
-    let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(
-        256 * 1024,
-        file,
-    ));
+    let mut reader =
+        quick_xml::Reader::from_reader(std::io::BufReader::with_capacity(256 * 1024, file));
     read_from(&mut reader, channel, &mut on_item).map_err(|(offset, reason)| fail(offset, reason))
 }
 
@@ -154,7 +152,10 @@ fn read_from<R: BufRead>(
                 let name = e.name().into_inner().to_string();
                 if stack.is_empty() {
                     if name != "rss" {
-                        return Err((at, format!("starts with <{name}>, not a WordPress export's <rss>")));
+                        return Err((
+                            at,
+                            format!("starts with <{name}>, not a WordPress export's <rss>"),
+                        ));
                     }
                     seen_rss = true;
                 }
@@ -224,9 +225,16 @@ fn read_from<R: BufRead>(
                                     .meta("_wp_attachment_image_alt")
                                     .unwrap_or_default()
                                     .to_string();
-                                channel
-                                    .attachments
-                                    .insert(done.id.clone(), (done.attachment_url.clone(), alt));
+                                // Some sites export the address without its host.
+                                let mut url = done.attachment_url.trim().to_string();
+                                if url.is_empty() {
+                                    url = done.link.trim().to_string();
+                                }
+                                if url.starts_with('/') && !url.starts_with("//") {
+                                    url =
+                                        format!("{}{url}", channel.base_url.trim_end_matches('/'));
+                                }
+                                channel.attachments.insert(done.id.clone(), (url, alt));
                             }
                             on_item(done, channel);
                         }
@@ -252,7 +260,11 @@ fn read_from<R: BufRead>(
                         "wp:author_display_name" => author.1 = value,
                         "wp:author" => {
                             let (login, display) = std::mem::take(&mut author);
-                            let display = if display.trim().is_empty() { login.clone() } else { display };
+                            let display = if display.trim().is_empty() {
+                                login.clone()
+                            } else {
+                                display
+                            };
                             channel.authors.insert(login, display);
                         }
                         "wp:base_site_url" => channel.base_url = value.trim().to_string(),
@@ -377,8 +389,8 @@ pub fn plan(item: Item, channel: &Channel, opts: &MoveOptions, path: &Path) -> P
             item.date_gmt
         ));
     }
-    let updated_at = parse_wp_date(&item.modified_gmt)
-        .filter(|m| published_at.is_some_and(|p| *m > p));
+    let updated_at =
+        parse_wp_date(&item.modified_gmt).filter(|m| published_at.is_some_and(|p| *m > p));
     let mut kind = opts.default_kind;
     let mut tags = Vec::new();
     for (domain, nicename, name) in &item.terms {
@@ -478,7 +490,11 @@ pub fn plan(item: Item, channel: &Channel, opts: &MoveOptions, path: &Path) -> P
 
 /// The old site's paths for its category and tag archives (`/category/news/`, `/tag/water/`),
 /// which lead to this site's listing of the same tag (or of the kind a category maps to).
-pub fn taxonomy_paths(item: &Item, opts: &MoveOptions, lang: jarida_core::Lang) -> Vec<(String, String)> {
+pub fn taxonomy_paths(
+    item: &Item,
+    opts: &MoveOptions,
+    lang: jarida_core::Lang,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (domain, nicename, name) in &item.terms {
         let base = match domain.as_str() {

@@ -85,12 +85,28 @@ pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
             );
         }
     };
+    // WordPress's plain permalinks (`/?p=123`) name a post by query, which the page cache ignores.
+    if (path == "/" || path == "/index.php")
+        && let Some(q) = uri.query()
+        && jarida_content::redirects::is_wordpress_query(q)
+        && let Some(to) = old_address(&app, path, Some(q)).await
+    {
+        return moved(&to);
+    }
     if let Some(page) = app.cache.get(path) {
         count(&page);
         return page.respond(headers);
     }
     if let Some(name) = path.strip_prefix("/media/") {
         return media(&app, name, headers).await;
+    }
+    // An old address spelled with percent-escapes the site would first respell (WordPress writes
+    // Arabic slugs as lower-case `%d8%a3…`): one redirect to its page, not two.
+    if path.contains('%')
+        && Lang::parse(path.trim_start_matches('/').split('/').next().unwrap_or("")).is_none()
+        && let Some(to) = old_address(&app, path, None).await
+    {
+        return moved(&to);
     }
     let version = app.cache.version();
     match route(&app, path).await {
@@ -111,6 +127,11 @@ pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
             if let WebError::Internal(e) = &e {
                 tracing::error!(path, error = %format!("{e:#}"), "page failed");
             }
+            if matches!(e, WebError::NotFound)
+                && let Some(to) = old_address(&app, path, None).await
+            {
+                return moved(&to);
+            }
             let status = match e {
                 WebError::NotFound | WebError::NoSuch(_) => StatusCode::NOT_FOUND,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -126,6 +147,41 @@ fn redirect(to: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);
     }
+    r
+}
+
+/// Where an old address (of an imported site, or one an editor added) now leads. Only asked for
+/// what would otherwise be a 404, so the site's own pages always win.
+async fn old_address(app: &App, path: &str, query: Option<&str>) -> Option<String> {
+    let key = jarida_content::redirects::key(path, query)?;
+    match jarida_content::redirects::find(&app.db, &key).await {
+        Ok(to) => to,
+        Err(e) => {
+            tracing::error!(error = %e, "redirect lookup failed");
+            None
+        }
+    }
+}
+
+/// A permanent redirect for an old address (301, which every crawler and old browser reads as
+/// "moved for good"). The target is a path of this site, checked when it was stored; Arabic
+/// slugs are percent-encoded for the header.
+fn moved(to: &str) -> Response {
+    const KEEP: &AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'<')
+        .add(b'>');
+    let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
+    if jarida_content::redirects::check_target(to).is_ok()
+        && let Ok(v) = HeaderValue::from_str(&utf8_percent_encode(to, KEEP).to_string())
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     r
 }
 

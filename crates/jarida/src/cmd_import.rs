@@ -1,0 +1,221 @@
+//! `jarida import wordpress FILE`: moving a site in from another platform, and `jarida redirects`:
+//! the old addresses the site answers.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use jarida::config::Config;
+
+use jarida_content::Kind;
+use jarida_content::moving::{MoveOptions, MoveReport};
+
+#[derive(Subcommand)]
+pub enum ImportFrom {
+    /// A WordPress export (Tools → Export, "All content"): posts, pages, authors, categories and
+    /// tags, featured images, Polylang languages and translations; old links become redirects.
+    /// A dry run unless --apply.
+    Wordpress {
+        /// The export's XML file.
+        file: PathBuf,
+        /// Write. Without it nothing is written and the report says what would be.
+        #[arg(long)]
+        apply: bool,
+        /// A copy of the old site's wp-content/uploads folder: images are copied from it.
+        #[arg(long, value_name = "DIR")]
+        uploads: Option<PathBuf>,
+        /// A category (by slug) whose posts are of a kind: --kind news=news --kind infographics=design.
+        #[arg(long = "kind", value_name = "CATEGORY=KIND")]
+        kinds: Vec<String>,
+        /// The same mapping from a file, one `category = kind` per line (# starts a comment).
+        #[arg(long, value_name = "FILE")]
+        kinds_file: Option<PathBuf>,
+        /// The kind of posts no mapped category names, and of pages.
+        #[arg(long, default_value = "report")]
+        default_kind: String,
+        /// The language of posts that do not say theirs (a site without Polylang).
+        #[arg(long)]
+        lang: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RedirectsCommand {
+    /// Every old address and where it leads.
+    List,
+    /// Answer OLD (a path of the old site, such as /2024/05/story/) with a permanent redirect to TO
+    /// (a path of this site, such as /en/story).
+    Add { old: String, to: String },
+    /// Stop answering OLD.
+    Remove { old: String },
+}
+
+fn kind(s: &str, what: &str) -> anyhow::Result<Kind> {
+    Kind::parse(s.trim()).with_context(|| {
+        format!(
+            "{what}: {s:?} is not a kind (report, news or design)",
+            s = s.trim()
+        )
+    })
+}
+
+/// The category → kind mapping from `--kind` and `--kinds-file`.
+fn kinds(args: &[String], file: Option<&Path>) -> anyhow::Result<HashMap<String, Kind>> {
+    let mut out = HashMap::new();
+    for a in args {
+        let (cat, k) = a
+            .split_once('=')
+            .with_context(|| format!("--kind {a:?}: write it as CATEGORY=KIND"))?;
+        out.insert(cat.trim().to_string(), kind(k, &format!("--kind {a:?}"))?);
+    }
+    if let Some(f) = file {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let at = format!("{}:{}", f.display(), i + 1);
+            let (cat, k) = line
+                .split_once('=')
+                .with_context(|| format!("{at}: write each line as `category = kind`"))?;
+            out.insert(cat.trim().to_string(), kind(k, &at)?);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let ImportFrom::Wordpress {
+        file,
+        apply,
+        uploads,
+        kinds: kind_args,
+        kinds_file,
+        default_kind,
+        lang,
+    } = from;
+    let default_lang = match lang {
+        Some(l) => jarida_core::Lang::parse(&l)
+            .with_context(|| format!("--lang {l:?}: the site publishes in en and ar"))?,
+        None => cfg.default_lang,
+    };
+    let opts = MoveOptions {
+        apply,
+        uploads,
+        default_lang,
+        kinds: kinds(&kind_args, kinds_file.as_deref())?,
+        default_kind: kind(&default_kind, "--default-kind")?,
+    };
+    let size = std::fs::metadata(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    let db = jarida::open(cfg).await?;
+    let bar = crate::progress_bar_with("{bar:40} {bytes}/{total_bytes} {wide_msg}");
+    if let Some(b) = &bar {
+        b.set_length(size);
+    }
+    let report = jarida_content::moving::import_wordpress(
+        &db,
+        &file,
+        &cfg.media_dir(),
+        &opts,
+        time::OffsetDateTime::now_utc(),
+        |offset| {
+            if let Some(b) = &bar {
+                b.set_position(offset);
+            }
+        },
+    )
+    .await
+    .with_context(|| format!("{} was not imported", file.display()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print_report(&file, "WordPress export", &report);
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_report(file: &Path, what: &str, report: &MoveReport) {
+    if report.applied {
+        println!("{what} {}: imported", file.display());
+    } else {
+        println!(
+            "{what} {}: dry run, nothing was written (run again with --apply to import)",
+            file.display()
+        );
+    }
+    let width = report.counts.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (k, n) in &report.counts {
+        println!("  {k:<width$}  {n}");
+    }
+    if !report.look.is_empty() {
+        println!("to look at ({}):", report.look.len());
+        for (entry, note) in &report.look {
+            println!("  {entry}: {note}");
+        }
+    }
+    for e in &report.failed {
+        eprintln!("{}:{}: {}: {}", file.display(), e.line, e.entry, e.reason);
+    }
+    if !report.failed.is_empty() {
+        println!(
+            "failed: {} (listed above, the rest were imported)",
+            report.failed.len()
+        );
+    }
+}
+
+pub async fn redirects(command: RedirectsCommand, cfg: &Config) -> anyhow::Result<ExitCode> {
+    use jarida_content::redirects;
+    let db = jarida::open(cfg).await?;
+    match command {
+        RedirectsCommand::List => {
+            for r in redirects::list(&db).await? {
+                println!("{}\t{}\t{}", r.from_path, r.to_path, r.origin);
+            }
+        }
+        RedirectsCommand::Add { old, to } => {
+            let (path, query) = match old.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (old.as_str(), None),
+            };
+            let key = redirects::key(path, query).with_context(|| {
+                format!("{old:?} is not a path (it must start with / and be UTF-8 once decoded)")
+            })?;
+            redirects::check_target(&to).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut tx = db.begin().await?;
+            redirects::put(
+                tx.conn(),
+                &key,
+                &to,
+                "editor",
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("{key} -> {to}");
+        }
+        RedirectsCommand::Remove { old } => {
+            let (path, query) = match old.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (old.as_str(), None),
+            };
+            let key =
+                redirects::key(path, query).with_context(|| format!("{old:?} is not a path"))?;
+            if !redirects::remove(&db, &key).await? {
+                eprintln!("no redirect from {key}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("removed {key}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

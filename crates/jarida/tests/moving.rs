@@ -1,0 +1,368 @@
+//! Moving in from WordPress: `jarida import wordpress` on an export made by WordPress itself
+//! (`tests/fixtures/wordpress/`), on the test's database (SQLite, or PostgreSQL in the suite's
+//! second run): a dry run that writes nothing, the import, its pages, translations, images, sources
+//! and old links, a second run that changes nothing, and broken exports named by line.
+#![allow(clippy::unwrap_used)] // test helpers: a failed step panics with its cause
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{TestApp, jarida_cmd};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wordpress")
+}
+
+fn count(app: &TestApp, sql: &'static str) -> i64 {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(c.conn(), (i64,), sql).unwrap().0
+    })
+}
+
+/// Runs `jarida import wordpress FILE ARGS…`; (exit code, stdout, stderr).
+fn import(app: &TestApp, file: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["import", "wordpress"])
+        .arg(file)
+        .arg("--uploads")
+        .arg(fixture().join("uploads"))
+        .args(["--kind", "news=news", "--kind", "infographics=design"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The report's count for `key` ("posts created"), from its `  key   n` line.
+fn reported(stdout: &str, key: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix(key)?;
+            rest.trim().parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+fn media_files(app: &TestApp) -> usize {
+    std::fs::read_dir(app.cfg.media_dir())
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_wordpress_site_moves_in_with_its_translations_images_and_old_links() {
+    let app = TestApp::spawn();
+    let file = fixture().join("newsroom.wxr.xml");
+
+    // A dry run says what would happen and writes nothing.
+    let (code, out, err) = import(&app, &file, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("dry run, nothing was written"), "{out}");
+    assert_eq!(reported(&out, "posts created"), 8, "{out}");
+    assert_eq!(reported(&out, "pages created"), 3, "{out}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM posts"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM redirects"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM imported_items"), 0);
+    assert_eq!(media_files(&app), 0, "a dry run copies no image");
+
+    // The import.
+    let (code, out, err) = import(&app, &file, &["--apply"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(": imported"), "{out}");
+    assert_eq!(reported(&out, "posts created"), 8, "{out}");
+    assert_eq!(reported(&out, "pages created"), 3, "{out}");
+    assert_eq!(reported(&out, "authors"), 3, "{out}");
+    assert_eq!(reported(&out, "skipped: attachment items"), 1, "{out}");
+    assert_eq!(
+        reported(&out, "images left at their old address"),
+        1,
+        "{out}"
+    );
+    let redirects = reported(&out, "redirects created");
+    assert!(redirects >= 20, "{out}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM redirects") as u64,
+        redirects
+    );
+    // What needs a person: removed shortcodes, the embed, the missing image, the private post.
+    for note in [
+        "post 7 \"Water prices rise again\": shortcode [contact-form-7] removed",
+        "post 7 \"Water prices rise again\": shortcode [vc_row] removed",
+        "post 5 \"Gaza's water crisis, one year on\": shortcode [gallery] removed",
+        "1 embedded player(s) became links",
+        "image left at its old address: https://old.example.org/wp-content/uploads/2024/03/chart.png",
+        "post 11 \"Internal memo\": private on WordPress: imported as a draft",
+        "page 12 \"About us\": a WordPress page: imported as a report",
+    ] {
+        assert!(out.contains(note), "missing {note:?} in\n{out}");
+    }
+    app.refresh();
+
+    // The English report: its kind, author, tags, cover with alt text, body and source.
+    let page = app.get("/en/water-crisis-one-year-on");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("Gaza&#x27;s water crisis, one year on")
+            || html.contains("Gaza's water crisis, one year on")
+    );
+    assert!(html.contains("Lina Haddad"), "author's display name");
+    assert!(html.contains("/en/tags/gaza/"), "tags kept");
+    assert!(
+        html.contains("alt=\"A dry well in the south\""),
+        "cover's alt text"
+    );
+    // The copied image has its smaller copies, which the listings offer.
+    let home = app.get("/en/").text();
+    assert!(home.contains("srcset=\"/media/well-"), "{home}");
+    assert!(html.contains("<h2"), "headings kept");
+    assert!(html.contains("<table"), "tables kept");
+    assert!(html.contains("<blockquote"), "quotes kept");
+    assert!(
+        html.contains("The last well in the village"),
+        "caption kept"
+    );
+    assert!(
+        html.contains("https://www.youtube.com/watch?v=dQw4w9WgXcQ"),
+        "the embed is a link"
+    );
+    assert!(html.contains("The Outlet"), "the source line is a source");
+    assert!(html.contains("https://outlet.example/water-report"));
+    assert!(!html.contains("[gallery"), "no shortcode left");
+    assert!(
+        !html.contains("old.example.org/wp-content"),
+        "the image was copied"
+    );
+    assert!(
+        html.contains("href=\"/2024/04/20/prices-rise/\""),
+        "a link to the old site's post is a path the redirects answer"
+    );
+    let cover: (String,) = app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_one!(
+            c.conn(),
+            (String,),
+            "SELECT cover FROM posts WHERE slug = 'water-crisis-one-year-on'"
+        )
+        .unwrap()
+    });
+    assert!(cover.0.starts_with("/media/well-"), "{cover:?}");
+    assert!(
+        app.cfg
+            .media_dir()
+            .join(&cover.0["/media/".len()..])
+            .exists()
+    );
+
+    // Its Arabic translation: linked both ways, Arabic slug and text untouched.
+    let ar_path = "/ar/%D8%A3%D8%B2%D9%85%D8%A9-%D8%A7%D9%84%D9%85%D9%8A%D8%A7%D9%87";
+    assert!(
+        html.contains(ar_path),
+        "the English page links its Arabic version"
+    );
+    let ar = app.get(ar_path);
+    assert_eq!(ar.status, 200);
+    let ar_html = ar.text();
+    assert!(ar_html.contains("dir=\"rtl\""));
+    assert!(ar_html.contains("أزمة المياه في غزة بعد عام"));
+    assert!(ar_html.contains("تنفق العائلات في الجنوب ثلث دخلها على <strong>المياه</strong>"));
+    assert!(ar_html.contains("عمر سعيد"));
+    assert!(
+        ar_html.contains("الجزيرة"),
+        "the Arabic source line is a source"
+    );
+    assert!(ar_html.contains("/en/water-crisis-one-year-on"));
+
+    // Kinds from categories; statuses kept.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM posts WHERE kind = 'news' AND slug = 'prices-rise'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM posts WHERE kind = 'design' AND slug = 'water-in-numbers'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM posts WHERE status = 'scheduled' AND slug = 'election-plan'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM posts WHERE status = 'draft'"),
+        3,
+        "the draft, the private post and the draft page"
+    );
+    let builder = app.get("/en/prices-rise");
+    assert!(
+        builder
+            .text()
+            .contains("Water prices rose again this week.")
+    );
+    assert!(!builder.text().contains("vc_"));
+
+    // Old links: date-based, ?p=, ?page_id=, categories and tags, each a 301 to the new page.
+    for (old, to) in [
+        (
+            "/2024/05/01/water-crisis-one-year-on/",
+            "/en/water-crisis-one-year-on",
+        ),
+        (
+            "/2024/05/01/water-crisis-one-year-on",
+            "/en/water-crisis-one-year-on",
+        ),
+        ("/?p=5", "/en/water-crisis-one-year-on"),
+        (
+            "/2024/05/01/%d8%a3%d8%b2%d9%85%d8%a9-%d8%a7%d9%84%d9%85%d9%8a%d8%a7%d9%87/",
+            ar_path,
+        ),
+        ("/?p=6", ar_path),
+        ("/?page_id=12", "/en/about"),
+        ("/index.php?page_id=12", "/en/about"),
+        ("/category/news/", "/en/news/"),
+        ("/category/infographics/", "/en/designs/"),
+        ("/tag/gaza/", "/en/tags/gaza/"),
+    ] {
+        let r = app.get(old);
+        assert_eq!(r.status, 301, "{old}");
+        assert_eq!(r.header("location"), Some(to), "{old}");
+    }
+    assert_eq!(app.get("/2024/05/01/never-was/").status, 404);
+    assert_eq!(
+        app.get("/?s=water").status,
+        308,
+        "other queries: the home page as before"
+    );
+    // Redirects followed: the page is there.
+    assert_eq!(app.get("/en/about").status, 200);
+
+    // Again: nothing changes, nothing is duplicated.
+    let posts = count(&app, "SELECT COUNT(*) FROM posts");
+    let media = media_files(&app);
+    let (code, out, err) = import(&app, &file, &["--apply"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(reported(&out, "posts unchanged"), 8, "{out}");
+    assert_eq!(reported(&out, "pages unchanged"), 3, "{out}");
+    assert_eq!(reported(&out, "posts created"), 0, "{out}");
+    assert_eq!(reported(&out, "redirects created"), 0, "{out}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM posts"), posts);
+    assert_eq!(media_files(&app), media);
+
+    // An editor renamed a post: the next import updates that post, not a new one.
+    app.sql_exec("UPDATE posts SET slug = 'water-crisis' WHERE slug = 'water-crisis-one-year-on'");
+    let (code, out, _) = import(&app, &file, &["--apply"]);
+    assert_eq!(code, 0);
+    assert_eq!(reported(&out, "posts created"), 0, "{out}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM posts"), posts);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM redirects WHERE to_path = '/en/water-crisis'"
+        ),
+        2,
+        "its old addresses now lead to its new slug"
+    );
+
+    // Editors' own redirects, by the command line.
+    let add = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["redirects", "add", "/old-donate/", "/en/support/"])
+        .output()
+        .unwrap();
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let r = app.get("/old-donate");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (301, Some("/en/support/"))
+    );
+    let bad = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["redirects", "add", "/x", "//evil.example/"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a path of this site"));
+    let list = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["redirects", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("/old-donate\t/en/support/\teditor"));
+}
+
+/// The line of the `<item>` holding `needle`.
+fn item_line(text: &str, needle: &str) -> usize {
+    let at = text.find(needle).expect("needle in the fixture");
+    let item = text[..at].rfind("<item>").expect("inside an item");
+    text[..item].matches('\n').count() + 1
+}
+
+#[test]
+fn a_bad_entry_is_named_by_line_and_a_broken_file_writes_nothing() {
+    let app = TestApp::spawn();
+    let text = std::fs::read_to_string(fixture().join("newsroom.wxr.xml")).unwrap();
+
+    // One entry with a date that is not one: reported with its id and line, the rest imported.
+    let line = item_line(&text, "<title><![CDATA[Water prices rise again]]></title>");
+    let bad = text
+        .replace("2024-04-20 07:30:00", "last tuesday")
+        .replace("2024-04-20 10:30:00", "last tuesday");
+    let file = app.dir.path().join("bad-entry.xml");
+    std::fs::write(&file, bad).unwrap();
+    let (code, out, err) = import(&app, &file, &["--apply"]);
+    assert_eq!(
+        code, 1,
+        "a failed entry makes the exit code say so\n{out}\n{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "bad-entry.xml:{line}: post 7 \"Water prices rise again\": wp:post_date_gmt \"last tuesday\" is not a date"
+        )),
+        "{err}"
+    );
+    assert_eq!(reported(&out, "posts created"), 7, "{out}");
+    assert!(out.contains("failed: 1"), "{out}");
+
+    // A file cut short: nothing of it is written, and the error says where.
+    let app2 = TestApp::spawn();
+    let cut_at = text
+        .find("<title><![CDATA[Water in numbers]]></title>")
+        .unwrap();
+    let file = app2.dir.path().join("cut.xml");
+    std::fs::write(&file, &text[..cut_at]).unwrap();
+    let (code, out, err) = import(&app2, &file, &["--apply"]);
+    assert_ne!(code, 0, "{out}");
+    let last_line = text[..cut_at].matches('\n').count() + 1;
+    assert!(
+        err.contains(&format!("cut.xml:{last_line}: the file ends inside <item>")),
+        "{err}"
+    );
+    assert_eq!(count(&app2, "SELECT COUNT(*) FROM posts"), 0);
+    assert_eq!(count(&app2, "SELECT COUNT(*) FROM redirects"), 0);
+
+    // Not an export at all.
+    let file = app2.dir.path().join("page.xml");
+    std::fs::write(&file, "<html><body>hello</body></html>").unwrap();
+    let (code, _, err) = import(&app2, &file, &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("page.xml:1: starts with <html>, not a WordPress export's <rss>"),
+        "{err}"
+    );
+}
