@@ -135,7 +135,7 @@ pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitC
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print_report(&file, "WordPress export", &report);
+    print_report(&file, "WordPress export", &report, &cfg.data_dir);
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -143,7 +143,10 @@ pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitC
     })
 }
 
-fn print_report(file: &Path, what: &str, report: &MoveReport) {
+/// Lines of the "to look at" list printed; the whole list goes to a file beside the data.
+const LOOK_PRINTED: usize = 100;
+
+fn print_report(file: &Path, what: &str, report: &MoveReport, data_dir: &Path) {
     if report.applied {
         println!("{what} {}: imported", file.display());
     } else {
@@ -158,8 +161,27 @@ fn print_report(file: &Path, what: &str, report: &MoveReport) {
     }
     if !report.look.is_empty() {
         println!("to look at ({}):", report.look.len());
-        for (entry, note) in &report.look {
+        for (entry, note) in report.look.iter().take(LOOK_PRINTED) {
             println!("  {entry}: {note}");
+        }
+        if report.look.len() > LOOK_PRINTED {
+            let list: String = report
+                .look
+                .iter()
+                .map(|(entry, note)| format!("{entry}: {note}\n"))
+                .collect();
+            let at = data_dir.join(format!(
+                "import-{}.txt",
+                time::OffsetDateTime::now_utc().unix_timestamp()
+            ));
+            match std::fs::write(&at, list) {
+                Ok(()) => println!(
+                    "  … and {} more: the whole list is in {}",
+                    report.look.len() - LOOK_PRINTED,
+                    at.display()
+                ),
+                Err(e) => eprintln!("cannot write the whole list to {}: {e}", at.display()),
+            }
         }
     }
     for e in &report.failed {
