@@ -39,6 +39,50 @@ pub enum ImportFrom {
         #[arg(long)]
         lang: Option<String>,
     },
+    /// A Ghost export (Settings → Migrate → Export content, JSON): posts and pages, tags, authors,
+    /// feature images, members with their newsletter choices (imported as readers with consent
+    /// "imported from Ghost on D") and the suppression list. A post tagged #ar is Arabic. A dry
+    /// run unless --apply.
+    Ghost {
+        /// The export's JSON file.
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// A copy of the old site's content/images folder: images are copied from it.
+        #[arg(long, value_name = "DIR")]
+        uploads: Option<PathBuf>,
+        /// The old site's address, which Ghost writes as __GHOST_URL__ (https://news.example).
+        #[arg(long, value_name = "URL", default_value = "")]
+        site_url: String,
+    },
+    /// A Substack export (Settings → Exports, the zip): posts from posts.csv and their HTML, and
+    /// the subscriber list. A dry run unless --apply.
+    Substack {
+        /// The export's zip file.
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// What every platform's import takes.
+#[derive(clap::Args)]
+pub struct Common {
+    /// Write. Without it nothing is written and the report says what would be.
+    #[arg(long)]
+    apply: bool,
+    /// A tag (by slug) whose posts are of a kind: --kind news=news --kind infographics=design.
+    #[arg(long = "kind", value_name = "TAG=KIND")]
+    kinds: Vec<String>,
+    /// The same mapping from a file, one `tag = kind` per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    kinds_file: Option<PathBuf>,
+    /// The kind of posts no mapped tag names, and of pages.
+    #[arg(long, default_value = "report")]
+    default_kind: String,
+    /// The language of posts that do not say theirs.
+    #[arg(long)]
+    lang: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -88,27 +132,54 @@ fn kinds(args: &[String], file: Option<&Path>) -> anyhow::Result<HashMap<String,
     Ok(out)
 }
 
-pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let ImportFrom::Wordpress {
-        file,
-        apply,
-        uploads,
-        kinds: kind_args,
-        kinds_file,
-        default_kind,
-        lang,
-    } = from;
-    let default_lang = match lang {
-        Some(l) => jarida_core::Lang::parse(&l)
+fn options(c: &Common, uploads: Option<PathBuf>, cfg: &Config) -> anyhow::Result<MoveOptions> {
+    let default_lang = match &c.lang {
+        Some(l) => jarida_core::Lang::parse(l)
             .with_context(|| format!("--lang {l:?}: the site publishes in en and ar"))?,
         None => cfg.default_lang,
     };
-    let opts = MoveOptions {
-        apply,
+    Ok(MoveOptions {
+        apply: c.apply,
         uploads,
         default_lang,
-        kinds: kinds(&kind_args, kinds_file.as_deref())?,
-        default_kind: kind(&default_kind, "--default-kind")?,
+        kinds: kinds(&c.kinds, c.kinds_file.as_deref())?,
+        default_kind: kind(&c.default_kind, "--default-kind")?,
+    })
+}
+
+pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let (file, opts) = match from {
+        ImportFrom::Ghost {
+            file,
+            common,
+            uploads,
+            site_url,
+        } => {
+            let opts = options(&common, uploads, cfg)?;
+            return ghost(&file, &opts, &site_url, cfg).await;
+        }
+        ImportFrom::Substack { file, common } => {
+            let opts = options(&common, None, cfg)?;
+            return substack(&file, &opts, cfg).await;
+        }
+        ImportFrom::Wordpress {
+            file,
+            apply,
+            uploads,
+            kinds,
+            kinds_file,
+            default_kind,
+            lang,
+        } => {
+            let c = Common {
+                apply,
+                kinds,
+                kinds_file,
+                default_kind,
+                lang,
+            };
+            (file, options(&c, uploads, cfg)?)
+        }
     };
     let size = std::fs::metadata(&file)
         .with_context(|| format!("cannot read {}", file.display()))?
@@ -145,6 +216,158 @@ pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitC
 
 /// Lines of the "to look at" list printed; the whole list goes to a file beside the data.
 const LOOK_PRINTED: usize = 100;
+
+/// Readers from another platform, through the CSV import (which recognizes the layout, checks
+/// every address and records consent as "imported from <platform> on D"); in a dry run, counted.
+async fn readers(
+    db: &jarida_store::Db,
+    opts: &MoveOptions,
+    name: &str,
+    csv: Vec<u8>,
+    rows: usize,
+) -> anyhow::Result<bool> {
+    if !opts.apply {
+        println!("readers: {rows} in {name} would be imported (with --apply)");
+        return Ok(true);
+    }
+    let import_opts = jarida_audience::csv_io::ImportOptions {
+        confirmed: true,
+        default_lang: opts.default_lang.code().to_string(),
+        mapping: None,
+        confirm_ttl_secs: 0,
+        confirmation: None,
+    };
+    let report = jarida_audience::csv_io::import(
+        db,
+        csv.as_slice(),
+        &import_opts,
+        time::OffsetDateTime::now_utc(),
+        |_| {},
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    for (line, reason) in &report.errors {
+        eprintln!("{name}:{line}: {reason}");
+    }
+    println!(
+        "readers: {} rows ({} layout): {} imported, {} already subscribed, {} suppressed and skipped, {} duplicates, {} errors",
+        report.rows,
+        report.format,
+        report.imported,
+        report.existing,
+        report.suppressed,
+        report.duplicates,
+        report.error_count - report.duplicates,
+    );
+    Ok(report.error_count == report.duplicates)
+}
+
+async fn ghost(
+    file: &Path,
+    opts: &MoveOptions,
+    site: &str,
+    cfg: &Config,
+) -> anyhow::Result<ExitCode> {
+    let db = jarida::open(cfg).await?;
+    let (report, export) = jarida_content::moving::import_ghost(
+        &db,
+        file,
+        &cfg.media_dir(),
+        opts,
+        site,
+        time::OffsetDateTime::now_utc(),
+        |_| {},
+    )
+    .await
+    .with_context(|| format!("{} was not imported", file.display()))?;
+    print_report(file, "Ghost export", &report, &cfg.data_dir);
+    // Members as Ghost's own members CSV lays them out, so the readers' import reads them as
+    // Ghost's (and says so in each consent record).
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["email", "name", "subscribed_to_emails"])?;
+    for m in &export.members {
+        w.write_record([
+            m.email.as_str(),
+            m.name.as_deref().unwrap_or(""),
+            if m.subscribed() { "true" } else { "false" },
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut ok = report.failed.is_empty();
+    if !export.members.is_empty() {
+        ok &= readers(
+            &db,
+            opts,
+            "the export's members",
+            bytes,
+            export.members.len(),
+        )
+        .await?;
+    }
+    if !export.suppressions.is_empty() {
+        if opts.apply {
+            let now = time::OffsetDateTime::now_utc();
+            let mut tx = db.begin().await?;
+            let mut n = 0;
+            for (email, reason) in &export.suppressions {
+                let Ok(normalized) = jarida_audience::email::normalize(email) else {
+                    continue;
+                };
+                jarida_audience::subscribers::suppress(
+                    tx.conn(),
+                    &normalized,
+                    &format!("imported from Ghost: {reason}"),
+                    now,
+                )
+                .await?;
+                n += 1;
+            }
+            tx.commit().await?;
+            println!("suppressed addresses: {n} added to the suppression list");
+        } else {
+            println!(
+                "suppressed addresses: {} would be added to the suppression list",
+                export.suppressions.len()
+            );
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn substack(file: &Path, opts: &MoveOptions, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let db = jarida::open(cfg).await?;
+    let report = jarida_content::moving::import_substack(
+        &db,
+        file,
+        &cfg.media_dir(),
+        opts,
+        time::OffsetDateTime::now_utc(),
+        |_| {},
+    )
+    .await
+    .with_context(|| format!("{} was not imported", file.display()))?;
+    print_report(file, "Substack export", &report, &cfg.data_dir);
+    let mut ok = report.failed.is_empty();
+    if let Some((name, bytes)) =
+        jarida_content::moving::substack::subscribers(file).map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        let rows = bytes
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            .saturating_sub(1);
+        ok &= readers(&db, opts, &name, bytes, rows).await?;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
 
 fn print_report(file: &Path, what: &str, report: &MoveReport, data_dir: &Path) {
     if report.applied {
@@ -185,7 +408,11 @@ fn print_report(file: &Path, what: &str, report: &MoveReport, data_dir: &Path) {
         }
     }
     for e in &report.failed {
-        eprintln!("{}:{}: {}: {}", file.display(), e.line, e.entry, e.reason);
+        if e.line > 0 {
+            eprintln!("{}:{}: {}: {}", file.display(), e.line, e.entry, e.reason);
+        } else {
+            eprintln!("{}: {}: {}", file.display(), e.entry, e.reason);
+        }
     }
     if !report.failed.is_empty() {
         println!(

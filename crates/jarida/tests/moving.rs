@@ -366,3 +366,232 @@ fn a_bad_entry_is_named_by_line_and_a_broken_file_writes_nothing() {
         "{err}"
     );
 }
+
+/// Runs `jarida import PLATFORM FILE ARGS…`; (exit code, stdout, stderr).
+fn import_from(app: &TestApp, platform: &str, file: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["import", platform])
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn reader(app: &TestApp, email: &str) -> Option<(String, String)> {
+    app.rt.block_on(async {
+        let mut c = app.db.acquire().await.unwrap();
+        jarida_store::q_opt!(
+            c.conn(),
+            (String, String),
+            "SELECT status, COALESCE(consent_wording, '') FROM subscribers WHERE email = $1",
+            email
+        )
+        .unwrap()
+    })
+}
+
+#[test]
+fn a_ghost_site_moves_in_with_its_members() {
+    let app = TestApp::spawn();
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ghost/newsroom.ghost.json");
+    let uploads = fixture().join("uploads");
+    let args = |apply: bool| {
+        let mut a = vec![
+            "--uploads",
+            uploads.to_str().unwrap(),
+            "--site-url",
+            "https://old.example.org",
+            "--kind",
+            "news=news",
+        ];
+        if apply {
+            a.push("--apply");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+
+    // Dry run: nothing written, readers counted.
+    let a = args(false);
+    let (code, out, err) = import_from(
+        &app,
+        "ghost",
+        &file,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 1, "one post has no HTML: {out}\n{err}");
+    assert!(out.contains("dry run"), "{out}");
+    assert_eq!(reported(&out, "posts created"), 5, "{out}");
+    assert!(
+        out.contains("readers: 5 in the export's members would be imported"),
+        "{out}"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM posts"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM subscribers"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM suppressions"), 0);
+
+    let a = args(true);
+    let (code, out, err) = import_from(
+        &app,
+        "ghost",
+        &file,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("post 6651f0a1c2d4e5f600000007 \"Only in the editor\": has no HTML"),
+        "the failed post is named: {err}"
+    );
+    assert!(
+        err.contains("the export's members:6: email \"not an address\""),
+        "{err}"
+    );
+    assert_eq!(reported(&out, "posts created"), 5, "{out}");
+    assert_eq!(reported(&out, "pages created"), 1, "{out}");
+    assert!(out.contains("4 imported"), "{out}");
+    app.refresh();
+
+    // Posts: the cover from the images copy, its alt, the body, the source, tags and kinds.
+    let html = app.get("/en/water-crisis-one-year-on").text();
+    assert!(html.contains("Lina Haddad"));
+    assert!(html.contains("alt=\"A dry well in the south\""));
+    assert!(html.contains("The last well in the village"));
+    assert!(html.contains("https://www.youtube.com/watch?v=dQw4w9WgXcQ"));
+    assert!(html.contains("The Outlet"));
+    assert!(!html.contains("__GHOST_URL__"));
+    assert!(
+        html.contains("href=\"/prices-rise/\""),
+        "own links become paths"
+    );
+    let ar = app.get("/ar/azmat-al-miyah");
+    assert_eq!(ar.status, 200, "the #ar post is Arabic");
+    assert!(ar.text().contains("عمر سعيد"));
+    assert!(!ar.text().contains("#ar"), "internal tags are not shown");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM posts WHERE slug = 'prices-rise' AND kind = 'news'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM posts WHERE slug = 'election-plan' AND status = 'scheduled'"
+        ),
+        1
+    );
+    // Old links.
+    for (old, to) in [
+        ("/water-crisis-one-year-on/", "/en/water-crisis-one-year-on"),
+        ("/azmat-al-miyah/", "/ar/azmat-al-miyah"),
+        ("/tag/gaza/", "/en/tags/gaza/"),
+        ("/tag/news/", "/en/news/"),
+        ("/author/lina/", "/en/authors/lina-haddad/"),
+    ] {
+        let r = app.get(old);
+        assert_eq!((r.status, r.header("location")), (301, Some(to)), "{old}");
+    }
+    assert_eq!(app.get("/untitled/").status, 404, "a draft had no address");
+
+    // Members: subscribed ones active, the others unsubscribed, each with its consent record.
+    let wording = format!(
+        "imported from Ghost on {}",
+        time::OffsetDateTime::now_utc().date()
+    );
+    assert_eq!(
+        reader(&app, "reader.one@example.org"),
+        Some(("active".into(), wording.clone()))
+    );
+    assert_eq!(
+        reader(&app, "reader.two@example.org"),
+        Some(("active".into(), wording.clone()))
+    );
+    assert_eq!(
+        reader(&app, "left@example.org"),
+        Some(("unsubscribed".into(), wording.clone())),
+        "on no newsletter"
+    );
+    assert_eq!(
+        reader(&app, "bounced@example.org"),
+        Some(("unsubscribed".into(), wording)),
+        "Ghost had disabled the address"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM suppressions"), 1);
+
+    // Again: nothing new.
+    let (_, out, _) = import_from(
+        &app,
+        "ghost",
+        &file,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(reported(&out, "posts unchanged"), 5, "{out}");
+    assert!(out.contains("0 imported, 4 already subscribed"), "{out}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM subscribers"), 4);
+}
+
+#[test]
+fn a_substack_archive_moves_in_with_its_subscribers() {
+    let app = TestApp::spawn();
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/substack/newsroom.substack.zip");
+    let (code, out, err) = import_from(&app, "substack", &file, &["--apply"]);
+    assert_eq!(code, 1, "one post's body is missing: {out}\n{err}");
+    assert!(
+        err.contains("newsroom.substack.zip:5: post 142183643.lost \"A post whose body is missing\": posts/142183643.lost.html is not in the archive"),
+        "{err}"
+    );
+    assert_eq!(reported(&out, "posts created"), 3, "{out}");
+    assert!(out.contains("was for only_paid on Substack"), "{out}");
+    assert!(
+        out.contains("image left at its old address: https://substack-post-media.s3.amazonaws.com/public/images/well.png"),
+        "{out}"
+    );
+    app.refresh();
+    let html = app.get("/en/water-crisis-one-year-on").text();
+    assert!(
+        html.contains("Families now spend a third of their income on water."),
+        "subtitle as summary"
+    );
+    assert!(html.contains("The last well in the village"));
+    assert!(html.contains("The Outlet"));
+    assert!(!html.contains("subscription-widget"));
+    let r = app.get("/p/water-crisis-one-year-on");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (301, Some("/en/water-crisis-one-year-on"))
+    );
+    assert_eq!(app.get("/p/notes").status, 404, "a draft had no address");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM posts WHERE slug = 'notes' AND status = 'draft'"
+        ),
+        1
+    );
+    let wording = format!(
+        "imported from Substack on {}",
+        time::OffsetDateTime::now_utc().date()
+    );
+    assert_eq!(
+        reader(&app, "reader.one@example.org"),
+        Some(("active".into(), wording.clone()))
+    );
+    assert_eq!(
+        reader(&app, "bounced@example.org"),
+        Some(("unsubscribed".into(), wording))
+    );
+
+    // Not a Substack archive.
+    let bad = app.dir.path().join("not.zip");
+    std::fs::write(&bad, "hello").unwrap();
+    let (code, _, err) = import_from(&app, "substack", &bad, &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not.zip: not a zip archive"), "{err}");
+}

@@ -5,7 +5,9 @@
 //! same item always becoming the same post (`imported_items`), images copied from a local copy of
 //! the old site's uploads, and each old address kept as a redirect. Owns `imported_items`.
 
+pub mod ghost;
 pub mod html;
+pub mod substack;
 pub mod wordpress;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -43,6 +45,7 @@ pub struct Entry {
     pub origin: String,
     /// How the report names it ("post 12 \"Title\"").
     pub label: String,
+    /// Where it is in the export: a byte offset or a line, as the platform's `locate` reads it.
     pub line_offset: u64,
     pub is_page: bool,
     pub input: PostInput,
@@ -85,14 +88,17 @@ impl MoveReport {
 /// The images of an old site, read from a local copy of its uploads folder.
 struct Uploads {
     dir: Confined,
+    /// Where the platform keeps uploads in its addresses (`/wp-content/uploads/`).
+    marker: &'static str,
     /// Old address → media address, for images already read in this run.
     seen: HashMap<String, String>,
 }
 
-/// The part of an image's address below the uploads folder (`2024/05/x.jpg`).
-fn uploads_rel(url: &str) -> Option<String> {
-    let i = url.find("/wp-content/uploads/")?;
-    let rest = &url[i + "/wp-content/uploads/".len()..];
+/// The part of an image's address below the uploads folder (`2024/05/x.jpg`), the folder being
+/// `marker` in the platform's addresses.
+fn uploads_rel(url: &str, marker: &str) -> Option<String> {
+    let i = url.find(marker)?;
+    let rest = &url[i + marker.len()..];
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let decoded = percent_encoding::percent_decode_str(rest)
         .decode_utf8()
@@ -101,9 +107,14 @@ fn uploads_rel(url: &str) -> Option<String> {
     (!decoded.is_empty()).then_some(decoded)
 }
 
-/// WordPress's resized copies are named `x-1024x768.jpg`: the original (`x.jpg`) is the one to
-/// keep, since this site makes its own sizes from it.
+/// WordPress's resized copies are named `x-1024x768.jpg`, Ghost's are under `size/w600/`: the
+/// original is the one to keep, since this site makes its own sizes from it.
 fn original_of(rel: &str) -> Option<String> {
+    if let Some(rest) = rel.strip_prefix("size/")
+        && let Some((_, original)) = rest.split_once('/')
+    {
+        return Some(original.to_string());
+    }
     let (stem, ext) = rel.rsplit_once('.')?;
     let (base, size) = stem.rsplit_once('-')?;
     let (w, h) = size.split_once('x')?;
@@ -121,7 +132,7 @@ impl Uploads {
         if let Some(known) = self.seen.get(url) {
             return Ok(Some((known.clone(), None)));
         }
-        let Some(rel) = uploads_rel(url) else {
+        let Some(rel) = uploads_rel(url, self.marker) else {
             return Ok(None);
         };
         let mut candidates: Vec<String> = original_of(&rel).into_iter().collect();
@@ -155,14 +166,14 @@ fn rewrite(md: &str, from: &str, to: &str) -> String {
 /// Links to the old site's pages (`](https://old.example/2024/05/x/)`) as paths of this site,
 /// which the old addresses' redirects answer. Its uploads stay as they are: they are images to
 /// copy, or to leave where they are.
-fn local_links(md: &str, base: &str) -> String {
+fn local_links(md: &str, base: &str, uploads: &str) -> String {
     let needle = format!("]({base}/");
     let mut out = String::with_capacity(md.len());
     let mut rest = md;
     while let Some(i) = rest.find(&needle) {
         let after = &rest[i + needle.len()..];
         out.push_str(&rest[..i]);
-        if after.starts_with("wp-content/") {
+        if after.starts_with(uploads) {
             out.push_str(&needle);
         } else {
             out.push_str("](/");
@@ -173,6 +184,16 @@ fn local_links(md: &str, base: &str) -> String {
     out
 }
 
+/// Which platform an export is from: its name in the report and the redirects, and where its
+/// addresses keep uploaded images.
+struct Platform {
+    name: &'static str,
+    uploads: &'static str,
+    /// The export, and how a failed entry's position in it becomes a line.
+    file: PathBuf,
+    locate: fn(&Path, u64) -> u64,
+}
+
 /// Reads an export with `read` on a thread of its own (it is synchronous and CPU-bound: XML and
 /// HTML) while the entries it plans are saved here, at most 64 waiting between the two.
 async fn run(
@@ -180,7 +201,7 @@ async fn run(
     media_dir: &Path,
     opts: &MoveOptions,
     now: OffsetDateTime,
-    source: &'static str,
+    platform: Platform,
     read: impl FnOnce(&tokio::sync::mpsc::Sender<Msg>) -> Result<(), String> + Send + 'static,
     mut progress: impl FnMut(u64),
 ) -> Result<MoveReport, ContentError> {
@@ -198,6 +219,7 @@ async fn run(
                 reason: e.to_string(),
             })?,
             seen: HashMap::new(),
+            marker: platform.uploads,
         }),
         None => None,
     };
@@ -221,7 +243,7 @@ async fn run(
                     uploads.as_mut(),
                     opts,
                     now,
-                    source,
+                    platform.name,
                     &mut used,
                     &mut report,
                 )
@@ -230,7 +252,7 @@ async fn run(
                     Ok(()) => {}
                     Err(SaveError::Bad(reason)) => report.failed.push(EntryError {
                         entry: label,
-                        line: line_offset,
+                        line: (platform.locate)(&platform.file, line_offset),
                         reason,
                     }),
                     Err(SaveError::Store(e)) => return Err(e),
@@ -246,7 +268,7 @@ async fn run(
                         continue;
                     }
                     let mut tx = db.begin().await?;
-                    let put = redirects::put(tx.conn(), &key, &to, source, now).await?;
+                    let put = redirects::put(tx.conn(), &key, &to, platform.name, now).await?;
                     if opts.apply {
                         tx.commit().await?;
                     }
@@ -361,7 +383,8 @@ async fn save(
     let mut done: HashSet<String> = HashSet::new();
     let mut uploads = uploads;
     for url in urls {
-        if !url.starts_with("http") || !done.insert(url.clone()) {
+        let ours = url.starts_with("/media/");
+        if ours || !(url.starts_with("http") || url.starts_with('/')) || !done.insert(url.clone()) {
             continue;
         }
         let local = match uploads.as_deref_mut() {
@@ -487,7 +510,12 @@ pub async fn import_wordpress(
         media_dir,
         opts,
         now,
-        "wordpress",
+        Platform {
+            name: "wordpress",
+            uploads: "/wp-content/uploads/",
+            file: file.to_path_buf(),
+            locate: wordpress::line_at,
+        },
         move |tx| {
             // First pass: what items refer to (authors, attachments), wherever they are in the file.
             let mut channel = wordpress::Channel::default();
@@ -517,7 +545,7 @@ pub async fn import_wordpress(
                         // Links to the old site's own pages become paths of this one, which the
                         // redirects then answer.
                         if !base.is_empty() {
-                            e.input.body_md = local_links(&e.input.body_md, &base);
+                            e.input.body_md = local_links(&e.input.body_md, &base, "wp-content/");
                         }
                         Msg::Entry(e, offset)
                     }
@@ -532,6 +560,116 @@ pub async fn import_wordpress(
                 }
             })
             .map_err(|e| e.to_string())
+        },
+        progress,
+    )
+    .await
+}
+
+/// Imports a Ghost export (JSON). The members it holds, and its suppression list, are returned for
+/// the readers' import. `site` is the old site's address (for `__GHOST_URL__`).
+pub async fn import_ghost(
+    db: &Db,
+    file: &Path,
+    media_dir: &Path,
+    opts: &MoveOptions,
+    site: &str,
+    now: OffsetDateTime,
+    progress: impl FnMut(u64),
+) -> Result<(MoveReport, ghost::Export), ContentError> {
+    let path = file.to_path_buf();
+    let export = tokio::task::spawn_blocking(move || ghost::read(&path))
+        .await
+        .map_err(|e| ContentError::Export(format!("the export's reader stopped: {e}")))?
+        .map_err(ContentError::Export)?;
+    let export = std::sync::Arc::new(export);
+    let shared = export.clone();
+    let plan_opts = opts.clone();
+    let site = site.trim_end_matches('/').to_string();
+    let report = run(
+        db,
+        media_dir,
+        opts,
+        now,
+        Platform {
+            name: "ghost",
+            uploads: "/content/images/",
+            file: file.to_path_buf(),
+            locate: |_, line| line,
+        },
+        move |tx| {
+            for (i, post) in shared.posts.iter().enumerate() {
+                let lang = ghost::lang_of(&shared, post, plan_opts.default_lang);
+                let msg = match ghost::plan(&shared, post, &plan_opts, &site) {
+                    Ok(Some(mut e)) => {
+                        if let Some(kind) = ghost::kind_of(&shared, post, &plan_opts) {
+                            e.input.kind = kind;
+                        }
+                        if !site.is_empty() {
+                            e.input.body_md = local_links(&e.input.body_md, &site, "content/");
+                        }
+                        Msg::Entry(Box::new(e), i as u64 + 1)
+                    }
+                    Ok(None) => continue,
+                    Err(e) => Msg::Failed(e),
+                };
+                if tx.blocking_send(msg).is_err() {
+                    break;
+                }
+                if post.status.as_deref() == Some("published") {
+                    let listings = ghost::listing_paths(&shared, post, lang, &plan_opts);
+                    if !listings.is_empty() && tx.blocking_send(Msg::Redirects(listings)).is_err() {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        },
+        progress,
+    )
+    .await?;
+    let export = std::sync::Arc::try_unwrap(export).unwrap_or_default();
+    Ok((report, export))
+}
+
+/// Imports a Substack export (the zip). Its subscriber list is read by the readers' import
+/// ([`substack::subscribers`]).
+pub async fn import_substack(
+    db: &Db,
+    file: &Path,
+    media_dir: &Path,
+    opts: &MoveOptions,
+    now: OffsetDateTime,
+    progress: impl FnMut(u64),
+) -> Result<MoveReport, ContentError> {
+    let path = file.to_path_buf();
+    let plan_opts = opts.clone();
+    run(
+        db,
+        media_dir,
+        opts,
+        now,
+        Platform {
+            name: "substack",
+            // Substack's images are on its own servers, never in a folder of the export.
+            uploads: "/substack-has-no-uploads-folder/",
+            file: file.to_path_buf(),
+            locate: |_, line| line,
+        },
+        move |tx| {
+            let mut n = 0u64;
+            let mut closed = false;
+            substack::read(&path, &plan_opts, |planned| {
+                if closed {
+                    return;
+                }
+                n += 1;
+                let msg = match planned {
+                    substack::Planned::Entry(e) => Msg::Entry(e, n),
+                    substack::Planned::Failed(e) => Msg::Failed(e),
+                };
+                closed = tx.blocking_send(msg).is_err();
+            })
         },
         progress,
     )
