@@ -163,6 +163,48 @@ pub async fn list(db: &Db) -> Result<Vec<Redirect>, ContentError> {
         .collect())
 }
 
+/// The redirects whose old path starts with `prefix` (all of them for an empty one), by old path,
+/// at most `limit`, and how many there are in all.
+pub async fn search(
+    db: &Db,
+    prefix: &str,
+    limit: usize,
+) -> Result<(Vec<Redirect>, u64), ContentError> {
+    let mut c = db.acquire().await?;
+    // The start compared as text rather than with LIKE (no wildcards to escape) or a range (whose
+    // upper bound depends on PostgreSQL's collation). It reads the table, which holds a site's
+    // old addresses: tens of thousands at most.
+    let rows: Vec<(String, String, String)> = q_all!(
+        c.conn(),
+        (String, String, String),
+        "SELECT from_path, to_path, origin FROM redirects WHERE substr(from_path, 1, length($1)) = $1 \
+         ORDER BY from_path LIMIT $2",
+        prefix,
+        limit as i64
+    )?;
+    let (total,): (i64,) = jarida_store::q_one!(
+        c.conn(),
+        (i64,),
+        "SELECT COUNT(*) FROM redirects WHERE substr(from_path, 1, length($1)) = $1",
+        prefix
+    )?;
+    Ok((
+        rows.into_iter()
+            .map(|(from_path, to_path, origin)| Redirect {
+                from_path,
+                to_path,
+                origin,
+            })
+            .collect(),
+        total as u64,
+    ))
+}
+
+/// Removes the redirect from `key` inside the caller's transaction; whether there was one.
+pub async fn remove_in(c: Conn<'_>, key: &str) -> Result<bool, ContentError> {
+    Ok(q_exec!(c, "DELETE FROM redirects WHERE from_path = $1", key)? > 0)
+}
+
 /// Removes the redirect from `key`; whether there was one.
 pub async fn remove(db: &Db, key: &str) -> Result<bool, ContentError> {
     let mut c = db.acquire().await?;

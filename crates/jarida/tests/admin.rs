@@ -85,6 +85,7 @@ fn every_admin_route_refuses_the_anonymous() {
         "/admin/editions/1",
         "/admin/editions/1/en",
         "/admin/editions/1/en/preview",
+        "/admin/redirects",
     ] {
         let r = anon.get(path);
         assert_eq!(r.status, 303, "GET {path}");
@@ -121,6 +122,8 @@ fn every_admin_route_refuses_the_anonymous() {
         "/admin/editions/1/segment",
         "/admin/editions/1/en",
         "/admin/editions/1/en/test",
+        "/admin/redirects",
+        "/admin/redirects/remove",
     ] {
         let r = anon.post(path, &[("csrf", "x"), ("title", "t")]);
         assert_eq!(r.status, 401, "POST {path}");

@@ -595,3 +595,85 @@ fn a_substack_archive_moves_in_with_its_subscribers() {
     assert_ne!(code, 0);
     assert!(err.contains("not.zip: not a zip archive"), "{err}");
 }
+
+#[test]
+fn editors_see_add_and_remove_old_addresses_in_the_admin() {
+    use common::admin::{invite, location, owner};
+    let app = TestApp::spawn();
+    let (code, out, err) = import(&app, &fixture().join("newsroom.wxr.xml"), &["--apply"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut c = owner(&app);
+
+    let page = c.get("/admin/redirects");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("/2024/05/01/water-crisis-one-year-on"),
+        "{html}"
+    );
+    assert!(html.contains("/?p=5"));
+    assert!(html.contains("wordpress"));
+    let found = c.get("/admin/redirects?q=%2Ftag%2F").text();
+    assert!(found.contains("/tag/gaza"));
+    assert!(
+        !found.contains("/?p=5"),
+        "the search keeps only the prefix's"
+    );
+
+    // Added by hand (a whole old address is taken for its path) and answered at once.
+    let csrf = c.csrf("/admin/redirects");
+    let r = c.post(
+        "/admin/redirects",
+        &[
+            ("csrf", &csrf),
+            ("old", "https://old.example.org/donate/"),
+            ("to", "/en/support/"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(location(&r), "/admin/redirects?done=added");
+    let moved = app.get("/donate/");
+    assert_eq!(
+        (moved.status, moved.header("location")),
+        (301, Some("/en/support/"))
+    );
+
+    // Refused: a target off the site, and the home page as an old address.
+    for (old, to) in [
+        ("/x", "//evil.example/"),
+        ("/x", "https://evil.example/"),
+        ("/", "/en/"),
+    ] {
+        let r = c.post(
+            "/admin/redirects",
+            &[("csrf", &csrf), ("old", old), ("to", to)],
+        );
+        assert_eq!(r.status, 422, "{old} -> {to}");
+        assert!(r.text().contains("role=\"alert\""));
+    }
+    assert_eq!(app.get("/x").status, 404);
+
+    // Removed.
+    let r = c.post(
+        "/admin/redirects/remove",
+        &[("csrf", &csrf), ("old", "/donate")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(app.get("/donate/").status, 404);
+    let audit = c.get("/admin/audit").text();
+    assert!(
+        audit.contains("redirect.add") && audit.contains("redirect.remove"),
+        "{audit}"
+    );
+
+    // Without the role: refused, and the forms do nothing.
+    let mut author = invite(&app, &mut c, "author@example.org", "author", "An Author");
+    assert_eq!(author.get("/admin/redirects").status, 403);
+    let csrf = author.csrf("/admin/posts");
+    let r = author.post(
+        "/admin/redirects",
+        &[("csrf", &csrf), ("old", "/y"), ("to", "/en/")],
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(app.get("/y").status, 404);
+}

@@ -674,3 +674,24 @@ admin-dkim-made = أُنشئت المفاتيح. انشر سجلاتها لتُ�
 admin-dkim-next-made = أُنشئ المفتاح الجديد. انشر سجلاته ثم بدّل.
 admin-dkim-switched = تُوقَّع الأعداد الآن بالمفتاح الجديد.
 admin-dkim-abandoned = أُزيل المفتاح الجديد.
+
+admin-nav-redirects = التحويلات
+admin-redirects-title = العناوين القديمة
+admin-redirects-help = يُجاب كل عنوان قديم بتحويل دائم (301) إلى صفحة من هذا الموقع، فتبقى الروابط ونتائج البحث التي تشير إلى الموقع القديم صالحة. تضيف عمليات الاستيراد من ووردبريس وغوست وسبستاك العناوين القديمة لمقالاتها هنا. صفحة هذا الموقع تتقدم دائمًا على العنوان القديم.
+admin-redirects-add = إضافة عنوان قديم
+admin-redirects-old = العنوان القديم
+admin-redirects-old-help = مسار في الموقع القديم، مثل ‎/2024/05/01/story/‎ أو ‎/?p=123‎ (يؤخذ المسار من العنوان الكامل).
+admin-redirects-to = يقود إلى
+admin-redirects-to-help = مسار في هذا الموقع، مثل ‎/ar/story‎.
+admin-redirects-bad-old = يجب أن يكون العنوان القديم مسارًا في موقع (يبدأ بـ /)، غير الصفحة الرئيسية.
+admin-redirects-search = العناوين القديمة التي تبدأ بـ
+admin-redirects-origin = المصدر
+admin-redirects-remove = إزالة
+admin-redirects-count = { $n ->
+    [one] عنوان قديم واحد.
+    [two] عنوانان قديمان.
+    [few] { $n } عناوين قديمة.
+   *[other] { $n } عنوانًا قديمًا.
+}
+admin-redirects-more = تظهر أول { $n } فقط: ابحث لتجد غيرها.
+admin-redirects-none = لا عناوين قديمة بعد.

@@ -659,3 +659,22 @@ admin-dkim-made = The keys are made. Publish their records to have editions sign
 admin-dkim-next-made = The new key is made. Publish its records, then switch.
 admin-dkim-switched = Editions are now signed with the new key.
 admin-dkim-abandoned = The new key was removed.
+
+admin-nav-redirects = Redirects
+admin-redirects-title = Old addresses
+admin-redirects-help = Each old address is answered with a permanent redirect (301) to a page of this site, so links and search results that point at the old site keep working. Imports from WordPress, Ghost and Substack add their posts' old addresses here. A page of this site always wins over an old address.
+admin-redirects-add = Add an old address
+admin-redirects-old = Old address
+admin-redirects-old-help = A path of the old site, such as /2024/05/01/story/ or /?p=123 (a whole address is taken for its path).
+admin-redirects-to = Leads to
+admin-redirects-to-help = A path of this site, such as /en/story.
+admin-redirects-bad-old = The old address must be a path of a site (starting with /), other than the home page.
+admin-redirects-search = Old addresses starting with
+admin-redirects-origin = From
+admin-redirects-remove = Remove
+admin-redirects-count = { $n ->
+    [one] One old address.
+   *[other] { $n } old addresses.
+}
+admin-redirects-more = The first { $n } are shown: search to find others.
+admin-redirects-none = No old address yet.

@@ -502,7 +502,7 @@ pub fn taxonomy_paths(
             "post_tag" => "tag",
             _ => continue,
         };
-        if nicename.is_empty() {
+        if nicename.is_empty() || nicename == "uncategorized" {
             continue;
         }
         let to = match (domain.as_str(), opts.kinds.get(nicename.as_str())) {

@@ -19,6 +19,7 @@ mod media;
 mod people;
 mod posts;
 mod readers;
+mod redirects;
 mod reset;
 mod settings;
 pub mod ui;
@@ -142,6 +143,11 @@ pub fn routes() -> Router<AppRef> {
         .route("/admin/settings/mail", get(settings::mail))
         .route("/admin/settings/mail/test", post(settings::test_relay))
         .route("/admin/settings/dkim", post(settings::dkim))
+        .route(
+            "/admin/redirects",
+            get(redirects::list).post(redirects::add),
+        )
+        .route("/admin/redirects/remove", post(redirects::remove))
         .route("/admin/media/{id}", post(media::update))
         .route("/admin/media/{id}/delete", post(media::delete))
 }

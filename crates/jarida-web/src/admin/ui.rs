@@ -42,6 +42,7 @@ const TEMPLATES: &[(&str, &str)] = admin_templates!(
     "audit.html",
     "message.html",
     "media.html",
+    "redirects.html",
     "reset.html",
     "reset-choose.html",
     "settings-tabs.html",
