@@ -16,6 +16,7 @@ pub mod model;
 pub mod moving;
 pub mod redirects;
 pub mod repo;
+pub mod search;
 pub mod views;
 
 use std::path::PathBuf;

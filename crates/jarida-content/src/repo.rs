@@ -243,6 +243,14 @@ pub(crate) async fn write(
             &k.note
         )?;
     }
+    crate::search::index_post(
+        reborrow(&mut c),
+        id,
+        &input.title,
+        &crate::search::meta_text(input),
+        &r.text,
+    )
+    .await?;
     bump_version(reborrow(&mut c)).await?;
     Ok(saved)
 }

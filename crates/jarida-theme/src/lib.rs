@@ -37,6 +37,7 @@ const TEMPLATES: &[(&str, &str)] = default_templates!(
     "macros.html",
     "home.html",
     "list.html",
+    "search.html",
     "archive.html",
     "article.html",
     "support.html",

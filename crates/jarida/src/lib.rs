@@ -23,6 +23,13 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("opening {}", jarida_store::redact(&url)))?;
     db.migrate().await.context("updating the database schema")?;
+    // Posts written before search existed, or indexed under older word rules: indexed now, once.
+    let n = jarida_content::search::ensure_indexed(&db)
+        .await
+        .context("building the search index")?;
+    if n > 0 {
+        tracing::info!(posts = n, "search index rebuilt");
+    }
     Ok(db)
 }
 

@@ -228,3 +228,27 @@ email-alert-refused-subject = { $site }: a receiving server refused a newsletter
 email-alert-refused-text = A mail server refused one of our messages for a reason that concerns the sender or the content, not the reader (a blocklist, authentication, spam filtering). Its reply: { $reply } — Check the sender's DNS records (SPF, DKIM, DMARC) and the dashboard: { $admin } (at most one such email a day).
 email-alert-paused-subject = { $site }: edition { $number } paused, too many addresses bounced
 email-alert-paused-text = Edition { $number } was paused while going out: { $percent }% of the messages sent so far came back as unknown addresses, more than mailbox providers tolerate. The list may be stale. Look at its readers, then resume or cancel it in the admin: { $admin }
+
+## Search
+search-title = Search
+search-title-for = Search: { $q }
+search-label = Search the site
+search-placeholder = Search
+search-button = Search
+search-help = Words in "quotes" are found together. Arabic is found with or without its diacritics and prefixes.
+search-kind = Kind
+search-kind-any = Any kind
+search-year = Year
+search-year-any = Any year
+search-prompt = Type a few words above: a name, a place, a phrase from a story.
+search-no-words = There are no words to look for in that: try letters or numbers.
+search-none = Nothing matches “{ $q }”. Try fewer words, or another spelling.
+search-count =
+    { $count ->
+        [one] One story
+       *[other] { $count } stories
+    }
+search-any-word = (none has every word: these have some of them)
+search-cut = Only the first 200 characters and 12 words of the search were used.
+search-prev = Previous results
+search-next = More results

@@ -6,6 +6,7 @@
 mod article;
 mod lists;
 mod media;
+mod search;
 mod view;
 
 use crate::cache::Cached;
@@ -92,6 +93,14 @@ pub async fn handle(State(app): State<AppRef>, req: Request) -> Response {
         && let Some(to) = old_address(&app, path, Some(q)).await
     {
         return moved(&to);
+    }
+    // Search answers a query string: never from the page cache, never counted as a view.
+    if let Some(lang) = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix("/search"))
+        .and_then(Lang::parse)
+    {
+        return search::page(&app, lang, uri.query(), headers).await;
     }
     if let Some(page) = app.cache.get(path) {
         count(&page);

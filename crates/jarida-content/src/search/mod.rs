@@ -1,0 +1,694 @@
+//! Search over posts, for readers (published posts) and editors (every post), in English and
+//! Arabic. The databases' own full-text indexes do the matching and ranking (SQLite's FTS5 with
+//! BM25, PostgreSQL's `tsvector` with weights), over text this module has already normalized and
+//! stemmed ([`text`]): the same words reach both databases and both sides of a query, and every
+//! process of a PostgreSQL deployment reads the one index. Snippets are cut here from the post's
+//! plain text, so the highlighted words are the reader's own spelling. Owns `posts_fts` (SQLite),
+//! `post_search` (PostgreSQL) and `search_state`.
+
+pub mod text;
+
+use jarida_core::Lang;
+use jarida_store::{Conn, Db, Dialect, q_all, q_exec, q_one, q_opt};
+use time::OffsetDateTime;
+
+use crate::repo::reborrow;
+use crate::{ContentError, Kind, PostInput};
+
+/// The longest query read (characters); the rest is ignored, and the page says so.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Most words a query is made of.
+const MAX_GROUPS: usize = 12;
+/// Results per page.
+pub const PER_PAGE: i64 = 10;
+/// The last page that can be asked for.
+pub const MAX_PAGE: i64 = 50;
+
+/// Field weights: a word in the title counts ten body words, in the summary, tags, authors or
+/// sources four.
+const W_TITLE: f64 = 10.0;
+const W_META: f64 = 4.0;
+
+/// The text of a post's summary, tags, authors and sources: the index's middle field.
+pub fn meta_text(input: &PostInput) -> String {
+    let mut meta = input.summary.clone();
+    for s in input
+        .tags
+        .iter()
+        .chain(&input.authors)
+        .chain(input.sources.iter().map(|s| &s.publisher))
+        .chain(input.sources.iter().map(|s| &s.title))
+    {
+        meta.push('\n');
+        meta.push_str(s);
+    }
+    meta
+}
+
+/// Puts a saved post in the index (or replaces it there), inside the caller's transaction.
+pub async fn index_post(
+    mut c: Conn<'_>,
+    id: i64,
+    title: &str,
+    meta: &str,
+    body_text: &str,
+) -> Result<(), ContentError> {
+    let join = |t: &str| text::terms(t).join(" ");
+    let (title, meta, body) = (join(title), join(meta), join(body_text));
+    match c.dialect() {
+        Dialect::Sqlite => {
+            q_exec!(
+                reborrow(&mut c),
+                "DELETE FROM posts_fts WHERE rowid = $1",
+                id
+            )?;
+            q_exec!(
+                c,
+                "INSERT INTO posts_fts (rowid, title, meta, body) VALUES ($1, $2, $3, $4)",
+                id,
+                &title,
+                &meta,
+                &body
+            )?;
+        }
+        Dialect::Postgres => {
+            q_exec!(
+                c,
+                "INSERT INTO post_search (post_id, doc) VALUES ($1, \
+                 setweight(to_tsvector('simple', $2), 'A') || setweight(to_tsvector('simple', $3), 'B') \
+                 || setweight(to_tsvector('simple', $4), 'D')) \
+                 ON CONFLICT (post_id) DO UPDATE SET doc = excluded.doc",
+                id,
+                &title,
+                &meta,
+                &body
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Indexes a stored post again from its rows.
+async fn reindex(mut c: Conn<'_>, id: i64) -> Result<(), ContentError> {
+    let row: Option<(String, String, String, String)> = q_opt!(
+        reborrow(&mut c),
+        (String, String, String, String),
+        "SELECT title, summary, authors_json, body_text FROM posts WHERE id = $1",
+        id
+    )?;
+    let Some((title, summary, authors_json, body_text)) = row else {
+        return Ok(());
+    };
+    let mut meta = summary;
+    let authors: Vec<String> = serde_json::from_str(&authors_json).unwrap_or_default();
+    let tags: Vec<(String,)> = q_all!(
+        reborrow(&mut c),
+        (String,),
+        "SELECT name FROM post_tags WHERE post_id = $1",
+        id
+    )?;
+    let sources: Vec<(String, String)> = q_all!(
+        reborrow(&mut c),
+        (String, String),
+        "SELECT publisher, title FROM sources WHERE post_id = $1",
+        id
+    )?;
+    for s in tags
+        .into_iter()
+        .map(|t| t.0)
+        .chain(authors)
+        .chain(sources.into_iter().flat_map(|(p, t)| [p, t]))
+    {
+        meta.push('\n');
+        meta.push_str(&s);
+    }
+    index_post(c, id, &title, &meta, &body_text).await
+}
+
+/// Brings the index up to date when the way words are read changed ([`text::VERSION`]) or posts
+/// are missing from it (written before search existed): every post is indexed again, in batches
+/// of a transaction each. Several processes starting at once may do it together: each write
+/// replaces the same row.
+pub async fn ensure_indexed(db: &Db) -> Result<u64, ContentError> {
+    let mut c = db.acquire().await?;
+    let (version,): (i64,) = q_one!(
+        c.conn(),
+        (i64,),
+        "SELECT version FROM search_state WHERE id = 1"
+    )?;
+    let (posts,): (i64,) = q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM posts")?;
+    let indexed: i64 = match c.conn().dialect() {
+        Dialect::Sqlite => {
+            // FTS5 keeps its row count in its own "docsize" shadow table.
+            q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM posts_fts_docsize")?.0
+        }
+        Dialect::Postgres => q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM post_search")?.0,
+    };
+    drop(c);
+    if version == text::VERSION && indexed == posts {
+        return Ok(0);
+    }
+    let mut done = 0u64;
+    let mut after = 0i64;
+    loop {
+        let ids: Vec<(i64,)> = {
+            let mut c = db.acquire().await?;
+            q_all!(
+                c.conn(),
+                (i64,),
+                "SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT 200",
+                after
+            )?
+        };
+        let Some(&(last,)) = ids.last() else { break };
+        let mut tx = db.begin().await?;
+        for (id,) in ids {
+            reindex(tx.conn(), id).await?;
+            done += 1;
+        }
+        tx.commit().await?;
+        after = last;
+    }
+    let mut c = db.acquire().await?;
+    q_exec!(
+        c.conn(),
+        "UPDATE search_state SET version = $1 WHERE id = 1",
+        text::VERSION
+    )?;
+    Ok(done)
+}
+
+/// One part of a query: a word (the last one typed also matches words it starts), or a phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// `also` (for the word being typed) is its folded but unstemmed form: a stemmer reads a
+    /// half-typed word as a whole one ("dialys" is stemmed to "diali"), so the prefix is tried both
+    /// ways.
+    Word {
+        term: String,
+        prefix: bool,
+        also: Option<String>,
+    },
+    Phrase(Vec<String>),
+}
+
+/// A query as read: its parts, and whether the reader's text was cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub parts: Vec<Part>,
+    pub cut: bool,
+}
+
+/// Reads what a reader typed: words, and phrases in double quotes (straight, curly or «guillemets»).
+/// The last word, when the reader has not typed past it, also matches longer words.
+pub fn parse(q: &str) -> Parsed {
+    let cut = q.chars().count() > MAX_QUERY_CHARS;
+    let q: String = q.chars().take(MAX_QUERY_CHARS).collect();
+    let q = q.replace(['“', '”', '«', '»', '„'], "\"");
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut last_open = false;
+    for (i, chunk) in q.split('"').enumerate() {
+        quoted = i % 2 == 1;
+        let tokens = text::tokens(chunk);
+        let terms: Vec<String> = tokens.iter().map(|t| t.term.clone()).collect();
+        if quoted {
+            match terms.len() {
+                0 => {}
+                1 => parts.push(Part::Word {
+                    term: terms[0].clone(),
+                    prefix: false,
+                    also: None,
+                }),
+                _ => parts.push(Part::Phrase(terms)),
+            }
+            last_open = false;
+        } else {
+            for t in &tokens {
+                let folded = text::normalize(&chunk[t.start..t.end]);
+                parts.push(Part::Word {
+                    term: t.term.clone(),
+                    prefix: false,
+                    also: (folded != t.term).then_some(folded),
+                });
+            }
+            last_open = chunk
+                .chars()
+                .last()
+                .is_some_and(|c| !c.is_whitespace() && !c.is_ascii_punctuation());
+        }
+    }
+    let _ = quoted;
+    if last_open
+        && let Some(Part::Word { term, prefix, .. }) = parts.last_mut()
+        && term.chars().count() >= 2
+    {
+        *prefix = true;
+    }
+    // Only the word being typed needs its unstemmed form.
+    for p in &mut parts {
+        if let Part::Word {
+            prefix: false,
+            also,
+            ..
+        } = p
+        {
+            *also = None;
+        }
+    }
+    parts.dedup();
+    let cut = cut || parts.len() > MAX_GROUPS;
+    parts.truncate(MAX_GROUPS);
+    Parsed { parts, cut }
+}
+
+/// The query in FTS5's syntax: every part required. Terms hold letters and digits only, so
+/// quoting them is all the escaping needed.
+fn fts5_query(parts: &[Part], all: bool) -> String {
+    let each: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            Part::Word {
+                term,
+                prefix: true,
+                also: Some(a),
+            } => format!("(\"{term}\"* OR \"{a}\"*)"),
+            Part::Word { term, prefix, .. } => {
+                format!("\"{term}\"{}", if *prefix { "*" } else { "" })
+            }
+            Part::Phrase(ts) => format!("\"{}\"", ts.join(" ")),
+        })
+        .collect();
+    each.join(if all { " AND " } else { " OR " })
+}
+
+/// The query in PostgreSQL's `tsquery` syntax.
+fn tsquery(parts: &[Part], all: bool) -> String {
+    let each: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            Part::Word {
+                term,
+                prefix: true,
+                also: Some(a),
+            } => format!("('{term}':* | '{a}':*)"),
+            Part::Word { term, prefix, .. } => {
+                format!("'{term}'{}", if *prefix { ":*" } else { "" })
+            }
+            Part::Phrase(ts) => format!(
+                "({})",
+                ts.iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(" <-> ")
+            ),
+        })
+        .collect();
+    each.join(if all { " & " } else { " | " })
+}
+
+/// What to search.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub parsed: Parsed,
+    pub kind: Option<Kind>,
+    pub year: Option<i32>,
+    /// Drafts and scheduled posts too (the admin).
+    pub any_status: bool,
+    /// 1-based.
+    pub page: i64,
+}
+
+/// One result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hit {
+    pub id: i64,
+    pub lang: Lang,
+    pub slug: String,
+    pub kind: Kind,
+    pub status: String,
+    pub title: String,
+    /// Title and snippet as HTML: escaped, the matched words in `<mark>`.
+    pub title_html: String,
+    pub snippet_html: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub published_at: Option<OffsetDateTime>,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub total: i64,
+    /// No post had every word: these have some of them.
+    pub any_word: bool,
+}
+
+/// Runs a search. Every word is required; when no post has them all, posts with any of them are
+/// shown instead (and `any_word` says so).
+pub async fn run(db: &Db, s: &Search) -> Result<Results, ContentError> {
+    if s.parsed.parts.is_empty() {
+        return Ok(Results::default());
+    }
+    let r = run_with(db, s, true).await?;
+    if r.total > 0 || s.parsed.parts.len() == 1 {
+        return Ok(r);
+    }
+    let mut r = run_with(db, s, false).await?;
+    r.any_word = r.total > 0;
+    Ok(r)
+}
+
+async fn run_with(db: &Db, s: &Search, all: bool) -> Result<Results, ContentError> {
+    let page = s.page.clamp(1, MAX_PAGE);
+    let offset = (page - 1) * PER_PAGE;
+    let (from_ts, to_ts) = match s.year {
+        Some(y) => (
+            year_start(y).unwrap_or(i64::MIN),
+            year_start(y + 1).unwrap_or(i64::MAX),
+        ),
+        None => (i64::MIN, i64::MAX),
+    };
+    let kind = s.kind.map(|k| k.as_str().to_string()).unwrap_or_default();
+    let any = s.any_status;
+    let mut c = db.acquire().await?;
+    // The same filters on both databases: `$2` kind ('' for any), `$3`/`$4` the year's range,
+    // `$5` whether drafts count.
+    let filters = "($2 = '' OR p.kind = $2) \
+         AND COALESCE(p.published_at, p.updated_at) >= $3 AND COALESCE(p.published_at, p.updated_at) < $4 \
+         AND ($5 OR p.status = 'published')";
+    let (ids, total): (Vec<(i64,)>, i64) = match c.conn().dialect() {
+        Dialect::Sqlite => {
+            let m = fts5_query(&s.parsed.parts, all);
+            let ids = q_all!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT p.id FROM posts_fts f JOIN posts p ON p.id = f.rowid \
+                     WHERE posts_fts MATCH $1 AND {filters} \
+                     ORDER BY bm25(posts_fts, {W_TITLE}, {W_META}, 1.0), COALESCE(p.published_at, p.updated_at) DESC, p.id DESC \
+                     LIMIT $6 OFFSET $7"
+                )),
+                &m,
+                &kind,
+                from_ts,
+                to_ts,
+                any,
+                PER_PAGE,
+                offset
+            )?;
+            let (total,): (i64,) = q_one!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM posts_fts f JOIN posts p ON p.id = f.rowid \
+                     WHERE posts_fts MATCH $1 AND {filters}"
+                )),
+                &m,
+                &kind,
+                from_ts,
+                to_ts,
+                any
+            )?;
+            (ids, total)
+        }
+        Dialect::Postgres => {
+            let q = tsquery(&s.parsed.parts, all);
+            // Weights D, C, B, A: the body, (unused), summary and the like, the title.
+            let weights = format!(
+                "'{{{:.2}, 0, {:.2}, 1.0}}'",
+                1.0 / W_TITLE,
+                W_META / W_TITLE
+            );
+            let ids = q_all!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT p.id FROM post_search x JOIN posts p ON p.id = x.post_id, to_tsquery('simple', $1) q \
+                     WHERE x.doc @@ q AND {filters} \
+                     ORDER BY ts_rank({weights}, x.doc, q, 1) DESC, COALESCE(p.published_at, p.updated_at) DESC, p.id DESC \
+                     LIMIT $6 OFFSET $7"
+                )),
+                &q,
+                &kind,
+                from_ts,
+                to_ts,
+                any,
+                PER_PAGE,
+                offset
+            )?;
+            let (total,): (i64,) = q_one!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM post_search x JOIN posts p ON p.id = x.post_id, to_tsquery('simple', $1) q \
+                     WHERE x.doc @@ q AND {filters}"
+                )),
+                &q,
+                &kind,
+                from_ts,
+                to_ts,
+                any
+            )?;
+            (ids, total)
+        }
+    };
+    let mut hits = Vec::with_capacity(ids.len());
+    for (id,) in ids {
+        let row: Option<HitRow> = q_opt!(
+            c.conn(),
+            HitRow,
+            "SELECT lang, slug, kind, status, title, body_text, published_at FROM posts WHERE id = $1",
+            id
+        )?;
+        let Some((lang, slug, kind, status, title, body, published)) = row else {
+            continue;
+        };
+        let (Some(lang), Some(kind)) = (Lang::parse(&lang), Kind::parse(&kind)) else {
+            continue;
+        };
+        hits.push(Hit {
+            id,
+            lang,
+            slug,
+            kind,
+            status,
+            title_html: highlight(&title, &s.parsed.parts),
+            snippet_html: snippet(&body, &s.parsed.parts, 32),
+            title,
+            published_at: published.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
+        });
+    }
+    Ok(Results {
+        hits,
+        total,
+        any_word: false,
+    })
+}
+
+/// The first and last years with a published post (for the year filter): two reads of the ends of
+/// the listing index per language.
+pub async fn years(db: &Db) -> Result<Option<(i32, i32)>, ContentError> {
+    let mut c = db.acquire().await?;
+    let mut range: Option<(i64, i64)> = None;
+    for lang in Lang::ALL {
+        let (lo, hi): (Option<i64>, Option<i64>) = q_one!(
+            c.conn(),
+            (Option<i64>, Option<i64>),
+            "SELECT MIN(published_at), MAX(published_at) FROM posts WHERE lang = $1 AND status = 'published'",
+            lang.code()
+        )?;
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            range = Some(match range {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+    }
+    let year = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(|d| d.year())
+            .ok()
+    };
+    Ok(range.and_then(|(lo, hi)| Some((year(lo)?, year(hi)?))))
+}
+
+/// lang, slug, kind, status, title, body_text, published_at.
+type HitRow = (String, String, String, String, String, String, Option<i64>);
+
+fn year_start(y: i32) -> Option<i64> {
+    let d = time::Date::from_calendar_date(y, time::Month::January, 1).ok()?;
+    Some(d.midnight().assume_utc().unix_timestamp())
+}
+
+fn matches(term: &str, parts: &[Part]) -> bool {
+    parts.iter().any(|p| match p {
+        Part::Word {
+            term: t,
+            prefix,
+            also,
+        } => {
+            if *prefix {
+                term.starts_with(t.as_str()) || also.as_deref().is_some_and(|a| term.starts_with(a))
+            } else {
+                term == t
+            }
+        }
+        Part::Phrase(ts) => ts.iter().any(|t| t == term),
+    })
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` escaped, with each word the query matched in `<mark>`.
+pub fn highlight(text_in: &str, parts: &[Part]) -> String {
+    mark(text_in, &text::tokens(text_in), parts, 0, text_in.len())
+}
+
+fn mark(src: &str, toks: &[text::Token], parts: &[Part], from: usize, to: usize) -> String {
+    let mut out = String::new();
+    let mut at = from;
+    for t in toks.iter().filter(|t| t.start >= from && t.end <= to) {
+        if matches(&t.term, parts) {
+            out.push_str(&escape(&src[at..t.start]));
+            out.push_str("<mark>");
+            out.push_str(&escape(&src[t.start..t.end]));
+            out.push_str("</mark>");
+            at = t.end;
+        }
+    }
+    out.push_str(&escape(&src[at..to]));
+    out
+}
+
+/// The stretch of about `words` words of `body` holding the most matched words, escaped and
+/// marked, with an ellipsis where it was cut.
+pub fn snippet(body: &str, parts: &[Part], words: usize) -> String {
+    let toks = text::tokens(body);
+    if toks.is_empty() {
+        return String::new();
+    }
+    let hit: Vec<bool> = toks.iter().map(|t| matches(&t.term, parts)).collect();
+    let n = words.min(toks.len());
+    let mut best = (0usize, 0usize);
+    let mut count = hit[..n].iter().filter(|h| **h).count();
+    best.1 = count;
+    for i in 1..=toks.len() - n {
+        count = count + usize::from(hit[i + n - 1]) - usize::from(hit[i - 1]);
+        if count > best.1 {
+            best = (i, count);
+        }
+    }
+    // Start a few words before the first match, so it reads in context.
+    let first = (best.0..best.0 + n).find(|i| hit[*i]).unwrap_or(best.0);
+    let start_tok = first
+        .saturating_sub(4)
+        .max(best.0.saturating_sub(4))
+        .min(toks.len() - n);
+    let end_tok = (start_tok + n).min(toks.len());
+    let from = if start_tok == 0 {
+        0
+    } else {
+        toks[start_tok].start
+    };
+    let to = if end_tok == toks.len() {
+        body.len()
+    } else {
+        toks[end_tok - 1].end
+    };
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.push_str(mark(body, &toks, parts, from, to).trim());
+    if to < body.len() {
+        out.push('…');
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ts: &[&str]) -> Vec<String> {
+        ts.iter().map(|t| text::term_of(t)).collect()
+    }
+
+    #[test]
+    fn queries_read_words_phrases_and_the_last_word_typed() {
+        let p = parse("water \"field hospital\" gaz");
+        assert_eq!(
+            p.parts,
+            vec![
+                Part::Word {
+                    term: text::term_of("water"),
+                    prefix: false,
+                    also: None
+                },
+                Part::Phrase(words(&["field", "hospital"])),
+                Part::Word {
+                    term: text::term_of("gaz"),
+                    prefix: true,
+                    also: None
+                },
+            ]
+        );
+        assert!(
+            !parse("water ")
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::Word { prefix: true, .. }))
+        );
+        assert!(
+            parse("«أزمة المياه»")
+                .parts
+                .iter()
+                .all(|p| matches!(p, Part::Phrase(_)))
+        );
+        assert!(parse("!!! ،،، ...").parts.is_empty());
+        assert!(parse(&"word ".repeat(100)).cut || parse(&"word ".repeat(100)).parts.len() == 1);
+        assert!(parse(&"a".repeat(500)).cut);
+    }
+
+    #[test]
+    fn query_syntax_is_built_from_terms_only() {
+        let p = parse("\"x y\" z\" OR 1=1 --");
+        let f = fts5_query(&p.parts, true);
+        assert!(!f.contains("OR 1"), "{f}");
+        let t = tsquery(&p.parts, true);
+        assert!(!t.contains("--") && !t.contains("="), "{t}");
+    }
+
+    #[test]
+    fn snippets_escape_and_mark_the_reader_words() {
+        let parts = parse("hospitals").parts;
+        let body =
+            "A long text. <script>alert(1)</script> The hospital was full & the hospitals closed.";
+        let s = snippet(body, &parts, 12);
+        assert!(s.contains("<mark>hospital</mark>"), "{s}");
+        assert!(s.contains("<mark>hospitals</mark>"), "{s}");
+        assert!(s.contains("&lt;script&gt;") || !s.contains("script"), "{s}");
+        assert!(!s.contains("<script>"), "{s}");
+        let ar = snippet(
+            "قالت الوزارة إن المستشفيات في غزة مكتظة.",
+            &parse("مستشفى").parts,
+            10,
+        );
+        assert!(ar.contains("<mark>المستشفيات</mark>"), "{ar}");
+        assert_eq!(highlight("<b>", &parts), "&lt;b&gt;");
+    }
+}
