@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Search benchmark (issue 17): POSTS posts (default 20,000, half Arabic, ~400 words each, drawn
+# from a vocabulary of news words), imported into a fresh data folder (SQLite; PostgreSQL too when
+# reachable). Measures: the index build from scratch (the start-up rebuild, forced by resetting
+# the index's version), then `jarida serve` answering a rotating set of queries (English and
+# Arabic, rare and common words, phrases, a word being typed, filters) under wrk -t2 -c16, with
+# its p99 and req/s, and the server's memory before and after. Targets: p99 <= 10 ms per query,
+# build <= 10 s, memory growth <= 100 MB.
+# Needs: wrk, curl, GNU time. Usage: bench/search.sh [POSTS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+POSTS="${1:-20000}"
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+for t in wrk curl; do command -v $t >/dev/null || { echo "error: $t is not installed" >&2; exit 1; }; done
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release -q -p jarida
+BIN="$CARGO_TARGET_DIR/release/jarida"
+WORK=$(mktemp -d /tmp/jarida-search-bench.XXXXXX)
+PORT=18090
+cleanup() { [ -n "${JPID:-}" ] && kill "$JPID" 2>/dev/null; rm -rf "$WORK"; true; }
+trap cleanup EXIT
+
+python3 - "$POSTS" "$WORK/posts" <<'PY'
+import os, random, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+os.makedirs(out)
+random.seed(11)
+en = ("water hospital school family aid truck crossing fuel electricity bakery flour market price farmer harvest "
+      "olive fisherman boat sea border refugee camp tent winter rain storm child mother doctor nurse patient "
+      "medicine engineer pump sewage street road bridge house rubble shelter university student teacher exam "
+      "journalist camera report minister ministry council election court law prisoner release ceasefire talks "
+      "negotiation cairo rafah khan younis deir balah nuseirat jabalia north south east west city village "
+      "solar panel generator internet phone network bank cash salary worker factory shop trade export import").split()
+ar = ("مياه مستشفى مدرسة عائلة مساعدات شاحنة معبر وقود كهرباء مخبز طحين سوق سعر مزارع محصول زيتون صياد قارب "
+      "بحر حدود لاجئ مخيم خيمة شتاء مطر عاصفة طفل أم طبيب ممرضة مريض دواء مهندس مضخة صرف شارع طريق جسر بيت "
+      "ركام ملجأ جامعة طالب معلم امتحان صحفي كاميرا تقرير وزير وزارة مجلس انتخابات محكمة قانون أسير إفراج "
+      "هدنة محادثات مفاوضات القاهرة رفح خان يونس دير البلح النصيرات جباليا شمال جنوب شرق غرب مدينة قرية "
+      "ألواح شمسية مولد إنترنت هاتف شبكة مصرف نقد راتب عامل مصنع متجر تجارة تصدير استيراد").split()
+prefixes = ["", "", "", "ال", "وال", "بال", "و", "لل"]
+for i in range(n):
+    arabic = i % 2 == 1
+    words = ar if arabic else en
+    def sentence(k):
+        ws = [random.choice(words) for _ in range(k)]
+        if arabic:
+            ws = [random.choice(prefixes) + w if not w.startswith("ال") else w for w in ws]
+        return " ".join(ws)
+    title = sentence(6)
+    body = "\n\n".join(sentence(random.randint(40, 70)) + "." for _ in range(7))
+    lang = "ar" if arabic else "en"
+    year = 2015 + i % 11
+    with open(os.path.join(out, f"post-{i}.{lang}.md"), "w", encoding="utf-8") as f:
+        f.write(f'+++\ntitle = "{title}"\ndate = {year}-{1 + i % 12:02d}-{1 + i % 28:02d}T08:00:00Z\n'
+                f'kind = "{["report", "news", "design"][i % 3]}"\nslug = "post-{i}"\n'
+                f'tags = ["{random.choice(words)}"]\n+++\n\n{body}\n')
+PY
+echo "corpus: $POSTS posts, $(du -sh "$WORK/posts" | cut -f1) of Markdown"
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+
+# The queries, URL-encoded by curl's rules, rotated by wrk's Lua.
+QUERIES=(
+  "q=water" "q=desalination+plant" "q=hospital+patients" "q=%22khan+younis%22" "q=electric" "q=solar+panels&kind=report"
+  "q=ceasefire+talks+cairo" "q=journalists" "q=rubble+shelter&year=2020" "q=fisherman+boats" "q=univ"
+  "q=%D8%A7%D9%84%D9%85%D9%8A%D8%A7%D9%87" "q=%D9%85%D8%B3%D8%AA%D8%B4%D9%81%D9%89" "q=%D8%A8%D8%A7%D9%84%D9%83%D9%87%D8%B1%D8%A8%D8%A7%D8%A1"
+  "q=%D8%AE%D8%A7%D9%86+%D9%8A%D9%88%D9%86%D8%B3" "q=%22%D8%AF%D9%8A%D8%B1+%D8%A7%D9%84%D8%A8%D9%84%D8%AD%22" "q=%D8%A7%D9%84%D8%B5%D9%8A%D8%A7%D8%AF%D9%8A%D9%86"
+  "q=%D8%B7%D8%A7%D9%84%D8%A8+%D8%AC%D8%A7%D9%85%D8%B9%D8%A9" "q=%D9%85%D8%B3%D8%AA" "q=water&page=3"
+)
+{
+  echo "local paths = {"
+  for q in "${QUERIES[@]}"; do echo "  \"/en/search?$q\","; done
+  echo "}"
+  echo "local i = 0"
+  echo "request = function() i = i % #paths + 1; return wrk.format('GET', paths[i]) end"
+} > "$WORK/rotate.lua"
+
+run() { # label database_url
+  local label=$1 url=$2 data="$WORK/data-$1"
+  export JARIDA_DATA_DIR="$data" JARIDA_DATABASE_URL="$url" JARIDA_LOG=warn JARIDA_LISTEN="127.0.0.1:$PORT"
+  local t0 t1
+  t0=$(date +%s%N)
+  "$BIN" import "$WORK/posts" >/dev/null
+  t1=$(date +%s%N)
+  awk -v l="$label" -v ms=$(( (t1 - t0) / 1000000 )) 'BEGIN { printf "%-9s import (index kept while saving): %.1f s\n", l, ms / 1000 }'
+  # The rebuild at start, from scratch: the index's version reset, then `jarida migrate` opens the
+  # database and rebuilds it.
+  if [ "$label" = sqlite ]; then
+    sqlite3 "$data/jarida.db" "UPDATE search_state SET version = 0; DELETE FROM posts_fts;"
+  else
+    psql "$url" -qc "UPDATE search_state SET version = 0; DELETE FROM post_search;" >/dev/null
+  fi
+  t0=$(date +%s%N)
+  /usr/bin/time -f '%M' -o "$WORK/rss-build-$label" "$BIN" migrate >/dev/null
+  t1=$(date +%s%N)
+  awk -v l="$label" -v ms=$(( (t1 - t0) / 1000000 )) -v kb="$(cat "$WORK/rss-build-$label")" 'BEGIN {
+    printf "%-9s index build from scratch: %.2f s, peak RSS %d MB  (target <= 10 s)\n", l, ms / 1000, kb / 1024 }'
+  "$BIN" serve >/dev/null 2>&1 &
+  JPID=$!
+  until curl -sf -o /dev/null "http://127.0.0.1:$PORT/en/search?q=water"; do sleep 0.2; done
+  local before; before=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
+  wrk -t2 -c16 -d2s -s "$WORK/rotate.lua" "http://127.0.0.1:$PORT" >/dev/null
+  wrk -t2 -c16 -d10s --latency -s "$WORK/rotate.lua" "http://127.0.0.1:$PORT" > "$WORK/wrk-$label"
+  local after; after=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
+  awk -v l="$label" '/Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+    END { printf "%-9s %d queries rotated, wrk -t2 -c16 -d10s: %s req/s, p50 %s, p99 %s  (target p99 <= 10 ms)\n", l, 20, rps, p50, p99 }' "$WORK/wrk-$label"
+  awk -v l="$label" -v b="$before" -v a="$after" 'BEGIN { printf "%-9s server RSS %d MB before the load, %d MB after (growth %d MB, target <= 100 MB)\n", l, b / 1024, a / 1024, (a - b) / 1024 }'
+  kill "$JPID"; wait "$JPID" 2>/dev/null || true; JPID=
+}
+
+run sqlite "sqlite://$WORK/data-sqlite/jarida.db"
+if psql "$PG_URL" -Atqc 'select 1' >/dev/null 2>&1; then
+  db="jarida_search_bench_$$"
+  psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+  run postgres "${PG_URL%/*}/$db"
+  psql "$PG_URL" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+else
+  echo "postgres: not reachable at $PG_URL, not measured"
+fi
