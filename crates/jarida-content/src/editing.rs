@@ -405,7 +405,8 @@ pub struct AdminFilter {
     pub status: Option<String>,
     pub author: Option<String>,
     pub tag: Option<String>,
-    /// Words the title contains.
+    /// Words to search for, through the site's search (title, summary, tags, authors, sources
+    /// and body, in any spelling `search::text` folds together).
     pub q: Option<String>,
     /// Only posts this user owns (what authors and contributors see).
     pub owner: Option<i64>,
@@ -438,32 +439,25 @@ pub struct AdminStory {
 const ADMIN_COLS: &str = "id, lang, slug, title, kind, status, published_at, updated_at, owner_id, submitted_at, \
                           translation_key, authors_json";
 
-/// The list's filter. A title search is `LIKE` on SQLite, which already ignores ASCII case (a
-/// `LOWER()` per row made searches several times slower), and `ILIKE` on PostgreSQL.
+/// The list's filter. The words (`$6`) go through the site's search index, the same engine
+/// readers use, drafts included: the list keeps its order (most recently changed first) and its
+/// cursors, and the index says which posts match.
 fn admin_filter(d: jarida_store::Dialect) -> String {
-    let like = match d {
-        jarida_store::Dialect::Sqlite => "LIKE",
-        jarida_store::Dialect::Postgres => "ILIKE",
+    let words = match d {
+        jarida_store::Dialect::Sqlite => {
+            "id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH $6)"
+        }
+        jarida_store::Dialect::Postgres => {
+            "id IN (SELECT post_id FROM post_search WHERE doc @@ to_tsquery('simple', $6))"
+        }
     };
     format!(
         "($1 IS NULL OR lang = $1) AND ($2 IS NULL OR kind = $2) \
      AND ($3 IS NULL OR ($3 = 'submitted' AND status = 'draft' AND submitted_at IS NOT NULL) OR status = $3) \
      AND ($4 IS NULL OR id IN (SELECT post_id FROM post_authors WHERE slug = $4)) \
      AND ($5 IS NULL OR id IN (SELECT post_id FROM post_tags WHERE slug = $5)) \
-     AND ($6 IS NULL OR title {like} $6 ESCAPE '\\') AND ($7 IS NULL OR owner_id = $7)"
+     AND ($6 IS NULL OR {words}) AND ($7 IS NULL OR owner_id = $7)"
     )
-}
-
-fn like_pattern(q: &str) -> String {
-    let mut p = String::from("%");
-    for c in q.trim().to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
 }
 
 /// Where a page of the admin's list starts.
@@ -534,10 +528,11 @@ pub async fn admin_list(
     let mut c = db.acquire().await?;
     let filter = admin_filter(c.conn().dialect());
     let kind = f.kind.map(Kind::as_str);
-    let q =
-        f.q.as_deref()
-            .filter(|q| !q.trim().is_empty())
-            .map(like_pattern);
+    let q = f.q.as_deref().filter(|q| !q.trim().is_empty()).map(|q| {
+        // Words that are all punctuation match nothing rather than everything.
+        crate::search::match_expr(c.conn().dialect(), &crate::search::parse(q))
+            .unwrap_or_else(|| crate::search::NOTHING.to_string())
+    });
     // One row past the page says whether another page follows. The cursor's comparisons are
     // written so that `updated_at` bounds an index range on both databases.
     let mut rows: Vec<AdminRow> = match at {

@@ -763,3 +763,32 @@ fn the_search_page_is_safe_with_any_query_and_follows_the_posts() {
     app.sql_exec("DELETE FROM posts WHERE slug = 'salt-sea' AND lang = 'en'");
     assert!(search(&app, "en", "zebrafish").is_empty());
 }
+
+#[test]
+fn editors_search_every_post_with_the_same_engine() {
+    let app = TestApp::spawn();
+    let mut owner = common::admin::owner(&app);
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    app.import(dir.path());
+    app.sql_exec("UPDATE posts SET status = 'draft' WHERE slug = 'field-hospitals'");
+
+    // Another spelling of the title's words (plural, no ال, ha for ta marbuta) finds the draft.
+    let q =
+        percent_encoding::utf8_percent_encode("مستشفى ميدانيه", percent_encoding::NON_ALPHANUMERIC);
+    let list = owner.get(&format!("/admin/posts?q={q}")).text();
+    assert!(
+        list.contains("المستشفيات الميدانية تفيض بالجرحى في رفح"),
+        "{list}"
+    );
+    assert!(!list.contains("الصيادون ممنوعون"), "only what matches");
+    // Words of the body, not only of the title; the word being typed.
+    let list = owner.get("/admin/posts?q=Saint+Hilar").text();
+    assert!(list.contains("Ancient monastery damaged"), "{list}");
+    // Readers do not see the draft.
+    assert!(!search(&app, "ar", "مستشفى ميدانيه").contains(&"/ar/field-hospitals".to_string()));
+    // Nothing to look for: nothing listed, and no error.
+    let r = owner.get("/admin/posts?q=%21%21%21");
+    assert_eq!(r.status, 200);
+    assert!(!r.text().contains("Ancient monastery damaged"));
+}

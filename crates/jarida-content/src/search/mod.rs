@@ -307,6 +307,22 @@ fn tsquery(parts: &[Part], all: bool) -> String {
     each.join(if all { " & " } else { " | " })
 }
 
+/// A word no post holds, valid in both databases' syntax: the match for a query with no words in
+/// it.
+pub const NOTHING: &str = "zzzjaridanomatchzzz";
+
+/// The match expression of a parsed query for `dialect`'s index, every word required; `None` when
+/// it has no words.
+pub fn match_expr(dialect: Dialect, parsed: &Parsed) -> Option<String> {
+    if parsed.parts.is_empty() {
+        return None;
+    }
+    Some(match dialect {
+        Dialect::Sqlite => fts5_query(&parsed.parts, true),
+        Dialect::Postgres => tsquery(&parsed.parts, true),
+    })
+}
+
 /// What to search.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
