@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         from: Option<cmd_import::ImportFrom>,
     },
+    /// The search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
     /// Old addresses (of an imported site, or any) answered with a permanent redirect.
     Redirects {
         #[command(subcommand)]
@@ -96,6 +101,13 @@ enum MailCommand {
     /// Send the emails that are due now, then exit (`jarida serve` and `jarida worker` do this on
     /// their own).
     Send,
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Index every post again (the index follows every save by itself; this is for after a
+    /// restore, or to time it).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -231,6 +243,17 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
             from: Some(from), ..
         } => return cmd_import::import_from(from, &cfg).await,
         Command::Redirects { command } => return cmd_import::redirects(command, &cfg).await,
+        Command::Search {
+            command: SearchCommand::Rebuild,
+        } => {
+            let db = jarida::open(&cfg).await?;
+            let t0 = std::time::Instant::now();
+            let n = jarida_content::search::rebuild(&db).await?;
+            println!(
+                "search index rebuilt: {n} posts in {:.2} s",
+                t0.elapsed().as_secs_f64()
+            );
+        }
         Command::Import { dir, from: None } => {
             let dir = dir.context("name the folder to import")?;
             let db = jarida::open(&cfg).await?;

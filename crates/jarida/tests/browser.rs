@@ -89,6 +89,12 @@ fn front_pages_and_articles_read_right_in_both_directions_and_sizes() {
                 ("/en/chart-design", "ltr", "en"),
                 ("/en/newsletter/", "ltr", "en"),
                 ("/ar/support/", "rtl", "ar"),
+                ("/en/search?q=water", "ltr", "en"),
+                (
+                    "/ar/search?q=%D8%A7%D9%84%D9%85%D9%8A%D8%A7%D9%87",
+                    "rtl",
+                    "ar",
+                ),
             ] {
                 let at = format!("{path} at {width}px");
                 c.goto(&format!("{}{path}", app.base)).await.unwrap();
@@ -195,7 +201,10 @@ fn front_pages_and_articles_read_right_in_both_directions_and_sizes() {
                         "{at}: axe-core (WCAG AAA) finds violations"
                     );
                 }
-                let name = format!("{}-{width}.png", path.trim_matches('/').replace('/', "_"));
+                let name = format!(
+                    "{}-{width}.png",
+                    path.trim_matches('/').replace(['/', '?', '=', '%'], "_")
+                );
                 let png = c.screenshot().await.unwrap();
                 std::fs::write(shots.join(name), png).unwrap();
             }

@@ -726,6 +726,20 @@ fn the_search_page_is_safe_with_any_query_and_follows_the_posts() {
     assert!(none.contains("لا شيء يطابق"), "{none}");
     assert!(none.contains("dir=\"rtl\""));
 
+    // A query in the other language's script finds what it can, from either page.
+    let cross = search(&app, "en", "تحلية المياه");
+    assert_eq!(
+        cross.first().map(String::as_str),
+        Some("/ar/desalination-plant"),
+        "{cross:?}"
+    );
+    let cross = search(&app, "ar", "desalination");
+    assert_eq!(
+        cross.first().map(String::as_str),
+        Some("/en/desalination-plant"),
+        "{cross:?}"
+    );
+
     // The header's search box on every page, without a script.
     let home = app.get("/en/").text();
     assert!(home.contains("action=\"/en/search\""));

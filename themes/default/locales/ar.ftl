@@ -248,6 +248,7 @@ search-count =
         [many] { $count } قصة
        *[other] { $count } قصة
     }
+search-count-more = أكثر من { $count } قصة
 search-any-word = (لا تحوي أي منها كل الكلمات: هذه تحوي بعضها)
 search-cut = استُخدمت أول ٢٠٠ حرف و١٢ كلمة من البحث فقط.
 search-prev = النتائج السابقة

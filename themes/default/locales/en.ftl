@@ -248,6 +248,7 @@ search-count =
         [one] One story
        *[other] { $count } stories
     }
+search-count-more = More than { $count } stories
 search-any-word = (none has every word: these have some of them)
 search-cut = Only the first 200 characters and 12 words of the search were used.
 search-prev = Previous results

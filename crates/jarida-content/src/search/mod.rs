@@ -148,6 +148,12 @@ pub async fn ensure_indexed(db: &Db) -> Result<u64, ContentError> {
     if version == text::VERSION && indexed == posts {
         return Ok(0);
     }
+    rebuild(db).await
+}
+
+/// Indexes every post again, in batches of 200 a transaction (`jarida search rebuild`, and at
+/// start when needed).
+pub async fn rebuild(db: &Db) -> Result<u64, ContentError> {
     let mut done = 0u64;
     let mut after = 0i64;
     loop {
@@ -360,6 +366,13 @@ pub struct Results {
     pub any_word: bool,
 }
 
+impl Results {
+    /// More than [`COUNT_CAP`] matched: the count shown is the cap, with a "+".
+    pub fn capped(&self) -> bool {
+        self.total > COUNT_CAP
+    }
+}
+
 /// Runs a search. Every word is required; when no post has them all, posts with any of them are
 /// shown instead (and `any_word` says so).
 pub async fn run(db: &Db, s: &Search) -> Result<Results, ContentError> {
@@ -393,82 +406,48 @@ async fn run_with(db: &Db, s: &Search, all: bool) -> Result<Results, ContentErro
     let filters = "($2 = '' OR p.kind = $2) \
          AND COALESCE(p.published_at, p.updated_at) >= $3 AND COALESCE(p.published_at, p.updated_at) < $4 \
          AND ($5 OR p.status = 'published')";
-    let (ids, total): (Vec<(i64,)>, i64) = match c.conn().dialect() {
-        Dialect::Sqlite => {
-            let m = fts5_query(&s.parsed.parts, all);
-            let ids = q_all!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT p.id FROM posts_fts f JOIN posts p ON p.id = f.rowid \
-                     WHERE posts_fts MATCH $1 AND {filters} \
-                     ORDER BY bm25(posts_fts, {W_TITLE}, {W_META}, 1.0), COALESCE(p.published_at, p.updated_at) DESC, p.id DESC \
-                     LIMIT $6 OFFSET $7"
-                )),
-                &m,
+    // Ranking every post a common word matches is most of a search's cost (BM25 or `ts_rank`
+    // per match, then a lookup of each in `posts` for the filters). The best `CANDIDATES` are
+    // ranked from the index alone and filtered after; only when the filters leave too few of them
+    // for the page asked (a narrow kind or year) is every match ranked. The count stops at
+    // `COUNT_CAP` ("1,000+").
+    let want = offset + PER_PAGE;
+    let mut ids = ranked(
+        &mut c,
+        &s.parsed.parts,
+        all,
+        filters,
+        &kind,
+        (from_ts, to_ts),
+        any,
+        Some(CANDIDATES),
+        offset,
+    )
+    .await?;
+    if (ids.len() as i64) < PER_PAGE {
+        let total_matches = count(&mut c, &s.parsed.parts, all, None).await?;
+        if total_matches > CANDIDATES && want <= COUNT_CAP {
+            ids = ranked(
+                &mut c,
+                &s.parsed.parts,
+                all,
+                filters,
                 &kind,
-                from_ts,
-                to_ts,
+                (from_ts, to_ts),
                 any,
-                PER_PAGE,
-                offset
-            )?;
-            let (total,): (i64,) = q_one!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM posts_fts f JOIN posts p ON p.id = f.rowid \
-                     WHERE posts_fts MATCH $1 AND {filters}"
-                )),
-                &m,
-                &kind,
-                from_ts,
-                to_ts,
-                any
-            )?;
-            (ids, total)
+                None,
+                offset,
+            )
+            .await?;
         }
-        Dialect::Postgres => {
-            let q = tsquery(&s.parsed.parts, all);
-            // Weights D, C, B, A: the body, (unused), summary and the like, the title.
-            let weights = format!(
-                "'{{{:.2}, 0, {:.2}, 1.0}}'",
-                1.0 / W_TITLE,
-                W_META / W_TITLE
-            );
-            let ids = q_all!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT p.id FROM post_search x JOIN posts p ON p.id = x.post_id, to_tsquery('simple', $1) q \
-                     WHERE x.doc @@ q AND {filters} \
-                     ORDER BY ts_rank({weights}, x.doc, q, 1) DESC, COALESCE(p.published_at, p.updated_at) DESC, p.id DESC \
-                     LIMIT $6 OFFSET $7"
-                )),
-                &q,
-                &kind,
-                from_ts,
-                to_ts,
-                any,
-                PER_PAGE,
-                offset
-            )?;
-            let (total,): (i64,) = q_one!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM post_search x JOIN posts p ON p.id = x.post_id, to_tsquery('simple', $1) q \
-                     WHERE x.doc @@ q AND {filters}"
-                )),
-                &q,
-                &kind,
-                from_ts,
-                to_ts,
-                any
-            )?;
-            (ids, total)
-        }
-    };
+    }
+    let total = count(
+        &mut c,
+        &s.parsed.parts,
+        all,
+        Some((filters, kind.as_str(), (from_ts, to_ts), any)),
+    )
+    .await?;
     let mut hits = Vec::with_capacity(ids.len());
     for (id,) in ids {
         let row: Option<HitRow> = q_opt!(
@@ -531,6 +510,133 @@ pub async fn years(db: &Db) -> Result<Option<(i32, i32)>, ContentError> {
 
 /// lang, slug, kind, status, title, body_text, published_at.
 type HitRow = (String, String, String, String, String, String, Option<i64>);
+
+/// Matches ranked from the index alone before the filters are applied (see [`run_with`]).
+const CANDIDATES: i64 = 400;
+/// The count of results stops here; the page says "1,000+".
+pub const COUNT_CAP: i64 = 1000;
+
+/// The filters' values: kind ('' for any), the time range, whether drafts count.
+type FilterArgs<'a> = (&'a str, &'a str, (i64, i64), bool);
+
+/// One page of matching post ids in rank order, from the best `candidates` matches when given
+/// (every match otherwise), after the filters.
+#[allow(clippy::too_many_arguments)]
+async fn ranked(
+    c: &mut jarida_store::PoolConn,
+    parts: &[Part],
+    all: bool,
+    filters: &str,
+    kind: &str,
+    (from_ts, to_ts): (i64, i64),
+    any: bool,
+    candidates: Option<i64>,
+    offset: i64,
+) -> Result<Vec<(i64,)>, ContentError> {
+    let limit = candidates.map_or(String::new(), |n| format!(" LIMIT {n}"));
+    Ok(match c.conn().dialect() {
+        Dialect::Sqlite => {
+            let m = fts5_query(parts, all);
+            q_all!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT p.id FROM (SELECT rowid AS id, rank FROM posts_fts WHERE posts_fts MATCH $1 ORDER BY rank{limit}) f \
+                     JOIN posts p ON p.id = f.id WHERE {filters} \
+                     ORDER BY f.rank, COALESCE(p.published_at, p.updated_at) DESC, p.id DESC LIMIT $6 OFFSET $7"
+                )),
+                &m,
+                kind,
+                from_ts,
+                to_ts,
+                any,
+                PER_PAGE,
+                offset
+            )?
+        }
+        Dialect::Postgres => {
+            let q = tsquery(parts, all);
+            // Weights D, C, B, A: the body, (unused), summary and the like, the title.
+            let weights = format!(
+                "'{{{:.2}, 0, {:.2}, 1.0}}'",
+                1.0 / W_TITLE,
+                W_META / W_TITLE
+            );
+            q_all!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT p.id FROM (SELECT x.post_id AS id, ts_rank({weights}, x.doc, q, 1) AS rank \
+                     FROM post_search x, to_tsquery('simple', $1) q WHERE x.doc @@ q ORDER BY rank DESC{limit}) f \
+                     JOIN posts p ON p.id = f.id WHERE {filters} \
+                     ORDER BY f.rank DESC, COALESCE(p.published_at, p.updated_at) DESC, p.id DESC LIMIT $6 OFFSET $7"
+                )),
+                &q,
+                kind,
+                from_ts,
+                to_ts,
+                any,
+                PER_PAGE,
+                offset
+            )?
+        }
+    })
+}
+
+/// How many posts match (after the filters when given), up to [`COUNT_CAP`] + 1.
+async fn count(
+    c: &mut jarida_store::PoolConn,
+    parts: &[Part],
+    all: bool,
+    filtered: Option<FilterArgs<'_>>,
+) -> Result<i64, ContentError> {
+    let cap = COUNT_CAP + 1;
+    let sqlite = c.conn().dialect() == Dialect::Sqlite;
+    let m = if sqlite {
+        fts5_query(parts, all)
+    } else {
+        tsquery(parts, all)
+    };
+    let (n,): (i64,) = match filtered {
+        None => {
+            let sql = if sqlite {
+                format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH $1 LIMIT {cap})"
+                )
+            } else {
+                format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM post_search x, to_tsquery('simple', $1) q \
+                     WHERE x.doc @@ q LIMIT {cap}) t"
+                )
+            };
+            q_one!(c.conn(), (i64,), sqlx::AssertSqlSafe(sql), &m)?
+        }
+        Some((filters, kind, (from_ts, to_ts), any)) => {
+            let sql = if sqlite {
+                format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM posts_fts f JOIN posts p ON p.id = f.rowid \
+                     WHERE posts_fts MATCH $1 AND {filters} LIMIT {cap})"
+                )
+            } else {
+                format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM post_search x JOIN posts p ON p.id = x.post_id, \
+                     to_tsquery('simple', $1) q WHERE x.doc @@ q AND {filters} LIMIT {cap}) t"
+                )
+            };
+            q_one!(
+                c.conn(),
+                (i64,),
+                sqlx::AssertSqlSafe(sql),
+                &m,
+                kind,
+                from_ts,
+                to_ts,
+                any
+            )?
+        }
+    };
+    Ok(n)
+}
 
 fn year_start(y: i32) -> Option<i64> {
     let d = time::Date::from_calendar_date(y, time::Month::January, 1).ok()?;

@@ -141,6 +141,8 @@ async fn render(app: &App, lang: Lang, p: &Params) -> Result<String, WebError> {
             "years": years,
             "hits": hits,
             "total": results.total,
+            "capped": results.capped(),
+            "cap": search::COUNT_CAP,
             "any_word": results.any_word,
             "page": page,
             "pages": pages,
