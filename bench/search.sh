@@ -104,6 +104,11 @@ run() { # label database_url
   "$BIN" serve >/dev/null 2>&1 &
   JPID=$!
   until curl -sf -o /dev/null "http://127.0.0.1:$PORT/en/search?q=water"; do sleep 0.2; done
+  # Each query alone, one reader, the median of five: which ones cost what.
+  for q in "${QUERIES[@]}"; do
+    for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT/en/search?$q"; done \
+      | sort -n | sed -n 3p | awk -v l="$label" -v q="$q" '{ printf "%-9s   %6.1f ms  %s\n", l, $1 * 1000, q }'
+  done
   local before; before=$(awk '/VmRSS/ {print $2}' /proc/$JPID/status)
   wrk -t2 -c"$CONNS" -d2s -s "$WORK/rotate.lua" "http://127.0.0.1:$PORT" >/dev/null
   wrk -t2 -c"$CONNS" -d10s --latency -s "$WORK/rotate.lua" "http://127.0.0.1:$PORT" > "$WORK/wrk-$label"

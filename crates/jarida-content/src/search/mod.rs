@@ -47,21 +47,35 @@ pub fn meta_text(input: &PostInput) -> String {
 
 /// Puts a saved post in the index (or replaces it there), inside the caller's transaction.
 pub async fn index_post(
-    mut c: Conn<'_>,
+    c: Conn<'_>,
     id: i64,
     title: &str,
     meta: &str,
     body_text: &str,
 ) -> Result<(), ContentError> {
+    write_row(c, id, title, meta, body_text, true).await
+}
+
+/// Writes a post's row; `replace`: it may be there already.
+async fn write_row(
+    mut c: Conn<'_>,
+    id: i64,
+    title: &str,
+    meta: &str,
+    body_text: &str,
+    replace: bool,
+) -> Result<(), ContentError> {
     let join = |t: &str| text::terms(t).join(" ");
     let (title, meta, body) = (join(title), join(meta), join(body_text));
     match c.dialect() {
         Dialect::Sqlite => {
-            q_exec!(
-                reborrow(&mut c),
-                "DELETE FROM posts_fts WHERE rowid = $1",
-                id
-            )?;
+            if replace {
+                q_exec!(
+                    reborrow(&mut c),
+                    "DELETE FROM posts_fts WHERE rowid = $1",
+                    id
+                )?;
+            }
             q_exec!(
                 c,
                 "INSERT INTO posts_fts (rowid, title, meta, body) VALUES ($1, $2, $3, $4)",
@@ -88,7 +102,7 @@ pub async fn index_post(
     Ok(())
 }
 
-/// Indexes a stored post again from its rows.
+/// Indexes a stored post again from its rows (the index emptied before, see [`rebuild`]).
 async fn reindex(mut c: Conn<'_>, id: i64) -> Result<(), ContentError> {
     let row: Option<(String, String, String, String)> = q_opt!(
         reborrow(&mut c),
@@ -122,7 +136,7 @@ async fn reindex(mut c: Conn<'_>, id: i64) -> Result<(), ContentError> {
         meta.push('\n');
         meta.push_str(&s);
     }
-    index_post(c, id, &title, &meta, &body_text).await
+    write_row(c, id, &title, &meta, &body_text, false).await
 }
 
 /// Brings the index up to date when the way words are read changed ([`text::VERSION`]) or posts
@@ -154,6 +168,18 @@ pub async fn ensure_indexed(db: &Db) -> Result<u64, ContentError> {
 /// Indexes every post again, in batches of 200 a transaction (`jarida search rebuild`, and at
 /// start when needed).
 pub async fn rebuild(db: &Db) -> Result<u64, ContentError> {
+    // Emptied first, in one statement: FTS5 removes a contentless row by writing a tombstone and
+    // merging, which cost up to a second a row once the index was large (`bench/search.sh`).
+    {
+        let mut c = db.acquire().await?;
+        match c.conn().dialect() {
+            Dialect::Sqlite => q_exec!(
+                c.conn(),
+                "INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')"
+            )?,
+            Dialect::Postgres => q_exec!(c.conn(), "DELETE FROM post_search")?,
+        };
+    }
     let mut done = 0u64;
     let mut after = 0i64;
     loop {
