@@ -20,24 +20,11 @@ pub enum ImportFrom {
     Wordpress {
         /// The export's XML file.
         file: PathBuf,
-        /// Write. Without it nothing is written and the report says what would be.
-        #[arg(long)]
-        apply: bool,
+        #[command(flatten)]
+        common: Common,
         /// A copy of the old site's wp-content/uploads folder: images are copied from it.
         #[arg(long, value_name = "DIR")]
         uploads: Option<PathBuf>,
-        /// A category (by slug) whose posts are of a kind: --kind news=news --kind infographics=design.
-        #[arg(long = "kind", value_name = "CATEGORY=KIND")]
-        kinds: Vec<String>,
-        /// The same mapping from a file, one `category = kind` per line (# starts a comment).
-        #[arg(long, value_name = "FILE")]
-        kinds_file: Option<PathBuf>,
-        /// The kind of posts no mapped category names, and of pages.
-        #[arg(long, default_value = "report")]
-        default_kind: String,
-        /// The language of posts that do not say theirs (a site without Polylang).
-        #[arg(long)]
-        lang: Option<String>,
     },
     /// A Ghost export (Settings → Migrate → Export content, JSON): posts and pages, tags, authors,
     /// feature images, members with their newsletter choices (imported as readers with consent
@@ -71,16 +58,18 @@ pub struct Common {
     /// Write. Without it nothing is written and the report says what would be.
     #[arg(long)]
     apply: bool,
-    /// A tag (by slug) whose posts are of a kind: --kind news=news --kind infographics=design.
-    #[arg(long = "kind", value_name = "TAG=KIND")]
+    /// A category or tag (by its slug) whose posts are of a kind: --kind news=news --kind
+    /// infographics=design. Other categories become tags.
+    #[arg(long = "kind", value_name = "SLUG=KIND")]
     kinds: Vec<String>,
-    /// The same mapping from a file, one `tag = kind` per line (# starts a comment).
+    /// The same mapping from a file, one `slug = kind` per line (# starts a comment).
     #[arg(long, value_name = "FILE")]
     kinds_file: Option<PathBuf>,
-    /// The kind of posts no mapped tag names, and of pages.
+    /// The kind of posts no mapped category or tag names, and of pages.
     #[arg(long, default_value = "report")]
     default_kind: String,
-    /// The language of posts that do not say theirs.
+    /// The language of posts that do not say theirs (a WordPress site without Polylang, a Ghost
+    /// post without #ar).
     #[arg(long)]
     lang: Option<String>,
 }
@@ -164,21 +153,11 @@ pub async fn import_from(from: ImportFrom, cfg: &Config) -> anyhow::Result<ExitC
         }
         ImportFrom::Wordpress {
             file,
-            apply,
+            common,
             uploads,
-            kinds,
-            kinds_file,
-            default_kind,
-            lang,
         } => {
-            let c = Common {
-                apply,
-                kinds,
-                kinds_file,
-                default_kind,
-                lang,
-            };
-            (file, options(&c, uploads, cfg)?)
+            let opts = options(&common, uploads, cfg)?;
+            (file, opts)
         }
     };
     let size = std::fs::metadata(&file)

@@ -21,22 +21,20 @@ fn count(app: &TestApp, sql: &'static str) -> i64 {
     })
 }
 
-/// Runs `jarida import wordpress FILE ARGS…`; (exit code, stdout, stderr).
+/// Runs `jarida import wordpress FILE` with the fixture's uploads and kinds, and ARGS…; (exit
+/// code, stdout, stderr).
 fn import(app: &TestApp, file: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = jarida_cmd(app.dir.path(), &app.test_db)
-        .args(["import", "wordpress"])
-        .arg(file)
-        .arg("--uploads")
-        .arg(fixture().join("uploads"))
-        .args(["--kind", "news=news", "--kind", "infographics=design"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let uploads = fixture().join("uploads");
+    let mut all = vec![
+        "--uploads",
+        uploads.to_str().unwrap(),
+        "--kind",
+        "news=news",
+        "--kind",
+        "infographics=design",
+    ];
+    all.extend_from_slice(args);
+    import_from(app, "wordpress", file, &all)
 }
 
 /// The report's count for `key` ("posts created"), from its `  key   n` line.

@@ -765,7 +765,14 @@ pub fn snippet(body: &str, parts: &[Part], words: usize) -> String {
     if to < body.len() {
         out.push('…');
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    // The plain text underlines its headings ("Title\n-----") and marks its rules with dashes:
+    // in a one-line snippet those are noise.
+    out.split_whitespace()
+        .filter(|w| {
+            !(w.chars().count() >= 3 && w.chars().all(|c| matches!(c, '-' | '=' | '*' | '_')))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -838,5 +845,11 @@ mod tests {
         );
         assert!(ar.contains("<mark>المستشفيات</mark>"), "{ar}");
         assert_eq!(highlight("<b>", &parts), "&lt;b&gt;");
+        let underlined = snippet(
+            "What changed\n------------\nThe hospital closed.",
+            &parts,
+            12,
+        );
+        assert!(!underlined.contains("---"), "{underlined}");
     }
 }
