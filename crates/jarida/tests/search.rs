@@ -806,3 +806,46 @@ fn editors_search_every_post_with_the_same_engine() {
     assert_eq!(r.status, 200);
     assert!(!r.text().contains("Ancient monastery damaged"));
 }
+
+#[test]
+fn the_index_is_rebuilt_when_its_rules_change_or_on_demand() {
+    let app = TestApp::spawn();
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    app.import(dir.path());
+    // As after an upgrade whose word rules differ: the index is old and partly missing.
+    app.sql_exec("UPDATE search_state SET version = 0");
+    if app.test_db.is_postgres() {
+        app.sql_exec("DELETE FROM post_search WHERE post_id % 2 = 0");
+    } else {
+        app.sql_exec("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')");
+    }
+    assert!(search(&app, "en", "desalination").len() < 2);
+    // Opening the database (any command, or the server's start) rebuilds it.
+    let out = common::jarida_cmd(app.dir.path(), &app.test_db)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        search(&app, "en", "desalination")
+            .first()
+            .map(String::as_str),
+        Some("/en/desalination-plant")
+    );
+    // And on demand.
+    let out = common::jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["search", "rebuild"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("search index rebuilt: 200 posts"), "{said}");
+    assert_eq!(
+        search(&app, "ar", "تحلية").first().map(String::as_str),
+        Some("/ar/desalination-plant")
+    );
+}

@@ -162,51 +162,73 @@ pub async fn ensure_indexed(db: &Db) -> Result<u64, ContentError> {
     if version == text::VERSION && indexed == posts {
         return Ok(0);
     }
-    rebuild(db).await
+    rebuild_in_one(db, false).await
 }
 
-/// Indexes every post again, in batches of 200 a transaction (`jarida search rebuild`, and at
-/// start when needed).
+/// Indexes every post again (`jarida search rebuild`).
 pub async fn rebuild(db: &Db) -> Result<u64, ContentError> {
-    // Emptied first, in one statement: FTS5 removes a contentless row by writing a tombstone and
-    // merging, which cost up to a second a row once the index was large (`bench/search.sh`).
-    {
-        let mut c = db.acquire().await?;
-        match c.conn().dialect() {
-            Dialect::Sqlite => q_exec!(
-                c.conn(),
-                "INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')"
-            )?,
-            Dialect::Postgres => q_exec!(c.conn(), "DELETE FROM post_search")?,
+    rebuild_in_one(db, true).await
+}
+
+/// The rebuild, in one transaction: searches keep seeing the old index until it commits, and two
+/// processes starting at once after an upgrade take turns (the first statement takes the lock,
+/// on `search_state`'s row in PostgreSQL and the database's write lock in SQLite); the second then
+/// finds the index current and does nothing, unless `always`.
+async fn rebuild_in_one(db: &Db, always: bool) -> Result<u64, ContentError> {
+    let mut tx = db.begin().await?;
+    let lock = match tx.conn().dialect() {
+        Dialect::Sqlite => "UPDATE search_state SET version = version WHERE id = 1",
+        Dialect::Postgres => "SELECT 1 FROM search_state WHERE id = 1 FOR UPDATE",
+    };
+    q_exec!(tx.conn(), sqlx::AssertSqlSafe(lock))?;
+    if !always {
+        let (version,): (i64,) = q_one!(
+            tx.conn(),
+            (i64,),
+            "SELECT version FROM search_state WHERE id = 1"
+        )?;
+        let (posts,): (i64,) = q_one!(tx.conn(), (i64,), "SELECT COUNT(*) FROM posts")?;
+        let indexed: i64 = match tx.conn().dialect() {
+            Dialect::Sqlite => {
+                q_one!(tx.conn(), (i64,), "SELECT COUNT(*) FROM posts_fts_docsize")?.0
+            }
+            Dialect::Postgres => q_one!(tx.conn(), (i64,), "SELECT COUNT(*) FROM post_search")?.0,
         };
+        if version == text::VERSION && indexed == posts {
+            return Ok(0);
+        }
     }
+    // Emptied in one statement: FTS5 removes a contentless row by writing a tombstone and
+    // merging, which cost up to a second a row once the index was large (`bench/search.sh`).
+    match tx.conn().dialect() {
+        Dialect::Sqlite => q_exec!(
+            tx.conn(),
+            "INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')"
+        )?,
+        Dialect::Postgres => q_exec!(tx.conn(), "DELETE FROM post_search")?,
+    };
     let mut done = 0u64;
     let mut after = 0i64;
     loop {
-        let ids: Vec<(i64,)> = {
-            let mut c = db.acquire().await?;
-            q_all!(
-                c.conn(),
-                (i64,),
-                "SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT 200",
-                after
-            )?
-        };
+        let ids: Vec<(i64,)> = q_all!(
+            tx.conn(),
+            (i64,),
+            "SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT 500",
+            after
+        )?;
         let Some(&(last,)) = ids.last() else { break };
-        let mut tx = db.begin().await?;
         for (id,) in ids {
             reindex(tx.conn(), id).await?;
             done += 1;
         }
-        tx.commit().await?;
         after = last;
     }
-    let mut c = db.acquire().await?;
     q_exec!(
-        c.conn(),
+        tx.conn(),
         "UPDATE search_state SET version = $1 WHERE id = 1",
         text::VERSION
     )?;
+    tx.commit().await?;
     Ok(done)
 }
 
