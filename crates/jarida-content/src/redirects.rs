@@ -102,6 +102,8 @@ pub enum Put {
 }
 
 /// Adds or replaces the redirect from `from` (a key, see [`key`]) inside the caller's transaction.
+/// One an editor added is kept against an import's (`origin` other than `editor`): the person
+/// chose it, an import only guessed.
 pub async fn put(
     mut c: Conn<'_>,
     from: &str,
@@ -113,14 +115,15 @@ pub async fn put(
         field: "redirect",
         reason,
     })?;
-    let existing: Option<(String,)> = q_opt!(
+    let existing: Option<(String, String)> = q_opt!(
         crate::repo::reborrow(&mut c),
-        (String,),
-        "SELECT to_path FROM redirects WHERE from_path = $1",
+        (String, String),
+        "SELECT to_path, origin FROM redirects WHERE from_path = $1",
         from
     )?;
     match existing {
-        Some((t,)) if t == to => Ok(Put::Unchanged),
+        Some((t, _)) if t == to => Ok(Put::Unchanged),
+        Some((_, o)) if o == "editor" && origin != "editor" => Ok(Put::Unchanged),
         Some(_) => {
             q_exec!(
                 c,

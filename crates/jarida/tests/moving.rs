@@ -261,6 +261,11 @@ fn a_wordpress_site_moves_in_with_its_translations_images_and_old_links() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM posts"), posts);
     assert_eq!(media_files(&app), media);
 
+    // An old address an editor pointed elsewhere keeps the editor's choice on the next import.
+    app.sql_exec(
+        "UPDATE redirects SET to_path = '/en/about', origin = 'editor' WHERE from_path = '/?p=7'",
+    );
+
     // An editor renamed a post: the next import updates that post, not a new one.
     app.sql_exec("UPDATE posts SET slug = 'water-crisis' WHERE slug = 'water-crisis-one-year-on'");
     let (code, out, _) = import(&app, &file, &["--apply"]);
@@ -274,6 +279,11 @@ fn a_wordpress_site_moves_in_with_its_translations_images_and_old_links() {
         ),
         2,
         "its old addresses now lead to its new slug"
+    );
+    let kept = app.get("/?p=7");
+    assert_eq!(
+        (kept.status, kept.header("location")),
+        (301, Some("/en/about"))
     );
 
     // Editors' own redirects, by the command line.
