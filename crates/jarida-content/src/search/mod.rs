@@ -140,29 +140,33 @@ async fn reindex(mut c: Conn<'_>, id: i64) -> Result<(), ContentError> {
 }
 
 /// Brings the index up to date when the way words are read changed ([`text::VERSION`]) or posts
-/// are missing from it (written before search existed): every post is indexed again, in batches
-/// of a transaction each. Several processes starting at once may do it together: each write
-/// replaces the same row.
+/// are missing from it (written before search existed): every post is indexed again, in one
+/// transaction (see [`rebuild_in_one`]).
 pub async fn ensure_indexed(db: &Db) -> Result<u64, ContentError> {
     let mut c = db.acquire().await?;
-    let (version,): (i64,) = q_one!(
-        c.conn(),
-        (i64,),
-        "SELECT version FROM search_state WHERE id = 1"
-    )?;
-    let (posts,): (i64,) = q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM posts")?;
-    let indexed: i64 = match c.conn().dialect() {
-        Dialect::Sqlite => {
-            // FTS5 keeps its row count in its own "docsize" shadow table.
-            q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM posts_fts_docsize")?.0
-        }
-        Dialect::Postgres => q_one!(c.conn(), (i64,), "SELECT COUNT(*) FROM post_search")?.0,
-    };
+    let current = is_current(c.conn()).await?;
     drop(c);
-    if version == text::VERSION && indexed == posts {
+    if current {
         return Ok(0);
     }
     rebuild_in_one(db, false).await
+}
+
+/// Whether the index was built under the current word rules and holds every post.
+async fn is_current(mut c: Conn<'_>) -> Result<bool, ContentError> {
+    let (version,): (i64,) = q_one!(
+        reborrow(&mut c),
+        (i64,),
+        "SELECT version FROM search_state WHERE id = 1"
+    )?;
+    let (posts,): (i64,) = q_one!(reborrow(&mut c), (i64,), "SELECT COUNT(*) FROM posts")?;
+    // FTS5 keeps its row count in its own "docsize" shadow table.
+    let indexed = match c.dialect() {
+        Dialect::Sqlite => "SELECT COUNT(*) FROM posts_fts_docsize",
+        Dialect::Postgres => "SELECT COUNT(*) FROM post_search",
+    };
+    let (indexed,): (i64,) = q_one!(c, (i64,), sqlx::AssertSqlSafe(indexed))?;
+    Ok(version == text::VERSION && indexed == posts)
 }
 
 /// Indexes every post again (`jarida search rebuild`).
@@ -181,22 +185,8 @@ async fn rebuild_in_one(db: &Db, always: bool) -> Result<u64, ContentError> {
         Dialect::Postgres => "SELECT 1 FROM search_state WHERE id = 1 FOR UPDATE",
     };
     q_exec!(tx.conn(), sqlx::AssertSqlSafe(lock))?;
-    if !always {
-        let (version,): (i64,) = q_one!(
-            tx.conn(),
-            (i64,),
-            "SELECT version FROM search_state WHERE id = 1"
-        )?;
-        let (posts,): (i64,) = q_one!(tx.conn(), (i64,), "SELECT COUNT(*) FROM posts")?;
-        let indexed: i64 = match tx.conn().dialect() {
-            Dialect::Sqlite => {
-                q_one!(tx.conn(), (i64,), "SELECT COUNT(*) FROM posts_fts_docsize")?.0
-            }
-            Dialect::Postgres => q_one!(tx.conn(), (i64,), "SELECT COUNT(*) FROM post_search")?.0,
-        };
-        if version == text::VERSION && indexed == posts {
-            return Ok(0);
-        }
+    if !always && is_current(tx.conn()).await? {
+        return Ok(0);
     }
     // Emptied in one statement: FTS5 removes a contentless row by writing a tombstone and
     // merging, which cost up to a second a row once the index was large (`bench/search.sh`).
