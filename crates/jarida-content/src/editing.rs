@@ -439,16 +439,14 @@ pub struct AdminStory {
 const ADMIN_COLS: &str = "id, lang, slug, title, kind, status, published_at, updated_at, owner_id, submitted_at, \
                           translation_key, authors_json";
 
-/// The list's filter. The words (`$6`) go through the site's search index, the same engine
-/// readers use, drafts included: the list keeps its order (most recently changed first) and its
-/// cursors, and the index says which posts match.
+/// The list's filter. The words go through the site's search index, the same engine readers
+/// use, drafts included: the list keeps its order (most recently changed first) and its cursors,
+/// and the index says which posts match (`$6`, their ids as a JSON array).
 fn admin_filter(d: jarida_store::Dialect) -> String {
     let words = match d {
-        jarida_store::Dialect::Sqlite => {
-            "id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH $6)"
-        }
+        jarida_store::Dialect::Sqlite => "id IN (SELECT value FROM json_each($6))",
         jarida_store::Dialect::Postgres => {
-            "id IN (SELECT post_id FROM post_search WHERE doc @@ to_tsquery('simple', $6))"
+            "id IN (SELECT jsonb_array_elements_text($6::jsonb)::bigint)"
         }
     };
     format!(
@@ -520,19 +518,23 @@ pub struct AdminPage {
 /// for the page), so the pair shows together.
 pub async fn admin_list(
     db: &Db,
+    search: &crate::search::Engine,
     f: &AdminFilter,
     limit: i64,
     at: Position,
     known_total: Option<i64>,
 ) -> Result<AdminPage, ContentError> {
+    // Words that are all punctuation match nothing rather than everything.
+    let q = match f.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        Some(q) => Some(
+            serde_json::to_string(&crate::search::matching(search, db, q).await?)
+                .unwrap_or_else(|_| "[]".into()),
+        ),
+        None => None,
+    };
     let mut c = db.acquire().await?;
     let filter = admin_filter(c.conn().dialect());
     let kind = f.kind.map(Kind::as_str);
-    let q = f.q.as_deref().filter(|q| !q.trim().is_empty()).map(|q| {
-        // Words that are all punctuation match nothing rather than everything.
-        crate::search::match_expr(c.conn().dialect(), &crate::search::parse(q))
-            .unwrap_or_else(|| crate::search::NOTHING.to_string())
-    });
     // One row past the page says whether another page follows. The cursor's comparisons are
     // written so that `updated_at` bounds an index range on both databases.
     let mut rows: Vec<AdminRow> = match at {

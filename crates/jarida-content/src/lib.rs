@@ -40,6 +40,9 @@ pub enum ContentError {
     /// Another platform's export cannot be read on (it says where and why).
     #[error("{0}")]
     Export(String),
+    /// The in-process search index failed (see `search::engine`).
+    #[error("search index: {0}")]
+    Search(String),
 }
 
 impl From<jarida_store::sqlx::Error> for ContentError {

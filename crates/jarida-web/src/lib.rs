@@ -163,6 +163,8 @@ pub struct App {
     pub blocked: jarida_audience::throttle::Blocked,
     /// The admin's templates, stylesheet and script.
     pub admin: admin::ui::Ui,
+    /// This process's search index (readers' search and the admin's list).
+    pub search: jarida_content::search::Engine,
     /// How many posts each admin list filter matched, by content version.
     pub(crate) admin_counts: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
     /// How many readers each filter of the admin's readers list matched, and when it was counted:
@@ -305,6 +307,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("admin templates: {e:#}"))?;
         Ok(Arc::new(App {
             admin,
+            search: jarida_content::search::Engine::new(),
             admin_counts: Default::default(),
             reader_counts: Default::default(),
             mail: jarida_mail::queue::Queue::new(db.clone(), mailer),
@@ -413,6 +416,9 @@ pub async fn refresh(app: &App) -> anyhow::Result<()> {
     if app.cache.set_version(v) {
         tracing::debug!(version = v, "content changed; page cache cleared");
     }
+    // The search index follows here too, so a reader's search rarely waits for it (the first
+    // refresh builds it when the site starts).
+    app.search.sync(&app.db).await?;
     Ok(())
 }
 

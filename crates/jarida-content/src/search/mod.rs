@@ -1,12 +1,14 @@
 //! Search over posts, for readers (published posts) and editors (every post), in English and
-//! Arabic. The databases' own full-text indexes do the matching and ranking (SQLite's FTS5 with
-//! BM25, PostgreSQL's `tsvector` with weights), over text this module has already normalized and
-//! stemmed ([`text`]): the same words reach both databases and both sides of a query, and every
-//! process of a PostgreSQL deployment reads the one index. Snippets are cut here from the post's
-//! plain text, so the highlighted words are the reader's own spelling. Owns `posts_fts` (SQLite),
-//! `post_search` (PostgreSQL) and `search_state`.
+//! Arabic. Each post's words are normalized and stemmed here ([`text`]) when it is saved and kept
+//! in `post_terms`; every process matches and ranks them in its own in-memory index
+//! ([`engine`]), built from that table and kept current with it, so both databases answer the
+//! same way. Snippets are cut here from the post's plain text, so the highlighted words are the
+//! reader's own spelling. Owns `post_terms` and `search_state`.
 
+pub mod engine;
 pub mod text;
+
+pub use engine::Engine;
 
 use jarida_core::Lang;
 use jarida_store::{Conn, Db, Dialect, q_all, q_exec, q_one, q_opt};
@@ -23,11 +25,6 @@ const MAX_GROUPS: usize = 12;
 pub const PER_PAGE: i64 = 10;
 /// The last page that can be asked for.
 pub const MAX_PAGE: i64 = 50;
-
-/// Field weights: a word in the title counts ten body words, in the summary, tags, authors or
-/// sources four.
-const W_TITLE: f64 = 10.0;
-const W_META: f64 = 4.0;
 
 /// The text of a post's summary, tags, authors and sources: the index's middle field.
 pub fn meta_text(input: &PostInput) -> String {
@@ -53,52 +50,30 @@ pub async fn index_post(
     meta: &str,
     body_text: &str,
 ) -> Result<(), ContentError> {
-    write_row(c, id, title, meta, body_text, true).await
+    write_row(c, id, title, meta, body_text).await
 }
 
-/// Writes a post's row; `replace`: it may be there already.
+/// Writes a post's words (a new `rev` when it was there already, which tells every process's
+/// index to read it again).
 async fn write_row(
-    mut c: Conn<'_>,
+    c: Conn<'_>,
     id: i64,
     title: &str,
     meta: &str,
     body_text: &str,
-    replace: bool,
 ) -> Result<(), ContentError> {
     let join = |t: &str| text::terms(t).join(" ");
     let (title, meta, body) = (join(title), join(meta), join(body_text));
-    match c.dialect() {
-        Dialect::Sqlite => {
-            if replace {
-                q_exec!(
-                    reborrow(&mut c),
-                    "DELETE FROM posts_fts WHERE rowid = $1",
-                    id
-                )?;
-            }
-            q_exec!(
-                c,
-                "INSERT INTO posts_fts (rowid, title, meta, body) VALUES ($1, $2, $3, $4)",
-                id,
-                &title,
-                &meta,
-                &body
-            )?;
-        }
-        Dialect::Postgres => {
-            q_exec!(
-                c,
-                "INSERT INTO post_search (post_id, doc) VALUES ($1, \
-                 setweight(to_tsvector('simple', $2), 'A') || setweight(to_tsvector('simple', $3), 'B') \
-                 || setweight(to_tsvector('simple', $4), 'D')) \
-                 ON CONFLICT (post_id) DO UPDATE SET doc = excluded.doc",
-                id,
-                &title,
-                &meta,
-                &body
-            )?;
-        }
-    }
+    q_exec!(
+        c,
+        "INSERT INTO post_terms (post_id, title, meta, body) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (post_id) DO UPDATE SET rev = post_terms.rev + 1, title = excluded.title, \
+         meta = excluded.meta, body = excluded.body",
+        id,
+        &title,
+        &meta,
+        &body
+    )?;
     Ok(())
 }
 
@@ -136,7 +111,7 @@ async fn reindex(mut c: Conn<'_>, id: i64) -> Result<(), ContentError> {
         meta.push('\n');
         meta.push_str(&s);
     }
-    write_row(c, id, &title, &meta, &body_text, false).await
+    write_row(c, id, &title, &meta, &body_text).await
 }
 
 /// Brings the index up to date when the way words are read changed ([`text::VERSION`]) or posts
@@ -160,12 +135,7 @@ async fn is_current(mut c: Conn<'_>) -> Result<bool, ContentError> {
         "SELECT version FROM search_state WHERE id = 1"
     )?;
     let (posts,): (i64,) = q_one!(reborrow(&mut c), (i64,), "SELECT COUNT(*) FROM posts")?;
-    // FTS5 keeps its row count in its own "docsize" shadow table.
-    let indexed = match c.dialect() {
-        Dialect::Sqlite => "SELECT COUNT(*) FROM posts_fts_docsize",
-        Dialect::Postgres => "SELECT COUNT(*) FROM post_search",
-    };
-    let (indexed,): (i64,) = q_one!(c, (i64,), sqlx::AssertSqlSafe(indexed))?;
+    let (indexed,): (i64,) = q_one!(c, (i64,), "SELECT COUNT(*) FROM post_terms")?;
     Ok(version == text::VERSION && indexed == posts)
 }
 
@@ -188,15 +158,6 @@ async fn rebuild_in_one(db: &Db, always: bool) -> Result<u64, ContentError> {
     if !always && is_current(tx.conn()).await? {
         return Ok(0);
     }
-    // Emptied in one statement: FTS5 removes a contentless row by writing a tombstone and
-    // merging, which cost up to a second a row once the index was large (`bench/search.sh`).
-    match tx.conn().dialect() {
-        Dialect::Sqlite => q_exec!(
-            tx.conn(),
-            "INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')"
-        )?,
-        Dialect::Postgres => q_exec!(tx.conn(), "DELETE FROM post_search")?,
-    };
     let mut done = 0u64;
     let mut after = 0i64;
     loop {
@@ -218,6 +179,8 @@ async fn rebuild_in_one(db: &Db, always: bool) -> Result<u64, ContentError> {
         "UPDATE search_state SET version = $1 WHERE id = 1",
         text::VERSION
     )?;
+    // Every process's index reads the posts' new words.
+    crate::repo::bump_version(tx.conn()).await?;
     tx.commit().await?;
     Ok(done)
 }
@@ -306,67 +269,6 @@ pub fn parse(q: &str) -> Parsed {
     Parsed { parts, cut }
 }
 
-/// The query in FTS5's syntax: every part required. Terms hold letters and digits only, so
-/// quoting them is all the escaping needed.
-fn fts5_query(parts: &[Part], all: bool) -> String {
-    let each: Vec<String> = parts
-        .iter()
-        .map(|p| match p {
-            Part::Word {
-                term,
-                prefix: true,
-                also: Some(a),
-            } => format!("(\"{term}\"* OR \"{a}\"*)"),
-            Part::Word { term, prefix, .. } => {
-                format!("\"{term}\"{}", if *prefix { "*" } else { "" })
-            }
-            Part::Phrase(ts) => format!("\"{}\"", ts.join(" ")),
-        })
-        .collect();
-    each.join(if all { " AND " } else { " OR " })
-}
-
-/// The query in PostgreSQL's `tsquery` syntax.
-fn tsquery(parts: &[Part], all: bool) -> String {
-    let each: Vec<String> = parts
-        .iter()
-        .map(|p| match p {
-            Part::Word {
-                term,
-                prefix: true,
-                also: Some(a),
-            } => format!("('{term}':* | '{a}':*)"),
-            Part::Word { term, prefix, .. } => {
-                format!("'{term}'{}", if *prefix { ":*" } else { "" })
-            }
-            Part::Phrase(ts) => format!(
-                "({})",
-                ts.iter()
-                    .map(|t| format!("'{t}'"))
-                    .collect::<Vec<_>>()
-                    .join(" <-> ")
-            ),
-        })
-        .collect();
-    each.join(if all { " & " } else { " | " })
-}
-
-/// A word no post holds, valid in both databases' syntax: the match for a query with no words in
-/// it.
-pub const NOTHING: &str = "zzzjaridanomatchzzz";
-
-/// The match expression of a parsed query for `dialect`'s index, every word required; `None` when
-/// it has no words.
-pub fn match_expr(dialect: Dialect, parsed: &Parsed) -> Option<String> {
-    if parsed.parts.is_empty() {
-        return None;
-    }
-    Some(match dialect {
-        Dialect::Sqlite => fts5_query(&parsed.parts, true),
-        Dialect::Postgres => tsquery(&parsed.parts, true),
-    })
-}
-
 /// What to search.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
@@ -411,92 +313,76 @@ impl Results {
     }
 }
 
-/// Runs a search. Every word is required; when no post has them all, posts with any of them are
-/// shown instead (and `any_word` says so).
-pub async fn run(db: &Db, s: &Search) -> Result<Results, ContentError> {
+/// Runs a search, the index brought up to date first. Every word is required; when no post has
+/// them all, posts with any of them are shown instead (and `any_word` says so).
+pub async fn run(engine: &Engine, db: &Db, s: &Search) -> Result<Results, ContentError> {
     if s.parsed.parts.is_empty() {
         return Ok(Results::default());
     }
-    let r = run_with(db, s, true).await?;
+    engine.sync(db).await?;
+    let r = run_with(engine, db, s, true).await?;
     if r.total > 0 || s.parsed.parts.len() == 1 {
         return Ok(r);
     }
-    let mut r = run_with(db, s, false).await?;
+    let mut r = run_with(engine, db, s, false).await?;
     r.any_word = r.total > 0;
     Ok(r)
 }
 
-async fn run_with(db: &Db, s: &Search, all: bool) -> Result<Results, ContentError> {
+/// The posts matching every part of `q` (through the same index readers use, drafts included),
+/// by id; none for a query with no words. For the admin's list, which keeps its own order.
+pub async fn matching(engine: &Engine, db: &Db, q: &str) -> Result<Vec<i64>, ContentError> {
+    let parsed = parse(q);
+    if parsed.parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    engine.sync(db).await?;
+    engine.matching(&parsed.parts)
+}
+
+async fn run_with(
+    engine: &Engine,
+    db: &Db,
+    s: &Search,
+    all: bool,
+) -> Result<Results, ContentError> {
     let page = s.page.clamp(1, MAX_PAGE);
     let offset = (page - 1) * PER_PAGE;
-    let (from_ts, to_ts) = match s.year {
-        Some(y) => (
+    let range = s.year.map(|y| {
+        (
             year_start(y).unwrap_or(i64::MIN),
             year_start(y + 1).unwrap_or(i64::MAX),
-        ),
-        None => (i64::MIN, i64::MAX),
+        )
+    });
+    let filters = engine::Filters {
+        kind: s.kind.map(|k| k.as_str()),
+        range,
+        any_status: s.any_status,
     };
-    let kind = s.kind.map(|k| k.as_str().to_string()).unwrap_or_default();
-    let any = s.any_status;
+    let (ids, total) = engine.search(
+        &s.parsed.parts,
+        all,
+        &filters,
+        offset as usize,
+        PER_PAGE as usize,
+    )?;
     let mut c = db.acquire().await?;
-    // The same filters on both databases: `$2` kind ('' for any), `$3`/`$4` the year's range,
-    // `$5` whether drafts count.
-    let filters = "($2 = '' OR p.kind = $2) \
-         AND COALESCE(p.published_at, p.updated_at) >= $3 AND COALESCE(p.published_at, p.updated_at) < $4 \
-         AND ($5 OR p.status = 'published')";
-    // Ranking every post a common word matches is most of a search's cost (BM25 or `ts_rank`
-    // per match, then a lookup of each in `posts` for the filters). The best `CANDIDATES` are
-    // ranked from the index alone and filtered after; only when the filters leave too few of them
-    // for the page asked (a narrow kind or year) is every match ranked. The count stops at
-    // `COUNT_CAP` ("1,000+").
-    let want = offset + PER_PAGE;
-    let mut ids = ranked(
-        &mut c,
-        &s.parsed.parts,
-        all,
-        filters,
-        &kind,
-        (from_ts, to_ts),
-        any,
-        Some(CANDIDATES),
-        offset,
-    )
-    .await?;
-    if (ids.len() as i64) < PER_PAGE {
-        let total_matches = count(&mut c, &s.parsed.parts, all, None).await?;
-        if total_matches > CANDIDATES && want <= COUNT_CAP {
-            ids = ranked(
-                &mut c,
-                &s.parsed.parts,
-                all,
-                filters,
-                &kind,
-                (from_ts, to_ts),
-                any,
-                None,
-                offset,
-            )
-            .await?;
-        }
-    }
-    let total = count(
-        &mut c,
-        &s.parsed.parts,
-        all,
-        Some((filters, kind.as_str(), (from_ts, to_ts), any)),
-    )
-    .await?;
     let mut hits = Vec::with_capacity(ids.len());
-    for (id,) in ids {
+    for id in ids {
         let row: Option<HitRow> = q_opt!(
             c.conn(),
             HitRow,
             "SELECT lang, slug, kind, status, title, body_text, published_at FROM posts WHERE id = $1",
             id
         )?;
+        // The index follows the content version; a row changed without moving it (by hand in
+        // the database) is still never shown as it no longer is.
         let Some((lang, slug, kind, status, title, body, published)) = row else {
             continue;
         };
+        if !s.any_status && status != "published" {
+            continue;
+        }
         let (Some(lang), Some(kind)) = (Lang::parse(&lang), Kind::parse(&kind)) else {
             continue;
         };
@@ -514,7 +400,7 @@ async fn run_with(db: &Db, s: &Search, all: bool) -> Result<Results, ContentErro
     }
     Ok(Results {
         hits,
-        total,
+        total: total as i64,
         any_word: false,
     })
 }
@@ -549,132 +435,8 @@ pub async fn years(db: &Db) -> Result<Option<(i32, i32)>, ContentError> {
 /// lang, slug, kind, status, title, body_text, published_at.
 type HitRow = (String, String, String, String, String, String, Option<i64>);
 
-/// Matches ranked from the index alone before the filters are applied (see [`run_with`]).
-const CANDIDATES: i64 = 400;
-/// The count of results stops here; the page says "1,000+".
+/// The count of results shown stops here; the page says "1,000+".
 pub const COUNT_CAP: i64 = 1000;
-
-/// The filters' values: kind ('' for any), the time range, whether drafts count.
-type FilterArgs<'a> = (&'a str, &'a str, (i64, i64), bool);
-
-/// One page of matching post ids in rank order, from the best `candidates` matches when given
-/// (every match otherwise), after the filters.
-#[allow(clippy::too_many_arguments)]
-async fn ranked(
-    c: &mut jarida_store::PoolConn,
-    parts: &[Part],
-    all: bool,
-    filters: &str,
-    kind: &str,
-    (from_ts, to_ts): (i64, i64),
-    any: bool,
-    candidates: Option<i64>,
-    offset: i64,
-) -> Result<Vec<(i64,)>, ContentError> {
-    let limit = candidates.map_or(String::new(), |n| format!(" LIMIT {n}"));
-    Ok(match c.conn().dialect() {
-        Dialect::Sqlite => {
-            let m = fts5_query(parts, all);
-            q_all!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT p.id FROM (SELECT rowid AS id, rank FROM posts_fts WHERE posts_fts MATCH $1 ORDER BY rank{limit}) f \
-                     JOIN posts p ON p.id = f.id WHERE {filters} \
-                     ORDER BY f.rank, COALESCE(p.published_at, p.updated_at) DESC, p.id DESC LIMIT $6 OFFSET $7"
-                )),
-                &m,
-                kind,
-                from_ts,
-                to_ts,
-                any,
-                PER_PAGE,
-                offset
-            )?
-        }
-        Dialect::Postgres => {
-            let q = tsquery(parts, all);
-            // Weights D, C, B, A: the body, (unused), summary and the like, the title.
-            let weights = format!(
-                "'{{{:.2}, 0, {:.2}, 1.0}}'",
-                1.0 / W_TITLE,
-                W_META / W_TITLE
-            );
-            q_all!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT p.id FROM (SELECT x.post_id AS id, ts_rank({weights}, x.doc, q, 1) AS rank \
-                     FROM post_search x, to_tsquery('simple', $1) q WHERE x.doc @@ q ORDER BY rank DESC{limit}) f \
-                     JOIN posts p ON p.id = f.id WHERE {filters} \
-                     ORDER BY f.rank DESC, COALESCE(p.published_at, p.updated_at) DESC, p.id DESC LIMIT $6 OFFSET $7"
-                )),
-                &q,
-                kind,
-                from_ts,
-                to_ts,
-                any,
-                PER_PAGE,
-                offset
-            )?
-        }
-    })
-}
-
-/// How many posts match (after the filters when given), up to [`COUNT_CAP`] + 1.
-async fn count(
-    c: &mut jarida_store::PoolConn,
-    parts: &[Part],
-    all: bool,
-    filtered: Option<FilterArgs<'_>>,
-) -> Result<i64, ContentError> {
-    let cap = COUNT_CAP + 1;
-    let sqlite = c.conn().dialect() == Dialect::Sqlite;
-    let m = if sqlite {
-        fts5_query(parts, all)
-    } else {
-        tsquery(parts, all)
-    };
-    let (n,): (i64,) = match filtered {
-        None => {
-            let sql = if sqlite {
-                format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM posts_fts WHERE posts_fts MATCH $1 LIMIT {cap})"
-                )
-            } else {
-                format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM post_search x, to_tsquery('simple', $1) q \
-                     WHERE x.doc @@ q LIMIT {cap}) t"
-                )
-            };
-            q_one!(c.conn(), (i64,), sqlx::AssertSqlSafe(sql), &m)?
-        }
-        Some((filters, kind, (from_ts, to_ts), any)) => {
-            let sql = if sqlite {
-                format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM posts_fts f JOIN posts p ON p.id = f.rowid \
-                     WHERE posts_fts MATCH $1 AND {filters} LIMIT {cap})"
-                )
-            } else {
-                format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM post_search x JOIN posts p ON p.id = x.post_id, \
-                     to_tsquery('simple', $1) q WHERE x.doc @@ q AND {filters} LIMIT {cap}) t"
-                )
-            };
-            q_one!(
-                c.conn(),
-                (i64,),
-                sqlx::AssertSqlSafe(sql),
-                &m,
-                kind,
-                from_ts,
-                to_ts,
-                any
-            )?
-        }
-    };
-    Ok(n)
-}
 
 fn year_start(y: i32) -> Option<i64> {
     let d = time::Date::from_calendar_date(y, time::Month::January, 1).ok()?;
@@ -829,15 +591,6 @@ mod tests {
         assert!(parse("!!! ،،، ...").parts.is_empty());
         assert!(parse(&"word ".repeat(100)).cut || parse(&"word ".repeat(100)).parts.len() == 1);
         assert!(parse(&"a".repeat(500)).cut);
-    }
-
-    #[test]
-    fn query_syntax_is_built_from_terms_only() {
-        let p = parse("\"x y\" z\" OR 1=1 --");
-        let f = fts5_query(&p.parts, true);
-        assert!(!f.contains("OR 1"), "{f}");
-        let t = tsquery(&p.parts, true);
-        assert!(!t.contains("--") && !t.contains("="), "{t}");
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub(crate) async fn list_posts(
             .filter(|(v, _)| *v == version)
             .map(|(_, n)| *n)
     };
-    let list = editing::admin_list(&app.db, f, limit, at, known).await?;
+    let list = editing::admin_list(&app.db, &app.search, f, limit, at, known).await?;
     if known.is_none() {
         let mut counts = app.admin_counts.lock().unwrap_or_else(|e| e.into_inner());
         if counts.len() >= 1000 {

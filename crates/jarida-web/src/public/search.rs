@@ -67,6 +67,7 @@ async fn render(app: &App, lang: Lang, p: &Params) -> Result<String, WebError> {
         .filter(|y| (1900..=2200).contains(y));
     let page: i64 = p.page.trim().parse().unwrap_or(1).clamp(1, MAX_PAGE);
     let results = search::run(
+        &app.search,
         &app.db,
         &Search {
             parsed: parsed.clone(),
