@@ -72,6 +72,10 @@ pub struct Common {
     /// post without #ar).
     #[arg(long)]
     lang: Option<String>,
+    /// Download the images that are neither in --uploads nor on this site from the old site
+    /// (when applying). Without it they stay at their old address and the report lists them.
+    #[arg(long)]
+    fetch_media: bool,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +137,27 @@ fn options(c: &Common, uploads: Option<PathBuf>, cfg: &Config) -> anyhow::Result
         default_lang,
         kinds: kinds(&c.kinds, c.kinds_file.as_deref())?,
         default_kind: kind(&c.default_kind, "--default-kind")?,
+        fetch: c.fetch_media.then(fetcher),
+    })
+}
+
+/// How `--fetch-media` downloads: HTTP(S) GETs with a time limit, at most five redirects, and the
+/// size cap of an uploaded image. ureq (blocking) is enough: the import calls it from a blocking
+/// thread, one image at a time.
+fn fetcher() -> jarida_content::moving::Fetch {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .max_redirects(5)
+        .user_agent("jarida (moving in)")
+        .build()
+        .into();
+    std::sync::Arc::new(move |url: &str| {
+        let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
+        resp.body_mut()
+            .with_config()
+            .limit(jarida_content::media::MAX_IMAGE_BYTES)
+            .read_to_vec()
+            .map_err(|e| e.to_string())
     })
 }
 

@@ -376,6 +376,113 @@ fn a_bad_entry_is_named_by_line_and_a_broken_file_writes_nothing() {
 }
 
 /// Runs `jarida import PLATFORM FILE ARGS…`; (exit code, stdout, stderr).
+/// The old site, served over HTTP by a real server (Python's `http.server`) from `root`; killed
+/// when dropped.
+struct OldSite {
+    child: std::process::Child,
+    base: String,
+}
+
+impl OldSite {
+    fn serve(root: &Path) -> OldSite {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves the old site in this test (apt-get install python3)");
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port: u16 = first
+            .split("port ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        OldSite {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for OldSite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn images_are_downloaded_from_the_old_site_with_fetch_media() {
+    let app = TestApp::spawn();
+    // The old site answers at a local address with its uploads, but not the chart.
+    let root = tempfile::tempdir().unwrap();
+    let uploads = root.path().join("wp-content/uploads/2024/05");
+    std::fs::create_dir_all(&uploads).unwrap();
+    for f in ["well.png", "well-300x150.png"] {
+        std::fs::copy(fixture().join("uploads/2024/05").join(f), uploads.join(f)).unwrap();
+    }
+    let site = OldSite::serve(root.path());
+    let export = tempfile::tempdir().unwrap();
+    let file = export.path().join("site.xml");
+    let wxr = std::fs::read_to_string(fixture().join("newsroom.wxr.xml")).unwrap();
+    std::fs::write(&file, wxr.replace("https://old.example.org", &site.base)).unwrap();
+    let args = ["--kind", "news=news", "--fetch-media"];
+
+    // A dry run downloads nothing and says what it would: the cover of the report and of its
+    // translation, the resized copy in its text, the chart.
+    let (code, out, err) = import_from(&app, "wordpress", &file, &args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        reported(&out, "images to download when applied"),
+        4,
+        "{out}"
+    );
+    assert_eq!(media_files(&app), 0);
+
+    let mut apply = args.to_vec();
+    apply.push("--apply");
+    let (code, out, err) = import_from(&app, "wordpress", &file, &apply);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The covers and the resized copy in the text all become the original.
+    assert_eq!(reported(&out, "images downloaded"), 3, "{out}");
+    assert_eq!(
+        reported(&out, "images left at their old address"),
+        1,
+        "{out}"
+    );
+    let chart = format!("{}/wp-content/uploads/2024/03/chart.png", site.base);
+    assert!(
+        out.contains(&format!("image could not be downloaded: {chart}")),
+        "{out}"
+    );
+    assert!(out.contains("404"), "the reason is said: {out}");
+    assert!(media_files(&app) > 0);
+    app.refresh();
+    let html = app.get("/en/water-crisis-one-year-on").text();
+    assert!(html.contains("src=\"/media/well-"), "{html}");
+    assert!(
+        !html.contains(&site.base),
+        "no address of the old site is left: {html}"
+    );
+    let home = app.get("/en/").text();
+    assert!(home.contains("srcset=\"/media/well-"), "{home}");
+}
+
 fn import_from(app: &TestApp, platform: &str, file: &Path, args: &[&str]) -> (i32, String, String) {
     let out = jarida_cmd(app.dir.path(), &app.test_db)
         .args(["import", platform])

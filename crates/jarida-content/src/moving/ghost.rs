@@ -7,8 +7,10 @@
 //! language, the others in `--lang`'s. Ghost 4 and later write the site's own address as
 //! `__GHOST_URL__`; it is read as the old site's root.
 //!
-//! The file is read whole (serde keeps only the fields below, so the memory is about the posts'
-//! HTML): Ghost writes one JSON document, not a stream of items.
+//! Ghost writes one JSON document, with a post's tags, authors and image texts in tables beside
+//! the posts, in any order. So the file is read twice, as a stream both times: first everything
+//! but the posts ([`read`]: tags, authors, members and the rest are small), then the posts one at
+//! a time ([`each_post`]), so memory holds one post's HTML whatever the export's size.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -117,7 +119,8 @@ struct GSuppression {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Data {
-    posts: Vec<GPost>,
+    /// Skipped here; read one by one by [`each_post`].
+    posts: serde::de::IgnoredAny,
     posts_meta: Vec<GPostMeta>,
     tags: Vec<GTag>,
     posts_tags: Vec<GLink>,
@@ -144,7 +147,6 @@ enum File {
 /// A Ghost export, read.
 #[derive(Debug, Default)]
 pub struct Export {
-    pub posts: Vec<GPost>,
     meta: HashMap<Id, (Option<String>, Option<String>)>,
     tags_of: HashMap<Id, Vec<(String, String)>>,
     authors_of: HashMap<Id, Vec<(String, String)>>,
@@ -153,7 +155,7 @@ pub struct Export {
     pub suppressions: Vec<(String, String)>,
 }
 
-/// Reads a Ghost export; an error names the file, the line and column, and what was wrong.
+/// Reads a Ghost export but its posts; an error names the file, the line and column, and what was wrong.
 pub fn read(path: &Path) -> Result<Export, String> {
     let f = std::fs::File::open(path)
         .map_err(|e| format!("{}: cannot be read: {e}", path.display()))?;
@@ -227,7 +229,6 @@ pub fn read(path: &Path) -> Result<Export, String> {
             .collect(),
         tags_of: sorted(tags_of),
         authors_of: sorted(authors_of),
-        posts: data.posts,
         members,
         suppressions: data
             .suppressions
@@ -235,6 +236,102 @@ pub fn read(path: &Path) -> Result<Export, String> {
             .map(|s| (s.email, s.reason.unwrap_or_else(|| "suppressed".into())))
             .collect(),
     })
+}
+
+/// Reads the export's posts one at a time, handing each to `f` until it returns false: the second
+/// pass over the file, after [`read`] kept the tables a post needs. Memory holds one post.
+pub fn each_post(path: &Path, f: &mut dyn FnMut(GPost) -> bool) -> Result<(), String> {
+    use serde::de::DeserializeSeed;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("{}: cannot be read: {e}", path.display()))?;
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+    Walk::Top(f).deserialize(&mut de).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a Ghost export: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// Where [`each_post`] is in the file: the top (`{"db": [...]}` or `{"data": ...}`), the list of
+/// sections (the first is read, as by [`read`]), a section, its `data`, and its `posts`.
+enum Walk<'a> {
+    Top(&'a mut dyn FnMut(GPost) -> bool),
+    Sections(&'a mut dyn FnMut(GPost) -> bool),
+    Section(&'a mut dyn FnMut(GPost) -> bool),
+    Data(&'a mut dyn FnMut(GPost) -> bool),
+    Posts(&'a mut dyn FnMut(GPost) -> bool),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        match self {
+            Walk::Sections(_) | Walk::Posts(_) => d.deserialize_seq(self),
+            _ => d.deserialize_map(self),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Walk::Top(_) => "a Ghost export (an object with \"db\" or \"data\")",
+            Walk::Sections(_) => "a list of export sections",
+            Walk::Section(_) => "an export section (an object with \"data\")",
+            Walk::Data(_) => "the export's data (an object)",
+            Walk::Posts(_) => "a list of posts",
+        })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        use serde::de::IgnoredAny;
+        // 0: the top, 1: a section, 2: its data.
+        let (f, level) = match self {
+            Walk::Top(f) => (f, 0),
+            Walk::Section(f) => (f, 1),
+            Walk::Data(f) => (f, 2),
+            Walk::Sections(_) | Walk::Posts(_) => {
+                return Err(serde::de::Error::custom("expected a list"));
+            }
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match (level, key.as_str()) {
+                (0, "db") => map.next_value_seed(Walk::Sections(&mut *f))?,
+                // A bare export is `{"data": {...}}`.
+                (0 | 1, "data") => map.next_value_seed(Walk::Data(&mut *f))?,
+                (2, "posts") => map.next_value_seed(Walk::Posts(&mut *f))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        use serde::de::IgnoredAny;
+        match self {
+            Walk::Sections(f) => {
+                seq.next_element_seed(Walk::Section(f))?;
+            }
+            Walk::Posts(f) => {
+                while let Some(post) = seq.next_element::<GPost>()? {
+                    if !f(post) {
+                        break;
+                    }
+                }
+            }
+            _ => return Err(serde::de::Error::custom("expected an object")),
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
 }
 
 impl GMember {

@@ -23,8 +23,12 @@ use crate::redirects::{self, Put};
 use crate::repo::{self, Saved, reborrow};
 use crate::{ContentError, Kind, PostInput, markdown};
 
+/// Downloads an image from the old site: its bytes, or why not. Given by the program (this crate
+/// does no networking) and called on a blocking thread.
+pub type Fetch = std::sync::Arc<dyn Fn(&str) -> Result<Vec<u8>, String> + Send + Sync>;
+
 /// How an export is imported.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MoveOptions {
     /// Write (otherwise a dry run).
     pub apply: bool,
@@ -36,6 +40,22 @@ pub struct MoveOptions {
     /// Category (by its slug) → kind; other categories become tags.
     pub kinds: HashMap<String, Kind>,
     pub default_kind: Kind,
+    /// Images neither in `uploads` nor on this site are downloaded with it (`--fetch-media`),
+    /// when applying; a dry run counts them.
+    pub fetch: Option<Fetch>,
+}
+
+impl std::fmt::Debug for MoveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MoveOptions")
+            .field("apply", &self.apply)
+            .field("uploads", &self.uploads)
+            .field("default_lang", &self.default_lang)
+            .field("kinds", &self.kinds)
+            .field("default_kind", &self.default_kind)
+            .field("fetch", &self.fetch.is_some())
+            .finish()
+    }
 }
 
 /// One item of an export, made into a post.
@@ -157,6 +177,88 @@ impl Uploads {
     }
 }
 
+/// Where an import finds images: the uploads copy, then the old site itself.
+struct Images {
+    uploads: Option<Uploads>,
+    fetch: Option<Fetch>,
+    marker: &'static str,
+    /// Old address → media address, for images downloaded in this run.
+    fetched: HashMap<String, String>,
+}
+
+/// What [`Images::find`] found for an address.
+enum Found {
+    /// This site's address for it, the image to write unless written already in this run, and
+    /// whether it was downloaded.
+    Here(String, Option<Pending>, bool),
+    /// Not found; the reason when a download failed.
+    Missing(Option<String>),
+    /// To be downloaded when the import is applied (a dry run).
+    ToFetch,
+}
+
+impl Images {
+    async fn find(&mut self, url: &str, apply: bool) -> Result<Found, String> {
+        if let Some(u) = self.uploads.as_mut()
+            && let Some((to, img)) = u.read(url)?
+        {
+            return Ok(Found::Here(to, img, false));
+        }
+        let Some(fetch) = self.fetch.clone() else {
+            return Ok(Found::Missing(None));
+        };
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Ok(Found::Missing(None));
+        }
+        if let Some(known) = self.fetched.get(url) {
+            return Ok(Found::Here(known.clone(), None, true));
+        }
+        if !apply {
+            return Ok(Found::ToFetch);
+        }
+        // The original before a resized copy (`x-1024x768.jpg`): this site makes its own sizes.
+        let mut tries = Vec::new();
+        if let Some(rel) = uploads_rel(url, self.marker)
+            && let Some(original) = original_of(&rel)
+            && let Some(i) = url.find(self.marker)
+        {
+            tries.push(format!("{}{}{original}", &url[..i], self.marker));
+        }
+        tries.push(url.to_string());
+        let mut why = String::new();
+        for t in tries {
+            let f = fetch.clone();
+            let at = t.clone();
+            let got = tokio::task::spawn_blocking(move || f(&at))
+                .await
+                .map_err(|e| e.to_string())?;
+            let bytes = match got {
+                Ok(b) => b,
+                Err(e) => {
+                    why = format!("{t}: {e}");
+                    continue;
+                }
+            };
+            let name = t
+                .split(['?', '#'])
+                .next()
+                .and_then(|p| p.rsplit('/').next())
+                .filter(|n| !n.is_empty())
+                .unwrap_or("image")
+                .to_string();
+            match Pending::image(&name, bytes) {
+                Ok(img) => {
+                    let to = img.url();
+                    self.fetched.insert(url.to_string(), to.clone());
+                    return Ok(Found::Here(to, Some(img), true));
+                }
+                Err(e) => why = format!("{t}: not an image this site takes ({e})"),
+            }
+        }
+        Ok(Found::Missing(Some(why)))
+    }
+}
+
 /// Points every reference to `from` in a body at `to`.
 fn rewrite(md: &str, from: &str, to: &str) -> String {
     md.replace(&format!("]({from}"), &format!("]({to}"))
@@ -212,7 +314,7 @@ async fn run(
             let _ = tx.blocking_send(Msg::Fatal(e));
         }
     });
-    let mut uploads = match &opts.uploads {
+    let uploads = match &opts.uploads {
         Some(dir) => Some(Uploads {
             dir: Confined::new(dir).map_err(|e| ContentError::Folder {
                 path: dir.clone(),
@@ -222,6 +324,12 @@ async fn run(
             marker: platform.uploads,
         }),
         None => None,
+    };
+    let mut images = Images {
+        uploads,
+        fetch: opts.fetch.clone(),
+        marker: platform.uploads,
+        fetched: HashMap::new(),
     };
     let media = MediaDir::new(media_dir);
     let mut report = MoveReport {
@@ -240,7 +348,7 @@ async fn run(
                     db,
                     *entry,
                     &media,
-                    uploads.as_mut(),
+                    &mut images,
                     opts,
                     now,
                     platform.name,
@@ -366,7 +474,7 @@ async fn save(
     db: &Db,
     mut entry: Entry,
     media: &MediaDir,
-    uploads: Option<&mut Uploads>,
+    sources: &mut Images,
     opts: &MoveOptions,
     now: OffsetDateTime,
     source: &str,
@@ -374,33 +482,47 @@ async fn save(
     report: &mut MoveReport,
 ) -> Result<(), SaveError> {
     let what = if entry.is_page { "pages" } else { "posts" };
-    // Images: from the uploads copy when it has them, else left at their old address.
+    // Images: from the uploads copy when it has them, else downloaded (`--fetch-media`), else
+    // left at their old address.
     let mut images: Vec<Pending> = Vec::new();
     let mut urls = markdown::image_urls(&entry.input.body_md);
     urls.extend(entry.input.cover.clone());
     let mut copied = 0;
+    let mut to_fetch = 0;
+    let mut fetched = 0;
     let mut remote = Vec::new();
     let mut done: HashSet<String> = HashSet::new();
-    let mut uploads = uploads;
     for url in urls {
         let ours = url.starts_with("/media/");
         if ours || !(url.starts_with("http") || url.starts_with('/')) || !done.insert(url.clone()) {
             continue;
         }
-        let local = match uploads.as_deref_mut() {
-            Some(u) => u.read(&url).map_err(SaveError::Bad)?,
-            None => None,
-        };
-        match local {
-            Some((to, img)) => {
+        match sources
+            .find(&url, opts.apply)
+            .await
+            .map_err(SaveError::Bad)?
+        {
+            Found::Here(to, img, downloaded) => {
                 entry.input.body_md = rewrite(&entry.input.body_md, &url, &to);
                 if entry.input.cover.as_deref() == Some(url.as_str()) {
                     entry.input.cover = Some(to);
                 }
                 images.extend(img);
-                copied += 1;
+                if downloaded {
+                    fetched += 1;
+                } else {
+                    copied += 1;
+                }
             }
-            None => remote.push(url),
+            Found::ToFetch => to_fetch += 1,
+            Found::Missing(why) => {
+                if let Some(why) = why {
+                    entry
+                        .notes
+                        .push(format!("image could not be downloaded: {why}"));
+                }
+                remote.push(url);
+            }
         }
     }
     for url in &remote {
@@ -487,6 +609,12 @@ async fn save(
         report.add(redirect_count(p), 1);
     }
     report.add("images copied", copied);
+    if fetched > 0 {
+        report.add("images downloaded", fetched);
+    }
+    if to_fetch > 0 {
+        report.add("images to download when applied", to_fetch);
+    }
     report.add("images left at their old address", remote.len() as u64);
     for n in entry.notes {
         report.look.push((entry.label.clone(), n));
@@ -578,7 +706,8 @@ pub async fn import_ghost(
     progress: impl FnMut(u64),
 ) -> Result<(MoveReport, ghost::Export), ContentError> {
     let path = file.to_path_buf();
-    let export = tokio::task::spawn_blocking(move || ghost::read(&path))
+    let first = path.clone();
+    let export = tokio::task::spawn_blocking(move || ghost::read(&first))
         .await
         .map_err(|e| ContentError::Export(format!("the export's reader stopped: {e}")))?
         .map_err(ContentError::Export)?;
@@ -598,32 +727,34 @@ pub async fn import_ghost(
             locate: |_, line| line,
         },
         move |tx| {
-            for (i, post) in shared.posts.iter().enumerate() {
-                let lang = ghost::lang_of(&shared, post, plan_opts.default_lang);
-                let msg = match ghost::plan(&shared, post, &plan_opts, &site) {
+            let mut i = 0u64;
+            ghost::each_post(&path, &mut |post| {
+                i += 1;
+                let lang = ghost::lang_of(&shared, &post, plan_opts.default_lang);
+                let msg = match ghost::plan(&shared, &post, &plan_opts, &site) {
                     Ok(Some(mut e)) => {
-                        if let Some(kind) = ghost::kind_of(&shared, post, &plan_opts) {
+                        if let Some(kind) = ghost::kind_of(&shared, &post, &plan_opts) {
                             e.input.kind = kind;
                         }
                         if !site.is_empty() {
                             e.input.body_md = local_links(&e.input.body_md, &site, "content/");
                         }
-                        Msg::Entry(Box::new(e), i as u64 + 1)
+                        Msg::Entry(Box::new(e), i)
                     }
-                    Ok(None) => continue,
+                    Ok(None) => return true,
                     Err(e) => Msg::Failed(e),
                 };
                 if tx.blocking_send(msg).is_err() {
-                    break;
+                    return false;
                 }
                 if post.status.as_deref() == Some("published") {
-                    let listings = ghost::listing_paths(&shared, post, lang, &plan_opts);
+                    let listings = ghost::listing_paths(&shared, &post, lang, &plan_opts);
                     if !listings.is_empty() && tx.blocking_send(Msg::Redirects(listings)).is_err() {
-                        break;
+                        return false;
                     }
                 }
-            }
-            Ok(())
+                true
+            })
         },
         progress,
     )

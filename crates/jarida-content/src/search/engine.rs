@@ -78,6 +78,8 @@ struct Inner {
     version: AtomicI64,
     /// One update at a time; it holds what the index holds of each post.
     state: tokio::sync::Mutex<HashMap<i64, Key>>,
+    /// The dates of the first and last published posts (Unix seconds), for the year filter.
+    published: Mutex<Option<(i64, i64)>>,
     /// Made by the first update (it starts a thread), used under `state`'s lock only.
     writer: Arc<Mutex<Option<IndexWriter>>>,
 }
@@ -141,9 +143,19 @@ impl Engine {
                 f,
                 version: AtomicI64::new(i64::MIN),
                 state: tokio::sync::Mutex::new(HashMap::new()),
+                published: Mutex::new(None),
                 writer: Arc::new(Mutex::new(None)),
             }),
         }
+    }
+
+    /// The dates of the first and last published posts, as of the last update.
+    pub fn published_range(&self) -> Option<(i64, i64)> {
+        *self
+            .inner
+            .published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Posts the index holds.
@@ -214,6 +226,17 @@ impl Engine {
                 ms = started.elapsed().as_millis() as u64,
                 "search index updated"
             );
+            let range =
+                now.values()
+                    .filter(|k| k.published)
+                    .fold(None, |r: Option<(i64, i64)>, k| {
+                        Some(r.map_or((k.at, k.at), |(lo, hi)| (lo.min(k.at), hi.max(k.at))))
+                    });
+            *self
+                .inner
+                .published
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = range;
             *held = now;
         }
         self.inner.version.store(version, Ordering::Release);

@@ -85,6 +85,34 @@ pub fn tokens(text: &str) -> Vec<Token> {
     out
 }
 
+/// Where the words of `text` are, as [`tokens`] finds them, without stemming them: the same
+/// words in the same order as [`terms`] (a word is kept when its folded form is not empty, and
+/// stemming never empties a word).
+pub fn spans(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let keep = |s: usize, e: usize, out: &mut Vec<(usize, usize)>| {
+        if !normalize(text[s..e].trim_end_matches(['\'', '’'])).is_empty() {
+            out.push((s, e));
+        }
+    };
+    for (i, c) in text.char_indices() {
+        let inside = in_word(c) || (c == '\'' || c == '’') && start.is_some();
+        match (inside, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                keep(s, i, &mut out);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        keep(s, text.len(), &mut out);
+    }
+    out
+}
+
 fn push_word(out: &mut Vec<Token>, text: &str, start: usize, end: usize) {
     let word = &text[start..end];
     let term = term_of(word.trim_end_matches(['\'', '’']));

@@ -106,7 +106,7 @@ async fn render(app: &App, lang: Lang, p: &Params) -> Result<String, WebError> {
         .collect();
     let pages = (results.total + PER_PAGE - 1) / PER_PAGE;
     let pages = pages.min(MAX_PAGE);
-    let years: Vec<i32> = match search::years(&app.db).await.map_err(WebError::from)? {
+    let years: Vec<i32> = match search::years(&app.search) {
         Some((lo, hi)) => (lo..=hi).rev().collect(),
         None => Vec::new(),
     };
