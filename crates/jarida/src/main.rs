@@ -254,10 +254,12 @@ async fn run(cmd: Command, src: &Sources, mut cfg: config::Config) -> anyhow::Re
             let t1 = std::time::Instant::now();
             let engine = jarida_content::search::Engine::new();
             engine.sync(&db).await?;
+            let built = t1.elapsed().as_secs_f64();
+            let (bytes, segments) = engine.size();
             println!(
-                "search index rebuilt: {n} posts' words in {stored:.2} s; a process's index of {} posts built from them in {:.2} s",
+                "search index rebuilt: {n} posts' words in {stored:.2} s; a process's index of {} posts built from them in {built:.2} s ({:.1} MB in memory, {segments} segments)",
                 engine.len(),
-                t1.elapsed().as_secs_f64()
+                bytes as f64 / 1e6
             );
         }
         Command::Import { dir, from: None } => {
