@@ -6,7 +6,9 @@
 # imported with `jarida import wordpress --apply` into a fresh SQLite data folder (and into
 # PostgreSQL when reachable), printing the time and peak RSS. Target: <= 20 s and <= 100 MB on
 # SQLite for 10,000 posts. Beside it, in the same run: `xmllint --stream` reading the same file
-# (the bare cost of parsing the XML once), when installed.
+# (the bare cost of parsing the XML once), when installed. Then a Ghost export (JSON, the layout
+# of Ghost 5's: posts, tags, users and their link tables) of the same posts, at a quarter and at
+# the full size, imported on SQLite: its peak RSS should not grow with the file (it is streamed).
 # Needs GNU time (/usr/bin/time). Usage: bench/import-site.sh [POSTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -109,3 +111,44 @@ if psql "$PG_URL" -Atqc 'select 1' >/dev/null 2>&1; then
 else
   echo "postgres: not reachable at $PG_URL, not measured"
 fi
+
+# Ghost: the same kind of posts as one JSON document.
+ghost_export() { # posts file
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+para_en = ("Families in the south now spend a third of their income on water, according to figures "
+           "gathered for this report over several months of interviews, site visits and document requests. ")
+para_ar = ("تنفق العائلات في الجنوب ثلث دخلها على المياه، وفقا لأرقام جمعت لهذا التقرير على مدى "
+           "أشهر من المقابلات والزيارات الميدانية وطلبات الوثائق. ")
+with open(out, "w", encoding="utf-8") as f:
+    f.write('{"db":[{"meta":{"version":"5.80.0"},"data":{"posts":[')
+    for i in range(n):
+        ar = i % 2 == 1
+        para = para_ar if ar else para_en
+        html = "".join(f"<p>{para * 3}</p><h2>Part {k}</h2><ul><li>one</li><li>two</li></ul>" for k in range(8))
+        post = {"id": f"p{i}", "title": (f"أزمة المياه رقم {i}" if ar else f"Water story number {i}"),
+                "slug": f"story-{i}", "html": html, "status": "published", "type": "post",
+                "published_at": "2024-05-01T08:00:00.000Z", "updated_at": "2024-05-02T08:00:00.000Z"}
+        f.write(("," if i else "") + json.dumps(post, ensure_ascii=False))
+    f.write('],"tags":[{"id":"t1","name":"Water","slug":"water"},{"id":"t2","name":"#ar","slug":"hash-ar"}],')
+    links = [{"post_id": f"p{i}", "tag_id": "t1", "sort_order": 0} for i in range(n)]
+    links += [{"post_id": f"p{i}", "tag_id": "t2", "sort_order": 1} for i in range(1, n, 2)]
+    f.write('"posts_tags":' + json.dumps(links) + ',')
+    f.write('"users":[{"id":"u1","name":"Lina Haddad","slug":"lina"}],')
+    f.write('"posts_authors":' + json.dumps([{"post_id": f"p{i}", "author_id": "u1", "sort_order": 0} for i in range(n)]))
+    f.write('}}]}')
+PY
+}
+for n in $(( POSTS / 4 )) "$POSTS"; do
+  ghost_export "$n" "$WORK/ghost-$n.json"
+  data="$WORK/ghost-data-$n"
+  JARIDA_DATA_DIR="$data" JARIDA_LOG=warn "$BIN" migrate >/dev/null
+  t0=$(date +%s%N)
+  JARIDA_DATA_DIR="$data" JARIDA_LOG=warn /usr/bin/time -f '%M' -o "$WORK/rss-ghost" \
+    "$BIN" import ghost "$WORK/ghost-$n.json" --apply --site-url https://old.example.org > "$WORK/out-ghost"
+  t1=$(date +%s%N)
+  grep -q "posts created  *$n" "$WORK/out-ghost" || { echo "error: ghost did not import every post:"; head -20 "$WORK/out-ghost"; exit 1; }
+  awk -v n="$n" -v size="$(du -h "$WORK/ghost-$n.json" | cut -f1)" -v ms=$(( (t1 - t0) / 1000000 )) -v kb="$(cat "$WORK/rss-ghost")" 'BEGIN {
+    printf "%-10s %6.2f s  %6.0f posts/s  peak RSS %d MB  (%d posts, %s of JSON)\n", "ghost", ms / 1000, n / (ms / 1000), kb / 1024, n, size }'
+done

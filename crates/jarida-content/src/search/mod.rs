@@ -11,7 +11,7 @@ pub mod text;
 pub use engine::Engine;
 
 use jarida_core::Lang;
-use jarida_store::{Conn, Db, Dialect, q_all, q_exec, q_one, q_opt};
+use jarida_store::{Conn, Db, Dialect, q_all, q_exec, q_one};
 use time::OffsetDateTime;
 
 use crate::repo::reborrow;
@@ -62,56 +62,119 @@ async fn write_row(
     meta: &str,
     body_text: &str,
 ) -> Result<(), ContentError> {
+    let (title, meta, body) = words_of(title, meta, body_text);
+    store_words(c, id, &title, &meta, &body).await
+}
+
+/// A post's title, middle field and body as the index keeps them.
+type Words = (String, String, String);
+
+/// A post's three fields as the index keeps them: its terms, space-separated.
+fn words_of(title: &str, meta: &str, body_text: &str) -> Words {
     let join = |t: &str| text::terms(t).join(" ");
-    let (title, meta, body) = (join(title), join(meta), join(body_text));
+    (join(title), join(meta), join(body_text))
+}
+
+async fn store_words(
+    c: Conn<'_>,
+    id: i64,
+    title: &str,
+    meta: &str,
+    body: &str,
+) -> Result<(), ContentError> {
     q_exec!(
         c,
         "INSERT INTO post_terms (post_id, title, meta, body) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (post_id) DO UPDATE SET rev = post_terms.rev + 1, title = excluded.title, \
          meta = excluded.meta, body = excluded.body",
         id,
-        &title,
-        &meta,
-        &body
+        title,
+        meta,
+        body
     )?;
     Ok(())
 }
 
-/// Indexes a stored post again from its rows (the index emptied before, see [`rebuild`]).
-async fn reindex(mut c: Conn<'_>, id: i64) -> Result<(), ContentError> {
-    let row: Option<(String, String, String, String)> = q_opt!(
+/// Posts read at a time by a rebuild.
+const REBUILD_PAGE: i64 = 500;
+
+/// Writes the words of a page of posts again, from their rows: three queries for the page, the
+/// stemming shared among the machine's cores (most of a rebuild's time), one write per post.
+/// Returns the last id read, `None` past the end.
+async fn reindex_page(mut c: Conn<'_>, after: i64) -> Result<Option<(i64, u64)>, ContentError> {
+    let posts: Vec<(i64, String, String, String, String)> = q_all!(
         reborrow(&mut c),
-        (String, String, String, String),
-        "SELECT title, summary, authors_json, body_text FROM posts WHERE id = $1",
-        id
+        (i64, String, String, String, String),
+        "SELECT id, title, summary, authors_json, body_text FROM posts WHERE id > $1 ORDER BY id LIMIT $2",
+        after,
+        REBUILD_PAGE
     )?;
-    let Some((title, summary, authors_json, body_text)) = row else {
-        return Ok(());
+    let Some(last) = posts.last().map(|p| p.0) else {
+        return Ok(None);
     };
-    let mut meta = summary;
-    let authors: Vec<String> = serde_json::from_str(&authors_json).unwrap_or_default();
-    let tags: Vec<(String,)> = q_all!(
+    let tags: Vec<(i64, String)> = q_all!(
         reborrow(&mut c),
-        (String,),
-        "SELECT name FROM post_tags WHERE post_id = $1",
-        id
+        (i64, String),
+        "SELECT post_id, name FROM post_tags WHERE post_id > $1 AND post_id <= $2 ORDER BY post_id",
+        after,
+        last
     )?;
-    let sources: Vec<(String, String)> = q_all!(
+    let sources: Vec<(i64, String, String)> = q_all!(
         reborrow(&mut c),
-        (String, String),
-        "SELECT publisher, title FROM sources WHERE post_id = $1",
-        id
+        (i64, String, String),
+        "SELECT post_id, publisher, title FROM sources WHERE post_id > $1 AND post_id <= $2 ORDER BY post_id",
+        after,
+        last
     )?;
-    for s in tags
-        .into_iter()
-        .map(|t| t.0)
-        .chain(authors)
-        .chain(sources.into_iter().flat_map(|(p, t)| [p, t]))
-    {
-        meta.push('\n');
-        meta.push_str(&s);
+    let mut extra: std::collections::HashMap<i64, (Vec<String>, Vec<String>)> =
+        std::collections::HashMap::new();
+    for (id, name) in tags {
+        extra.entry(id).or_default().0.push(name);
     }
-    write_row(c, id, &title, &meta, &body_text).await
+    for (id, publisher, title) in sources {
+        extra.entry(id).or_default().1.extend([publisher, title]);
+    }
+    // As `meta_text` writes it on save: summary, tags, authors, sources.
+    let fields: Vec<(i64, String, String, String)> = posts
+        .into_iter()
+        .map(|(id, title, summary, authors_json, body)| {
+            let (tags, sources) = extra.remove(&id).unwrap_or_default();
+            let authors: Vec<String> = serde_json::from_str(&authors_json).unwrap_or_default();
+            let mut meta = summary;
+            for s in tags.into_iter().chain(authors).chain(sources) {
+                meta.push('\n');
+                meta.push_str(&s);
+            }
+            (id, title, meta, body)
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = fields.len().div_ceil(threads).max(1);
+    let words: Vec<Vec<(i64, Words)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = fields
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(id, t, m, b)| (*id, words_of(t, m, b)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .map_err(|_| ContentError::Search("a rebuild thread stopped".into()))
+            })
+            .collect::<Result<_, _>>()
+    })?;
+    let words: Vec<(i64, Words)> = words.into_iter().flatten().collect();
+    let n = words.len() as u64;
+    for (id, (title, meta, body)) in words {
+        store_words(reborrow(&mut c), id, &title, &meta, &body).await?;
+    }
+    Ok(Some((last, n)))
 }
 
 /// Brings the index up to date when the way words are read changed ([`text::VERSION`]) or posts
@@ -160,18 +223,8 @@ async fn rebuild_in_one(db: &Db, always: bool) -> Result<u64, ContentError> {
     }
     let mut done = 0u64;
     let mut after = 0i64;
-    loop {
-        let ids: Vec<(i64,)> = q_all!(
-            tx.conn(),
-            (i64,),
-            "SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT 500",
-            after
-        )?;
-        let Some(&(last,)) = ids.last() else { break };
-        for (id,) in ids {
-            reindex(tx.conn(), id).await?;
-            done += 1;
-        }
+    while let Some((last, n)) = reindex_page(tx.conn(), after).await? {
+        done += n;
         after = last;
     }
     q_exec!(
