@@ -5,8 +5,9 @@
 //! Why in the process and not in the database: ranking is the cost of a search, and a database
 //! ranks every post a common word matches (BM25 in FTS5, `ts_rank` over each `tsvector` in
 //! PostgreSQL) before it can return the best ten: 10-70 ms a query on SQLite and 80-180 ms on
-//! PostgreSQL with 20,000 posts (`bench/search.sh`, session 12). tantivy's BM25 over compressed
-//! posting lists, with its block-max pruning, answers the same queries in about a millisecond.
+//! PostgreSQL with 20,000 posts (`bench/search.sh`, session 12). With tantivy's BM25 over its
+//! compressed posting lists a whole results page takes 1-2.5 ms on either database, p99 under 8 ms
+//! with four readers at once (`docs/benchmarks.md`).
 //!
 //! The database stays the truth: the index is built from it on first use and brought up to date
 //! whenever the content version moves (a post saved, published or deleted by this process or
