@@ -510,6 +510,89 @@ fn reader(app: &TestApp, email: &str) -> Option<(String, String)> {
     })
 }
 
+/// The export real Ghost 5.130 wrote (`tests/fixtures/ghost/make-export.py` says how it was made),
+/// and its members' CSV, which Ghost 5 exports apart from the content.
+#[test]
+fn an_export_made_by_ghost_itself_moves_in() {
+    let app = TestApp::spawn();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ghost");
+    let uploads = fixture().join("uploads");
+    let (code, out, err) = import_from(
+        &app,
+        "ghost",
+        &dir.join("ghost-5.130.export.json"),
+        &[
+            "--uploads",
+            uploads.to_str().unwrap(),
+            "--site-url",
+            "https://old.example.org",
+            "--kind",
+            "news=news",
+            "--apply",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    // Ghost's own "Coming soon" and ours: three posts published, one draft; two pages.
+    assert_eq!(reported(&out, "posts created"), 4, "{out}");
+    assert_eq!(reported(&out, "pages created"), 2, "{out}");
+    assert_eq!(reported(&out, "drafts among them"), 1, "{out}");
+    assert_eq!(reported(&out, "images copied"), 1, "{out}");
+    app.refresh();
+
+    let en = app.get("/en/water-crisis-one-year-on");
+    assert_eq!(en.status, 200);
+    let html = en.text();
+    assert!(html.contains("alt=\"A dry well in the south\""), "{html}");
+    assert!(
+        html.contains("src=\"/media/well-"),
+        "the cover, copied: {html}"
+    );
+    assert!(html.contains("<h2"), "{html}");
+    assert!(html.contains("<blockquote"), "{html}");
+    assert!(html.contains("Lina Haddad"), "{html}");
+    // Its kind from the News tag, its summary from the custom excerpt.
+    assert!(
+        html.contains("families pay a third of their income"),
+        "{html}"
+    );
+    // #ar: Arabic, right to left; the internal tag itself is not shown.
+    let ar = app.get("/ar/azmat-al-miyah");
+    assert_eq!(ar.status, 200);
+    let ar = ar.text();
+    assert!(ar.contains("dir=\"rtl\""), "{ar}");
+    assert!(ar.contains("تدفع العائلات في الجنوب ثلث دخلها"), "{ar}");
+    assert!(!ar.contains("#ar"), "{ar}");
+    // The draft is not public.
+    assert_eq!(app.get("/en/fishermen-ashore").status, 404);
+    // Old addresses answer with the new ones.
+    let old = app.get("/water-crisis-one-year-on/");
+    assert_eq!(old.status, 301);
+    assert_eq!(old.header("location"), Some("/en/water-crisis-one-year-on"));
+    let old = app.get("/azmat-al-miyah/");
+    assert_eq!(old.header("location"), Some("/ar/azmat-al-miyah"));
+
+    // The members' CSV, through the readers' import: consent recorded, the one off the newsletter
+    // imported unsubscribed.
+    let out = jarida_cmd(app.dir.path(), &app.test_db)
+        .args(["subscribers", "import", "--confirmed"])
+        .arg(dir.join("ghost-5.130.members.csv"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, wording) = reader(&app, "qari@example.org").unwrap();
+    assert_eq!(status, "active", "{said}");
+    assert!(wording.starts_with("imported from Ghost on "), "{wording}");
+    assert_eq!(
+        reader(&app, "off.list@example.org").unwrap().0,
+        "unsubscribed"
+    );
+}
+
 #[test]
 fn a_ghost_site_moves_in_with_its_members() {
     let app = TestApp::spawn();
