@@ -42,20 +42,9 @@ pub fn meta_text(input: &PostInput) -> String {
     meta
 }
 
-/// Puts a saved post in the index (or replaces it there), inside the caller's transaction.
+/// Writes a saved post's words, inside the caller's transaction (a new `rev` when they were there
+/// already, which tells every process's index to read them again).
 pub async fn index_post(
-    c: Conn<'_>,
-    id: i64,
-    title: &str,
-    meta: &str,
-    body_text: &str,
-) -> Result<(), ContentError> {
-    write_row(c, id, title, meta, body_text).await
-}
-
-/// Writes a post's words (a new `rev` when it was there already, which tells every process's
-/// index to read it again).
-async fn write_row(
     c: Conn<'_>,
     id: i64,
     title: &str,
