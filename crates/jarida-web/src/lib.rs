@@ -418,7 +418,7 @@ pub async fn refresh(app: &App) -> anyhow::Result<()> {
     }
     // The search index follows here too, so a reader's search rarely waits for it (the first
     // refresh builds it when the site starts).
-    app.search.sync(&app.db).await?;
+    app.search.sync_to(&app.db, v).await?;
     Ok(())
 }
 

@@ -182,6 +182,12 @@ impl Engine {
     /// version) unless content changed since the last time. Returns how many posts were indexed.
     pub async fn sync(&self, db: &Db) -> Result<u64, ContentError> {
         let version = crate::repo::version(db.acquire().await?.conn()).await?;
+        self.sync_to(db, version).await
+    }
+
+    /// [`Engine::sync`] for a caller that has just read the content version (the server's
+    /// refresher, for its page cache).
+    pub async fn sync_to(&self, db: &Db, version: i64) -> Result<u64, ContentError> {
         if self.inner.version.load(Ordering::Acquire) == version {
             return Ok(0);
         }
